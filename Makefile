@@ -1,0 +1,57 @@
+# leadscore: `make run` builds everything from nothing; `make test` checks it. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.DEFAULT_GOAL := help
+.PHONY: help install run repro scorecard test lint format ui bench lock clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/leadscore: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
+	@touch $@
+
+install: $(BIN)/leadscore ## Create .venv and install the pinned dependencies (requirements.lock)
+
+run: install ## Run the whole pipeline (dvc repro) on the built-in data and print the scorecard
+	@git rev-parse --git-dir >/dev/null 2>&1 || git init -q
+	$(BIN)/dvc repro
+	@$(BIN)/leadscore scorecard
+
+repro: run
+
+scorecard: install ## Print the scorecard of the last run
+	@$(BIN)/leadscore scorecard
+
+lint: install ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Fix lint and formatting where ruff can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint ## Lint, then the test suite (fast tiers; slow checks live in `make bench`)
+	$(BIN)/pytest -m "not slow" -q
+
+ui: install ## Open the MLflow UI on the project's tracking store
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" --port $${PORT:-5000}
+
+bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)
+	$(BIN)/python bench/pipeline.py
+
+lock: ## Re-pin requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock
+
+clean: ## Remove generated data, models and reports (keeps .venv and mlflow.db)
+	rm -rf data/raw data/interim data/processed reports/plots reports/*.json
+	find models -mindepth 1 ! -name .gitkeep -delete

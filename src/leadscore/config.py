@@ -1,0 +1,124 @@
+"""Typed view of `params.yaml`: each stage reads its own section through these models.
+
+Validation errors name the offending key (for example `contract.outcome.window_days`), so a
+malformed parameter file fails before any work is done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerateParams(Section):
+    n_leads: int = Field(200_000, ge=100)
+    months: int = Field(24, ge=2)
+    export_date: str = "2026-10-31"
+    seed: int = 42
+
+
+class AgreedBy(Section):
+    sales_owner: str = Field(min_length=1)
+    marketing_owner: str = Field(min_length=1)
+    date: str
+
+
+class OutcomeDefinition(Section):
+    converted_when: str = "a deal is won within the outcome window"
+    window_days: int = Field(90, ge=1, le=730)
+
+
+class Contract(Section):
+    """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    version: str = Field(min_length=1)
+    agreed_by: AgreedBy
+    outcome: OutcomeDefinition = OutcomeDefinition()
+    excluded_fields: tuple[str, ...] = ()
+
+
+class IngestParams(Section):
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+
+
+class SplitParams(Section):
+    as_of: str | None = None  # date of the export; default: the day after the newest lead
+    valid_months: int = Field(3, ge=1)
+    test_months: int = Field(3, ge=1)
+
+
+class TrainParams(Section):
+    seed: int = 42
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    max_iter: int = Field(400, ge=1)
+    max_leaf_nodes: int = Field(31, ge=2)
+    min_samples_leaf: int = Field(80, ge=1)
+    l2_regularization: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(30, ge=1)
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    min_category_share: float = Field(0.002, ge=0, lt=0.5)
+
+
+class EvaluateParams(Section):
+    calibration_bins: int = Field(10, ge=2)
+    top_share: float = Field(0.10, gt=0, lt=1)
+
+
+class MlflowParams(Section):
+    experiment: str = "leadscore"
+    registered_model: str = "leadscore"
+
+
+class Params(BaseModel):
+    """All of `params.yaml`. Unknown top-level sections are kept for other tools."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    generate: GenerateParams = GenerateParams()
+    contract: Contract
+    ingest: IngestParams = IngestParams()
+    split: SplitParams = SplitParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    mlflow: MlflowParams = MlflowParams()
+
+
+class ParamsError(ValueError):
+    """`params.yaml` is missing, unreadable or does not match the expected shape."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Validate a parsed parameter mapping; errors name the dotted key at fault."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(f"{source} is invalid:\n{_describe(error)}") from None
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate a parameter file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path} not found (run from the project root or pass --params)")
+    with path.open() as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must be a mapping of sections")
+    return parse_params(raw, source=str(path))

@@ -1,0 +1,86 @@
+"""Column roles of a lead table: which column is the id, the creation date, the outcome, a feature.
+
+The built-in CRM generator writes exactly these columns; a CRM export is mapped onto the same
+roles by the data configuration.
+"""
+
+from __future__ import annotations
+
+LEAD_ID = "lead_id"
+CREATED_AT = "created_at"
+CONVERTED = "converted"
+WON_AT = "won_at"
+DEAL_VALUE = "deal_value"
+CHANNEL = "channel"
+
+CHANNELS = (
+    "webinar",
+    "email",
+    "direct_mail",
+    "paid_search",
+    "organic",
+    "events",
+    "referral",
+    "partner",
+    "social",
+    "content_download",
+)
+INDUSTRIES = (
+    "software",
+    "financial_services",
+    "healthcare",
+    "manufacturing",
+    "retail",
+    "education",
+    "public_sector",
+    "professional_services",
+    "telecom",
+    "energy",
+)
+COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
+REGIONS = ("north_america", "emea", "apac", "latam")
+SENIORITIES = ("individual_contributor", "manager", "director", "vp", "c_level")
+DEPARTMENTS = ("it", "operations", "finance", "marketing", "sales", "hr", "executive")
+SALES_STATUSES = ("open", "nurture", "disqualified", "qualified", "closed_won")
+FORM_VARIANTS = ("a", "b", "c")
+
+# Built-in features by kind. `form_variant` is pure noise by construction (a landing-page A/B
+# test that did nothing), so importance analyses have a known zero to check against.
+CATEGORICAL_FEATURES = (
+    "channel",
+    "campaign",
+    "industry",
+    "company_size",
+    "region",
+    "job_title",
+    "seniority",
+    "department",
+    "form_variant",
+)
+NUMERIC_FEATURES = (
+    "annual_revenue",
+    "website_visits",
+    "pages_per_visit",
+    "time_on_site_minutes",
+    "email_opens",
+    "email_clicks",
+    "content_downloads",
+    "pricing_page_visits",
+    "days_since_last_activity",
+)
+BOOLEAN_FEATURES = ("webinar_attended", "demo_requested")
+
+# Set after sales worked the lead: leaks the outcome; the contract excludes it.
+POST_CONTACT_FIELDS = ("sales_status",)
+
+LEAD_COLUMNS = (
+    LEAD_ID,
+    CREATED_AT,
+    *CATEGORICAL_FEATURES,
+    *NUMERIC_FEATURES,
+    *BOOLEAN_FEATURES,
+    CONVERTED,
+    WON_AT,
+    DEAL_VALUE,
+    *POST_CONTACT_FIELDS,
+)

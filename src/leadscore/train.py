@@ -1,0 +1,162 @@
+"""Train stage: one sklearn Pipeline (features -> gradient boosting -> calibration) and a baseline.
+
+The booster learns on the training period; the calibration is fitted on the validation period
+(newer leads the booster never saw), so the probabilities are honest for the leads to come.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+
+from leadscore import fields
+from leadscore.bundle import save_bundle
+from leadscore.config import Params, TrainParams, load_params
+from leadscore.features import (
+    FeatureSpec,
+    apply_exclusions,
+    candidate_features,
+    linear_preprocessor,
+    tree_preprocessor,
+)
+
+log = logging.getLogger(__name__)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """A content hash of a table (row order and values), stable across file formats."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(frame.columns).encode())
+    return digest.hexdigest()
+
+
+def make_booster(params: TrainParams, n_categorical: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        learning_rate=params.learning_rate,
+        max_iter=params.max_iter,
+        max_leaf_nodes=params.max_leaf_nodes,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        categorical_features=list(range(n_categorical)) or None,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=params.early_stopping_rounds,
+        scoring="loss",
+        random_state=params.seed,
+    )
+
+
+def fit_scoring_pipeline(
+    train: pd.DataFrame, valid: pd.DataFrame, spec: FeatureSpec, params: TrainParams
+) -> Pipeline:
+    """Fit features + booster on train, calibrate on valid; return one Pipeline of both."""
+    features = tree_preprocessor(spec, params.min_category_share)
+    x_train = features.fit_transform(train[list(spec.fields)])
+    booster = make_booster(params, len(spec.categorical))
+    booster.fit(x_train, train[fields.CONVERTED].to_numpy())
+    calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method=params.calibration)
+    calibrated.fit(features.transform(valid[list(spec.fields)]), valid[fields.CONVERTED].to_numpy())
+    return Pipeline([("features", features), ("classifier", calibrated)])
+
+
+def fit_baseline(train: pd.DataFrame, spec: FeatureSpec, params: TrainParams) -> Pipeline:
+    """Logistic regression on the raw fields: the plain model the booster must beat."""
+    baseline = Pipeline(
+        [
+            ("features", linear_preprocessor(spec, params.min_category_share)),
+            ("classifier", LogisticRegression(max_iter=2000, C=1.0)),
+        ]
+    )
+    return baseline.fit(train[list(spec.fields)], train[fields.CONVERTED].to_numpy())
+
+
+def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier:
+    """The fitted gradient-boosting model inside the calibrated pipeline."""
+    calibrated = pipeline.named_steps["classifier"]
+    return calibrated.calibrated_classifiers_[0].estimator.estimator
+
+
+def model_version(contract_version: str, training_hash: str, params: TrainParams) -> str:
+    """Deterministic version: the same data, params and contract give the same version."""
+    digest = hashlib.sha256((training_hash + params.model_dump_json()).encode()).hexdigest()
+    return f"{contract_version}+{digest[:10]}"
+
+
+def build_card(
+    params: Params,
+    spec: FeatureSpec,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    metrics: dict[str, float],
+    n_iter: int,
+) -> dict:
+    training_hash = data_hash(train)
+    return {
+        "model_version": model_version(params.contract.version, training_hash, params.train),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_data": {
+            "sha256": training_hash,
+            "rows_train": len(train),
+            "rows_valid": len(valid),
+            "created_from": str(train[fields.CREATED_AT].min().date()),
+            "created_to": str(valid[fields.CREATED_AT].max().date()),
+        },
+        "features": spec.to_dict(),
+        "excluded_fields": list(params.contract.excluded_fields),
+        "params": params.train.model_dump(),
+        "booster_iterations": n_iter,
+        "contract": params.contract.model_dump(mode="json"),
+        "metrics": metrics,
+    }
+
+
+def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
+    """Fit the scoring pipeline and the baseline; return both with the model card."""
+    spec = apply_exclusions(candidate_features(), params.contract.excluded_fields)
+    started = time.perf_counter()
+    pipeline = fit_scoring_pipeline(train, valid, spec, params.train)
+    fit_seconds = time.perf_counter() - started
+    baseline = fit_baseline(train, spec, params.train)
+    y_valid = valid[fields.CONVERTED].to_numpy()
+    x_valid = valid[list(spec.fields)]
+    metrics = {
+        "valid_roc_auc": float(roc_auc_score(y_valid, pipeline.predict_proba(x_valid)[:, 1])),
+        "valid_baseline_roc_auc": float(
+            roc_auc_score(y_valid, baseline.predict_proba(x_valid)[:, 1])
+        ),
+        "fit_seconds": round(fit_seconds, 3),
+    }
+    card = build_card(params, spec, train, valid, metrics, int(booster_of(pipeline).n_iter_))
+    return pipeline, baseline, card
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    data_dir: Path = Path("data/processed"),
+    model_dir: Path = Path("models"),
+) -> dict:
+    from leadscore import tracking  # MLflow is imported only where it is used
+
+    params = load_params(params_path)
+    train = pd.read_parquet(data_dir / "train.parquet")
+    valid = pd.read_parquet(data_dir / "valid.parquet")
+    log.info("train: fitting on %d leads, calibrating on %d", len(train), len(valid))
+    pipeline, baseline, card = train_models(train, valid, params)
+    example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
+    card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
+    save_bundle(model_dir, pipeline, baseline, card)
+    log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
+    return card
+
