@@ -58,7 +58,9 @@ def save_bundle(directory: Path, pipeline: Any, baseline: Any, card: dict) -> di
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, directory / MODEL_FILE)
     joblib.dump(baseline, directory / BASELINE_FILE)
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    (directory / CARD_FILE).write_text(
+        json.dumps(card, indent=2, sort_keys=True, default=str) + "\n"
+    )
     return write_manifest(directory, [MODEL_FILE, BASELINE_FILE, CARD_FILE])
 
 

@@ -103,7 +103,7 @@ def scorecard(
     from leadscore.scorecard import render_scorecard
 
     try:
-        Console().print(render_scorecard(reports))
+        Console(width=110).print(render_scorecard(reports))
     except FileNotFoundError as error:
         typer.secho(f"error: {error} (run `dvc repro` first)", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

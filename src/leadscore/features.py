@@ -37,7 +37,9 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
-        return cls(**{key: tuple(data.get(key, ())) for key in ("categorical", "numeric", "boolean")})
+        return cls(
+            **{key: tuple(data.get(key, ())) for key in ("categorical", "numeric", "boolean")}
+        )
 
 
 def candidate_features() -> FeatureSpec:
@@ -84,7 +86,11 @@ def tree_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTra
         max_categories=MAX_CATEGORIES,
     )
     transformers = [
-        ("categorical", make_pipeline(FunctionTransformer(_as_object), ordinal), list(spec.categorical)),
+        (
+            "categorical",
+            make_pipeline(FunctionTransformer(_as_object), ordinal),
+            list(spec.categorical),
+        ),
         ("numeric", FunctionTransformer(_as_float), [*spec.numeric, *spec.boolean]),
     ]
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
@@ -101,9 +107,15 @@ def linear_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnT
         FunctionTransformer(_as_float), SimpleImputer(strategy="median"), StandardScaler()
     )
     transformers = [
-        ("categorical", make_pipeline(FunctionTransformer(_as_object),
-                                      SimpleImputer(strategy="constant", fill_value="missing"),
-                                      one_hot), list(spec.categorical)),
+        (
+            "categorical",
+            make_pipeline(
+                FunctionTransformer(_as_object),
+                SimpleImputer(strategy="constant", fill_value="missing"),
+                one_hot,
+            ),
+            list(spec.categorical),
+        ),
         ("numeric", numeric, [*spec.numeric, *spec.boolean]),
     ]
     return ColumnTransformer(transformers, remainder="drop")

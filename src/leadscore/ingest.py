@@ -114,9 +114,7 @@ def _join_reasons(parts: list[pd.Series], index: pd.Index) -> pd.Series:
     reasons = pd.Series("", index=index, dtype="object")
     for part in parts:
         hit = part.index
-        reasons.loc[hit] = np.where(
-            reasons.loc[hit] == "", part, reasons.loc[hit] + "; " + part
-        )
+        reasons.loc[hit] = np.where(reasons.loc[hit] == "", part, reasons.loc[hit] + "; " + part)
     return reasons
 
 
@@ -212,7 +210,10 @@ def ingest(raw: pd.DataFrame, spec: LeadTableSpec | None = None) -> IngestResult
 def summarise(rows_in: int, quarantine: pd.DataFrame) -> dict:
     """Counts of rows in, valid and quarantined, and quarantined rows by reason kind."""
     kinds = (
-        quarantine[REASON_COLUMN].str.split("; ").explode().str.replace(r" \('.*'\)$", "", regex=True)
+        quarantine[REASON_COLUMN]
+        .str.split("; ")
+        .explode()
+        .str.replace(r" \('.*'\)$", "", regex=True)
         if len(quarantine)
         else pd.Series(dtype=str)
     )

@@ -88,8 +88,11 @@ def time_split(
             for name, part in parts.items()
         },
     }
-    return SplitResult(**{k: v.reset_index(drop=True) for k, v in parts.items()},
-                       censored=censored.reset_index(drop=True), summary=summary)
+    return SplitResult(
+        **{k: v.reset_index(drop=True) for k, v in parts.items()},
+        censored=censored.reset_index(drop=True),
+        summary=summary,
+    )
 
 
 def resolve_as_of(leads: pd.DataFrame, as_of: str | None) -> pd.Timestamp:

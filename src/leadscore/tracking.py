@@ -86,7 +86,12 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
             registered_model_name=params.mlflow.registered_model,
         )
     version = getattr(info, "registered_model_version", None)
-    log.info("mlflow: run %s, registered %s v%s", run.info.run_id, params.mlflow.registered_model, version)
+    log.info(
+        "mlflow: run %s, registered %s v%s",
+        run.info.run_id,
+        params.mlflow.registered_model,
+        version,
+    )
     return {
         "tracking_uri": tracking_uri(),
         "experiment_id": run.info.experiment_id,

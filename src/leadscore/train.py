@@ -30,6 +30,7 @@ from leadscore.features import (
     linear_preprocessor,
     tree_preprocessor,
 )
+from leadscore.grading import Grading, score_edges, top_share_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -131,15 +132,23 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
     baseline = fit_baseline(train, spec, params.train)
     y_valid = valid[fields.CONVERTED].to_numpy()
     x_valid = valid[list(spec.fields)]
+    p_valid = pipeline.predict_proba(x_valid)[:, 1]
     metrics = {
-        "valid_roc_auc": float(roc_auc_score(y_valid, pipeline.predict_proba(x_valid)[:, 1])),
+        "valid_roc_auc": float(roc_auc_score(y_valid, p_valid)),
         "valid_baseline_roc_auc": float(
             roc_auc_score(y_valid, baseline.predict_proba(x_valid)[:, 1])
         ),
         "fit_seconds": round(fit_seconds, 3),
     }
     card = build_card(params, spec, train, valid, metrics, int(booster_of(pipeline).n_iter_))
+    card["grading"] = derive_grading(p_valid).to_dict()
     return pipeline, baseline, card
+
+
+def derive_grading(valid_probability) -> Grading:
+    """Grade thresholds and score cut points from the calibrated validation probabilities."""
+    shares = {"A": 0.05, "B": 0.15, "C": 0.30}
+    return Grading(top_share_thresholds(valid_probability, shares), score_edges(valid_probability))
 
 
 def main(
@@ -159,4 +168,3 @@ def main(
     save_bundle(model_dir, pipeline, baseline, card)
     log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
     return card
-

@@ -1,0 +1,136 @@
+"""Benchmark of the whole pipeline (not a test): wall time and peak memory at 200k and 1M leads,
+and the ratio of pipeline time to a bare fit of the classifier on the same rows.
+
+Each size runs `dvc repro` in a scratch copy of the project, in a child process, so the peak
+resident memory of each stage is measured separately. Usage: `make bench` or
+`python bench/pipeline.py --sizes 200000 1000000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scratch_project(n_leads: int) -> Path:
+    """A throwaway git+DVC copy of the project whose generator makes `n_leads` leads."""
+    root = Path(tempfile.mkdtemp(prefix=f"leadscore-bench-{n_leads}-"))
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["generate"]["n_leads"] = n_leads
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = bench_env(root)
+    for command in (
+        ["git", "init", "-q"],
+        ["dvc", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "bench"],
+    ):
+        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
+    return root
+
+
+def bench_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
+        PYTHONPATH=str(root / "src"),
+        MPLBACKEND="Agg",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@localhost",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@localhost",
+    )
+    return env
+
+
+def bare_fit_seconds(root: Path) -> float:
+    """Time one fit of the same booster on the same (already encoded) training rows."""
+    sys.path.insert(0, str(root / "src"))
+    import pandas as pd
+
+    from leadscore.bundle import load_bundle
+    from leadscore.config import load_params
+    from leadscore.features import FeatureSpec
+    from leadscore.train import make_booster
+
+    params = load_params(root / "params.yaml")
+    bundle = load_bundle(root / "models")
+    spec = FeatureSpec.from_dict(bundle.card["features"])
+    train = pd.read_parquet(root / "data/processed/train.parquet")
+    x = bundle.pipeline.named_steps["features"].transform(train[list(spec.fields)])
+    booster = make_booster(params.train, len(spec.categorical))
+    started = time.perf_counter()
+    booster.fit(x, train["converted"].to_numpy())
+    return time.perf_counter() - started
+
+
+def run_one(n_leads: int) -> dict:
+    """Child process: reproduce the pipeline at one size and report its figures as JSON."""
+    root = scratch_project(n_leads)
+    started = time.perf_counter()
+    subprocess.run(["dvc", "repro"], cwd=root, env=bench_env(root), check=True, capture_output=True)
+    pipeline_seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    metrics = json.loads((root / "reports/metrics.json").read_text())
+    fit_seconds = bare_fit_seconds(root)
+    shutil.rmtree(root, ignore_errors=True)
+    return {
+        "n_leads": n_leads,
+        "pipeline_seconds": round(pipeline_seconds, 1),
+        "peak_memory_gib": round(peak_kib / 2**20, 2),
+        "bare_fit_seconds": round(fit_seconds, 1),
+        "ratio": round(pipeline_seconds / fit_seconds, 2),
+        "test_auc": round(metrics["roc_auc"], 4),
+        "oracle_auc": round(metrics.get("oracle_roc_auc", float("nan")), 4),
+    }
+
+
+GOALS = {200_000: 180, 1_000_000: 720}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 1_000_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    rows = []
+    for n in args.sizes:
+        print(f"running the pipeline at {n:,} leads ...", flush=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(n)], check=True, capture_output=True, text=True
+        ).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    print(
+        f"\n{'leads':>10} {'pipeline s':>11} {'goal s':>7} {'peak GiB':>9} {'bare fit s':>11}"
+        f" {'ratio':>6} {'test AUC':>9} {'oracle':>7}"
+    )
+    for r in rows:
+        goal = GOALS.get(r["n_leads"], float("nan"))
+        print(
+            f"{r['n_leads']:>10,} {r['pipeline_seconds']:>11} {goal:>7} {r['peak_memory_gib']:>9}"
+            f" {r['bare_fit_seconds']:>11} {r['ratio']:>6} {r['test_auc']:>9} "
+            f"{r['oracle_auc']:>7}"
+        )
+    print("\ngoals: 200k <= 180 s, 1M <= 720 s, peak memory at 1M <= 6 GiB, ratio <= 2.0")
+
+
+if __name__ == "__main__":
+    main()
