@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,7 @@ def project_env(root: Path) -> dict[str, str]:
         GIT_COMMITTER_EMAIL="test@example.com",
         MPLBACKEND="Agg",
         PYTHONPATH=str(root / "src"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env
 
