@@ -78,6 +78,33 @@ def tiny_models(tiny_split, tiny_params):
     return train_models(tiny_split.train, tiny_split.valid, tiny_params)
 
 
+@pytest.fixture(scope="session")
+def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
+    """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
+    from leadscore.features import FeatureSpec
+    from leadscore.grade import derive_grading, grading_record
+
+    pipeline, _, card = tiny_models
+    valid = tiny_split.valid
+    probability = pipeline.predict_proba(
+        valid[list(FeatureSpec.from_dict(card["features"]).fields)]
+    )
+    grading, derivation = derive_grading(
+        probability[:, 1], valid["created_at"], tiny_params.contract.grades
+    )
+    return grading_record(grading, derivation, tiny_params.contract, card["model_version"])
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
+    """A sealed bundle of the tiny model (read-only: copy it before tampering)."""
+    from leadscore.bundle import save_bundle
+
+    directory = tmp_path_factory.mktemp("bundle") / "models"
+    save_bundle(directory, *tiny_models, tiny_grading_record)
+    return directory
+
+
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """A private SQLite MLflow store for one test."""

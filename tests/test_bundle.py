@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
-from leadscore.bundle import MODEL_FILE, BundleError, load_bundle, save_bundle
+from leadscore.bundle import GRADING_FILE, MODEL_FILE, BundleError, load_bundle, save_bundle
+from leadscore.scoring import score_leads
 
 
 @pytest.fixture()
-def bundle_dir(tmp_path, tiny_models):
-    pipeline, baseline, card = tiny_models
-    save_bundle(tmp_path / "models", pipeline, baseline, card)
-    return tmp_path / "models"
+def bundle_dir(tmp_path, tiny_bundle_dir):
+    return shutil.copytree(tiny_bundle_dir, tmp_path / "models")
 
 
 def test_round_trip_scores_identically(bundle_dir, tiny_models, tiny_split):
@@ -40,3 +41,20 @@ def test_truncated_file_is_refused(bundle_dir):
 def test_missing_manifest_is_refused(tmp_path):
     with pytest.raises(BundleError, match="not a model bundle"):
         load_bundle(tmp_path)
+
+
+def test_grading_of_another_model_is_refused(tmp_path, tiny_models, tiny_grading_record):
+    record = {**tiny_grading_record, "model_version": "someone-else"}
+    save_bundle(tmp_path / "models", *tiny_models, record)
+    with pytest.raises(BundleError, match=GRADING_FILE):
+        load_bundle(tmp_path / "models")
+
+
+def test_scores_and_grades_follow_the_bundle(bundle_dir, tiny_split):
+    bundle = load_bundle(bundle_dir)
+    scored = score_leads(bundle, tiny_split.test)
+    assert scored["score"].between(1, 100).all()
+    assert set(scored["grade"]) <= {"A", "B", "C", "D"}
+    order = scored.sort_values("probability")
+    assert order["score"].is_monotonic_increasing
+    assert bundle.contract_version == bundle.grading_record["contract"]["version"]

@@ -86,6 +86,14 @@ def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def grade(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Derive grade thresholds from the contract's promises; seal the model bundle."""
+    from leadscore.grade import main
+
+    _run(main, params_path=params)
+
+
+@app.command()
 def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Measure the model on the test period; write DVC metrics and plots."""
     from leadscore.evaluate import main

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -35,15 +35,87 @@ class OutcomeDefinition(Section):
     window_days: int = Field(90, ge=1, le=730)
 
 
+class GradePromise(Section):
+    """What a grade promises sales: a minimum conversion rate, and for A a monthly capacity."""
+
+    min_conversion: float = Field(gt=0, lt=1)
+    max_leads_per_month: int | None = Field(None, ge=1)
+
+
+class GradePromises(Section):
+    """A, B and C promise decreasing minimum conversion rates; D is the rest."""
+
+    A: GradePromise
+    B: GradePromise
+    C: GradePromise
+
+    @model_validator(mode="after")
+    def _decreasing(self) -> GradePromises:
+        if not self.A.min_conversion > self.B.min_conversion > self.C.min_conversion:
+            raise ValueError(
+                "min_conversion must decrease from A to B to C "
+                f"(got A={self.A.min_conversion}, B={self.B.min_conversion}, "
+                f"C={self.C.min_conversion})"
+            )
+        if self.A.max_leads_per_month is None:
+            raise ValueError("A.max_leads_per_month (sales capacity) is required")
+        return self
+
+
+class PublishGate(Section):
+    """What a model must show before it may be served (checked on the test period)."""
+
+    min_positives: int = Field(100, ge=1)
+    min_negatives: int = Field(100, ge=1)
+    min_auc_lower_bound: float = Field(0.55, ge=0.5, lt=1)  # 95 % interval of the test AUC
+    min_lift_over_base_rate: float = Field(2.0, ge=1)  # A-grade conversion / base rate
+    min_margin_over_best_profile: float = Field(0.0, ge=-1, le=1)  # A minus best profile
+
+
+RuleOperator = Literal["eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "missing", "present"]
+
+
+class ProfileRule(Section):
+    """One declarative condition on a lead field, e.g. `company_size in [1001-5000, 5000+]`."""
+
+    field: str = Field(min_length=1)
+    op: RuleOperator
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> ProfileRule:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list | tuple):
+            raise ValueError(f"op '{self.op}' needs a list value (got {self.value!r})")
+        if self.op in ("gt", "ge", "lt", "le") and not isinstance(self.value, int | float):
+            raise ValueError(f"op '{self.op}' needs a number value (got {self.value!r})")
+        if self.op in ("eq", "ne") and self.value is None:
+            raise ValueError(f"op '{self.op}' needs a value")
+        return self
+
+
+class LeadProfile(Section):
+    """One side's picture of the ideal lead: rules combined with all (AND) or any (OR)."""
+
+    description: str = ""
+    match: Literal["all", "any"] = "all"
+    rules: tuple[ProfileRule, ...] = Field(min_length=1)
+
+
+class Profiles(Section):
+    marketing: LeadProfile
+    sales: LeadProfile
+
+
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     version: str = Field(min_length=1)
     agreed_by: AgreedBy
     outcome: OutcomeDefinition = OutcomeDefinition()
+    grades: GradePromises
     excluded_fields: tuple[str, ...] = ()
+    publish_gate: PublishGate = PublishGate()
+    profiles: Profiles
 
 
 class IngestParams(Section):

@@ -8,7 +8,6 @@ import pandas as pd
 from leadscore import fields
 from leadscore.bundle import ModelBundle
 from leadscore.features import FeatureSpec
-from leadscore.grading import Grading
 
 
 def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
@@ -16,7 +15,7 @@ def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
     spec = FeatureSpec.from_dict(bundle.card["features"])
     inputs = leads.reindex(columns=list(spec.fields))
     probability = bundle.pipeline.predict_proba(inputs)[:, 1]
-    grading = Grading.from_dict(bundle.card["grading"])
+    grading = bundle.grading
     ids = leads[fields.LEAD_ID] if fields.LEAD_ID in leads else pd.RangeIndex(len(leads))
     return pd.DataFrame(
         {

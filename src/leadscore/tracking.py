@@ -67,7 +67,6 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
         mlflow.log_params(flatten("train", params.train.model_dump()))
         mlflow.log_params(
             {
-                "contract.version": params.contract.version,
                 "contract.outcome.window_days": params.contract.outcome.window_days,
                 "contract.excluded_fields": ",".join(params.contract.excluded_fields),
                 "features": ",".join(FeatureSpec.from_dict(card["features"]).fields),
@@ -108,3 +107,24 @@ def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]
         mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
+
+
+def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
+    """Attach the sealed bundle's card and grading to the training run, tag the contract.
+
+    With these, a registered version (`models:/<name>@champion`) carries everything the
+    scorer needs: the model, its card, and the grade thresholds of the contract it encodes.
+    """
+    mlflow.set_tracking_uri(tracking_uri())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags(
+            {
+                "contract.version": grading_record["contract"]["version"],
+                **{
+                    f"grade.{name}.threshold": round(value, 6)
+                    for name, value in grading_record["thresholds"].items()
+                },
+            }
+        )
+        for name in ("model_card.json", "grading.json"):
+            mlflow.log_artifact(str(model_dir / name), artifact_path="bundle")

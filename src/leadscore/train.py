@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from leadscore import fields
-from leadscore.bundle import save_bundle
+from leadscore.bundle import save_fitted
 from leadscore.config import Params, TrainParams, load_params
 from leadscore.features import (
     FeatureSpec,
@@ -30,7 +30,6 @@ from leadscore.features import (
     linear_preprocessor,
     tree_preprocessor,
 )
-from leadscore.grading import Grading, score_edges, top_share_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +88,10 @@ def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier:
     return calibrated.calibrated_classifiers_[0].estimator.estimator
 
 
-def model_version(contract_version: str, training_hash: str, params: TrainParams) -> str:
-    """Deterministic version: the same data, params and contract give the same version."""
-    digest = hashlib.sha256((training_hash + params.model_dump_json()).encode()).hexdigest()
-    return f"{contract_version}+{digest[:10]}"
+def model_version(trained_on: str, training_hash: str, params: TrainParams, spec: dict) -> str:
+    """Deterministic version: the same data, params and inputs give the same version."""
+    payload = training_hash + params.model_dump_json() + repr(sorted(spec.items()))
+    return f"{trained_on}+{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
 def build_card(
@@ -104,8 +103,9 @@ def build_card(
     n_iter: int,
 ) -> dict:
     training_hash = data_hash(train)
+    trained_on = valid[fields.CREATED_AT].max().strftime("%Y.%m")
     return {
-        "model_version": model_version(params.contract.version, training_hash, params.train),
+        "model_version": model_version(trained_on, training_hash, params.train, spec.to_dict()),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_data": {
             "sha256": training_hash,
@@ -118,7 +118,7 @@ def build_card(
         "excluded_fields": list(params.contract.excluded_fields),
         "params": params.train.model_dump(),
         "booster_iterations": n_iter,
-        "contract": params.contract.model_dump(mode="json"),
+        "outcome": params.contract.outcome.model_dump(mode="json"),
         "metrics": metrics,
     }
 
@@ -141,14 +141,7 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
         "fit_seconds": round(fit_seconds, 3),
     }
     card = build_card(params, spec, train, valid, metrics, int(booster_of(pipeline).n_iter_))
-    card["grading"] = derive_grading(p_valid).to_dict()
     return pipeline, baseline, card
-
-
-def derive_grading(valid_probability) -> Grading:
-    """Grade thresholds and score cut points from the calibrated validation probabilities."""
-    shares = {"A": 0.05, "B": 0.15, "C": 0.30}
-    return Grading(top_share_thresholds(valid_probability, shares), score_edges(valid_probability))
 
 
 def main(
@@ -165,6 +158,6 @@ def main(
     pipeline, baseline, card = train_models(train, valid, params)
     example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
     card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
-    save_bundle(model_dir, pipeline, baseline, card)
+    save_fitted(model_dir, pipeline, baseline, card)
     log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
     return card
