@@ -1,7 +1,9 @@
 """Evaluate stage: quality, calibration and ranking of the model on the newest (test) leads.
 
-Writes `reports/metrics.json` (DVC metrics) and the ROC, precision-recall, calibration and
-cumulative-gain curves as CSV files under `reports/plots/` (DVC plots).
+Writes `reports/metrics.json` (DVC metrics), `data/processed/test_scored.parquet` (test leads
+with probability, score and grade, for the contract, align and feedback views) and the ROC,
+precision-recall, calibration and cumulative-gain curves as CSV files under `reports/plots/`
+(DVC plots).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from leadscore.bundle import load_baseline, load_bundle
 from leadscore.config import load_params
 from leadscore.features import FeatureSpec
 from leadscore.io import write_json
+from leadscore.scoring import score_leads
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +75,31 @@ def top_share_stats(y: np.ndarray, probability: np.ndarray, share: float) -> dic
     }
 
 
+def roc_auc_interval(
+    y: np.ndarray, probability: np.ndarray, z: float = 1.96
+) -> tuple[float, float]:
+    """95 % interval of the ROC AUC (Hanley & McNeil standard error), clipped to [0, 1]."""
+    auc = roc_auc_score(y, probability)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    half = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
 def quality_metrics(
     y: np.ndarray, probability: np.ndarray, n_bins: int, top_share: float
 ) -> dict[str, float]:
     """The full set of test-period figures for one group of leads."""
     metrics = {"leads": int(len(y)), "base_rate": float(y.mean())}
     if 0 < y.sum() < len(y):
+        low, high = roc_auc_interval(y, probability)
         metrics.update(
             roc_auc=float(roc_auc_score(y, probability)),
+            roc_auc_ci_low=low,
+            roc_auc_ci_high=high,
             pr_auc=float(average_precision_score(y, probability)),
         )
     clipped = np.clip(probability, 1e-6, 1 - 1e-6)
@@ -171,7 +191,8 @@ def main(
     baseline = load_baseline(model_dir)
     test = pd.read_parquet(data_dir / "test.parquet")
     inputs = test[list(FeatureSpec.from_dict(bundle.card["features"]).fields)]
-    probability = bundle.pipeline.predict_proba(inputs)[:, 1]
+    scored = score_leads(bundle, test)
+    probability = scored[PROBABILITY].to_numpy()
     metrics = evaluate(
         test,
         probability,
@@ -190,7 +211,9 @@ def main(
         path = plot_dir / f"{name}.csv"
         table.round(6).to_csv(path, index=False)
         plot_files.append(path)
-    test.assign(**{PROBABILITY: probability}).to_parquet(data_dir / "test_scored.parquet")
+    test.assign(
+        **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
+    ).to_parquet(data_dir / "test_scored.parquet")
     run = bundle.card.get("mlflow") or {}
     if run.get("run_id"):
         from leadscore import tracking
