@@ -89,8 +89,9 @@ def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
     probability = pipeline.predict_proba(
         valid[list(FeatureSpec.from_dict(card["features"]).fields)]
     )
+    monthly_volume = len(valid) / tiny_params.split.valid_months
     grading, derivation = derive_grading(
-        probability[:, 1], valid["created_at"], tiny_params.contract.grades
+        probability[:, 1], monthly_volume, tiny_params.contract.grades, valid["converted"]
     )
     return grading_record(grading, derivation, tiny_params.contract, card["model_version"])
 

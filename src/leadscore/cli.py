@@ -102,6 +102,14 @@ def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def contract(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Each grade's promise beside what the test period achieved; the publish gate."""
+    from leadscore.contract import main
+
+    _run(main, params_path=params)
+
+
+@app.command()
 def scorecard(
     reports: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:

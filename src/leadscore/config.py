@@ -140,6 +140,11 @@ class TrainParams(Section):
     min_category_share: float = Field(0.002, ge=0, lt=0.5)
 
 
+class GradeParams(Section):
+    volume_months: int = Field(6, ge=1)  # A capacity is sized for the busiest of these months
+    safety_margin: float = Field(0.02, ge=0, lt=0.5)  # aim this far above each promise
+
+
 class EvaluateParams(Section):
     calibration_bins: int = Field(10, ge=2)
     top_share: float = Field(0.10, gt=0, lt=1)
@@ -160,6 +165,7 @@ class Params(BaseModel):
     ingest: IngestParams = IngestParams()
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
+    grade: GradeParams = GradeParams()
     evaluate: EvaluateParams = EvaluateParams()
     mlflow: MlflowParams = MlflowParams()
 

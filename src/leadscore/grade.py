@@ -7,6 +7,8 @@ probabilities), so a change of the promises re-runs this stage and what follows,
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +16,167 @@ import pandas as pd
 
 from leadscore import fields
 from leadscore.bundle import read_fitted, seal_bundle
-from leadscore.config import Contract, GradePromises, load_params
+from leadscore.config import Contract, GradePromise, GradePromises, load_params
 from leadscore.features import FeatureSpec
-from leadscore.grading import Grading, score_edges, top_share_thresholds
+from leadscore.grading import GRADES, Grading, score_edges
 
 log = logging.getLogger(__name__)
 
 
+NO_LEAD = math.nextafter(1.0, 2.0)  # a threshold no calibrated probability reaches
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def period_months(created_at: pd.Series) -> float:
+    """Length in months of the period the leads were created in (first to last day)."""
+    created = pd.to_datetime(created_at)
+    return max(1.0, ((created.max() - created.min()).days + 1) / DAYS_PER_MONTH)
+
+
+def busiest_month_volume(created_at: pd.Series, months: int) -> int:
+    """Leads created in the busiest of the last `months` complete calendar months.
+
+    Sales capacity is a monthly limit on leads still to come, so grade A is sized for the
+    busiest recent month of incoming leads, not for the (older) validation period.
+    """
+    created = pd.to_datetime(created_at)
+    counts = created.dt.to_period("M").value_counts().sort_index()
+    newest = created.max()
+    if newest.day < newest.days_in_month and len(counts) > 1:  # the newest month is partial
+        counts = counts.iloc[:-1]
+    return int(counts.tail(months).max())
+
+
+@dataclass(frozen=True)
+class Band:
+    """The leads between a lower threshold and the grade above, as chosen for one grade."""
+
+    threshold: float
+    leads: int
+    expected_conversion: float | None
+    binding: str  # "conversion" | "capacity" | "floor" | "unkeepable"
+
+
+def choose_band(
+    values: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    target: float,
+    max_leads: float | None = None,
+    floor: float = 0.0,
+) -> Band:
+    """The lowest threshold whose band is expected to convert at `target` or better.
+
+    `values` are the distinct probabilities below the grade above, descending; `counts` and
+    `sums` the cumulative leads and summed probabilities of the band down to each value. The
+    band's expected conversion only falls as it grows, so each limit holds on a prefix: the
+    conversion target, the capacity `max_leads`, and the `floor` no lead of the band may be
+    below (the next grade's promise, so a lower grade is not starved).
+    """
+    mean = sums / np.maximum(counts, 1)
+    limits = {
+        "conversion": int(np.argmin(mean >= target)) if (mean < target).any() else len(values),
+        "capacity": len(values)
+        if max_leads is None
+        else int(np.searchsorted(counts, max_leads, side="right")),
+        "floor": int(np.searchsorted(-values, -floor, side="right")),
+    }
+    if limits["conversion"] == 0:
+        return Band(NO_LEAD, 0, None, "unkeepable")
+    binding = min(limits, key=lambda name: (limits[name], name != "conversion"))
+    n = limits[binding]
+    if n == 0:
+        return Band(NO_LEAD, 0, None, binding)
+    return Band(float(values[n - 1]), int(counts[n - 1]), float(mean[n - 1]), binding)
+
+
+def band_note(grade: str, band: Band, promise: GradePromise, per_month: float) -> str:
+    """The plain-words reason for a grade's threshold."""
+    if band.binding == "unkeepable":
+        return (
+            f"No group of leads is expected to convert at {promise.min_conversion:.0%}: "
+            f"grade {grade} stays empty until the promise or the model changes."
+        )
+    if band.leads == 0:
+        return f"Grade {grade} stays empty: its {band.binding} limit leaves no lead for it."
+    reason = {
+        "conversion": f"the lowest bar that keeps the {promise.min_conversion:.0%} promise "
+        "with the safety margin",
+        "capacity": f"sales capacity wins: at most {promise.max_leads_per_month} {grade} leads "
+        f"a month, so the bar is higher than the {promise.min_conversion:.0%} promise needs",
+        "floor": "the bar stops at the next grade's promise, so no lead is graded above "
+        "what its own chance supports",
+    }[band.binding]
+    return (
+        f"{reason[0].upper()}{reason[1:]} (expected conversion {band.expected_conversion:.1%}, "
+        f"{per_month:.0f} leads a month)."
+    )
+
+
 def derive_grading(
-    probability: np.ndarray, created_at: pd.Series, promises: GradePromises
+    probability: np.ndarray,
+    monthly_volume: float,
+    promises: GradePromises,
+    converted: np.ndarray | None = None,
+    safety_margin: float = 0.0,
 ) -> tuple[Grading, dict]:
     """Grade thresholds and score cut points from calibrated validation probabilities.
 
-    Returns the grading and a record of how each threshold was chosen.
+    A, then B, then C: each grade takes the lowest threshold (below the grade above) at which
+    its band's expected conversion keeps the promise plus `safety_margin`, without going below
+    the next grade's promise. A's share of the leads is capped so that `monthly_volume`
+    incoming leads a month give at most the sales capacity in A leads; capacity wins over a
+    lower bar. Returns the grading and, per grade, how the threshold was chosen (with the
+    observed validation conversion when `converted` is given).
     """
-    shares = {"A": 0.05, "B": 0.15, "C": 0.30}
-    grading = Grading(top_share_thresholds(probability, shares), score_edges(probability))
-    return grading, {"method": "top_share", "shares": shares}
+    probability = np.asarray(probability, dtype=float)
+    to_monthly = monthly_volume / len(probability)  # valid leads -> leads a month
+    graded = GRADES[:-1]
+    thresholds: dict[str, float] = {}
+    record: dict[str, dict] = {}
+    upper = np.inf
+    for position, grade in enumerate(graded):
+        promise: GradePromise = getattr(promises, grade)
+        below = probability[probability < upper]
+        values, counts = np.unique(below, return_counts=True)
+        values, counts = values[::-1], counts[::-1]
+        capacity = promise.max_leads_per_month
+        band = choose_band(
+            values,
+            np.cumsum(counts),
+            np.cumsum(values * counts),
+            promise.min_conversion + safety_margin,
+            None if capacity is None else capacity / to_monthly,
+            getattr(promises, graded[position + 1]).min_conversion
+            if position + 1 < len(graded)
+            else 0.0,
+        )
+        threshold = band.threshold if band.leads else min(NO_LEAD, upper)  # empty band
+        in_band = (probability >= threshold) & (probability < upper)
+        thresholds[grade] = threshold
+        record[grade] = {
+            "threshold": threshold,
+            "binding": band.binding,
+            "share_of_leads": band.leads / len(probability),
+            "leads_per_month": round(band.leads * to_monthly, 1),
+            "expected_conversion": band.expected_conversion,
+            "observed_conversion": (
+                float(np.asarray(converted)[in_band].mean())
+                if converted is not None and in_band.any()
+                else None
+            ),
+            "note": band_note(grade, band, promise, band.leads * to_monthly),
+        }
+        upper = min(upper, threshold)
+    derivation = {
+        "method": "contract_promises",
+        "monthly_volume": monthly_volume,
+        "safety_margin": safety_margin,
+        "grades": record,
+    }
+    return Grading(thresholds, score_edges(probability)), derivation
 
 
 def grading_record(
@@ -48,15 +194,22 @@ def grading_record(
 def main(
     params_path: Path = Path("params.yaml"),
     data_dir: Path = Path("data/processed"),
+    leads_path: Path = Path("data/interim/leads.parquet"),
     model_dir: Path = Path("models"),
 ) -> dict:
     params = load_params(params_path)
     pipeline, card = read_fitted(model_dir)
     valid = pd.read_parquet(data_dir / "valid.parquet")
+    created = pd.read_parquet(leads_path, columns=[fields.CREATED_AT])[fields.CREATED_AT]
+    volume = busiest_month_volume(created, params.grade.volume_months)
     inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
     probability = pipeline.predict_proba(inputs)[:, 1]
     grading, derivation = derive_grading(
-        probability, valid[fields.CREATED_AT], params.contract.grades
+        probability,
+        volume,
+        params.contract.grades,
+        valid[fields.CONVERTED].to_numpy(int),
+        params.grade.safety_margin,
     )
     record = grading_record(grading, derivation, params.contract, card["model_version"])
     seal_bundle(model_dir, record)

@@ -44,12 +44,3 @@ def score_edges(probability: np.ndarray) -> tuple[float, ...]:
     """The 99 probability quantiles that cut the calibration leads into 100 equal score steps."""
     quantiles = np.quantile(probability, np.arange(1, SCORE_STEPS) / SCORE_STEPS)
     return tuple(float(q) for q in quantiles)
-
-
-def top_share_thresholds(probability: np.ndarray, shares: dict[str, float]) -> dict[str, float]:
-    """Grade thresholds that give each grade a share of the leads (A first, cumulative)."""
-    thresholds, cumulative = {}, 0.0
-    for name in GRADES[:-1]:
-        cumulative += shares[name]
-        thresholds[name] = float(np.quantile(probability, 1 - cumulative))
-    return thresholds
