@@ -110,6 +110,72 @@ def contract(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def align(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Marketing's profile, sales' profile and the A grade side by side on the test period."""
+    from leadscore.align import main
+
+    _run(main, params_path=params)
+
+
+@app.command()
+def funnel(
+    params: ParamsOption = DEFAULT_PARAMS,
+    revenue_target: Annotated[
+        float | None, typer.Option(help="Revenue to win; default: funnel.revenue_target.")
+    ] = None,
+    response_rate: Annotated[
+        float | None, typer.Option(help="Leads per person reached, for the reach needed.")
+    ] = None,
+    write: Annotated[bool, typer.Option(help="Write reports/funnel.{json,md}.")] = True,
+) -> None:
+    """Channel economics, and leads/reach per channel needed for a revenue target."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from leadscore.funnel import main, render_markdown
+
+    report: dict = {}
+
+    def stage(**kwargs) -> None:
+        report.update(main(**kwargs))
+
+    _run(
+        stage,
+        params_path=params,
+        revenue_target=revenue_target,
+        response_rate=response_rate,
+        reports_dir=Path("reports") if write else None,
+    )
+    Console(width=120).print(Markdown(render_markdown(report)))
+
+
+@app.command()
+def feedback(
+    params: ParamsOption = DEFAULT_PARAMS,
+    scoring_log: Annotated[
+        str | None,
+        typer.Option(help="Scoring log: SQLAlchemy URL or SQLite file (default: test period)."),
+    ] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="Date outcomes are known up to.")] = None,
+) -> None:
+    """Monthly conversion by grade vs the contract's promises; flags and likely causes."""
+    from leadscore.feedback import main
+
+    _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
+
+
+@app.command()
+def report() -> None:
+    """Write reports/report.html: the one-page report for the heads of sales and marketing."""
+    from leadscore.report import main
+
+    _run(main)
+
+
+@app.command()
 def scorecard(
     reports: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:

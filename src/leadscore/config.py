@@ -150,6 +150,11 @@ class EvaluateParams(Section):
     top_share: float = Field(0.10, gt=0, lt=1)
 
 
+class FunnelParams(Section):
+    revenue_target: float = Field(150_000_000, gt=0)
+    response_rate: float | None = Field(None, gt=0, le=1)  # leads per person reached
+
+
 class MlflowParams(Section):
     experiment: str = "leadscore"
     registered_model: str = "leadscore"
@@ -167,6 +172,7 @@ class Params(BaseModel):
     train: TrainParams = TrainParams()
     grade: GradeParams = GradeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    funnel: FunnelParams = FunnelParams()
     mlflow: MlflowParams = MlflowParams()
 
 
