@@ -155,3 +155,116 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real `leadscore serve` (uvicorn) process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "leadscore"), "serve", "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited ({self.process.returncode}):\n{self.output()}")
+            try:
+                if self.client.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"server not ready after {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+API_KEY = "test-key-123"
+ADMIN_KEY = "admin-key-456"
+
+
+@pytest.fixture()
+def start_server(tmp_path):
+    """Start servers on demand (`start_server(model_dir, **settings)`); all stopped afterwards."""
+    servers: list[Server] = []
+
+    def start(model_uri: Path | str, wait: bool = True, **settings) -> Server:
+        env = {
+            "LEADSCORE_MODEL_URI": str(model_uri),
+            "LEADSCORE_API_KEYS": API_KEY,
+            "LEADSCORE_ADMIN_KEY": ADMIN_KEY,
+            "LEADSCORE_DATABASE_URL": f"sqlite:///{tmp_path / 'scoring_log.db'}",
+            **{f"LEADSCORE_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        server = Server(env, tmp_path / f"server-{len(servers)}.log")
+        servers.append(server)
+        if wait:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+MAX_BATCH = 50
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, tiny_bundle_dir):
+    """One running server for the read-only tests: (server, scoring-log database path).
+
+    Small batch and body limits, so the limits can be tested cheaply.
+    """
+    root = tmp_path_factory.mktemp("served")
+    env = {
+        "LEADSCORE_MODEL_URI": str(tiny_bundle_dir),
+        "LEADSCORE_API_KEYS": f"other-key,{API_KEY}",
+        "LEADSCORE_ADMIN_KEY": ADMIN_KEY,
+        "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
+        "LEADSCORE_MAX_BATCH": str(MAX_BATCH),
+        "LEADSCORE_MAX_BODY_BYTES": str(256 * 1024),
+    }
+    server = Server(env, root / "server.log")
+    try:
+        server.wait_ready()
+        yield server, root / "scoring_log.db"
+    finally:
+        server.stop()

@@ -193,3 +193,127 @@ def scorecard(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def score(
+    input_path: Annotated[Path, typer.Argument(help="Leads to score: .csv or .parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scores: .csv or .parquet.")],
+    model: Annotated[
+        str, typer.Option(help="Bundle directory or models:/<name>@<alias>.")
+    ] = "models",
+    reasons: Annotated[bool, typer.Option(help="Add each lead's explanation (JSON).")] = False,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Leads per chunk.")] = 50_000,
+    log_scores: Annotated[
+        bool, typer.Option("--log/--no-log", help="Record the scores in the scoring log.")
+    ] = True,
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
+    ] = None,
+) -> None:
+    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside."""
+    from tqdm import tqdm
+
+    from leadscore.batch import (
+        BatchInputError,
+        TableWriter,
+        count_grades,
+        read_chunks,
+        rejected_path_for,
+        score_chunk,
+    )
+    from leadscore.scoring_log import DEFAULT_URL, ScoringLog, rows_for
+    from serve.state import ModelLoadError, load_served_model
+
+    if not input_path.is_file():
+        typer.secho(f"error: {input_path} not found", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    try:
+        scorer = load_served_model(model).scorer
+        chunks, total = read_chunks(input_path, chunk_size)
+    except (ModelLoadError, BatchInputError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
+    scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
+    grades: dict[str, int] = {}
+    try:
+        with tqdm(total=total, unit=" leads", desc="scoring", unit_scale=True) as progress:
+            for chunk in chunks:
+                scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
+                writer.write(scored)
+                if len(rejected):
+                    rejects.write(rejected)
+                count_grades(grades, scored["grade"].to_numpy())
+                if scoring_log is not None:
+                    scoring_log.record(
+                        rows_for(
+                            scored["lead_id"],
+                            scored["probability"],
+                            scored["score"],
+                            scored["grade"],
+                            scorer.model_version,
+                            scorer.contract_version,
+                            source="batch",
+                        )  # fmt: skip
+                    )
+                progress.update(len(chunk))
+    except BatchInputError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        writer.close()
+        rejects.close()
+        if scoring_log is not None:
+            scoring_log.close()
+    typer.echo(
+        f"scored {writer.rows:,} leads with {scorer.model_version} -> {output} "
+        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(grades.items()))})"
+    )
+    if rejects.rows:
+        typer.secho(
+            f"{rejects.rows:,} rows rejected with their reason -> {rejects.path}",
+            fg=typer.colors.YELLOW,
+        )
+    if scoring_log is not None and not scoring_log.healthy:
+        stats = scoring_log.stats
+        typer.secho(
+            f"error: the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
+            f"{scoring_log.spill_path}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (LEADSCORE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (LEADSCORE_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (LEADSCORE_WORKERS).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Bundle dir or models:/<name>@<alias> (LEADSCORE_MODEL_URI).")
+    ] = None,
+) -> None:
+    """Start the scoring API (uvicorn). Settings come from LEADSCORE_* variables."""
+    import os
+
+    import uvicorn
+
+    overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_URI": model}
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"LEADSCORE_{key}"] = str(value)
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "serve.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        access_log=False,
+    )

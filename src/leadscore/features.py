@@ -27,6 +27,7 @@ class FeatureSpec:
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
     boolean: tuple[str, ...]
+    non_negative: tuple[str, ...] = ()  # numeric fields whose valid values are >= 0
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -37,9 +38,8 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
-        return cls(
-            **{key: tuple(data.get(key, ())) for key in ("categorical", "numeric", "boolean")}
-        )
+        keys = ("categorical", "numeric", "boolean", "non_negative")
+        return cls(**{key: tuple(data.get(key, ())) for key in keys})
 
 
 def candidate_features() -> FeatureSpec:
@@ -48,6 +48,7 @@ def candidate_features() -> FeatureSpec:
         categorical=fields.CATEGORICAL_FEATURES + fields.POST_CONTACT_FIELDS,
         numeric=fields.NUMERIC_FEATURES,
         boolean=fields.BOOLEAN_FEATURES,
+        non_negative=fields.NUMERIC_FEATURES,
     )
 
 
@@ -58,6 +59,7 @@ def apply_exclusions(spec: FeatureSpec, excluded: tuple[str, ...] | list[str]) -
         categorical=tuple(f for f in spec.categorical if f not in drop),
         numeric=tuple(f for f in spec.numeric if f not in drop),
         boolean=tuple(f for f in spec.boolean if f not in drop),
+        non_negative=tuple(f for f in spec.non_negative if f not in drop),
     )
 
 

@@ -69,7 +69,8 @@ class LeadTableError(ValueError):
     """The table as a whole cannot be ingested (missing columns, too many bad rows)."""
 
 
-def _parse_bool(values: pd.Series) -> pd.Series:
+def parse_bool(values: pd.Series) -> pd.Series:
+    """Booleans from a CRM export (true/false, 1/0, yes/no, ...); anything else is missing."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype("boolean")
     text = values.astype("string").str.strip().str.lower()
@@ -98,7 +99,7 @@ def coerce_types(raw: pd.DataFrame, spec: LeadTableSpec) -> tuple[pd.DataFrame, 
             typed[column] = pd.to_numeric(values, errors="coerce").astype("float64")
             note(column, typed[column].isna() & values.notna(), "not a number")
         elif column in spec.boolean:
-            typed[column] = _parse_bool(values)
+            typed[column] = parse_bool(values)
             note(column, typed[column].isna() & values.notna(), "not true/false")
         elif column in spec.dates:
             typed[column] = pd.to_datetime(values, errors="coerce")

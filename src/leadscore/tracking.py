@@ -21,6 +21,7 @@ from leadscore.features import FeatureSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+BUNDLE_ARTIFACT_PATH = "bundle"
 
 
 def tracking_uri() -> str:
@@ -110,11 +111,14 @@ def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]
 
 
 def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
-    """Attach the sealed bundle's card and grading to the training run, tag the contract.
+    """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With these, a registered version (`models:/<name>@champion`) carries everything the
-    scorer needs: the model, its card, and the grade thresholds of the contract it encodes.
+    With the bundle (pipeline, card, grading and the SHA-256 manifest) under `bundle/`, a
+    registered version (`models:/<name>@champion`) carries everything the scorer needs, and the
+    service verifies it exactly as it verifies `models/`.
     """
+    from leadscore.bundle import BUNDLE_FILES, MANIFEST_FILE
+
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags(
@@ -126,5 +130,5 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in ("model_card.json", "grading.json"):
-            mlflow.log_artifact(str(model_dir / name), artifact_path="bundle")
+        for name in (*BUNDLE_FILES, MANIFEST_FILE):
+            mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)

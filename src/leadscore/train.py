@@ -123,6 +123,23 @@ def build_card(
     }
 
 
+def example_lead(frame: pd.DataFrame, spec: FeatureSpec) -> dict:
+    """One real lead's inputs as plain JSON values: the API's documented request example."""
+    row = frame.iloc[0]
+    example = {fields.LEAD_ID: str(row[fields.LEAD_ID])} if fields.LEAD_ID in frame else {}
+    for name in spec.fields:
+        value = row[name]
+        if pd.isna(value):
+            continue
+        if name in spec.boolean:
+            example[name] = bool(value)
+        elif name in spec.numeric:
+            example[name] = float(value)
+        else:
+            example[name] = str(value)
+    return example
+
+
 def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
     """Fit the scoring pipeline and the baseline; return both with the model card."""
     spec = apply_exclusions(candidate_features(), params.contract.excluded_fields)
@@ -141,6 +158,7 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
         "fit_seconds": round(fit_seconds, 3),
     }
     card = build_card(params, spec, train, valid, metrics, int(booster_of(pipeline).n_iter_))
+    card["input_example"] = example_lead(valid, spec)
     return pipeline, baseline, card
 
 

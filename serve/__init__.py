@@ -1,0 +1,1 @@
+"""The scoring service: a small FastAPI app over the same compiled scorer the batch CLI uses."""

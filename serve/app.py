@@ -1,0 +1,111 @@
+"""The app factory. `create_app()` builds the service for the configured model; `lifespan`
+loads it (verified, compiled, warmed up), opens the scoring log and listens for SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from leadscore.features import FeatureSpec
+from leadscore.scoring_log import ScoringLog
+from serve.limits import BodySizeLimit
+from serve.metrics import MetricsMiddleware, ServiceMetrics
+from serve.routers import admin, ops
+from serve.routers.scoring import scoring_router
+from serve.schemas import lead_model, score_request_model
+from serve.settings import Settings, get_settings
+from serve.state import ModelHolder, read_card
+
+log = logging.getLogger("serve")
+
+
+def field_path(loc) -> str:
+    """('body', 'leads', 0, 'website_visits') -> 'leads[0].website_visits'."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "header") else loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming each field at fault, e.g. `leads[0].website_visits: Input should be >= 0`."""
+    details = [
+        {
+            "field": field_path(item.get("loc", ())),
+            "message": item.get("msg", "invalid"),
+            "type": item.get("type"),
+            "loc": list(item.get("loc", ())),
+        }
+        for item in error.errors()
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return JSONResponse({"detail": details, "message": summary}, status_code=422)
+
+
+def _on_sighup(app: FastAPI) -> None:
+    log.info("SIGHUP: reloading the model")
+    asyncio.get_running_loop().create_task(admin.reload_model(app))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI):
+    state = app.state
+    model = state.holder.load()
+    state.metrics.serving(model.version, model.contract_version)
+    log.info(
+        "serving %s (contract %s) from %s", model.version, model.contract_version, model.source
+    )
+    settings: Settings = state.settings
+    state.scoring_log = ScoringLog(settings.database_url) if settings.log_scores else None
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+        log.info("SIGHUP reload unavailable here; use POST /admin/reload")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
+        if state.scoring_log is not None:
+            state.scoring_log.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    card = read_card(settings.model_uri)  # the request schema follows the model's field roles
+    spec = FeatureSpec.from_dict(card["features"])
+    example = card.get("input_example")
+    request_model = score_request_model(lead_model(spec, example), settings.max_batch, example)
+
+    app = FastAPI(
+        title="leadscore",
+        version=str(card.get("model_version")),
+        summary="Scores leads against the A-lead contract agreed by sales and marketing.",
+        description=(
+            "Send leads to `POST /v1/score`; each answer carries the calibrated probability of "
+            "converting within the contract's outcome window, a 1-100 score, the grade, the top "
+            "reasons, warnings, and the model and contract versions. Authenticate with "
+            "`X-API-Key` when keys are configured."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.holder = ModelHolder(uri=settings.model_uri, spec=spec)
+    app.state.metrics = ServiceMetrics()
+    app.state.scoring_log = None
+    app.state.api_keys = settings.api_key_list()
+    app.state.admin_key = settings.admin_key_bytes()
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(scoring_router(request_model))
+    app.include_router(ops.router)
+    app.include_router(admin.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
+    return app

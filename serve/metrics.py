@@ -1,0 +1,95 @@
+"""Prometheus metrics of one app (its own registry, so several apps can live in one process)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "leadscore_http_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "leadscore_http_request_seconds",
+            "Request latency by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.leads = Counter(
+            "leadscore_leads_scored", "Leads scored, by grade", ["grade"], registry=self.registry
+        )
+        self.warnings = Counter(
+            "leadscore_lead_warnings", "Warnings on scored leads", registry=self.registry
+        )
+        self.reloads = Counter(
+            "leadscore_model_reloads",
+            "Model reloads by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "leadscore_model_info",
+            "The model being served (value 1)",
+            ["model_version", "contract_version"],
+            registry=self.registry,
+        )
+        self.log_written = Gauge(
+            "leadscore_scoring_log_rows_written",
+            "Rows written to the scoring log",
+            registry=self.registry,
+        )
+        self.log_failures = Gauge(
+            "leadscore_scoring_log_write_failures",
+            "Failed scoring-log writes (rows spilled to a file)",
+            registry=self.registry,
+        )
+
+    def observe_leads(self, grades, n_warnings: int) -> None:
+        values, counts = np.unique(grades, return_counts=True)
+        for grade, count in zip(values, counts, strict=True):
+            self.leads.labels(str(grade)).inc(int(count))
+        if n_warnings:
+            self.warnings.inc(n_warnings)
+
+    def serving(self, model_version: str, contract_version: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(model_version, contract_version).set(1)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: count and time every request by its route template."""
+
+    def __init__(self, app, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(name, str(status)).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -1,0 +1,43 @@
+"""Service settings, from the environment (prefix `LEADSCORE_`) or a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from leadscore.scoring_log import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
+
+    model_uri: str = Field(
+        "models", description="Bundle directory, or models:/<name>@<alias> from the MLflow registry"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    max_batch: int = Field(1000, ge=1, description="most leads in one /v1/score request")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="larger bodies get 413")
+    api_keys: SecretStr = Field(
+        SecretStr(""), description="comma-separated keys for X-API-Key; empty = no auth"
+    )
+    admin_key: SecretStr = Field(
+        SecretStr(""), description="key for X-Admin-Key on /admin/*; empty = admin disabled"
+    )
+    database_url: str = Field(DEFAULT_URL, description="scoring log (SQLAlchemy URL)")
+    log_scores: bool = Field(True, description="record every scored lead in the scoring log")
+
+    def api_key_list(self) -> tuple[bytes, ...]:
+        keys = self.api_keys.get_secret_value().split(",")
+        return tuple(key.strip().encode() for key in keys if key.strip())
+
+    def admin_key_bytes(self) -> bytes:
+        return self.admin_key.get_secret_value().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
