@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test lint format ui bench lock clean
+.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,13 +41,25 @@ format: install ## Fix lint and formatting where ruff can
 	$(BIN)/ruff format .
 
 test: lint ## Lint, then the test suite (fast tiers; slow checks live in `make bench`)
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -m "not slow and not fuzz" -q
+
+fuzz: install ## Schemathesis against the running service's OpenAPI: no 5xx in 500+ requests
+	$(BIN)/pytest -m fuzz -q -s
+
+serve: install ## Start the scoring API on the trained model (LEADSCORE_* settings; see README)
+	$(BIN)/leadscore serve
 
 ui: install ## Open the MLflow UI on the project's tracking store
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" --port $${PORT:-5000}
 
 bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)
 	$(BIN)/python bench/pipeline.py
+
+bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
+	$(BIN)/python bench/serve.py
+
+bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
+	$(BIN)/python bench/importance.py
 
 lock: ## Re-pin requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock

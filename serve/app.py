@@ -77,6 +77,22 @@ async def lifespan(app: FastAPI):
             state.scoring_log.close()
 
 
+def with_request_schemas(app: FastAPI, request_model) -> None:
+    """Add the request model (parsed by the route itself) to the OpenAPI components."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            body = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components[request_model.__name__] = body
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
@@ -104,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_key = settings.admin_key_bytes()
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(scoring_router(request_model))
+    with_request_schemas(app, request_model)
     app.include_router(ops.router)
     app.include_router(admin.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

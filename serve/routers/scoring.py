@@ -1,73 +1,119 @@
 """POST /v1/score: one lead or a batch; probability, score, grade, reasons, warnings.
 
-No `from __future__ import annotations` here: FastAPI must see the request model itself.
+The body is parsed and validated in one step by pydantic's JSON parser (`model_validate_json`),
+which is several times faster than `json.loads` followed by validation; the request model is
+still the documented schema (see `request_body_openapi`) and errors are the usual 422s.
 """
+
+from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from leadscore.scoring_log import rows_for
 from serve.schemas import ScoreResponse
 from serve.security import require_api_key
 
+INLINE_LEADS = 16  # larger batches are scored off the event loop
 
-def scoring_router(request_model) -> APIRouter:
-    """The scoring route, typed with the request model derived from the served model's card."""
+
+def request_body_openapi(request_model: type[BaseModel]) -> dict:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}
+                }
+            },
+        }
+    }
+
+
+def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
+    try:
+        return request_model.model_validate_json(body)
+    except ValidationError as error:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def score_body(state, parsed) -> bytes:
+    model = state.holder.current  # one reference: a reload cannot change it mid-request
+    scorer = model.scorer
+    version, contract_version = model.version, model.contract_version
+    records = [vars(lead) for lead in parsed.leads]
+    matrix, warnings = scorer.encode_records(records)
+    scored = scorer.score(matrix, reasons=parsed.reasons)
+    probability, score, grade = (
+        scored.probability.tolist(),
+        scored.score.tolist(),
+        scored.grade.tolist(),
+    )
+    results = []
+    for i, record in enumerate(records):
+        explanation = None
+        if scored.contributions is not None:
+            explanation = scorer.reasons(scored.contributions[i], record)
+            explanation["raw_output"] = float(scored.raw[i])
+        results.append(
+            {
+                "lead_id": record["lead_id"],
+                "probability": probability[i],
+                "score": score[i],
+                "grade": grade[i],
+                "explanation": explanation,
+                "warnings": warnings[i],
+                "model_version": version,
+                "contract_version": contract_version,
+            }
+        )
+    if state.scoring_log is not None:
+        state.scoring_log.record(
+            rows_for(
+                (record["lead_id"] for record in records),
+                probability,
+                score,
+                grade,
+                version,
+                contract_version,
+                source="api",
+            )
+        )
+    state.metrics.observe_leads(scored.grade, sum(map(len, warnings)))
+    return orjson.dumps(
+        {
+            "model_version": version,
+            "contract_version": contract_version,
+            "results": results,
+        }
+    )
+
+
+def scoring_router(request_model: type[BaseModel]) -> APIRouter:
+    """The scoring route for the request model derived from the served model's card."""
     router = APIRouter(tags=["scoring"], dependencies=[Depends(require_api_key)])
 
     @router.post(
         "/v1/score",
         summary="Score one lead or a batch of leads",
         response_model=ScoreResponse,
+        openapi_extra=request_body_openapi(request_model),
         responses={
             401: {"description": "missing or invalid X-API-Key"},
             413: {"description": "request body too large"},
             422: {"description": "a field is missing, of the wrong type or out of range"},
         },
     )
-    def score(body: request_model, request: Request) -> Response:  # type: ignore[valid-type]
-        state = request.app.state
-        model = state.holder.current  # one reference: a reload cannot change it mid-request
-        scorer = model.scorer
-        records = [vars(lead) for lead in body.leads]
-        matrix, warnings = scorer.encode_records(records)
-        scored = scorer.score(matrix, reasons=body.reasons)
-        results = []
-        for i, record in enumerate(records):
-            explanation = None
-            if scored.contributions is not None:
-                explanation = scorer.reasons(scored.contributions[i], record)
-                explanation["raw_output"] = float(scored.raw[i])
-            results.append(
-                {
-                    "lead_id": record["lead_id"],
-                    "probability": float(scored.probability[i]),
-                    "score": int(scored.score[i]),
-                    "grade": scored.grade[i],
-                    "explanation": explanation,
-                    "warnings": warnings[i],
-                    "model_version": model.version,
-                    "contract_version": model.contract_version,
-                }
-            )
-        if state.scoring_log is not None:
-            state.scoring_log.record(
-                rows_for(
-                    (r["lead_id"] for r in records),
-                    scored.probability,
-                    scored.score,
-                    scored.grade,
-                    model.version,
-                    model.contract_version,
-                    source="api",
-                )
-            )
-        state.metrics.observe_leads(scored.grade, sum(map(len, warnings)))
-        payload = {
-            "model_version": model.version,
-            "contract_version": model.contract_version,
-            "results": results,
-        }
-        return Response(orjson.dumps(payload), media_type="application/json")
+    async def score(request: Request) -> Response:
+        parsed = parse_body(request_model, await request.body())
+        if len(parsed.leads) <= INLINE_LEADS:
+            content = score_body(request.app.state, parsed)
+        else:
+            content = await run_in_threadpool(score_body, request.app.state, parsed)
+        return Response(content, media_type="application/json")
 
     return router

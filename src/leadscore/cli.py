@@ -102,6 +102,59 @@ def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def importance(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """What drives the score, by input field (permutation + SHAP); quality per segment."""
+    from leadscore.importance import main
+
+    _run(main, params_path=params)
+
+
+@app.command()
+def promote(
+    params: ParamsOption = DEFAULT_PARAMS,
+    version: Annotated[
+        str | None, typer.Option(help="Registered version to promote (default: @challenger).")
+    ] = None,
+    test: Annotated[Path, typer.Option(help="Test leads both models are judged on.")] = Path(
+        "data/processed/test.parquet"
+    ),
+) -> None:
+    """Make the challenger the champion, if it passes the publish gate and is not worse."""
+    import pandas as pd
+
+    from leadscore.config import load_params
+    from leadscore.registry import promote as promote_version
+
+    decision = promote_version(load_params(params), pd.read_parquet(test), version)
+    champion = decision["champion_auc"]
+    typer.echo(
+        f"v{decision['version']}: test AUC {decision['challenger_auc']:.4f}"
+        + (
+            ""
+            if champion is None
+            else f" vs champion v{decision['champion_version']} {champion:.4f}"
+        )
+        + f" on {decision['test_leads']:,} leads"
+    )
+    if not decision["promoted"]:
+        typer.secho("refused: " + "; ".join(decision["reasons"]), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.secho(f"promoted: champion is now v{decision['version']}", fg=typer.colors.GREEN)
+
+
+@app.command()
+def rollback(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Move the champion alias back to the previous champion."""
+    from leadscore.config import load_params
+    from leadscore.registry import rollback as rollback_champion
+
+    _run(
+        lambda params_path: typer.echo(rollback_champion(load_params(params_path))),
+        params_path=params,
+    )
+
+
+@app.command()
 def contract(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Each grade's promise beside what the test period achieved; the publish gate."""
     from leadscore.contract import main

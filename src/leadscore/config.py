@@ -150,6 +150,18 @@ class EvaluateParams(Section):
     top_share: float = Field(0.10, gt=0, lt=1)
 
 
+class ImportanceParams(Section):
+    seed: int = 42
+    max_rows: int = Field(20_000, ge=100)  # permutation importance on a stratified subsample
+    shap_rows: int = Field(2_000, ge=50)  # tree contributions on a smaller one
+    repeats: int = Field(5, ge=1, le=50)
+    calibration_bins: int = Field(10, ge=2)  # for the per-segment calibration error
+
+
+class PromotionParams(Section):
+    max_auc_drop: float = Field(0.005, ge=0, lt=0.5)  # challenger vs champion, same test rows
+
+
 class FunnelParams(Section):
     revenue_target: float = Field(150_000_000, gt=0)
     response_rate: float | None = Field(None, gt=0, le=1)  # leads per person reached
@@ -173,6 +185,8 @@ class Params(BaseModel):
     grade: GradeParams = GradeParams()
     evaluate: EvaluateParams = EvaluateParams()
     funnel: FunnelParams = FunnelParams()
+    importance: ImportanceParams = ImportanceParams()
+    promotion: PromotionParams = PromotionParams()
     mlflow: MlflowParams = MlflowParams()
 
 

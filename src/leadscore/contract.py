@@ -258,6 +258,7 @@ def main(
     grading_path: Path = Path("models/grading.json"),
     metrics_path: Path = Path("reports/metrics.json"),
     reports_dir: Path = Path("reports"),
+    card_path: Path = Path("models/model_card.json"),
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
@@ -266,6 +267,11 @@ def main(
     )
     write_json(reports_dir / "contract.json", report)
     (reports_dir / "contract.md").write_text(render_markdown(report))
+    run = read_json(card_path).get("mlflow") if card_path.is_file() else None
+    if run and run.get("run_id"):
+        from leadscore import tracking
+
+        tracking.tag_publish_gate(run, report["publish_gate"])
     a = report["grades"]["A"]
     log.info(
         "contract: A converted %s (promise %.0f%%), %.0f A leads/month; publishable: %s",

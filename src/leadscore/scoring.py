@@ -174,23 +174,24 @@ class Scorer:
     def encode_records(self, records: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
         """Leads as dicts of raw field values (validated API input) -> model matrix, warnings."""
         n_categorical = len(self.spec.categorical)
-        matrix = np.full((len(records), len(self.fields)), np.nan)
-        warnings: list[list[str]] = []
-        for i, record in enumerate(records):
-            notes: list[str] = []
-            for j, name in enumerate(self.fields):
-                value = record.get(name)
-                if value is None:
-                    notes.append(f"{name}: missing; scored as unknown")
-                elif j < n_categorical:
-                    code = self.category_codes[j].get(str(value))
-                    if code is None:
-                        notes.append(f"{name}: {value!r} not seen in training; scored as unknown")
+        matrix = np.empty((len(records), len(self.fields)))
+        warnings: list[list[str]] = [[] for _ in records]
+        for j, name in enumerate(self.fields):
+            values = [record.get(name) for record in records]
+            if j < n_categorical:
+                codes = self.category_codes[j]
+                column = [np.nan if v is None else codes.get(str(v), np.nan) for v in values]
+            else:
+                column = [np.nan if v is None else float(v) for v in values]
+            matrix[:, j] = column
+            if None in values or j < n_categorical:
+                for i in np.flatnonzero(np.isnan(matrix[:, j])):
+                    if values[i] is None:
+                        warnings[i].append(f"{name}: missing; scored as unknown")
                     else:
-                        matrix[i, j] = code
-                else:
-                    matrix[i, j] = float(value)
-            warnings.append(notes)
+                        warnings[i].append(
+                            f"{name}: {values[i]!r} not seen in training; scored as unknown"
+                        )
         return matrix, warnings
 
     def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series]:

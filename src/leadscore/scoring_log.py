@@ -68,28 +68,31 @@ def rows_for(
     contract_version: str,
     source: str,
     scored_at: datetime | None = None,
-) -> list[dict]:
+) -> list[tuple]:
+    """Rows of the log as tuples in `COLUMNS` order (cheap to build on the request path)."""
     stamp = scored_at or datetime.now(UTC)
     return [
-        {
-            "lead_id": str(lead_id),
-            "scored_at": stamp,
-            "probability": float(p),
-            "score": int(s),
-            "grade": str(g),
-            "model_version": model_version,
-            "contract_version": contract_version,
-            "source": source,
-        }
+        (str(lead_id), stamp, float(p), int(s), str(g), model_version, contract_version, source)
         for lead_id, p, s, g in zip(lead_ids, probability, score, grade, strict=True)
     ]
 
 
-def write_rows(engine: sa.Engine, rows: list[dict]) -> None:
+def insert_statement(engine: sa.Engine) -> str:
+    """A plain INSERT in the driver's parameter style: executemany without ORM overhead."""
+    marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join([marker] * len(COLUMNS))})"
+    )
+
+
+def write_rows(engine: sa.Engine, rows: list[tuple]) -> None:
     """Insert rows in one transaction (raises on failure)."""
-    if rows:
-        with engine.begin() as connection:
-            connection.execute(scored_leads.insert(), rows)
+    if not rows:
+        return
+    if engine.dialect.name == "sqlite":  # stored as SQLAlchemy stores SQLite datetimes (UTC)
+        rows = [(r[0], r[1].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[2:]) for r in rows]
+    with engine.begin() as connection:
+        connection.exec_driver_sql(insert_statement(engine), rows)
 
 
 def spill_path_for(url: str) -> Path:
@@ -122,7 +125,7 @@ class ScoringLog:
     def __post_init__(self) -> None:
         self.spill_path = self.spill_path or spill_path_for(self.url)
         self._engine = make_engine(self.url)
-        self._queue: queue.Queue[list[dict] | None] = queue.Queue()
+        self._queue: queue.Queue[list[tuple] | None] = queue.Queue()
         self._idle = threading.Event()
         self._idle.set()
         self._pending = 0
@@ -134,7 +137,7 @@ class ScoringLog:
     def healthy(self) -> bool:
         return self.stats.failed_writes == 0
 
-    def record(self, rows: list[dict]) -> None:
+    def record(self, rows: list[tuple]) -> None:
         if rows:
             with self._lock:
                 self._pending += len(rows)
@@ -173,7 +176,7 @@ class ScoringLog:
                 if self._pending == 0:
                     self._idle.set()
 
-    def _write(self, batch: list[dict]) -> None:
+    def _write(self, batch: list[tuple]) -> None:
         try:
             write_rows(self._engine, batch)
             self.stats.written += len(batch)
@@ -190,12 +193,14 @@ class ScoringLog:
             )
             self._spill(batch)
 
-    def _spill(self, batch: list[dict]) -> None:
+    def _spill(self, batch: list[tuple]) -> None:
         try:
             self.spill_path.parent.mkdir(parents=True, exist_ok=True)
             with self.spill_path.open("a") as handle:
                 for row in batch:
-                    handle.write(json.dumps(row, default=str) + "\n")
+                    handle.write(
+                        json.dumps(dict(zip(COLUMNS, row, strict=True)), default=str) + "\n"
+                    )
             self.stats.spilled += len(batch)
         except OSError as error:
             self.stats.lost += len(batch)
