@@ -94,7 +94,9 @@ def test_importance_lineage_and_champion_challenger(
 
     good = register(params, tiny_models, tiny_grading_record, tmp_path / "good", tiny_split)
     scorer = Scorer.from_bundle(load_bundle(tmp_path / "good"))
-    result = compute(scorer, tiny_split.test, params.importance)
+    matrix, _, _ = scorer.encode_frame(tiny_split.test)
+    scored = tiny_split.test.assign(probability=scorer.score(matrix).probability)
+    result = compute(scorer, scored, params.importance)
     figures = {"importance.png": importance_figure(result["table"])}
     tracking.log_importance(good["run_id"], result["table"], result["segments"], figures)
 

@@ -152,9 +152,9 @@ class EvaluateParams(Section):
 
 class ImportanceParams(Section):
     seed: int = 42
-    max_rows: int = Field(20_000, ge=100)  # permutation importance on a stratified subsample
-    shap_rows: int = Field(2_000, ge=50)  # tree contributions on a smaller one
-    repeats: int = Field(5, ge=1, le=50)
+    max_rows: int = Field(4_000, ge=100)  # permutation importance on a stratified subsample
+    shap_rows: int = Field(500, ge=50)  # tree contributions on a smaller one
+    repeats: int = Field(3, ge=1, le=50)
     calibration_bins: int = Field(10, ge=2)  # for the per-segment calibration error
 
 

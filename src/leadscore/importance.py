@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 from leadscore import fields, trees
 from leadscore.bundle import load_bundle
 from leadscore.config import load_params
-from leadscore.evaluate import PROBABILITY, expected_calibration_error
+from leadscore.evaluate import PROBABILITY, expected_calibration_error, roc_auc_interval
 from leadscore.io import write_json
 from leadscore.scoring import Scorer
 
@@ -52,17 +52,28 @@ def stratified_sample(y: np.ndarray, size: int, seed: int) -> np.ndarray:
 def permutation_importance(
     scorer: Scorer, matrix: np.ndarray, y: np.ndarray, repeats: int, seed: int
 ) -> pd.DataFrame:
-    """AUC drop per field when its column is shuffled: mean and standard deviation."""
+    """AUC drop per field when its column is shuffled: mean and standard deviation.
+
+    Only the trees that split on the field can change, so each shuffle re-scores just those
+    (the rest of the raw score is kept), which gives exactly the full model's answer.
+    """
     rng = np.random.default_rng(seed)
-    reference = roc_auc_score(y, scorer.score(matrix).probability)
+    raw = trees.raw_scores(scorer.trees, matrix)
+    reference = roc_auc_score(y, scorer.probability(raw))
     rows = []
     shuffled = matrix.copy()
     for j, name in enumerate(scorer.fields):
+        subset = trees.trees_using(scorer.trees, j)
         drops = []
-        for _ in range(repeats):
-            shuffled[:, j] = rng.permutation(matrix[:, j])
-            drops.append(reference - roc_auc_score(y, scorer.score(shuffled).probability))
-        shuffled[:, j] = matrix[:, j]
+        if len(subset):
+            rest = raw - trees.raw_scores(scorer.trees, matrix, subset)
+            for _ in range(repeats):
+                shuffled[:, j] = rng.permutation(matrix[:, j])
+                changed = rest + trees.raw_scores(scorer.trees, shuffled, subset)
+                drops.append(reference - roc_auc_score(y, scorer.probability(changed)))
+            shuffled[:, j] = matrix[:, j]
+        else:  # the model never looks at this field
+            drops = [0.0] * repeats
         rows.append(
             {
                 "field": name,
@@ -163,32 +174,36 @@ def dependence_figure(name: str, values: pd.Series, contribution: np.ndarray, ca
 # --- the stage -----------------------------------------------------------------------------
 
 
-def compute(scorer: Scorer, test: pd.DataFrame, params) -> dict:
-    """All importance figures for one model on one test period (no file I/O)."""
-    y_all = test[fields.CONVERTED].to_numpy(int)
-    matrix_all, _, _ = scorer.encode_frame(test)
+def compute(scorer: Scorer, scored: pd.DataFrame, params) -> dict:
+    """All importance figures for one model on one scored test period (no file I/O).
+
+    `scored` is the evaluate stage's test table with its `probability` column, so segments
+    need no re-scoring; only the stratified subsamples are encoded and scored again.
+    """
     started = time.perf_counter()
+    y_all = scored[fields.CONVERTED].to_numpy(int)
     rows = stratified_sample(y_all, params.max_rows, params.seed)
-    permutation = permutation_importance(
-        scorer, matrix_all[rows], y_all[rows], params.repeats, params.seed
-    )
-    shap_rows = rows[stratified_sample(y_all[rows], params.shap_rows, params.seed + 1)]
-    shap_means, contributions = mean_abs_contribution(scorer, matrix_all[shap_rows])
+    matrix, _, _ = scorer.encode_frame(scored.iloc[rows])
+    y = y_all[rows]
+    permutation = permutation_importance(scorer, matrix, y, params.repeats, params.seed)
+    shap_pick = stratified_sample(y, params.shap_rows, params.seed + 1)
+    shap_means, contributions = mean_abs_contribution(scorer, matrix[shap_pick])
     table = importance_table(permutation, shap_means)
-    seconds = time.perf_counter() - started
-    scored = test.assign(**{PROBABILITY: scorer.score(matrix_all).probability})
+    low, high = roc_auc_interval(y, scorer.score(matrix).probability)
+    segments = segment_table(scored, params.calibration_bins)
     return {
         "table": table,
-        "segments": segment_table(scored, params.calibration_bins),
+        "segments": segments,
         "contributions": contributions,
-        "shap_rows": shap_rows,
+        "shap_rows": rows[shap_pick],
         "summary": {
-            "test_leads": len(test),
+            "test_leads": len(scored),
             "permutation_rows": len(rows),
-            "shap_rows": len(shap_rows),
+            "shap_rows": len(shap_pick),
             "repeats": params.repeats,
-            "seconds": round(seconds, 2),
+            "seconds": round(time.perf_counter() - started, 2),
             "largest_spread_auc_points": float(table["permutation_auc_std"].max() * 100),
+            "subsample_auc_standard_error_points": round((high - low) / 3.92 * 100, 3),
             "top_fields": table["field"].head(5).tolist(),
         },
     }
@@ -208,7 +223,7 @@ def main(
     params = load_params(params_path)
     bundle = load_bundle(model_dir)
     scorer = Scorer.from_bundle(bundle)
-    test = pd.read_parquet(data_dir / "test.parquet")
+    test = pd.read_parquet(data_dir / "test_scored.parquet")
     result = compute(scorer, test, params.importance)
     table, segments = result["table"], result["segments"]
     table.round(6).to_csv(reports_dir / "importance.csv", index=False)

@@ -293,12 +293,24 @@ def _contributions(X, roots, links, split, missing_left, cover, category_left, m
 # --- public API ---------------------------------------------------------------------------
 
 
-def raw_scores(trees: TreeArrays, X: np.ndarray) -> np.ndarray:
-    """The booster's raw output (log-odds) for each row of encoded inputs."""
+def raw_scores(trees: TreeArrays, X: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
+    """The booster's raw output (log-odds) for each row of encoded inputs.
+
+    With `subset` (tree indices), only those trees' sum, without the constant term.
+    """
+    roots, baseline = (
+        (trees.roots, trees.baseline) if subset is None else (trees.roots[subset], 0.0)
+    )
     return _raw_scores(
-        np.ascontiguousarray(X, dtype=np.float64), trees.roots, trees.links, trees.split,
-        trees.missing_left, trees.category_left, trees.baseline,
+        np.ascontiguousarray(X, dtype=np.float64), roots, trees.links, trees.split,
+        trees.missing_left, trees.category_left, baseline,
     )  # fmt: skip
+
+
+def trees_using(trees: TreeArrays, feature: int) -> np.ndarray:
+    """Indices of the trees that split on `feature` at least once."""
+    tree_of_node = np.searchsorted(trees.roots, np.arange(len(trees.links)), side="right") - 1
+    return np.unique(tree_of_node[trees.links[:, 0] == feature])
 
 
 def base_value(trees: TreeArrays) -> float:
