@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance lock clean
+.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance example-x-education lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,10 @@ ui: install ## Open the MLflow UI on the project's tracking store
 
 bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)
 	$(BIN)/python bench/pipeline.py
+
+example-x-education: install ## The whole pipeline on the real X Education export (../shared), config only
+	cd examples/x-education && $(CURDIR)/$(BIN)/dvc repro
+	@$(BIN)/leadscore scorecard --reports examples/x-education/reports
 
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py

@@ -114,8 +114,67 @@ class Contract(Section):
     outcome: OutcomeDefinition = OutcomeDefinition()
     grades: GradePromises
     excluded_fields: tuple[str, ...] = ()
+    # Fields the leakage guard would exclude that both owners explicitly allow.
+    allowed_fields: tuple[str, ...] = ()
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
+
+
+class SourceFile(Section):
+    """One table of a CRM export. The first is the leads table; others join onto it."""
+
+    path: str = Field(min_length=1)
+    join_on: str | None = None  # key column shared with the leads table (tables after the first)
+
+
+class OutcomeColumns(Section):
+    """Where the outcome is: a column with positive values, or a won date within the window."""
+
+    column: str | None = None
+    positive_values: tuple[str | int | float | bool, ...] = (1, True, "1", "yes", "true")
+    won_date_column: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> OutcomeColumns:
+        if (self.column is None) == (self.won_date_column is None):
+            raise ValueError("give exactly one of column or won_date_column")
+        return self
+
+
+FieldKind = Literal["categorical", "numeric", "boolean", "date"]
+
+
+class LeakageParams(Section):
+    max_single_field_auc: float = Field(0.85, gt=0.5, le=1.0)  # alone this good: suspicious
+    folds: int = Field(5, ge=2, le=20)
+
+
+class DataParams(Section):
+    """Where the leads come from and which column plays which role (see README)."""
+
+    source: Literal["generator", "files"] = "generator"
+    files: tuple[SourceFile, ...] = ()
+    missing_values: tuple[str, ...] = ()  # values meaning "not answered", e.g. "Select"
+    id_column: str | None = "lead_id"  # null: found automatically (unique, id-like name)
+    created_column: str | None = "created_at"  # null: no creation date (stratified split)
+    export_months: float = Field(12.0, gt=0)  # months an undated export covers (leads/month)
+    outcome: OutcomeColumns = OutcomeColumns(column="converted")
+    types: dict[str, FieldKind] = {}  # overrides of the automatic typing
+    exclude: tuple[str, ...] = ()
+    leakage: LeakageParams = LeakageParams()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataParams:
+        if self.source == "files" and not self.files:
+            raise ValueError("source 'files' needs at least one entry in files")
+        for index, table in enumerate(self.files[1:], start=1):
+            if not table.join_on:
+                raise ValueError(f"files[{index}] needs join_on: the key it shares with the leads")
+        if self.outcome.won_date_column and not self.created_column:
+            raise ValueError(
+                "outcome.won_date_column needs created_column (the window starts there)"
+            )
+        return self
 
 
 class IngestParams(Section):
@@ -126,6 +185,10 @@ class SplitParams(Section):
     as_of: str | None = None  # date of the export; default: the day after the newest lead
     valid_months: int = Field(3, ge=1)
     test_months: int = Field(3, ge=1)
+    # Without creation dates (data.created_column: null) the split is stratified at random:
+    valid_share: float = Field(0.2, gt=0, lt=0.5)
+    test_share: float = Field(0.2, gt=0, lt=0.5)
+    seed: int = 42
 
 
 class TrainParams(Section):
@@ -177,6 +240,7 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    data: DataParams = DataParams()
     generate: GenerateParams = GenerateParams()
     contract: Contract
     ingest: IngestParams = IngestParams()

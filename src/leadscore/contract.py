@@ -88,9 +88,16 @@ def grade_note(grade: str, figures: dict, verdicts: dict, promise: dict, derived
     return text + "."
 
 
-def grade_table(scored: pd.DataFrame, contract: Contract, grading_record: dict) -> dict:
+def test_months(scored: pd.DataFrame, months: float | None) -> float:
+    """Months the test period covers: from creation dates, or as given for an undated export."""
+    return months if months is not None else period_months(scored[fields.CREATED_AT])
+
+
+def grade_table(
+    scored: pd.DataFrame, contract: Contract, grading_record: dict, months: float | None = None
+) -> dict:
     """Per grade: the promise, the threshold and what the test period achieved."""
-    months = period_months(scored[fields.CREATED_AT])
+    months = test_months(scored, months)
     converted = scored[fields.CONVERTED].astype(int)
     base_rate, total = float(converted.mean()), int(converted.sum())
     derived = grading_record.get("derivation", {}).get("grades", {})
@@ -113,10 +120,12 @@ def grade_table(scored: pd.DataFrame, contract: Contract, grading_record: dict) 
     return table
 
 
-def profile_figures(scored: pd.DataFrame, contract: Contract) -> dict[str, dict]:
+def profile_figures(
+    scored: pd.DataFrame, contract: Contract, months: float | None = None
+) -> dict[str, dict]:
     """Leads and conversion of each side's rule profile on the test period."""
     converted = scored[fields.CONVERTED].astype(int)
-    months = period_months(scored[fields.CREATED_AT])
+    months = test_months(scored, months)
     base_rate, total = float(converted.mean()), int(converted.sum())
     return {
         name: group_figures(converted[profile_mask(scored, profile)], months, base_rate, total)
@@ -172,22 +181,32 @@ def publish_gate(
 
 
 def contract_report(
-    scored: pd.DataFrame, contract: Contract, grading_record: dict, metrics: dict
+    scored: pd.DataFrame,
+    contract: Contract,
+    grading_record: dict,
+    metrics: dict,
+    months: float | None = None,
 ) -> dict:
-    """The whole contract report: grades, profiles and the publish gate."""
-    created = pd.to_datetime(scored[fields.CREATED_AT])
+    """The whole contract report: grades, profiles and the publish gate.
+
+    `months`: how long the test period is, for an export without creation dates.
+    """
+    dated = fields.CREATED_AT in scored
+    created = pd.to_datetime(scored[fields.CREATED_AT]) if dated else None
     base_rate = float(scored[fields.CONVERTED].mean())
-    grades = grade_table(scored, contract, grading_record)
-    profiles = profile_figures(scored, contract)
+    months = test_months(scored, months)
+    grades = grade_table(scored, contract, grading_record, months)
+    profiles = profile_figures(scored, contract, months)
     return {
         "contract_version": contract.version,
         "agreed_by": contract.agreed_by.model_dump(),
         "outcome": contract.outcome.model_dump(),
         "test_period": {
-            "from": str(created.min().date()),
-            "to": str(created.max().date()),
-            "months": round(period_months(created), 2),
+            "from": str(created.min().date()) if dated else None,
+            "to": str(created.max().date()) if dated else None,
+            "months": round(months, 2),
         },
+        "signal": metrics.get("signal"),
         "leads": int(len(scored)),
         "conversions": int(scored[fields.CONVERTED].sum()),
         "base_rate": base_rate,
@@ -216,6 +235,11 @@ def render_markdown(report: dict) -> str:
         f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
         f"{report['base_rate']:.1%}.",
         "",
+    ]
+    signal = report.get("signal")
+    if signal and not signal["usable"]:
+        lines += [f"**The data carry no usable signal.** {signal['reason']}.", ""]
+    lines += [
         "| grade | promise | achieved (95 % interval) | leads/month | share of conversions "
         "| verdict |",
         "|---|---|---|---|---|---|",
@@ -262,8 +286,11 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
+    months = None
+    if fields.CREATED_AT not in scored:
+        months = params.data.export_months * params.split.test_share
     report = contract_report(
-        scored, params.contract, read_json(grading_path), read_json(metrics_path)
+        scored, params.contract, read_json(grading_path), read_json(metrics_path), months
     )
     write_json(reports_dir / "contract.json", report)
     (reports_dir / "contract.md").write_text(render_markdown(report))

@@ -166,8 +166,30 @@ def evaluate(
     if truth is not None:
         metrics["oracle_roc_auc"] = float(roc_auc_score(y, truth.to_numpy()))
         metrics["auc_to_oracle"] = metrics["roc_auc"] / metrics["oracle_roc_auc"]
-    metrics["per_channel"] = per_group_metrics(scored, fields.CHANNEL, n_bins, top_share)
+    if fields.CHANNEL in scored:
+        metrics["per_channel"] = per_group_metrics(scored, fields.CHANNEL, n_bins, top_share)
     return metrics
+
+
+def signal_verdict(metrics: dict, min_auc_lower_bound: float) -> dict:
+    """Do the data carry a usable signal? The lower end of the AUC interval must clear the gate."""
+    low = metrics.get("roc_auc_ci_low")
+    if low is None:
+        return {"usable": False, "reason": "the test period has only one outcome: nothing to rank"}
+    if low < min_auc_lower_bound:
+        return {
+            "usable": False,
+            "reason": (
+                f"no usable signal: the test AUC is {metrics['roc_auc']:.3f} and its 95 % interval "
+                f"reaches down to {low:.3f}, below {min_auc_lower_bound} "
+                "(contract.publish_gate.min_auc_lower_bound); the score would barely beat the "
+                "base rate, so the model is not publishable"
+            ),
+        }
+    return {
+        "usable": True,
+        "reason": f"test AUC {metrics['roc_auc']:.3f} (95 % interval from {low:.3f})",
+    }
 
 
 def truth_for(test: pd.DataFrame, truth_path: Path) -> pd.Series | None:
@@ -202,6 +224,9 @@ def main(
         params.evaluate.top_share,
     )
     metrics["model_version"] = bundle.version
+    metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
+    if not metrics["signal"]["usable"]:
+        log.warning("evaluate: %s", metrics["signal"]["reason"])
     write_json(reports_dir / "metrics.json", metrics)
     plot_dir = reports_dir / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)

@@ -384,8 +384,36 @@ def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
     crm.channel_costs.to_csv(out_dir / "channel_costs.csv", index=False)
 
 
-def main(params_path: Path = Path("params.yaml"), out_dir: Path = Path("data/raw")) -> GeneratedCRM:
+def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
+    """`data.source: files`: the configured CRM export becomes the raw lead table."""
+    from leadscore.config import load_params
+    from leadscore.sources import load_export
+
+    params = load_params(params_path)
+    leads = load_export(
+        params.data, params.contract.outcome.window_days, base=Path(params_path).resolve().parent
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}).to_parquet(
+        out_dir / "leads.parquet", index=False
+    )
+    # no generator truth and no channel costs for an export: empty tables keep the DAG whole
+    pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}).to_parquet(out_dir / "truth.parquet")
+    pd.DataFrame({"channel": [], "cost_per_lead": []}).to_csv(
+        out_dir / "channel_costs.csv", index=False
+    )
+    log.info(
+        "generate: data.source is files: read %d leads from %s",
+        len(leads),
+        params.data.files[0].path,
+    )
+    return leads
+
+
+def main(params_path: Path = Path("params.yaml"), out_dir: Path = Path("data/raw")):
     raw = yaml.safe_load(Path(params_path).read_text())
+    if (raw.get("data") or {}).get("source", "generator") == "files":
+        return import_export(Path(params_path), out_dir)
     gen = raw["generate"]
     crm = generate_crm(
         n_leads=int(gen["n_leads"]),

@@ -200,8 +200,11 @@ def main(
     params = load_params(params_path)
     pipeline, card = read_fitted(model_dir)
     valid = pd.read_parquet(data_dir / "valid.parquet")
-    created = pd.read_parquet(leads_path, columns=[fields.CREATED_AT])[fields.CREATED_AT]
-    volume = busiest_month_volume(created, params.grade.volume_months)
+    leads = pd.read_parquet(leads_path)
+    if fields.CREATED_AT in leads:
+        volume = busiest_month_volume(leads[fields.CREATED_AT], params.grade.volume_months)
+    else:  # an undated export: its leads spread evenly over data.export_months
+        volume = round(len(leads) / params.data.export_months)
     inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
     probability = pipeline.predict_proba(inputs)[:, 1]
     grading, derivation = derive_grading(

@@ -227,18 +227,88 @@ def summarise(rows_in: int, quarantine: pd.DataFrame) -> dict:
     }
 
 
+def builtin_kinds(spec: LeadTableSpec) -> dict[str, str]:
+    """The built-in table's candidate inputs by kind (role columns left out)."""
+    roles = {spec.id_column, spec.created_column, fields.CONVERTED, fields.WON_AT}
+    kinds = {c: "categorical" for c in spec.categorical}
+    kinds |= {c: "numeric" for c in spec.numeric} | {c: "boolean" for c in spec.boolean}
+    return {name: kind for name, kind in kinds.items() if name not in roles}
+
+
+def export_table_spec(kinds: dict[str, str], columns) -> LeadTableSpec:
+    """What ingest expects of a CRM export, from the inferred (or configured) kinds."""
+    has_created, has_won = fields.CREATED_AT in columns, fields.WON_AT in columns
+    dates = tuple(n for n, k in kinds.items() if k == "date")
+    return LeadTableSpec(
+        created_column=fields.CREATED_AT if has_created else None,
+        categorical=tuple(n for n, k in kinds.items() if k == "categorical"),
+        numeric=tuple(n for n, k in kinds.items() if k == "numeric"),
+        boolean=(*(n for n, k in kinds.items() if k == "boolean"), fields.CONVERTED),
+        dates=((fields.CREATED_AT,) if has_created else ())
+        + ((fields.WON_AT,) if has_won else ())
+        + dates,
+        required=(fields.LEAD_ID, fields.CONVERTED) + ((fields.CREATED_AT,) if has_created else ()),
+        non_negative=(),
+        allowed_values={},
+        won_column=fields.WON_AT if has_won and has_created else None,
+    )
+
+
+def input_fields(valid: pd.DataFrame, kept: dict[str, str], builtin: bool) -> dict:
+    """The feature spec the train stage reads (kinds kept by the guard, table order)."""
+    numeric = [n for n, k in kept.items() if k == "numeric"]
+    if builtin:
+        non_negative = [n for n in numeric if n in fields.NUMERIC_FEATURES]
+    else:  # never negative in the export: a negative value later is out of range
+        non_negative = [n for n in numeric if (valid[n].dropna() >= 0).all()]
+    return {
+        "categorical": [n for n, k in kept.items() if k == "categorical"],
+        "numeric": numeric,
+        "boolean": [n for n, k in kept.items() if k == "boolean"],
+        "non_negative": non_negative,
+    }
+
+
 def main(
     params_path: Path = Path("params.yaml"),
     raw_path: Path = Path("data/raw/leads.parquet"),
     out_dir: Path = Path("data/interim"),
     report_path: Path = Path("reports/validation.json"),
 ) -> IngestResult:
+    from leadscore.leakage import guard, infer_kinds
+
     params = load_params(params_path)
-    result = ingest(read_table(raw_path))
+    raw = read_table(raw_path)
+    builtin = params.data.source == "generator"
+    if builtin:
+        spec = LeadTableSpec()
+        kinds = builtin_kinds(spec)
+    else:
+        kinds = infer_kinds(raw, params.data.types)
+        spec = export_table_spec(kinds, raw.columns)
+    result = ingest(raw, spec)
+    leakage = params.data.leakage
+    kept, flagged = guard(
+        result.valid,
+        kinds,
+        leakage.max_single_field_auc,
+        leakage.folds,
+        excluded=tuple(params.data.exclude),
+        allowed=tuple(params.contract.allowed_fields),
+    )
+    result.summary["fields"] = {"inputs": list(kept), "flagged": flagged}
     out_dir.mkdir(parents=True, exist_ok=True)
     result.valid.to_parquet(out_dir / "leads.parquet", index=False)
     result.quarantine.to_csv(out_dir / "quarantine.csv", index=False)
+    write_json(out_dir / "features.json", input_fields(result.valid, kept, builtin))
     write_json(report_path, result.summary)
+    for name, why in flagged.items():
+        log.info(
+            "ingest: %s %s: %s",
+            "excluded" if why["excluded"] else "allowed",
+            name,
+            "; ".join(why["flags"]),
+        )
     share = result.summary["quarantined_share"]
     log.info(
         "ingest: %d rows, %d valid, %d quarantined (%s)",

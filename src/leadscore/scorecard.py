@@ -36,9 +36,21 @@ def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[s
         (
             "rows censored",
             f"{split['rows_censored']:,}",
-            f"outcome window ({split['window_days']} days) still open at {split['as_of']}",
+            f"outcome window ({split['window_days']} days) still open at {split['as_of']}"
+            if "as_of" in split
+            else split.get("strategy", ""),
         ),
     ]
+    excluded = [
+        n for n, f in validation.get("fields", {}).get("flagged", {}).items() if f["excluded"]
+    ]
+    if excluded:
+        rows.append(
+            ("fields excluded", f"{len(excluded)}", "by the leakage guard: " + ", ".join(excluded))
+        )
+    signal = metrics.get("signal")
+    if signal:
+        rows.append(("usable signal", "yes" if signal["usable"] else "NO", signal["reason"]))
     return rows
 
 

@@ -95,6 +95,43 @@ def time_split(
     )
 
 
+def stratified_split(
+    leads: pd.DataFrame, valid_share: float, test_share: float, seed: int
+) -> SplitResult:
+    """Without creation dates: a stratified random split (same conversion share in each part).
+
+    Nothing can be censored (the window cannot be placed), so the export is taken to hold only
+    leads whose outcome is known.
+    """
+    from sklearn.model_selection import train_test_split
+
+    y = leads[fields.CONVERTED].astype(int)
+    if y.nunique() < 2:
+        raise ValueError(f"all {len(leads)} leads have the same outcome: nothing to learn")
+    rest, test = train_test_split(leads, test_size=test_share, stratify=y, random_state=seed)
+    train, valid = train_test_split(
+        rest,
+        test_size=valid_share / (1 - test_share),
+        stratify=rest[fields.CONVERTED].astype(int),
+        random_state=seed,
+    )
+    parts = {"train": train, "valid": valid, "test": test}
+    summary = {
+        "strategy": "stratified (no creation dates)",
+        "rows_censored": 0,
+        **{f"rows_{name}": int(len(part)) for name, part in parts.items()},
+        **{
+            f"base_rate_{name}": round(float(part[fields.CONVERTED].mean()), 6)
+            for name, part in parts.items()
+        },
+    }
+    return SplitResult(
+        **{k: v.reset_index(drop=True) for k, v in parts.items()},
+        censored=leads.iloc[:0],
+        summary=summary,
+    )
+
+
 def resolve_as_of(leads: pd.DataFrame, as_of: str | None) -> pd.Timestamp:
     """The as-of date: configured, or else the newest lead's creation day."""
     if as_of:
@@ -110,13 +147,17 @@ def main(
 ) -> SplitResult:
     params = load_params(params_path)
     leads = pd.read_parquet(leads_path)
-    result = time_split(
-        leads,
-        as_of=resolve_as_of(leads, params.split.as_of),
-        window_days=params.contract.outcome.window_days,
-        valid_months=params.split.valid_months,
-        test_months=params.split.test_months,
-    )
+    if fields.CREATED_AT in leads:
+        result = time_split(
+            leads,
+            as_of=resolve_as_of(leads, params.split.as_of),
+            window_days=params.contract.outcome.window_days,
+            valid_months=params.split.valid_months,
+            test_months=params.split.test_months,
+        )
+    else:
+        split = params.split
+        result = stratified_split(leads, split.valid_share, split.test_share, split.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
         getattr(result, name).to_parquet(out_dir / f"{name}.parquet", index=False)

@@ -30,6 +30,7 @@ from leadscore.features import (
     linear_preprocessor,
     tree_preprocessor,
 )
+from leadscore.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def build_card(
     n_iter: int,
 ) -> dict:
     training_hash = data_hash(train)
-    trained_on = valid[fields.CREATED_AT].max().strftime("%Y.%m")
+    dated = fields.CREATED_AT in train
+    trained_on = valid[fields.CREATED_AT].max().strftime("%Y.%m") if dated else "undated"
     return {
         "model_version": model_version(trained_on, training_hash, params.train, spec.to_dict()),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -111,8 +113,8 @@ def build_card(
             "sha256": training_hash,
             "rows_train": len(train),
             "rows_valid": len(valid),
-            "created_from": str(train[fields.CREATED_AT].min().date()),
-            "created_to": str(valid[fields.CREATED_AT].max().date()),
+            "created_from": str(train[fields.CREATED_AT].min().date()) if dated else None,
+            "created_to": str(valid[fields.CREATED_AT].max().date()) if dated else None,
         },
         "features": spec.to_dict(),
         "excluded_fields": list(params.contract.excluded_fields),
@@ -140,9 +142,34 @@ def example_lead(frame: pd.DataFrame, spec: FeatureSpec) -> dict:
     return example
 
 
-def train_models(train: pd.DataFrame, valid: pd.DataFrame, params: Params):
-    """Fit the scoring pipeline and the baseline; return both with the model card."""
-    spec = apply_exclusions(candidate_features(), params.contract.excluded_fields)
+class NotEnoughData(ValueError):
+    """Too few converted or unconverted leads to train a score worth publishing."""
+
+
+def check_enough_data(labels: pd.Series, gate) -> None:
+    """Refuse to train below the contract's publish gate minimums (named in the message)."""
+    positives = int(labels.sum())
+    negatives = int(len(labels) - positives)
+    if positives < gate.min_positives or negatives < gate.min_negatives:
+        raise NotEnoughData(
+            f"not enough data to train: {positives} converted and {negatives} unconverted leads "
+            f"with a known outcome; the contract's publish gate needs at least "
+            f"{gate.min_positives} converted (contract.publish_gate.min_positives) and "
+            f"{gate.min_negatives} unconverted (contract.publish_gate.min_negatives)"
+        )
+
+
+def train_models(
+    train: pd.DataFrame, valid: pd.DataFrame, params: Params, candidates: FeatureSpec | None = None
+):
+    """Fit the scoring pipeline and the baseline; return both with the model card.
+
+    `candidates` are the inputs the ingest stage's leakage guard kept (default: the built-in
+    table's fields); the contract's excluded fields are always removed.
+    """
+    labels = pd.concat([train[fields.CONVERTED], valid[fields.CONVERTED]])
+    check_enough_data(labels.astype(int), params.contract.publish_gate)
+    spec = apply_exclusions(candidates or candidate_features(), params.contract.excluded_fields)
     started = time.perf_counter()
     pipeline = fit_scoring_pipeline(train, valid, spec, params.train)
     fit_seconds = time.perf_counter() - started
@@ -166,14 +193,17 @@ def main(
     params_path: Path = Path("params.yaml"),
     data_dir: Path = Path("data/processed"),
     model_dir: Path = Path("models"),
+    features_path: Path = Path("data/interim/features.json"),
 ) -> dict:
     from leadscore import tracking  # MLflow is imported only where it is used
 
     params = load_params(params_path)
     train = pd.read_parquet(data_dir / "train.parquet")
     valid = pd.read_parquet(data_dir / "valid.parquet")
+    inputs = read_json(features_path) if features_path.is_file() else None
     log.info("train: fitting on %d leads, calibrating on %d", len(train), len(valid))
-    pipeline, baseline, card = train_models(train, valid, params)
+    candidates = FeatureSpec.from_dict(inputs) if inputs else None
+    pipeline, baseline, card = train_models(train, valid, params, candidates)
     example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
     card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
     save_fitted(model_dir, pipeline, baseline, card)
