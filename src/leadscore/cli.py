@@ -145,13 +145,16 @@ def promote(
 @app.command()
 def rollback(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Move the champion alias back to the previous champion."""
+    from leadscore.bundle import BundleError
     from leadscore.config import load_params
     from leadscore.registry import rollback as rollback_champion
 
-    _run(
-        lambda params_path: typer.echo(rollback_champion(load_params(params_path))),
-        params_path=params,
-    )
+    try:
+        moved = rollback_champion(load_params(params))
+    except BundleError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"champion is v{moved['champion']} again (was v{moved['was']})")
 
 
 @app.command()
