@@ -228,7 +228,10 @@ def main(
     table, segments = result["table"], result["segments"]
     table.round(6).to_csv(reports_dir / "importance.csv", index=False)
     segments.round(6).to_csv(reports_dir / "segments.csv", index=False)
-    write_json(reports_dir / "importance.json", result["summary"])
+    summary = {
+        k: v for k, v in result["summary"].items() if k != "seconds"
+    }  # DVC metrics: no timings
+    write_json(reports_dir / "importance.json", summary)
 
     figures_dir = reports_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
