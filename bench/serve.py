@@ -243,7 +243,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="leadscore-bench-serve-"))
     ours_port, mlflow_port = free_port(), free_port()
     env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    ours = start(
+    ours_server = start(
         [str(BIN / "leadscore"), "serve", "--port", str(ours_port)],
         {
             **env,
@@ -254,7 +254,7 @@ def main() -> None:
         scratch / "ours.log",
     )
     mlflow_uri = f"models:/{registered['registered_model']}/{registered['registered_version']}"
-    theirs = start(
+    mlflow_server = start(
         [
             str(BIN / "mlflow"), "models", "serve", "-m", mlflow_uri, "--env-manager", "local",
             "-h", HOST, "-p", str(mlflow_port),
@@ -264,8 +264,8 @@ def main() -> None:
     )  # fmt: skip
     results: dict = {"model_version": card["model_version"], "mlflow_model": mlflow_uri}
     try:
-        wait_http(ours_port, "/readyz", ours)
-        wait_http(mlflow_port, "/ping", theirs)
+        wait_http(ours_port, "/readyz", ours_server)
+        wait_http(mlflow_port, "/ping", mlflow_server)
         print(f"servers up: leadscore :{ours_port}, mlflow :{mlflow_port}; {args.seconds} s each")
 
         import joblib
@@ -314,7 +314,7 @@ def main() -> None:
             )
         results["batch_1000"] = batches
 
-        server = psutil.Process(ours.pid)
+        server = psutil.Process(ours_server.pid)
         rss_before = server.memory_info().rss
         soak = run_load(ours_port, cases["ours_reasons_on"][1], 32, args.soak)
         rss_after = server.memory_info().rss
@@ -329,8 +329,8 @@ def main() -> None:
         print(f"  soak {args.soak:.0f} s c=32 reasons on: {_line(soak)}; RSS "
               f"{rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB")  # fmt: skip
     finally:
-        stop(ours)
-        stop(theirs)
+        stop(ours_server)
+        stop(mlflow_server)
     results["goals"] = goals(results)
     out = ROOT / "bench" / "results" / "serve.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from typing_extensions import TypedDict
 
 from leadscore.features import FeatureSpec
 
@@ -16,34 +17,34 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
-def lead_model(spec: FeatureSpec, example: dict | None = None) -> type[BaseModel]:
-    """A pydantic model of one lead: `lead_id` required, every model input optional.
+def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
+    """The schema of one lead: `lead_id` required, every model input optional.
 
     Categories are strings (an unseen one is scored as unknown, with a warning); numbers are
     finite, and >= 0 where the training data says so; yes/no fields are JSON booleans.
     Fields the model does not use (for instance the post-contact `sales_status`) are refused.
+    A TypedDict: validated leads arrive as plain dicts, with no model objects to build.
     """
-    definitions: dict[str, Any] = {
-        "lead_id": (str, Field(min_length=1, max_length=128, description="your id of the lead")),
-        "created_at": (
-            datetime | None,
-            Field(None, description="when the lead was created (recorded, not scored)"),
-        ),
+    fields: dict[str, Any] = {
+        "lead_id": Annotated[
+            str, Field(min_length=1, max_length=128, description="your id of the lead")
+        ],
+        "created_at": NotRequired[
+            Annotated[datetime | None, Field(description="when the lead was created (not scored)")]
+        ],
     }
     for name in spec.categorical:
-        definitions[name] = (str | None, Field(None, max_length=MAX_TEXT))
+        fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
     for name in spec.numeric:
         bound = {"ge": 0} if name in spec.non_negative else {}
-        definitions[name] = (float | None, Field(None, **bound))
+        fields[name] = NotRequired[Annotated[float | None, Field(**bound)]]
     for name in spec.boolean:
-        definitions[name] = (bool | None, Field(None))
-    model = create_model(
-        "Lead",
-        __base__=StrictModel,
-        __doc__="One lead: its id and the CRM fields the model reads (all optional).",
-        **definitions,
-    )
-    return with_example(model, example)
+        fields[name] = NotRequired[bool | None]
+    lead = TypedDict("Lead", fields)  # the functional form: CRM field names may hold spaces
+    lead.__doc__ = "One lead: its id and the CRM fields the model reads (all optional)."
+    extra = {"json_schema_extra": {"examples": [example]}} if example else {}
+    lead.__pydantic_config__ = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, **extra)
+    return lead
 
 
 def with_example(model: type[BaseModel], example: dict | None) -> type[BaseModel]:
@@ -53,7 +54,7 @@ def with_example(model: type[BaseModel], example: dict | None) -> type[BaseModel
     return model
 
 
-def score_request_model(lead: type[BaseModel], max_batch: int, example: dict | None):
+def score_request_model(lead: type, max_batch: int, example: dict | None):
     leads_field = Annotated[
         list[lead],
         Field(min_length=1, max_length=max_batch, description=f"1 to {max_batch} leads"),

@@ -8,6 +8,7 @@ metrics).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import tempfile
@@ -45,6 +46,13 @@ class ServedModel:
     @property
     def contract_version(self) -> str:
         return self.scorer.contract_version
+
+
+def refreeze() -> None:
+    """Collect what is garbage now and move the long-lived rest out of the cyclic collector."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def locate(uri: str) -> tuple[Path, dict | None]:
@@ -107,6 +115,7 @@ class ModelHolder:
                 log.error("reload failed, still serving %s: %s", previous, error)
             else:
                 self.current = model
+                refreeze()  # the old model's objects can now be collected; the new one frozen
                 outcome = {"reloaded": True, "serving": model.version, "previous": previous}
                 log.info("reloaded: now serving %s (was %s)", model.version, previous)
             outcome["seconds"] = round(time.perf_counter() - started, 3)

@@ -12,7 +12,7 @@ from leadscore.feedback import join_scoring_log, read_scoring_log
 from leadscore.scoring_log import ScoringLog, rows_for
 
 
-def some_rows(n: int, prefix: str = "lead") -> list[dict]:
+def some_rows(n: int, prefix: str = "lead") -> list[tuple]:
     return rows_for(
         [f"{prefix}-{i}" for i in range(n)],
         [0.1 * (i % 10) for i in range(n)],

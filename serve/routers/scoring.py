@@ -45,7 +45,7 @@ def score_body(state, parsed) -> bytes:
     model = state.holder.current  # one reference: a reload cannot change it mid-request
     scorer = model.scorer
     version, contract_version = model.version, model.contract_version
-    records = [vars(lead) for lead in parsed.leads]
+    records = parsed.leads  # validated TypedDicts: plain dicts
     matrix, warnings = scorer.encode_records(records)
     scored = scorer.score(matrix, reasons=parsed.reasons)
     probability, score, grade = (
@@ -74,7 +74,7 @@ def score_body(state, parsed) -> bytes:
     if state.scoring_log is not None:
         state.scoring_log.record(
             rows_for(
-                (record["lead_id"] for record in records),
+                [record["lead_id"] for record in records],
                 probability,
                 score,
                 grade,

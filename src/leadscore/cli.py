@@ -305,14 +305,14 @@ def score(
                 if scoring_log is not None:
                     scoring_log.record(
                         rows_for(
-                            scored["lead_id"],
-                            scored["probability"],
-                            scored["score"],
-                            scored["grade"],
+                            scored["lead_id"].tolist(),
+                            scored["probability"].tolist(),
+                            scored["score"].tolist(),
+                            scored["grade"].tolist(),
                             scorer.model_version,
                             scorer.contract_version,
                             source="batch",
-                        )  # fmt: skip
+                        )
                     )
                 progress.update(len(chunk))
     except BatchInputError as error:

@@ -69,10 +69,13 @@ def rows_for(
     source: str,
     scored_at: datetime | None = None,
 ) -> list[tuple]:
-    """Rows of the log as tuples in `COLUMNS` order (cheap to build on the request path)."""
+    """Rows of the log as tuples in `COLUMNS` order (cheap to build on the request path).
+
+    Values must be plain Python values (lists from `.tolist()`), as the database driver binds them.
+    """
     stamp = scored_at or datetime.now(UTC)
     return [
-        (str(lead_id), stamp, float(p), int(s), str(g), model_version, contract_version, source)
+        (lead_id, stamp, p, s, g, model_version, contract_version, source)
         for lead_id, p, s, g in zip(lead_ids, probability, score, grade, strict=True)
     ]
 
@@ -90,7 +93,12 @@ def write_rows(engine: sa.Engine, rows: list[tuple]) -> None:
     if not rows:
         return
     if engine.dialect.name == "sqlite":  # stored as SQLAlchemy stores SQLite datetimes (UTC)
-        rows = [(r[0], r[1].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[2:]) for r in rows]
+        text: dict = {}  # one request's rows share one stamp: format each stamp once
+        rows = [
+            (r[0], text.get(r[1]) or text.setdefault(r[1], r[1].strftime("%Y-%m-%d %H:%M:%S.%f")))
+            + r[2:]
+            for r in rows
+        ]
     with engine.begin() as connection:
         connection.exec_driver_sql(insert_statement(engine), rows)
 
