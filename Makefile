@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance example-x-education lock clean
+.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance example-x-education example-x-education-cv lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,9 @@ bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (print
 example-x-education: install ## The whole pipeline on the real X Education export (../shared), config only
 	cd examples/x-education && $(CURDIR)/$(BIN)/dvc repro
 	@$(BIN)/leadscore scorecard --reports examples/x-education/reports
+
+example-x-education-cv: example-x-education ## Stratified 5-fold test AUC of the X Education model
+	$(BIN)/python examples/x-education/crossval.py
 
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py
