@@ -13,8 +13,11 @@ from leadscore.features import FeatureSpec
 MAX_TEXT = 200
 
 
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    model_config = STRICT
 
 
 def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
@@ -43,7 +46,7 @@ def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
     lead = TypedDict("Lead", fields)  # the functional form: CRM field names may hold spaces
     lead.__doc__ = "One lead: its id and the CRM fields the model reads (all optional)."
     extra = {"json_schema_extra": {"examples": [example]}} if example else {}
-    lead.__pydantic_config__ = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, **extra)
+    lead.__pydantic_config__ = ConfigDict(**STRICT, **extra)
     return lead
 
 

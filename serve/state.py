@@ -8,19 +8,20 @@ metrics).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
-import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from leadscore.bundle import CARD_FILE, BundleError, load_bundle
 from leadscore.features import FeatureSpec
-from leadscore.registry import fetch_bundle, is_registry_uri
+from leadscore.registry import fetched_bundle, is_registry_uri
 from leadscore.scoring import CompileError, Scorer
 
 log = logging.getLogger(__name__)
@@ -55,26 +56,32 @@ def refreeze() -> None:
     gc.freeze()
 
 
-def locate(uri: str) -> tuple[Path, dict | None]:
-    """A local bundle directory for a model URI (downloading registry versions)."""
+@contextlib.contextmanager
+def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict | None]]:
+    """A local bundle directory for a model URI; registry versions are downloaded (all files,
+    or just `only`) into a temporary directory that is removed afterwards."""
     if is_registry_uri(uri):
-        return fetch_bundle(uri, Path(tempfile.mkdtemp(prefix="leadscore-serve-")))
-    return Path(uri), None
+        with fetched_bundle(uri, only) as (path, facts):
+            yield path, facts
+    else:
+        yield Path(uri), None
 
 
 def read_card(uri: str) -> dict:
     """The model card alone (for the request schema), without loading the model."""
-    path, _ = locate(uri)
-    card_path = path / CARD_FILE
-    if not card_path.is_file():
-        raise ModelLoadError(f"no model card at {card_path}: run `make run` (or `dvc repro`) first")
-    return json.loads(card_path.read_text())
+    with local_bundle(uri, only=CARD_FILE) as (path, _):
+        card_path = path / CARD_FILE
+        if not card_path.is_file():
+            raise ModelLoadError(
+                f"no model card at {card_path}: run `make run` (or `dvc repro`) first"
+            )
+        return json.loads(card_path.read_text())
 
 
 def load_served_model(uri: str) -> ServedModel:
     try:
-        path, registry = locate(uri)
-        bundle = load_bundle(path)
+        with local_bundle(uri) as (path, registry):
+            bundle = load_bundle(path)
         scorer = Scorer.from_bundle(bundle)
         scorer.warm_up()
     except (BundleError, CompileError, OSError, ValueError, KeyError) as error:

@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 from leadscore import tracking
 from leadscore.bundle import BundleError
 from leadscore.features import FeatureSpec
-from serve.state import ModelLoadError, load_served_model
+from serve.state import ModelLoadError, load_served_model, read_card
 
 
 def test_champion_alias_serves_the_registered_bundle(
@@ -31,6 +31,8 @@ def test_champion_alias_serves_the_registered_bundle(
     }
     same = load_served_model(f"models:/{name}/{run['registered_version']}")
     assert same.version == served.version
+    # the service builds its request schema from the card alone, fetched without the model
+    assert read_card(f"models:/{name}@champion") == served.card
 
     with pytest.raises(ModelLoadError, match="cannot fetch"):
         load_served_model(f"models:/{name}@no-such-alias")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -37,17 +37,22 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _run(stage_main, **kwargs) -> None:
-    """Run a stage; turn expected failures into a one-line error and exit code 1."""
+def _fail(message: object, code: int = 1) -> NoReturn:
+    """A one-line error on stderr and the exit code; no traceback for expected failures."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _run(stage_main, **kwargs):
+    """Run a stage and return its result; expected failures become `_fail`."""
     from leadscore.bundle import BundleError
     from leadscore.config import ParamsError
     from leadscore.ingest import LeadTableError
 
     try:
-        stage_main(**kwargs)
+        return stage_main(**kwargs)
     except (ParamsError, LeadTableError, BundleError, FileNotFoundError, ValueError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        _fail(error)
 
 
 @app.command()
@@ -145,15 +150,10 @@ def promote(
 @app.command()
 def rollback(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Move the champion alias back to the previous champion."""
-    from leadscore.bundle import BundleError
     from leadscore.config import load_params
     from leadscore.registry import rollback as rollback_champion
 
-    try:
-        moved = rollback_champion(load_params(params))
-    except BundleError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+    moved = _run(lambda: rollback_champion(load_params(params)))
     typer.echo(f"champion is v{moved['champion']} again (was v{moved['was']})")
 
 
@@ -190,13 +190,8 @@ def funnel(
 
     from leadscore.funnel import main, render_markdown
 
-    report: dict = {}
-
-    def stage(**kwargs) -> None:
-        report.update(main(**kwargs))
-
-    _run(
-        stage,
+    report = _run(
+        main,
         params_path=params,
         revenue_target=revenue_target,
         response_rate=response_rate,
@@ -243,12 +238,7 @@ def scorecard(
     try:
         Console(width=110).print(render_scorecard(reports))
     except FileNotFoundError as error:
-        typer.secho(f"error: {error} (run `dvc repro` first)", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-
-
-if __name__ == "__main__":
-    app()
+        _fail(f"{error} (run `dvc repro` first)")
 
 
 @app.command()
@@ -283,14 +273,12 @@ def score(
     from serve.state import ModelLoadError, load_served_model
 
     if not input_path.is_file():
-        typer.secho(f"error: {input_path} not found", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        _fail(f"{input_path} not found")
     try:
         scorer = load_served_model(model).scorer
         chunks, total = read_chunks(input_path, chunk_size)
     except (ModelLoadError, BatchInputError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        _fail(error)
     writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
     scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
     grades: dict[str, int] = {}
@@ -316,8 +304,7 @@ def score(
                     )
                 progress.update(len(chunk))
     except BatchInputError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        _fail(error)
     finally:
         writer.close()
         rejects.close()
@@ -334,13 +321,11 @@ def score(
         )
     if scoring_log is not None and not scoring_log.healthy:
         stats = scoring_log.stats
-        typer.secho(
-            f"error: the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
+        _fail(
+            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
             f"{scoring_log.spill_path}",
-            fg=typer.colors.RED,
-            err=True,
+            code=2,
         )
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -373,3 +358,7 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -7,8 +7,10 @@ bundle the grade stage logged. It is downloaded and then verified like any other
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +25,10 @@ def is_registry_uri(uri: str) -> bool:
     return uri.startswith("models:/")
 
 
-def fetch_bundle(uri: str, destination: Path | None = None) -> tuple[Path, dict]:
-    """Download the bundle of a registered version; returns its directory and version facts."""
+@contextlib.contextmanager
+def fetched_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict]]:
+    """Download a registered version's bundle (or just its file `only`) into a temporary
+    directory; yields that directory and the version's facts, and removes it afterwards."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -37,19 +41,26 @@ def fetch_bundle(uri: str, destination: Path | None = None) -> tuple[Path, dict]
     mlflow.set_tracking_uri(tracking_uri())
     client = MlflowClient()
     name = match["name"]
-    try:
-        if match["alias"]:
-            version = client.get_model_version_by_alias(name, match["alias"])
-        else:
-            version = client.get_model_version(name, match["version"])
-        target = destination or Path(tempfile.mkdtemp(prefix="leadscore-bundle-"))
-        path = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id, artifact_path=BUNDLE_ARTIFACT_PATH, dst_path=str(target)
-        )
-    except MlflowException as error:
-        raise BundleError(f"cannot fetch {uri} from {tracking_uri()}: {error.message}") from None
-    facts = {"name": name, "version": str(version.version), "run_id": version.run_id, "uri": uri}
-    return Path(path), facts
+    artifact = BUNDLE_ARTIFACT_PATH if only is None else f"{BUNDLE_ARTIFACT_PATH}/{only}"
+    with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as target:
+        try:
+            if match["alias"]:
+                version = client.get_model_version_by_alias(name, match["alias"])
+            else:
+                version = client.get_model_version(name, match["version"])
+            local = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=artifact, dst_path=target
+            )
+        except MlflowException as error:
+            message = f"cannot fetch {uri} from {tracking_uri()}: {error.message}"
+            raise BundleError(message) from None
+        facts = {
+            "name": name,
+            "version": str(version.version),
+            "run_id": version.run_id,
+            "uri": uri,
+        }
+        yield Path(local) if only is None else Path(local).parent, facts
 
 
 # --- champion / challenger -------------------------------------------------------------------
@@ -65,8 +76,8 @@ def judge(uri: str, test: pd.DataFrame, contract) -> dict:
     from leadscore.evaluate import quality_metrics
     from leadscore.scoring import Scorer
 
-    path, facts = fetch_bundle(uri)
-    bundle = load_bundle(path)
+    with fetched_bundle(uri) as (path, facts):
+        bundle = load_bundle(path)
     scorer = Scorer.from_bundle(bundle)
     matrix, _, _ = scorer.encode_frame(test)
     scored = scorer.score(matrix)

@@ -127,6 +127,14 @@ class Scored:
     contributions: np.ndarray | None  # (n, n_fields) in raw (log-odds) units, or None
 
 
+def missing_warning(name: str) -> str:
+    return f"{name}: missing; scored as unknown"
+
+
+def unseen_warning(name: str, value) -> str:
+    return f"{name}: {value!r} not seen in training; scored as unknown"
+
+
 @dataclass(frozen=True)
 class Scorer:
     """A bundle compiled for fast scoring; identical results to its sklearn Pipeline."""
@@ -187,11 +195,9 @@ class Scorer:
             if None in values or j < n_categorical:
                 for i in np.flatnonzero(np.isnan(matrix[:, j])):
                     if values[i] is None:
-                        warnings[i].append(f"{name}: missing; scored as unknown")
+                        warnings[i].append(missing_warning(name))
                     else:
-                        warnings[i].append(
-                            f"{name}: {values[i]!r} not seen in training; scored as unknown"
-                        )
+                        warnings[i].append(unseen_warning(name, values[i]))
         return matrix, warnings
 
     def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series]:
@@ -212,7 +218,7 @@ class Scorer:
 
         for j, name in enumerate(self.fields):
             if name not in frame:
-                note(warnings, np.ones(n, bool), f"{name}: missing; scored as unknown")
+                note(warnings, np.ones(n, bool), missing_warning(name))
                 continue
             column = frame[name]
             present = column.notna().to_numpy()
@@ -221,9 +227,7 @@ class Scorer:
                 codes = text.map(self.category_codes[j]).astype("float64").to_numpy()
                 unseen = present & np.isnan(codes)
                 for i in np.flatnonzero(unseen):
-                    warnings[i].append(
-                        f"{name}: {text.iloc[i]!r} not seen in training; scored as unknown"
-                    )
+                    warnings[i].append(unseen_warning(name, text.iloc[i]))
                 matrix[:, j] = codes
             else:
                 if name in self.spec.boolean:
@@ -237,7 +241,7 @@ class Scorer:
                 if name in self.spec.non_negative:
                     note(reasons, values < 0, f"{name}: must be >= 0")
                 matrix[:, j] = np.where(np.isfinite(values), values, np.nan)
-            note(warnings, ~present, f"{name}: missing; scored as unknown")
+            note(warnings, ~present, missing_warning(name))
         joined = pd.Series(["; ".join(r) for r in reasons], index=frame.index)
         return matrix, pd.Series(warnings, index=frame.index), joined
 

@@ -16,12 +16,7 @@ import pandas as pd
 
 from leadscore import fields
 from leadscore.config import DataParams, ParamsError
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=True)
+from leadscore.io import read_table
 
 
 def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
@@ -40,7 +35,7 @@ def read_tables(data: DataParams, base: Path) -> pd.DataFrame:
         path = (base / table.path).resolve()
         if not path.is_file():
             raise ParamsError(f"data.files[{index}].path: {path} not found")
-        frames.append((index, table, path, _read(path)))
+        frames.append((index, table, path, read_table(path, dtype=str)))
     _, _, first_path, leads = frames[0]
     for index, table, path, frame in frames[1:]:
         key = table.join_on
