@@ -40,7 +40,8 @@ format: install ## Fix lint and formatting where ruff can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## Lint, then the test suite (fast tiers; slow checks live in `make bench`)
+test: lint ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not slow and not fuzz" -q
 
 fuzz: install ## Schemathesis against the running service's OpenAPI: no 5xx in 500+ requests

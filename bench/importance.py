@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadscore.bundle import load_baseline, load_bundle
-from leadscore.config import load_params
-from leadscore.evaluate import curves, evaluate
-from leadscore.features import FeatureSpec
-from leadscore.importance import compute
-from leadscore.scoring import Scorer, score_leads
+from leadscore.analysis.evaluate import curves, evaluate
+from leadscore.analysis.importance import compute
+from leadscore.core.config import load_params
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import load_baseline, load_bundle
+from leadscore.scoring.scorer import Scorer, score_leads
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TEST = 200_000

@@ -64,10 +64,10 @@ def bare_fit_seconds(root: Path) -> float:
     sys.path.insert(0, str(root / "src"))
     import pandas as pd
 
-    from leadscore.bundle import load_bundle
-    from leadscore.config import load_params
-    from leadscore.features import FeatureSpec
-    from leadscore.train import make_booster
+    from leadscore.core.config import load_params
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.model.bundle import load_bundle
+    from leadscore.model.train import make_booster
 
     params = load_params(root / "params.yaml")
     bundle = load_bundle(root / "models")

@@ -13,15 +13,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from leadscore.features import FeatureSpec
-from leadscore.scoring_log import ScoringLog
-from serve.limits import BodySizeLimit
-from serve.metrics import MetricsMiddleware, ServiceMetrics
-from serve.routers import admin, ops
-from serve.routers.scoring import scoring_router
-from serve.schemas import lead_model, score_request_model
-from serve.settings import Settings, get_settings
-from serve.state import ModelHolder, read_card, refreeze
+from leadscore.core.schema import FeatureSpec
+from leadscore.scoring.loading import read_card
+from leadscore.scoring.log import ScoringLog
+from leadscore_serve.limits import BodySizeLimit
+from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
+from leadscore_serve.routers import admin, ops
+from leadscore_serve.routers.scoring import scoring_router
+from leadscore_serve.schemas import lead_model, score_request_model
+from leadscore_serve.settings import Settings, get_settings
+from leadscore_serve.state import ModelHolder, refreeze
 
 log = logging.getLogger("serve")
 

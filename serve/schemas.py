@@ -8,7 +8,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
-from leadscore.features import FeatureSpec
+from leadscore.core.schema import FeatureSpec
 
 MAX_TEXT = 200
 

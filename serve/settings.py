@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadscore.scoring_log import DEFAULT_URL
+from leadscore.scoring.log import DEFAULT_URL
 
 
 class Settings(BaseSettings):

@@ -8,45 +8,17 @@ metrics).
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from leadscore.bundle import CARD_FILE, BundleError, load_bundle
-from leadscore.features import FeatureSpec
-from leadscore.registry import fetched_bundle, is_registry_uri
-from leadscore.scoring import CompileError, Scorer
+from leadscore.core.schema import FeatureSpec
+from leadscore.scoring.loading import ModelLoadError, ServedModel, load_served_model
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """The model could not be loaded; the message says which step failed and why."""
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    scorer: Scorer
-    card: dict
-    grading: dict
-    source: str
-    registry: dict | None
-    loaded_at: str
-
-    @property
-    def version(self) -> str:
-        return self.scorer.model_version
-
-    @property
-    def contract_version(self) -> str:
-        return self.scorer.contract_version
 
 
 def refreeze() -> None:
@@ -54,46 +26,6 @@ def refreeze() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-
-
-@contextlib.contextmanager
-def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict | None]]:
-    """A local bundle directory for a model URI; registry versions are downloaded (all files,
-    or just `only`) into a temporary directory that is removed afterwards."""
-    if is_registry_uri(uri):
-        with fetched_bundle(uri, only) as (path, facts):
-            yield path, facts
-    else:
-        yield Path(uri), None
-
-
-def read_card(uri: str) -> dict:
-    """The model card alone (for the request schema), without loading the model."""
-    with local_bundle(uri, only=CARD_FILE) as (path, _):
-        card_path = path / CARD_FILE
-        if not card_path.is_file():
-            raise ModelLoadError(
-                f"no model card at {card_path}: run `make run` (or `dvc repro`) first"
-            )
-        return json.loads(card_path.read_text())
-
-
-def load_served_model(uri: str) -> ServedModel:
-    try:
-        with local_bundle(uri) as (path, registry):
-            bundle = load_bundle(path)
-        scorer = Scorer.from_bundle(bundle)
-        scorer.warm_up()
-    except (BundleError, CompileError, OSError, ValueError, KeyError) as error:
-        raise ModelLoadError(f"cannot load model from {uri}: {error}") from error
-    return ServedModel(
-        scorer=scorer,
-        card=bundle.card,
-        grading=bundle.grading_record,
-        source=uri,
-        registry=registry,
-        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
 
 
 @dataclass

@@ -36,7 +36,7 @@ def tiny_params_raw(default_params_raw) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_crm(tiny_params_raw):
-    from leadscore.generate import generate_crm
+    from leadscore.data.generate import generate_crm
 
     gen = tiny_params_raw["generate"]
     return generate_crm(
@@ -50,15 +50,15 @@ def tiny_crm(tiny_params_raw):
 
 @pytest.fixture(scope="session")
 def tiny_params(tiny_params_raw):
-    from leadscore.config import parse_params
+    from leadscore.core.config import parse_params
 
     return parse_params(tiny_params_raw)
 
 
 @pytest.fixture(scope="session")
 def tiny_split(tiny_crm, tiny_params):
-    from leadscore.ingest import ingest
-    from leadscore.split import resolve_as_of, time_split
+    from leadscore.data.ingest import ingest
+    from leadscore.data.split import resolve_as_of, time_split
 
     leads = ingest(tiny_crm.leads).valid
     return time_split(
@@ -73,7 +73,7 @@ def tiny_split(tiny_crm, tiny_params):
 @pytest.fixture(scope="session")
 def tiny_models(tiny_split, tiny_params):
     """(pipeline, baseline, card) trained on the tiny split, without MLflow."""
-    from leadscore.train import train_models
+    from leadscore.model.train import train_models
 
     return train_models(tiny_split.train, tiny_split.valid, tiny_params)
 
@@ -81,8 +81,8 @@ def tiny_models(tiny_split, tiny_params):
 @pytest.fixture(scope="session")
 def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
     """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
-    from leadscore.features import FeatureSpec
-    from leadscore.grade import derive_grading, grading_record
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.model.thresholds import derive_grading, grading_record
 
     pipeline, _, card = tiny_models
     valid = tiny_split.valid
@@ -99,7 +99,7 @@ def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
 @pytest.fixture(scope="session")
 def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
     """A sealed bundle of the tiny model (read-only: copy it before tampering)."""
-    from leadscore.bundle import save_bundle
+    from leadscore.model.bundle import save_bundle
 
     directory = tmp_path_factory.mktemp("bundle") / "models"
     save_bundle(directory, *tiny_models, tiny_grading_record)

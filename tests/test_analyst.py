@@ -14,14 +14,14 @@ import pytest
 from conftest import free_port
 from mlflow import MlflowClient
 
-from leadscore import tracking
-from leadscore.bundle import load_bundle, save_bundle
-from leadscore.config import parse_params
-from leadscore.features import FeatureSpec
-from leadscore.importance import compute, importance_figure, permutation_importance
-from leadscore.registry import promote, rollback
-from leadscore.scoring import Scorer
-from serve.state import load_served_model
+from leadscore.analysis.importance import compute, importance_figure, permutation_importance
+from leadscore.core.config import parse_params
+from leadscore.core.schema import FeatureSpec
+from leadscore.mlops import tracking
+from leadscore.mlops.registry import promote, rollback
+from leadscore.model.bundle import load_bundle, save_bundle
+from leadscore.scoring.loading import load_served_model
+from leadscore.scoring.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_importance_lineage_and_champion_challenger(
     assert first["promoted"], first["reasons"]
     assert client.get_model_version_by_alias(name, "champion").version == version.version
 
-    from leadscore.train import train_models
+    from leadscore.model.train import train_models
 
     worse_params = parse_params(
         {**params.model_dump(mode="json"), "train": {**params.train.model_dump(), "max_iter": 2,
@@ -151,7 +151,7 @@ def test_importance_lineage_and_champion_challenger(
 def test_top_fields_match_the_generators_truth_and_noise_ranks_near_zero(
     tiny_bundle_dir, tiny_split
 ):
-    from leadscore.generate import true_logit
+    from leadscore.data.generate import true_logit
 
     leads = pd.concat([tiny_split.valid, tiny_split.test], ignore_index=True)
     y = leads["converted"].to_numpy(int)

@@ -12,10 +12,10 @@ import pytest
 from conftest import API_KEY
 from typer.testing import CliRunner
 
-from leadscore.bundle import load_bundle
 from leadscore.cli import app
-from leadscore.features import FeatureSpec
-from leadscore.scoring import score_leads
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import load_bundle
+from leadscore.scoring.scorer import score_leads
 
 
 def run_score(*args: str):

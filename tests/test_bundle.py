@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from leadscore.bundle import GRADING_FILE, MODEL_FILE, BundleError, load_bundle, save_bundle
-from leadscore.scoring import score_leads
+from leadscore.model.bundle import GRADING_FILE, MODEL_FILE, BundleError, load_bundle, save_bundle
+from leadscore.scoring.scorer import score_leads
 
 
 @pytest.fixture()

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT
 
-from leadscore import fields
-from leadscore.config import ParamsError, parse_params
-from leadscore.leakage import guard, infer_kind
+from leadscore.core import fields
+from leadscore.core.config import ParamsError, parse_params
+from leadscore.data.leakage import guard, infer_kind
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
 
@@ -57,7 +57,7 @@ def test_the_contract_can_allow_a_flagged_field():
 
 
 def test_ten_positives_are_refused_with_the_numbers_required(tiny_split, tiny_params):
-    from leadscore.train import NotEnoughData, train_models
+    from leadscore.model.train import NotEnoughData, train_models
 
     train = tiny_split.train.copy()
     positives = np.flatnonzero(train[fields.CONVERTED].to_numpy())
@@ -71,13 +71,13 @@ def test_ten_positives_are_refused_with_the_numbers_required(tiny_split, tiny_pa
 
 
 def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_crm, tiny_params):
-    from leadscore.contract import contract_report
-    from leadscore.evaluate import quality_metrics, signal_verdict
-    from leadscore.grade import derive_grading, grading_record
-    from leadscore.ingest import ingest
-    from leadscore.scoring import score_leads
-    from leadscore.split import resolve_as_of, time_split
-    from leadscore.train import train_models
+    from leadscore.analysis.evaluate import quality_metrics, signal_verdict
+    from leadscore.data.ingest import ingest
+    from leadscore.data.split import resolve_as_of, time_split
+    from leadscore.model.thresholds import derive_grading, grading_record
+    from leadscore.model.train import train_models
+    from leadscore.scoring.scorer import score_leads
+    from leadscore.views.contract import contract_report
 
     leads = ingest(tiny_crm.leads).valid
     rng = np.random.default_rng(1)
@@ -93,7 +93,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
         valid_p, len(split.valid) / 3, tiny_params.contract.grades, split.valid["converted"]
     )
     record = grading_record(grading, derivation, tiny_params.contract, card["model_version"])
-    from leadscore.bundle import ModelBundle
+    from leadscore.model.bundle import ModelBundle
 
     bundle = ModelBundle(pipeline, card, record, Path("."))
     scored = split.test.merge(score_leads(bundle, split.test), on=fields.LEAD_ID)
@@ -121,7 +121,7 @@ def run_stages(
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     for stage in stages:
-        importlib.import_module(f"leadscore.{stage}").main()
+        importlib.import_module(f"leadscore.stages.{stage}").main()
 
 
 def files_params(default_params_raw, data: dict, **overrides) -> dict:

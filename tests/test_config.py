@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore.config import ParamsError, load_params, parse_params
+from leadscore.core.config import ParamsError, load_params, parse_params
 
 
 def test_project_params_are_valid(project_root):

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.config import GradePromises, ParamsError, parse_params
-from leadscore.contract import contract_report, grade_verdicts, wilson_interval
-from leadscore.grade import busiest_month_volume, derive_grading
+from leadscore.core.config import GradePromises, ParamsError, parse_params
+from leadscore.core.stats import wilson_interval
+from leadscore.model.thresholds import busiest_month_volume, derive_grading
+from leadscore.views.contract import contract_report, grade_verdicts
 
 
 def promises(a=0.5, capacity=100, b=0.3, c=0.1) -> GradePromises:

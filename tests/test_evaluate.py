@@ -6,14 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.evaluate import (
-    calibration_table,
-    curves,
-    evaluate,
-    expected_calibration_error,
-    thin,
-    top_share_stats,
-)
+from leadscore.analysis.evaluate import calibration_table, curves, evaluate, thin, top_share_stats
+from leadscore.core.stats import expected_calibration_error
 
 
 def test_ece_of_perfectly_calibrated_bins_is_zero():

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadscore import fields
-from leadscore.generate import NOISE_FIELDS, STRONGEST_FIELDS, generate_crm
+from leadscore.core import fields
+from leadscore.data.generate import NOISE_FIELDS, STRONGEST_FIELDS, generate_crm
 
 
 def test_columns_ids_and_allowed_values(tiny_crm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.ingest import REASON_COLUMN, LeadTableError, ingest
+from leadscore.data.ingest import REASON_COLUMN, LeadTableError, ingest
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.config import LeadProfile
-from leadscore.profiles import ProfileError, profile_mask
+from leadscore.core.config import LeadProfile
+from leadscore.views.profiles import ProfileError, profile_mask
 
 LEADS = pd.DataFrame(
     {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from leadscore import tracking
-from leadscore.bundle import BundleError
-from leadscore.features import FeatureSpec
-from serve.state import ModelLoadError, load_served_model, read_card
+from leadscore.core.schema import FeatureSpec
+from leadscore.mlops import tracking
+from leadscore.model.bundle import BundleError
+from leadscore.scoring.loading import ModelLoadError, load_served_model, read_card
 
 
 def test_champion_alias_serves_the_registered_bundle(

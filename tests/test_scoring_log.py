@@ -8,8 +8,8 @@ import logging
 import pandas as pd
 import sqlalchemy as sa
 
-from leadscore.feedback import join_scoring_log, read_scoring_log
-from leadscore.scoring_log import ScoringLog, rows_for
+from leadscore.scoring.log import ScoringLog, rows_for
+from leadscore.views.feedback import join_scoring_log, read_scoring_log
 
 
 def some_rows(n: int, prefix: str = "lead") -> list[tuple]:

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import ADMIN_KEY, API_KEY, MAX_BATCH
 
-from leadscore.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, load_bundle, seal_bundle
-from leadscore.features import FeatureSpec
-from leadscore.train import booster_of
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, load_bundle, seal_bundle
+from leadscore.model.train import booster_of
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}

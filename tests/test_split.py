@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.split import censor_open_windows, month_cutoffs, time_split
+from leadscore.data.split import censor_open_windows, month_cutoffs, time_split
 
 
 def leads_frame(dates: list[str], converted: list[bool]) -> pd.DataFrame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from leadscore.features import FeatureSpec
-from leadscore.train import booster_of, data_hash
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.train import booster_of, data_hash
 
 
 def test_post_contact_field_is_not_a_model_input(tiny_models, tiny_params):
@@ -43,7 +43,7 @@ def test_unseen_category_still_scores(tiny_models, tiny_split):
 
 
 def test_training_is_reproducible(tiny_models, tiny_split, tiny_params):
-    from leadscore.train import train_models
+    from leadscore.model.train import train_models
 
     _, _, card = tiny_models
     pipeline2, _, card2 = train_models(tiny_split.train, tiny_split.valid, tiny_params)

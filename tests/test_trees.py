@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from leadscore import trees
-from leadscore.bundle import load_bundle
-from leadscore.features import FeatureSpec
-from leadscore.scoring import CompileError, Scorer, score_leads
-from leadscore.train import booster_of
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import load_bundle
+from leadscore.model.train import booster_of
+from leadscore.scoring import trees
+from leadscore.scoring.scorer import CompileError, Scorer, score_leads
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from leadscore.align import agreement_table, align_report, conversion_by_value
-from leadscore.config import FunnelParams, parse_params
-from leadscore.feedback import (
+from leadscore.core.config import FunnelParams, parse_params
+from leadscore.views.align import agreement_table, align_report, conversion_by_value
+from leadscore.views.feedback import (
     closed_months,
     join_scoring_log,
     monthly_feedback,
     outcomes_from_file,
     psi,
 )
-from leadscore.funnel import channel_economics, funnel_report
+from leadscore.views.funnel import channel_economics, funnel_report
 
 
 @pytest.fixture()
@@ -67,7 +67,7 @@ def test_agreement_table_by_hand(contract):
 
 
 def _masks(contract):
-    from leadscore.align import views
+    from leadscore.views.align import views
 
     return views(TINY, contract)[0]
 
@@ -84,7 +84,7 @@ def test_side_by_side_views_by_hand(contract):
 
 
 def test_conversion_by_value_and_sentence():
-    from leadscore.align import lead_elements
+    from leadscore.views.align import lead_elements
 
     table = conversion_by_value(TINY, "demo_requested", min_leads=10)
     assert table.set_index("value")["conversion"].to_dict() == {"no": 1 / 12}  # "yes" has 8
@@ -216,7 +216,7 @@ def test_psi_sees_a_shift_and_not_noise():
 def test_feedback_from_a_scoring_log_and_outcomes(tmp_path, contract):
     from sqlalchemy import create_engine
 
-    from leadscore.feedback import read_scoring_log
+    from leadscore.views.feedback import read_scoring_log
 
     log_rows = pd.DataFrame(
         {

@@ -15,10 +15,11 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from leadscore import fields
-from leadscore.config import load_params
-from leadscore.features import FeatureSpec, apply_exclusions
-from leadscore.train import fit_scoring_pipeline
+from leadscore.core import fields
+from leadscore.core.config import load_params
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.features import apply_exclusions
+from leadscore.model.train import fit_scoring_pipeline
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from serve.security import require_api_key
+from leadscore_serve.security import require_api_key
 
 router = APIRouter()
 

@@ -13,9 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from leadscore.scoring_log import rows_for
-from serve.schemas import ScoreResponse
-from serve.security import require_api_key
+from leadscore.scoring.log import rows_for
+from leadscore_serve.schemas import ScoreResponse
+from leadscore_serve.security import require_api_key
 
 INLINE_LEADS = 16  # larger batches are scored off the event loop
 

@@ -45,9 +45,9 @@ def _fail(message: object, code: int = 1) -> NoReturn:
 
 def _run(stage_main, **kwargs):
     """Run a stage and return its result; expected failures become `_fail`."""
-    from leadscore.bundle import BundleError
-    from leadscore.config import ParamsError
-    from leadscore.ingest import LeadTableError
+    from leadscore.core.config import ParamsError
+    from leadscore.data.ingest import LeadTableError
+    from leadscore.model.bundle import BundleError
 
     try:
         return stage_main(**kwargs)
@@ -61,7 +61,7 @@ def generate(
     out_dir: Annotated[Path, typer.Option(help="Where the raw CRM tables go.")] = Path("data/raw"),
 ) -> None:
     """Generate the built-in B2B CRM data (leads, truth, channel costs)."""
-    from leadscore.generate import main
+    from leadscore.stages.generate import main
 
     _run(main, params_path=params, out_dir=out_dir)
 
@@ -69,7 +69,7 @@ def generate(
 @app.command()
 def ingest(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Type and validate the raw leads; quarantine bad rows with their reason."""
-    from leadscore.ingest import main
+    from leadscore.stages.ingest import main
 
     _run(main, params_path=params)
 
@@ -77,7 +77,7 @@ def ingest(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def split(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Time-based train/valid/test split; censor leads whose outcome window is still open."""
-    from leadscore.split import main
+    from leadscore.stages.split import main
 
     _run(main, params_path=params)
 
@@ -85,7 +85,7 @@ def split(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Fit the calibrated scoring pipeline and the baseline; log and register in MLflow."""
-    from leadscore.train import main
+    from leadscore.stages.train import main
 
     _run(main, params_path=params)
 
@@ -93,7 +93,7 @@ def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def grade(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Derive grade thresholds from the contract's promises; seal the model bundle."""
-    from leadscore.grade import main
+    from leadscore.stages.grade import main
 
     _run(main, params_path=params)
 
@@ -101,7 +101,7 @@ def grade(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Measure the model on the test period; write DVC metrics and plots."""
-    from leadscore.evaluate import main
+    from leadscore.stages.evaluate import main
 
     _run(main, params_path=params)
 
@@ -109,7 +109,7 @@ def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def importance(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """What drives the score, by input field (permutation + SHAP); quality per segment."""
-    from leadscore.importance import main
+    from leadscore.stages.importance import main
 
     _run(main, params_path=params)
 
@@ -127,8 +127,8 @@ def promote(
     """Make the challenger the champion, if it passes the publish gate and is not worse."""
     import pandas as pd
 
-    from leadscore.config import load_params
-    from leadscore.registry import promote as promote_version
+    from leadscore.core.config import load_params
+    from leadscore.mlops.registry import promote as promote_version
 
     decision = promote_version(load_params(params), pd.read_parquet(test), version)
     champion = decision["champion_auc"]
@@ -150,8 +150,8 @@ def promote(
 @app.command()
 def rollback(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Move the champion alias back to the previous champion."""
-    from leadscore.config import load_params
-    from leadscore.registry import rollback as rollback_champion
+    from leadscore.core.config import load_params
+    from leadscore.mlops.registry import rollback as rollback_champion
 
     moved = _run(lambda: rollback_champion(load_params(params)))
     typer.echo(f"champion is v{moved['champion']} again (was v{moved['was']})")
@@ -160,7 +160,7 @@ def rollback(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def contract(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Each grade's promise beside what the test period achieved; the publish gate."""
-    from leadscore.contract import main
+    from leadscore.stages.contract import main
 
     _run(main, params_path=params)
 
@@ -168,7 +168,7 @@ def contract(params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def align(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Marketing's profile, sales' profile and the A grade side by side on the test period."""
-    from leadscore.align import main
+    from leadscore.stages.align import main
 
     _run(main, params_path=params)
 
@@ -188,7 +188,8 @@ def funnel(
     from rich.console import Console
     from rich.markdown import Markdown
 
-    from leadscore.funnel import main, render_markdown
+    from leadscore.stages.funnel import main
+    from leadscore.views.funnel import render_markdown
 
     report = _run(
         main,
@@ -213,7 +214,7 @@ def feedback(
     as_of: Annotated[str | None, typer.Option(help="Date outcomes are known up to.")] = None,
 ) -> None:
     """Monthly conversion by grade vs the contract's promises; flags and likely causes."""
-    from leadscore.feedback import main
+    from leadscore.stages.feedback import main
 
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
 
@@ -221,7 +222,7 @@ def feedback(
 @app.command()
 def report() -> None:
     """Write reports/report.html: the one-page report for the heads of sales and marketing."""
-    from leadscore.report import main
+    from leadscore.stages.report import main
 
     _run(main)
 
@@ -233,7 +234,7 @@ def scorecard(
     """Print the one-screen scorecard of the last pipeline run."""
     from rich.console import Console
 
-    from leadscore.scorecard import render_scorecard
+    from leadscore.analysis.scorecard import render_scorecard
 
     try:
         Console(width=110).print(render_scorecard(reports))
@@ -261,7 +262,7 @@ def score(
     """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside."""
     from tqdm import tqdm
 
-    from leadscore.batch import (
+    from leadscore.scoring.batch import (
         BatchInputError,
         TableWriter,
         count_grades,
@@ -269,8 +270,8 @@ def score(
         rejected_path_for,
         score_chunk,
     )
-    from leadscore.scoring_log import DEFAULT_URL, ScoringLog, rows_for
-    from serve.state import ModelLoadError, load_served_model
+    from leadscore.scoring.loading import ModelLoadError, load_served_model
+    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, rows_for
 
     if not input_path.is_file():
         _fail(f"{input_path} not found")
@@ -337,27 +338,20 @@ def serve(
         str | None, typer.Option(help="Bundle dir or models:/<name>@<alias> (LEADSCORE_MODEL_URI).")
     ] = None,
 ) -> None:
-    """Start the scoring API (uvicorn). Settings come from LEADSCORE_* variables."""
-    import os
+    """Start the scoring API (uvicorn). Settings come from LEADSCORE_* variables.
 
-    import uvicorn
+    The HTTP layer is its own package (`leadscore_serve`); this command runs it as a program
+    (`python -m leadscore_serve`) so the library never imports the service.
+    """
+    import os
+    import sys
 
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_URI": model}
-    for key, value in overrides.items():
-        if value is not None:
-            os.environ[f"LEADSCORE_{key}"] = str(value)
-    from serve.settings import get_settings
-
-    settings = get_settings()
-    uvicorn.run(
-        "serve.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="info",
-        access_log=False,
+    env = {**os.environ}
+    env.update(
+        {f"LEADSCORE_{key}": str(value) for key, value in overrides.items() if value is not None}
     )
+    os.execve(sys.executable, [sys.executable, "-m", "leadscore_serve"], env)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+"""`python -m leadscore_serve` (what `leadscore serve` runs): uvicorn on the configured host."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from leadscore_serve.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(
+        "leadscore_serve.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Analysis: evaluation, importance and the scorecard (for data scientists and analysts)."""

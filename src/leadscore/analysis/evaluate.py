@@ -1,0 +1,160 @@
+"""Evaluate stage: quality, calibration and ranking of the model on the newest (test) leads.
+
+Writes `reports/metrics.json` (DVC metrics), `data/processed/test_scored.parquet` (test leads
+with probability, score and grade, for the contract, align and feedback views) and the ROC,
+precision-recall, calibration and cumulative-gain curves as CSV files under `reports/plots/`
+(DVC plots).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+from leadscore.core import fields
+from leadscore.core.stats import (
+    calibration_table,
+    expected_calibration_error,
+    roc_auc_interval,
+)
+
+log = logging.getLogger(__name__)
+
+PROBABILITY = "probability"
+MAX_CURVE_POINTS = 200
+
+
+def top_share_stats(y: np.ndarray, probability: np.ndarray, share: float) -> dict[str, float]:
+    """Conversion lift of the top `share` of leads by score, and the share of conversions caught."""
+    n_top = max(1, math.ceil(share * len(y)))
+    top = np.argsort(-probability, kind="stable")[:n_top]
+    base_rate = y.mean()
+    caught = y[top].sum()
+    return {
+        "top_lift": float(y[top].mean() / base_rate) if base_rate > 0 else float("nan"),
+        "top_conversion_share": float(caught / y.sum()) if y.sum() > 0 else float("nan"),
+    }
+
+
+def quality_metrics(
+    y: np.ndarray, probability: np.ndarray, n_bins: int, top_share: float
+) -> dict[str, float]:
+    """The full set of test-period figures for one group of leads."""
+    metrics = {"leads": int(len(y)), "base_rate": float(y.mean())}
+    if 0 < y.sum() < len(y):
+        low, high = roc_auc_interval(y, probability)
+        metrics.update(
+            roc_auc=float(roc_auc_score(y, probability)),
+            roc_auc_ci_low=low,
+            roc_auc_ci_high=high,
+            pr_auc=float(average_precision_score(y, probability)),
+        )
+    clipped = np.clip(probability, 1e-6, 1 - 1e-6)
+    metrics.update(
+        log_loss=float(log_loss(y, clipped, labels=[0, 1])),
+        brier=float(brier_score_loss(y, probability)),
+        ece=expected_calibration_error(y, probability, n_bins),
+        **top_share_stats(y, probability, top_share),
+    )
+    return metrics
+
+
+def per_group_metrics(
+    frame: pd.DataFrame, group: str, n_bins: int, top_share: float
+) -> dict[str, dict[str, float]]:
+    return {
+        str(value): quality_metrics(
+            part[fields.CONVERTED].to_numpy(int), part[PROBABILITY].to_numpy(), n_bins, top_share
+        )
+        for value, part in frame.groupby(group, observed=True)
+    }
+
+
+def thin(frame: pd.DataFrame, max_points: int = MAX_CURVE_POINTS) -> pd.DataFrame:
+    """Keep at most `max_points` evenly spaced rows (first and last kept) of a curve."""
+    if len(frame) <= max_points:
+        return frame.reset_index(drop=True)
+    keep = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[keep].reset_index(drop=True)
+
+
+def curves(y: np.ndarray, probability: np.ndarray, n_bins: int) -> dict[str, pd.DataFrame]:
+    """ROC, precision-recall, calibration and cumulative-gain curves as small tables."""
+    fpr, tpr, _ = roc_curve(y, probability)
+    precision, recall, _ = precision_recall_curve(y, probability)
+    order = np.argsort(-probability, kind="stable")
+    gain = pd.DataFrame(
+        {
+            "share_of_leads": np.arange(len(y) + 1) / len(y),
+            "share_of_conversions": np.concatenate([[0.0], np.cumsum(y[order])]) / max(y.sum(), 1),
+        }
+    )
+    return {
+        "roc": thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+        "precision_recall": thin(pd.DataFrame({"recall": recall, "precision": precision})),
+        "calibration": calibration_table(y, probability, n_bins),
+        "gain": thin(gain),
+    }
+
+
+def evaluate(
+    test: pd.DataFrame,
+    probability: np.ndarray,
+    baseline_probability: np.ndarray,
+    truth: pd.Series | None,
+    n_bins: int,
+    top_share: float,
+) -> dict:
+    """All test-period metrics: overall, per channel, baseline and (if known) oracle AUC."""
+    y = test[fields.CONVERTED].to_numpy(int)
+    scored = test.assign(**{PROBABILITY: probability})
+    metrics = quality_metrics(y, probability, n_bins, top_share)
+    metrics["baseline_roc_auc"] = float(roc_auc_score(y, baseline_probability))
+    if truth is not None:
+        metrics["oracle_roc_auc"] = float(roc_auc_score(y, truth.to_numpy()))
+        metrics["auc_to_oracle"] = metrics["roc_auc"] / metrics["oracle_roc_auc"]
+    if fields.CHANNEL in scored:
+        metrics["per_channel"] = per_group_metrics(scored, fields.CHANNEL, n_bins, top_share)
+    return metrics
+
+
+def signal_verdict(metrics: dict, min_auc_lower_bound: float) -> dict:
+    """Do the data carry a usable signal? The lower end of the AUC interval must clear the gate."""
+    low = metrics.get("roc_auc_ci_low")
+    if low is None:
+        return {"usable": False, "reason": "the test period has only one outcome: nothing to rank"}
+    if low < min_auc_lower_bound:
+        return {
+            "usable": False,
+            "reason": (
+                f"no usable signal: the test AUC is {metrics['roc_auc']:.3f} and its 95 % interval "
+                f"reaches down to {low:.3f}, below {min_auc_lower_bound} "
+                "(contract.publish_gate.min_auc_lower_bound); the score would barely beat the "
+                "base rate, so the model is not publishable"
+            ),
+        }
+    return {
+        "usable": True,
+        "reason": f"test AUC {metrics['roc_auc']:.3f} (95 % interval from {low:.3f})",
+    }
+
+
+def truth_for(test: pd.DataFrame, truth_path: Path) -> pd.Series | None:
+    """The generator's true probabilities for the test leads, when the data are generated."""
+    if not truth_path.is_file():
+        return None
+    truth = pd.read_parquet(truth_path).set_index(fields.LEAD_ID)["true_probability"]
+    matched = truth.reindex(test[fields.LEAD_ID])
+    return None if matched.isna().any() else matched

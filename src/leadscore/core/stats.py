@@ -1,0 +1,72 @@
+"""Statistics every layer quotes: intervals, calibration error, period arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    roc_auc_score,
+)
+
+
+def equal_frequency_bins(probability: np.ndarray, n_bins: int) -> list[np.ndarray]:
+    """Indices of the leads in each of `n_bins` equally sized groups, by ascending probability."""
+    order = np.argsort(probability, kind="stable")
+    return [chunk for chunk in np.array_split(order, n_bins) if len(chunk)]
+
+
+def calibration_table(y: np.ndarray, probability: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """Per equal-frequency bin: leads, mean predicted probability, observed conversion rate."""
+    rows = [
+        {
+            "bin": i + 1,
+            "leads": len(idx),
+            "predicted": float(probability[idx].mean()),
+            "observed": float(y[idx].mean()),
+        }
+        for i, idx in enumerate(equal_frequency_bins(probability, n_bins))
+    ]
+    return pd.DataFrame(rows)
+
+
+def wilson_interval(conversions: int, leads: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a conversion rate (sound for small groups and 0 or 1)."""
+    if leads == 0:
+        return 0.0, 1.0
+    rate = conversions / leads
+    denominator = 1 + z**2 / leads
+    centre = (rate + z**2 / (2 * leads)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / leads + z**2 / (4 * leads**2)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def expected_calibration_error(y: np.ndarray, probability: np.ndarray, n_bins: int = 10) -> float:
+    """Lead-weighted mean |predicted - observed| over equal-frequency bins."""
+    table = calibration_table(y, probability, n_bins)
+    weights = table["leads"] / table["leads"].sum()
+    return float((weights * (table["predicted"] - table["observed"]).abs()).sum())
+
+
+def roc_auc_interval(
+    y: np.ndarray, probability: np.ndarray, z: float = 1.96
+) -> tuple[float, float]:
+    """95 % interval of the ROC AUC (Hanley & McNeil standard error), clipped to [0, 1]."""
+    auc = roc_auc_score(y, probability)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    half = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def period_months(created_at: pd.Series) -> float:
+    """Length in months of the period the leads were created in (first to last day)."""
+    created = pd.to_datetime(created_at)
+    return max(1.0, ((created.max() - created.min()).days + 1) / DAYS_PER_MONTH)

@@ -1,0 +1,409 @@
+"""Built-in CRM generator: realistic B2B leads with a known truth, for running without a CRM.
+
+Every lead gets a true probability of converting within the outcome window from a logit model
+with non-linear effects and interactions (engagement that fades with recency, a demo request
+that matters more at larger companies, a pricing-page threshold, saturating counts, seniority x
+company size). The truth goes to a separate table, never into the features, so evaluation can
+report the oracle AUC: the ceiling no model can pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadscore.core import fields
+
+log = logging.getLogger(__name__)
+
+# The fields with the largest effect on the truth, strongest first, and the pure-noise fields.
+STRONGEST_FIELDS = (
+    "demo_requested",
+    "pricing_page_visits",
+    "days_since_last_activity",
+    "website_visits",
+    "company_size",
+    "seniority",
+)
+NOISE_FIELDS = ("form_variant",)
+
+# job title -> (seniority, department)
+JOB_TITLES = {
+    "CEO": ("c_level", "executive"),
+    "CTO": ("c_level", "it"),
+    "CFO": ("c_level", "finance"),
+    "COO": ("c_level", "operations"),
+    "CMO": ("c_level", "marketing"),
+    "Founder": ("c_level", "executive"),
+    "VP Engineering": ("vp", "it"),
+    "VP Operations": ("vp", "operations"),
+    "VP Finance": ("vp", "finance"),
+    "VP Marketing": ("vp", "marketing"),
+    "VP Sales": ("vp", "sales"),
+    "IT Director": ("director", "it"),
+    "Director of Operations": ("director", "operations"),
+    "Finance Director": ("director", "finance"),
+    "Marketing Director": ("director", "marketing"),
+    "Sales Director": ("director", "sales"),
+    "HR Director": ("director", "hr"),
+    "IT Manager": ("manager", "it"),
+    "Operations Manager": ("manager", "operations"),
+    "Finance Manager": ("manager", "finance"),
+    "Marketing Manager": ("manager", "marketing"),
+    "Sales Manager": ("manager", "sales"),
+    "HR Manager": ("manager", "hr"),
+    "Project Manager": ("manager", "operations"),
+    "Software Engineer": ("individual_contributor", "it"),
+    "Data Analyst": ("individual_contributor", "it"),
+    "System Administrator": ("individual_contributor", "it"),
+    "Accountant": ("individual_contributor", "finance"),
+    "Marketing Specialist": ("individual_contributor", "marketing"),
+    "Account Executive": ("individual_contributor", "sales"),
+    "Recruiter": ("individual_contributor", "hr"),
+    "Operations Analyst": ("individual_contributor", "operations"),
+}
+TITLE_WEIGHTS = np.array([1, 2, 1, 1, 1, 1] + [1.5] * 5 + [3] * 6 + [5] * 7 + [6] * 8, float)
+
+CHANNEL_MIX = {  # share of leads at the start and at the end of the period
+    "webinar": (0.10, 0.12),
+    "email": (0.18, 0.13),
+    "direct_mail": (0.05, 0.03),
+    "paid_search": (0.16, 0.19),
+    "organic": (0.14, 0.15),
+    "events": (0.07, 0.06),
+    "referral": (0.05, 0.06),
+    "partner": (0.06, 0.07),
+    "social": (0.09, 0.09),
+    "content_download": (0.10, 0.10),
+}
+CHANNEL_EFFECT = {
+    "webinar": 0.25,
+    "email": -0.15,
+    "direct_mail": -0.30,
+    "paid_search": 0.0,
+    "organic": 0.10,
+    "events": 0.35,
+    "referral": 0.60,
+    "partner": 0.30,
+    "social": -0.40,
+    "content_download": -0.05,
+}
+CHANNEL_ENGAGEMENT = {  # shift of the latent engagement by channel
+    "webinar": 0.4,
+    "email": 0.1,
+    "direct_mail": -0.3,
+    "paid_search": 0.0,
+    "organic": 0.2,
+    "events": 0.3,
+    "referral": 0.1,
+    "partner": 0.0,
+    "social": -0.2,
+    "content_download": 0.3,
+}
+COST_PER_LEAD = {
+    "webinar": 85.0,
+    "email": 25.0,
+    "direct_mail": 140.0,
+    "paid_search": 95.0,
+    "organic": 12.0,
+    "events": 260.0,
+    "referral": 40.0,
+    "partner": 120.0,
+    "social": 55.0,
+    "content_download": 45.0,
+}
+CAMPAIGN_TOPICS = ("ai_ops", "cost_control", "security", "cloud_migration", "analytics")
+TOPIC_EFFECT = {
+    "ai_ops": 0.0,
+    "cost_control": 0.15,
+    "security": 0.10,
+    "cloud_migration": -0.05,
+    "analytics": -0.10,
+}
+INDUSTRY_EFFECT = np.array([0.30, 0.20, 0.10, 0.0, -0.10, -0.30, -0.25, 0.05, 0.10, 0.0])
+INDUSTRY_WEIGHTS = np.array([18, 12, 10, 14, 10, 7, 6, 12, 5, 6], float)
+SIZE_WEIGHTS = np.array([20, 26, 22, 16, 10, 6], float)
+SIZE_EFFECT = np.array([-0.70, -0.35, 0.0, 0.30, 0.45, 0.40])
+SIZE_REVENUE = np.array([0.6, 3.0, 15.0, 70.0, 400.0, 2500.0]) * 1e6  # median annual revenue
+SENIORITY_EFFECT = {
+    "individual_contributor": -0.45,
+    "manager": 0.0,
+    "director": 0.35,
+    "vp": 0.55,
+    "c_level": 0.45,
+}
+DEPARTMENT_EFFECT = {
+    "it": 0.20,
+    "operations": 0.10,
+    "finance": 0.0,
+    "marketing": -0.05,
+    "sales": -0.10,
+    "hr": -0.40,
+    "executive": 0.15,
+}
+REGION_WEIGHTS = np.array([45, 30, 17, 8], float)
+REGION_EFFECT = np.array([0.10, 0.0, -0.05, -0.20])
+BASE_LOGIT = -5.2
+
+
+@dataclass(frozen=True)
+class GeneratedCRM:
+    leads: pd.DataFrame
+    truth: pd.DataFrame
+    channel_costs: pd.DataFrame
+
+
+def _pick(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
+    return rng.choice(len(weights), size=n, p=weights / weights.sum())
+
+
+def _created_dates(rng: np.random.Generator, n: int, months: int, end: pd.Timestamp) -> np.ndarray:
+    """Days over `months` months ending at `end`, with mild growth and a summer dip."""
+    start = end - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    days = pd.date_range(start, end, freq="D")
+    t = np.linspace(0, 1, len(days))
+    weight = (1 + 0.5 * t) * (1 - 0.15 * np.cos(2 * np.pi * (days.dayofyear.to_numpy() - 15) / 365))
+    weight *= np.where(days.dayofweek.to_numpy() >= 5, 0.35, 1.0)
+    picked = rng.choice(len(days), size=n, p=weight / weight.sum())
+    return np.sort(days.to_numpy()[picked])
+
+
+def _channels(rng: np.random.Generator, progress: np.ndarray) -> np.ndarray:
+    """Channel per lead; the mix drifts linearly from the start shares to the end shares."""
+    names = np.array(fields.CHANNELS)
+    start = np.array([CHANNEL_MIX[c][0] for c in names])
+    end = np.array([CHANNEL_MIX[c][1] for c in names])
+    probs = start[None, :] * (1 - progress[:, None]) + end[None, :] * progress[:, None]
+    cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    index = (rng.random(len(progress))[:, None] > cumulative).sum(axis=1)
+    return names[np.minimum(index, len(names) - 1)]
+
+
+def _campaigns(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+    """One campaign per channel and topic, e.g. `webinar-security` (about 50 in all)."""
+    topic = np.array(CAMPAIGN_TOPICS)[_pick(rng, len(channel), np.array([3, 2, 2, 2, 1.0]))]
+    return (pd.Series(channel) + "-" + topic).to_numpy(dtype=object)
+
+
+def _engagement(rng: np.random.Generator, latent: np.ndarray, channel: np.ndarray) -> dict:
+    n = len(latent)
+    visits = rng.poisson(np.exp(0.9 + 0.75 * latent))
+    pages = np.round(rng.gamma(2.0, 1.2, n) * np.exp(0.15 * latent) + 1, 1)
+    pages = np.where(visits == 0, 0.0, pages)
+    time_on_site = np.round(visits * pages * rng.gamma(2.0, 0.9, n), 1)
+    opens = rng.poisson(np.exp(1.1 + 0.45 * latent))
+    clicks = rng.binomial(opens, np.clip(0.12 + 0.06 * latent, 0.01, 0.6))
+    downloads = rng.poisson(np.exp(-0.6 + 0.6 * latent + 0.6 * (channel == "content_download")))
+    webinar = rng.random(n) < 1 / (
+        1 + np.exp(-(-2.6 + 0.6 * latent + 2.6 * (channel == "webinar")))
+    )
+    pricing = rng.poisson(np.exp(-1.4 + 0.8 * latent))
+    demo = rng.random(n) < 1 / (1 + np.exp(-(-2.9 + 0.9 * latent + 0.25 * pricing)))
+    recency = np.round(rng.exponential(np.exp(3.1 - 0.35 * latent)), 0)
+    return {
+        "website_visits": visits.astype(float),
+        "pages_per_visit": pages,
+        "time_on_site_minutes": time_on_site,
+        "email_opens": opens.astype(float),
+        "email_clicks": clicks.astype(float),
+        "content_downloads": downloads.astype(float),
+        "pricing_page_visits": pricing.astype(float),
+        "days_since_last_activity": recency,
+        "webinar_attended": webinar,
+        "demo_requested": demo,
+    }
+
+
+DEPARTMENT_FIT = {  # (industry, department) pairs that buy (+1) or never do (-1)
+    ("software", "it"): 1,
+    ("telecom", "it"): 1,
+    ("financial_services", "finance"): 1,
+    ("manufacturing", "operations"): 1,
+    ("energy", "operations"): 1,
+    ("retail", "marketing"): 1,
+    ("software", "hr"): -1,
+    ("retail", "it"): -1,
+    ("education", "finance"): -1,
+    ("healthcare", "marketing"): -1,
+    ("public_sector", "marketing"): -1,
+    ("manufacturing", "it"): -1,
+}
+
+
+def _department_fit(industry: np.ndarray, department: np.ndarray) -> np.ndarray:
+    pairs = pd.Series(list(zip(industry, department, strict=True)))
+    return pairs.map(DEPARTMENT_FIT).fillna(0).to_numpy(float)
+
+
+def _topic_effect(campaign: pd.Series) -> np.ndarray:
+    """Campaign topics matter a little: cost-control and security pull buyers."""
+    topic = campaign.str.rsplit("-", n=1).str[-1]
+    return topic.map(TOPIC_EFFECT).fillna(0.0).to_numpy(float)
+
+
+def true_logit(frame: pd.DataFrame) -> np.ndarray:
+    """The true log-odds of converting within the window, from observable fields only."""
+    size = pd.Categorical(frame["company_size"], categories=fields.COMPANY_SIZES).codes
+    seniority = frame["seniority"].map(SENIORITY_EFFECT).to_numpy(float)
+    senior = frame["seniority"].isin(["director", "vp", "c_level"]).to_numpy()
+    fade = np.exp(-frame["days_since_last_activity"].to_numpy(float) / 14.0)
+    visits = frame["website_visits"].to_numpy(float)
+    downloads = frame["content_downloads"].to_numpy(float)
+    pricing = frame["pricing_page_visits"].to_numpy(float)
+    demo = frame["demo_requested"].to_numpy(bool)
+    minutes = frame["time_on_site_minutes"].to_numpy(float)
+    pages = frame["pages_per_visit"].to_numpy(float)
+    industry = pd.Categorical(frame["industry"], categories=fields.INDUSTRIES).codes
+    region = pd.Categorical(frame["region"], categories=fields.REGIONS).codes
+    channel = frame["channel"].to_numpy()
+    return (
+        BASE_LOGIT
+        + 1.70 * fade * np.log1p(visits)  # engagement that fades with recency
+        + 0.80 * fade * np.log1p(downloads)
+        + 0.30 * np.log1p(frame["email_clicks"].to_numpy(float))
+        + demo * (-0.90 + 0.80 * size)  # a demo request matters more at larger companies
+        + 1.30 * (pricing >= 2)  # pricing-page threshold
+        + 0.90 * np.exp(-((np.log1p(minutes) - np.log1p(25.0)) ** 2) / 0.6)  # sweet spot
+        + frame["webinar_attended"].to_numpy(bool) * np.where(senior, 0.9, -0.1)
+        + 0.80 * np.exp(-((pages - 4.0) ** 2) / 4.0)  # focused visits, not lost ones
+        + 0.60 * _department_fit(frame["industry"].to_numpy(), frame["department"].to_numpy())
+        + np.where(size >= 3, 0.6, -0.2) * (channel == "events")  # events land big accounts
+        + np.where(size <= 1, 0.4, -0.5) * (channel == "social")
+        + 0.5 * SIZE_EFFECT[size]
+        + 0.5 * seniority
+        + 1.10 * (senior & (size >= 3))
+        - 0.50 * (senior & (size <= 1))  # seniority x company size
+        + frame["department"].map(DEPARTMENT_EFFECT).to_numpy(float)
+        + frame["channel"].map(CHANNEL_EFFECT).to_numpy(float)
+        + _topic_effect(frame["campaign"])
+        + INDUSTRY_EFFECT[industry]
+        + REGION_EFFECT[region]
+    )
+
+
+def _outcomes(
+    rng: np.random.Generator,
+    probability: np.ndarray,
+    created: np.ndarray,
+    size: np.ndarray,
+    export: pd.Timestamp,
+    window_days: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(probability)
+    wins_in_window = rng.random(n) < probability
+    late_win = ~wins_in_window & (rng.random(n) < 0.25 * probability)
+    delay = np.where(
+        wins_in_window,
+        np.minimum(rng.gamma(2.2, window_days / 6.0, n), window_days - 1),
+        window_days + rng.gamma(2.0, 30.0, n),
+    )
+    won_at = pd.DatetimeIndex(created) + pd.to_timedelta(np.ceil(delay), unit="D")
+    happened = (wins_in_window | late_win) & (won_at <= export)
+    converted = wins_in_window & happened
+    won_at = won_at.where(happened)
+    value = np.round(rng.lognormal(np.log(8000) + 0.55 * size, 0.5, n), -1)
+    deal_value = np.where(happened, value, np.nan)
+    return converted, won_at.to_numpy(), deal_value
+
+
+def _sales_status(rng: np.random.Generator, converted: np.ndarray, won: np.ndarray) -> np.ndarray:
+    """What sales recorded after working the lead: mostly, not perfectly, tied to the outcome."""
+    n = len(converted)
+    other = np.array(["open", "nurture", "disqualified", "qualified"])
+    status = other[rng.choice(4, n, p=[0.30, 0.30, 0.30, 0.10])]
+    status = np.where(won, "closed_won", status)
+    slip = converted & (rng.random(n) < 0.08)
+    return np.where(slip, "qualified", status)
+
+
+def generate_crm(
+    n_leads: int, months: int, export_date: str | date, window_days: int, seed: int
+) -> GeneratedCRM:
+    """Generate `n_leads` B2B leads over `months` months ending at `export_date`."""
+    rng = np.random.default_rng(seed)
+    export = pd.Timestamp(export_date)
+    n = n_leads
+    created = _created_dates(rng, n, months, export)
+    progress = (created - created[0]) / max(created[-1] - created[0], np.timedelta64(1, "D"))
+    channel = _channels(rng, progress.astype(float))
+    size = _pick(rng, n, SIZE_WEIGHTS)
+    titles = np.array(list(JOB_TITLES))
+    title = titles[_pick(rng, n, TITLE_WEIGHTS)]
+    mapping = pd.DataFrame.from_dict(
+        JOB_TITLES, orient="index", columns=["seniority", "department"]
+    )
+    person = mapping.reindex(title)
+    revenue = np.round(SIZE_REVENUE[size] * rng.lognormal(0, 0.6, n), -3)
+    revenue_missing = rng.random(n) < np.where(size <= 1, 0.40, 0.25)
+    channel_shift = pd.Series(channel).map(CHANNEL_ENGAGEMENT).to_numpy(float)
+    latent = rng.normal(0, 1, n) + channel_shift
+    frame = pd.DataFrame(
+        {
+            fields.LEAD_ID: np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            fields.CREATED_AT: created,
+            "channel": channel,
+            "campaign": _campaigns(rng, channel),
+            "industry": np.array(fields.INDUSTRIES)[_pick(rng, n, INDUSTRY_WEIGHTS)],
+            "company_size": np.array(fields.COMPANY_SIZES)[size],
+            "region": np.array(fields.REGIONS)[_pick(rng, n, REGION_WEIGHTS)],
+            "job_title": title,
+            "seniority": person["seniority"].to_numpy(),
+            "department": person["department"].to_numpy(),
+            "form_variant": np.array(fields.FORM_VARIANTS)[rng.integers(0, 3, n)],
+            "annual_revenue": np.where(revenue_missing, np.nan, revenue),
+            **_engagement(rng, latent, channel),
+        }
+    )
+    probability = 1 / (1 + np.exp(-true_logit(frame)))
+    converted, won_at, deal_value = _outcomes(rng, probability, created, size, export, window_days)
+    frame[fields.CONVERTED] = converted
+    frame[fields.WON_AT] = won_at
+    frame[fields.DEAL_VALUE] = deal_value
+    frame["sales_status"] = _sales_status(rng, converted, ~np.isnat(won_at))
+    leads = frame[list(fields.LEAD_COLUMNS)]
+    truth = pd.DataFrame({fields.LEAD_ID: frame[fields.LEAD_ID], "true_probability": probability})
+    costs = pd.DataFrame(
+        {
+            "channel": list(fields.CHANNELS),
+            "cost_per_lead": [COST_PER_LEAD[c] for c in fields.CHANNELS],
+        }
+    )
+    return GeneratedCRM(leads=leads, truth=truth, channel_costs=costs)
+
+
+def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    crm.leads.to_parquet(out_dir / "leads.parquet", index=False)
+    crm.truth.to_parquet(out_dir / "truth.parquet", index=False)
+    crm.channel_costs.to_csv(out_dir / "channel_costs.csv", index=False)
+
+
+def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
+    """`data.source: files`: the configured CRM export becomes the raw lead table."""
+    from leadscore.core.config import load_params
+    from leadscore.data.sources import load_export
+
+    params = load_params(params_path)
+    leads = load_export(
+        params.data, params.contract.outcome.window_days, base=Path(params_path).resolve().parent
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}).to_parquet(
+        out_dir / "leads.parquet", index=False
+    )
+    # no generator truth and no channel costs for an export: empty tables keep the DAG whole
+    pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}).to_parquet(out_dir / "truth.parquet")
+    pd.DataFrame({"channel": [], "cost_per_lead": []}).to_csv(
+        out_dir / "channel_costs.csv", index=False
+    )
+    log.info(
+        "generate: data.source is files: read %d leads from %s",
+        len(leads),
+        params.data.files[0].path,
+    )
+    return leads

@@ -1,0 +1,1 @@
+"""MLOps: MLflow tracking and the model registry (champion / challenger)."""

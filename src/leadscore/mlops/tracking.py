@@ -1,0 +1,253 @@
+"""MLflow tracking: one run per training, the model registered as a new version.
+
+The tracking URI defaults to `sqlite:///mlflow.db` in the working directory (the project root
+when run by DVC or make) and is overridden by the `MLFLOW_TRACKING_URI` environment variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from leadscore.core.config import Params, tracking_uri
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def use_tracking(experiment: str) -> str:
+    """Point MLflow at the configured store and experiment; returns the experiment id."""
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.set_experiment(experiment).experiment_id
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested params as dotted keys, the way `params.yaml` names them."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(f"{prefix}.{key}" if prefix else str(key), item))
+        return flat
+    if isinstance(value, list | tuple):
+        return {prefix: ",".join(map(str, value))}
+    return {prefix: value}
+
+
+def model_input_example(frame: pd.DataFrame) -> pd.DataFrame:
+    """An input example in plain dtypes MLflow's schema understands (floats, strings)."""
+    example = frame.copy()
+    for column in example.columns:
+        if pd.api.types.is_bool_dtype(example[column]) or pd.api.types.is_numeric_dtype(
+            example[column]
+        ):
+            example[column] = example[column].astype("float64")
+        else:
+            example[column] = example[column].astype(object)
+    return example
+
+
+def metric_key(*parts: str) -> str:
+    """An MLflow metric name from parts (values like `5000+` become `5000_`)."""
+    return ".".join(re.sub(r"[^A-Za-z0-9_\-. /]", "_", str(part)) for part in parts)
+
+
+def git_commit(root: Path = Path(".")) -> str:
+    """HEAD of the project's git repository, with `-dirty` when tracked files changed."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
+    """md5 of the train/valid/test tables as recorded in `dvc.lock` by the split stage."""
+    import yaml
+
+    if not lock_path.is_file():
+        return {}
+    lock = yaml.safe_load(lock_path.read_text()) or {}
+    outs = (lock.get("stages", {}).get("split") or {}).get("outs", [])
+    return {Path(out["path"]).stem: out.get("md5", "") for out in outs if "md5" in out}
+
+
+def lineage(params: Params, card: dict) -> dict[str, str]:
+    """Tags that lead from a registered version back to its exact code, data and params."""
+    import importlib.metadata as metadata
+
+    tags = {
+        "lineage.git_commit": git_commit(),
+        "lineage.model_version": card["model_version"],
+        "lineage.training_data_sha256": card["training_data"]["sha256"],
+        "lineage.contract_version": params.contract.version,
+        "lineage.params_sha256": hashlib.sha256(
+            params.model_dump_json(include={"train", "split", "contract"}).encode()
+        ).hexdigest(),
+    }
+    for name, md5 in dvc_data_hashes().items():
+        tags[f"lineage.dvc.{name}_md5"] = md5
+    for package in ("scikit-learn", "pandas", "numpy", "mlflow", "dvc", "numba"):
+        try:
+            tags[f"lineage.lib.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return tags
+
+
+# What the logged pyfunc needs to load the pickled Pipeline (its transformers live in leadscore).
+MODEL_PACKAGES = ("mlflow", "cloudpickle", "leadscore", "numpy", "pandas", "scikit-learn", "scipy")
+
+
+def model_requirements() -> list[str]:
+    """The model's pip requirements, pinned to the installed versions.
+
+    Given explicitly, so MLflow does not re-import the model in a subprocess to guess them
+    (about 4 s per training run).
+    """
+    import importlib.metadata as metadata
+
+    return [f"{package}=={metadata.version(package)}" for package in MODEL_PACKAGES]
+
+
+def describe_version(tags: dict[str, str], card: dict) -> str:
+    data = card["training_data"]
+    return (
+        f"leadscore {card['model_version']} (contract {tags['lineage.contract_version']}), "
+        f"trained on {data['rows_train']:,} leads created {data['created_from']} to "
+        f"{data['created_to']}. Code: git {tags['lineage.git_commit']}; data: dvc.lock md5 "
+        f"{tags.get('lineage.dvc.train_md5', 'n/a')} (train). Reproduce: `git checkout "
+        f"{tags['lineage.git_commit'].removesuffix('-dirty')} && dvc repro`."
+    )
+
+
+def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.DataFrame) -> dict:
+    """Log params, training metrics and the model; register it as a new model version."""
+    use_tracking(params.mlflow.experiment)
+    example = model_input_example(example)
+    signature = infer_signature(example, pipeline.predict_proba(example))
+    with mlflow.start_run(run_name=card["model_version"]) as run:
+        mlflow.log_params(flatten("train", params.train.model_dump()))
+        mlflow.log_params(
+            {
+                "contract.outcome.window_days": params.contract.outcome.window_days,
+                "contract.excluded_fields": ",".join(params.contract.excluded_fields),
+                "features": ",".join(FeatureSpec.from_dict(card["features"]).fields),
+                "training_data.sha256": card["training_data"]["sha256"],
+            }
+        )
+        mlflow.log_metrics({k: float(v) for k, v in card["metrics"].items()})
+        mlflow.set_tags({"model_version": card["model_version"]})
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="cloudpickle",
+            pip_requirements=model_requirements(),
+            pyfunc_predict_fn="predict_proba",
+            registered_model_name=params.mlflow.registered_model,
+        )
+    version = getattr(info, "registered_model_version", None)
+    if version is not None:
+        tags = lineage(params, card)
+        client = mlflow.MlflowClient()
+        name = params.mlflow.registered_model
+        for key, value in tags.items():
+            client.set_model_version_tag(name, str(version), key, value)
+        client.update_model_version(name, str(version), description=describe_version(tags, card))
+        client.set_registered_model_alias(name, CHALLENGER, str(version))
+    log.info(
+        "mlflow: run %s, registered %s v%s",
+        run.info.run_id,
+        params.mlflow.registered_model,
+        version,
+    )
+    return {
+        "tracking_uri": tracking_uri(),
+        "experiment_id": run.info.experiment_id,
+        "run_id": run.info.run_id,
+        "registered_model": params.mlflow.registered_model,
+        "registered_version": None if version is None else str(version),
+    }
+
+
+def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
+    """Add test-period metrics and plot files to the training run."""
+    mlflow.set_tracking_uri(tracking_uri())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="evaluation")
+
+
+def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
+    """Attach the sealed bundle to the training run and tag the contract it encodes.
+
+    With the bundle (pipeline, card, grading and the SHA-256 manifest) under `bundle/`, a
+    registered version (`models:/<name>@champion`) carries everything the scorer needs, and the
+    service verifies it exactly as it verifies `models/`.
+    """
+    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE
+
+    mlflow.set_tracking_uri(tracking_uri())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags(
+            {
+                "contract.version": grading_record["contract"]["version"],
+                **{
+                    f"grade.{name}.threshold": round(value, 6)
+                    for name, value in grading_record["thresholds"].items()
+                },
+            }
+        )
+        for name in (*BUNDLE_FILES, MANIFEST_FILE):
+            mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
+
+
+def log_importance(run_id: str, table: pd.DataFrame, segments: pd.DataFrame, figures: dict) -> None:
+    """Importance by field (metrics, table, figures) and segment quality on the training run."""
+    mlflow.set_tracking_uri(tracking_uri())
+    metrics = {}
+    for row in table.itertuples():
+        metrics[metric_key("importance", row.field)] = float(row.permutation_auc_mean)
+        metrics[metric_key("importance_std", row.field)] = float(row.permutation_auc_std)
+        metrics[metric_key("shap_mean_abs", row.field)] = float(row.mean_abs_shap)
+    for row in segments.itertuples():
+        for name in ("roc_auc", "conversion", "predicted", "ece"):
+            value = getattr(row, name)
+            if pd.notna(value):
+                metrics[metric_key("segment", row.segment, row.value, name)] = float(value)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(metrics)
+        mlflow.log_table(table, artifact_file="importance/importance.json")
+        mlflow.log_table(segments, artifact_file="importance/segments.json")
+        for file_name, figure in figures.items():
+            mlflow.log_figure(figure, f"importance/{file_name}")
+
+
+def tag_publish_gate(run: dict, gate: dict) -> None:
+    """The contract's publish-gate verdict on the training run and its registered version."""
+    mlflow.set_tracking_uri(tracking_uri())
+    tags = {"publish_gate.publishable": str(gate["publishable"]).lower()}
+    for name, check in gate["checks"].items():
+        tags[f"publish_gate.{name}"] = f"{'pass' if check['passed'] else 'FAIL'}: {check['actual']}"
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run["run_id"], key, value)
+        if run.get("registered_version"):
+            client.set_model_version_tag(
+                run["registered_model"], run["registered_version"], key, value
+            )

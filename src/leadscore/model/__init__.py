@@ -1,0 +1,1 @@
+"""Model: features, training, grade thresholds and the sealed model bundle."""

@@ -1,0 +1,122 @@
+"""Where a served bundle comes from: a local directory or an MLflow registry version."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
+from leadscore.scoring.scorer import CompileError, Scorer
+
+MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def is_registry_uri(uri: str) -> bool:
+    return uri.startswith("models:/")
+
+
+@contextlib.contextmanager
+def fetched_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict]]:
+    """Download a registered version's bundle (or just its file `only`) into a temporary
+    directory; yields that directory and the version's facts, and removes it afterwards."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from leadscore.core.config import tracking_uri
+    from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
+
+    match = MODELS_URI.match(uri)
+    if not match:
+        raise BundleError(f"{uri!r} is not models:/<name>@<alias> or models:/<name>/<version>")
+    mlflow.set_tracking_uri(tracking_uri())
+    client = MlflowClient()
+    name = match["name"]
+    artifact = BUNDLE_ARTIFACT_PATH if only is None else f"{BUNDLE_ARTIFACT_PATH}/{only}"
+    with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as target:
+        try:
+            if match["alias"]:
+                version = client.get_model_version_by_alias(name, match["alias"])
+            else:
+                version = client.get_model_version(name, match["version"])
+            local = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=artifact, dst_path=target
+            )
+        except MlflowException as error:
+            message = f"cannot fetch {uri} from {tracking_uri()}: {error.message}"
+            raise BundleError(message) from None
+        facts = {
+            "name": name,
+            "version": str(version.version),
+            "run_id": version.run_id,
+            "uri": uri,
+        }
+        yield Path(local) if only is None else Path(local).parent, facts
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message says which step failed and why."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    scorer: Scorer
+    card: dict
+    grading: dict
+    source: str
+    registry: dict | None
+    loaded_at: str
+
+    @property
+    def version(self) -> str:
+        return self.scorer.model_version
+
+    @property
+    def contract_version(self) -> str:
+        return self.scorer.contract_version
+
+
+@contextlib.contextmanager
+def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict | None]]:
+    """A local bundle directory for a model URI; registry versions are downloaded (all files,
+    or just `only`) into a temporary directory that is removed afterwards."""
+    if is_registry_uri(uri):
+        with fetched_bundle(uri, only) as (path, facts):
+            yield path, facts
+    else:
+        yield Path(uri), None
+
+
+def read_card(uri: str) -> dict:
+    """The model card alone (for the request schema), without loading the model."""
+    with local_bundle(uri, only=CARD_FILE) as (path, _):
+        card_path = path / CARD_FILE
+        if not card_path.is_file():
+            raise ModelLoadError(
+                f"no model card at {card_path}: run `make run` (or `dvc repro`) first"
+            )
+        return json.loads(card_path.read_text())
+
+
+def load_served_model(uri: str) -> ServedModel:
+    try:
+        with local_bundle(uri) as (path, registry):
+            bundle = load_bundle(path)
+        scorer = Scorer.from_bundle(bundle)
+        scorer.warm_up()
+    except (BundleError, CompileError, OSError, ValueError, KeyError) as error:
+        raise ModelLoadError(f"cannot load model from {uri}: {error}") from error
+    return ServedModel(
+        scorer=scorer,
+        card=bundle.card,
+        grading=bundle.grading_record,
+        source=uri,
+        registry=registry,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )

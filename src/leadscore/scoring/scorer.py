@@ -1,0 +1,358 @@
+"""Scoring raw leads with a model bundle: the one code path behind batch scoring and the API.
+
+The bundle's sklearn Pipeline is the model. For the hot path it is *compiled* once at load time:
+the fitted ordinal encoders become value -> code dictionaries, the boosted trees become flat
+arrays (`leadscore.scoring.trees`), the calibrator becomes its interpolation table. Nothing
+about the features is written by hand: everything is read from the fitted pipeline, and
+`Scorer.from_bundle` refuses to serve unless the compiled scorer reproduces
+`pipeline.predict_proba` on a probe set that covers every known category, unseen values and
+missing values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from leadscore.core import fields
+from leadscore.core.schema import FeatureSpec
+from leadscore.core.values import parse_bool
+from leadscore.model.bundle import ModelBundle
+from leadscore.model.grading import Grading
+from leadscore.scoring import trees
+
+PARITY_TOLERANCE = 1e-9
+MAX_REASONS = 5  # per direction
+
+
+class CompileError(RuntimeError):
+    """The pipeline cannot be compiled faithfully; the bundle is not served."""
+
+
+def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
+    """Calibrated probability, score 1-100 and grade for each lead, through the sklearn Pipeline."""
+    spec = FeatureSpec.from_dict(bundle.card["features"])
+    inputs = leads.reindex(columns=list(spec.fields))
+    probability = bundle.pipeline.predict_proba(inputs)[:, 1]
+    grading = bundle.grading
+    ids = leads[fields.LEAD_ID] if fields.LEAD_ID in leads else pd.RangeIndex(len(leads))
+    return pd.DataFrame(
+        {
+            fields.LEAD_ID: np.asarray(ids),
+            "probability": probability,
+            "score": grading.score(probability),
+            "grade": grading.grade(probability),
+        }
+    )
+
+
+# --- compiling the pipeline ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """One fitted calibration map from raw booster output to probability."""
+
+    method: str  # "isotonic" | "sigmoid"
+    x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    a: float = 0.0
+    b: float = 0.0
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "isotonic":
+            return np.interp(np.clip(raw, self.x[0], self.x[-1]), self.x, self.y)
+        return expit(-(self.a * raw + self.b))
+
+
+def _compile_calibrators(calibrated, booster) -> tuple[Calibrator, ...]:
+    compiled = []
+    for member in calibrated.calibrated_classifiers_:
+        inner = getattr(member.estimator, "estimator", member.estimator)
+        if inner is not booster:
+            raise CompileError("calibrated members wrap different boosters")
+        (calibrator,) = member.calibrators
+        if member.method == "isotonic":
+            x, y = calibrator.X_thresholds_, calibrator.y_thresholds_
+            compiled.append(Calibrator("isotonic", x=np.asarray(x), y=np.asarray(y)))
+        elif member.method == "sigmoid":
+            compiled.append(Calibrator("sigmoid", a=float(calibrator.a_), b=float(calibrator.b_)))
+        else:
+            raise CompileError(f"unsupported calibration method {member.method!r}")
+    return tuple(compiled)
+
+
+def _category_codes(pipeline, spec: FeatureSpec) -> tuple[dict[str, float], ...]:
+    """value -> code of every known category, read by running the fitted encoder on them."""
+    categorical = pipeline.named_steps["features"].named_transformers_.get("categorical")
+    if not spec.categorical:
+        return ()
+    if categorical is None:
+        raise CompileError("the pipeline has no 'categorical' transformer")
+    encoder = categorical.steps[-1][1]
+    known = [[c for c in cats if not pd.isna(c)] for cats in encoder.categories_]
+    rows = max(len(values) for values in known)
+    probe = pd.DataFrame(
+        {
+            name: [values[i % len(values)] for i in range(rows)]
+            for name, values in zip(spec.categorical, known, strict=True)
+        }
+    )
+    codes = categorical.transform(probe)
+    return tuple(
+        {str(value): float(codes[i, j]) for i, value in enumerate(probe[name])}
+        for j, name in enumerate(spec.categorical)
+    )
+
+
+def _booster(pipeline):
+    calibrated = pipeline.named_steps["classifier"]
+    return calibrated, calibrated.calibrated_classifiers_[0].estimator.estimator
+
+
+# --- the scorer ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of a batch of encoded leads."""
+
+    raw: np.ndarray
+    probability: np.ndarray
+    score: np.ndarray
+    grade: np.ndarray
+    contributions: np.ndarray | None  # (n, n_fields) in raw (log-odds) units, or None
+
+
+def missing_warning(name: str) -> str:
+    return f"{name}: missing; scored as unknown"
+
+
+def unseen_warning(name: str, value) -> str:
+    return f"{name}: {value!r} not seen in training; scored as unknown"
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A bundle compiled for fast scoring; identical results to its sklearn Pipeline."""
+
+    spec: FeatureSpec
+    category_codes: tuple[dict[str, float], ...]
+    trees: trees.TreeArrays
+    base_value: float
+    calibrators: tuple[Calibrator, ...]
+    grading: Grading
+    model_version: str
+    contract_version: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.spec.fields
+
+    @classmethod
+    def from_bundle(cls, bundle: ModelBundle, check: bool = True) -> Scorer:
+        spec = FeatureSpec.from_dict(bundle.card["features"])
+        features = bundle.pipeline.named_steps["features"]
+        columns = tuple(
+            c for name, _, cols in features.transformers_ if name != "remainder" for c in cols
+        )
+        if columns != spec.fields:
+            raise CompileError("the pipeline's feature order differs from the model card's")
+        calibrated, booster = _booster(bundle.pipeline)
+        tree_arrays = trees.from_hist_gradient_boosting(booster)
+        scorer = cls(
+            spec=spec,
+            category_codes=_category_codes(bundle.pipeline, spec),
+            trees=tree_arrays,
+            base_value=trees.base_value(tree_arrays),
+            calibrators=_compile_calibrators(calibrated, booster),
+            grading=bundle.grading,
+            model_version=bundle.version,
+            contract_version=bundle.contract_version,
+        )
+        if check:
+            scorer.check_against(bundle.pipeline)
+        return scorer
+
+    # encoding ---------------------------------------------------------------------------
+
+    def encode_records(self, records: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
+        """Leads as dicts of raw field values (validated API input) -> model matrix, warnings."""
+        n_categorical = len(self.spec.categorical)
+        matrix = np.empty((len(records), len(self.fields)))
+        warnings: list[list[str]] = [[] for _ in records]
+        for j, name in enumerate(self.fields):
+            values = [record.get(name) for record in records]
+            if j < n_categorical:
+                codes = self.category_codes[j]
+                column = [np.nan if v is None else codes.get(str(v), np.nan) for v in values]
+            else:
+                column = [np.nan if v is None else float(v) for v in values]
+            matrix[:, j] = column
+            if None in values or j < n_categorical:
+                for i in np.flatnonzero(np.isnan(matrix[:, j])):
+                    if values[i] is None:
+                        warnings[i].append(missing_warning(name))
+                    else:
+                        warnings[i].append(unseen_warning(name, values[i]))
+        return matrix, warnings
+
+    def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series]:
+        """A table of raw leads (e.g. a CSV chunk) -> model matrix, warnings, rejection reasons.
+
+        A row is rejected (reason given) when a number or yes/no value cannot be read or a
+        non-negative field is negative; missing and unseen values are warnings, as in the API.
+        """
+        n = len(frame)
+        matrix = np.full((n, len(self.fields)), np.nan)
+        warnings = [[] for _ in range(n)]
+        reasons = [[] for _ in range(n)]
+        n_categorical = len(self.spec.categorical)
+
+        def note(target, mask, message):
+            for i in np.flatnonzero(mask):
+                target[i].append(message)
+
+        for j, name in enumerate(self.fields):
+            if name not in frame:
+                note(warnings, np.ones(n, bool), missing_warning(name))
+                continue
+            column = frame[name]
+            present = column.notna().to_numpy()
+            if j < n_categorical:
+                text = column.astype("string")
+                codes = text.map(self.category_codes[j]).astype("float64").to_numpy()
+                unseen = present & np.isnan(codes)
+                for i in np.flatnonzero(unseen):
+                    warnings[i].append(unseen_warning(name, text.iloc[i]))
+                matrix[:, j] = codes
+            else:
+                if name in self.spec.boolean:
+                    values = (
+                        parse_bool(column).astype("Float64").to_numpy(np.float64, na_value=np.nan)
+                    )
+                else:
+                    values = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+                note(reasons, present & np.isnan(values), f"{name}: not a valid value")
+                note(reasons, np.isinf(values), f"{name}: must be finite")
+                if name in self.spec.non_negative:
+                    note(reasons, values < 0, f"{name}: must be >= 0")
+                matrix[:, j] = np.where(np.isfinite(values), values, np.nan)
+            note(warnings, ~present, missing_warning(name))
+        joined = pd.Series(["; ".join(r) for r in reasons], index=frame.index)
+        return matrix, pd.Series(warnings, index=frame.index), joined
+
+    # scoring ----------------------------------------------------------------------------
+
+    def probability(self, raw: np.ndarray) -> np.ndarray:
+        calibrated = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
+        return np.clip(calibrated, 0.0, 1.0)
+
+    def score(self, matrix: np.ndarray, reasons: bool = False) -> Scored:
+        raw = trees.raw_scores(self.trees, matrix)
+        probability = self.probability(raw)
+        return Scored(
+            raw=raw,
+            probability=probability,
+            score=self.grading.score(probability),
+            grade=self.grading.grade(probability),
+            contributions=trees.contributions(self.trees, matrix) if reasons else None,
+        )
+
+    def reasons(self, contributions: np.ndarray, values: Mapping) -> dict:
+        """Top signed contributions of one lead, with the field's value and a plain phrase.
+
+        `base_value + sum(reasons) + rest == raw_output` (log-odds), exactly.
+        """
+        order = np.argsort(-contributions, kind="stable")
+        up = [j for j in order[:MAX_REASONS] if contributions[j] > 0]
+        down = [j for j in order[::-1][:MAX_REASONS] if contributions[j] < 0]
+        chosen = up + down
+        rest = (
+            float(contributions.sum() - contributions[chosen].sum())
+            if chosen
+            else float(contributions.sum())
+        )
+        return {
+            "base_value": self.base_value,
+            "reasons": [self._reason(j, float(contributions[j]), values) for j in chosen],
+            "rest": rest,
+        }
+
+    def _reason(self, j: int, contribution: float, values: Mapping) -> dict:
+        name = self.fields[j]
+        value = values.get(name)
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        return {
+            "field": name,
+            "value": value,
+            "contribution": contribution,
+            "phrase": phrase(name, value, contribution),
+        }
+
+    # the guarantee ------------------------------------------------------------------------
+
+    def probe_frame(self, seed: int = 0, rows: int = 400) -> pd.DataFrame:
+        """Leads that walk every known category, unseen and missing values, numbers near splits."""
+        rng = np.random.default_rng(seed)
+        data: dict[str, list] = {}
+        for j, name in enumerate(self.spec.categorical):
+            known = list(self.category_codes[j]) or ["?"]
+            column = [known[i % len(known)] for i in range(rows)]
+            column[-1], column[-2] = None, "__never_seen__"
+            data[name] = column
+        inner = ~self.trees.is_leaf
+        splits, split_feature = self.trees.split[inner], self.trees.links[inner, 0]
+        for offset, name in enumerate(self.spec.numeric + self.spec.boolean):
+            j = len(self.spec.categorical) + offset
+            cuts = splits[split_feature == j]
+            if name in self.spec.boolean:
+                column = list(rng.integers(0, 2, rows).astype(bool))
+            elif len(cuts):
+                column = list(rng.choice(cuts, rows) + rng.choice([-1e-6, 0.0, 1e-6], rows))
+            else:
+                column = list(rng.uniform(0, 100, rows))
+            column[-3] = None
+            data[name] = column
+        return pd.DataFrame(data)
+
+    def check_against(self, pipeline) -> float:
+        """Max |compiled - pipeline| probability on the probe leads; raise above tolerance."""
+        probe = self.probe_frame()
+        expected = pipeline.predict_proba(probe)[:, 1]
+        matrix, _ = self.encode_records(
+            probe.astype(object).where(probe.notna(), None).to_dict("records")
+        )
+        got = self.score(matrix).probability
+        gap = float(np.max(np.abs(got - expected)))
+        if not gap <= PARITY_TOLERANCE:
+            raise CompileError(
+                f"compiled scorer differs from the pipeline by {gap:.2e} (> {PARITY_TOLERANCE:g}); "
+                "refusing to serve it"
+            )
+        return gap
+
+    def warm_up(self) -> None:
+        """Run the compiled kernels once so the first request does not pay for them."""
+        matrix, _ = self.encode_records([{}])
+        self.score(matrix, reasons=True)
+
+
+def phrase(name: str, value, contribution: float) -> str:
+    label = name.replace("_", " ")
+    if value is None:
+        shown = "unknown"
+    elif isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, float):
+        shown = f"{value:,.4g}"
+    else:
+        shown = str(value)
+    effect = "raises" if contribution > 0 else "lowers"
+    return f"{label} {shown} {effect} the chance of converting"

@@ -1,0 +1,32 @@
+"""DVC stage `align`: file I/O around leadscore.views.align."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.core.config import load_params
+from leadscore.core.io import read_json, write_json
+from leadscore.core.schema import FeatureSpec
+from leadscore.views.align import _pct, align_report, render_markdown
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    scored_path: Path = Path("data/processed/test_scored.parquet"),
+    card_path: Path = Path("models/model_card.json"),
+    reports_dir: Path = Path("reports"),
+) -> dict:
+    params = load_params(params_path)
+    scored = pd.read_parquet(scored_path)
+    candidates = list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
+    report = align_report(scored, params.contract, candidates)
+    write_json(reports_dir / "align.json", report)
+    (reports_dir / "align.md").write_text(render_markdown(report))
+    for name, row in report["views"].items():
+        log.info("align: %s %d leads, conversion %s", name, row["leads"], _pct(row["conversion"]))
+    return report

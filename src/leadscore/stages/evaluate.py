@@ -1,0 +1,66 @@
+"""DVC stage `evaluate`: file I/O around leadscore.analysis.evaluate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.analysis.evaluate import PROBABILITY, curves, evaluate, signal_verdict, truth_for
+from leadscore.core import fields
+from leadscore.core.config import load_params
+from leadscore.core.io import write_json
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import load_baseline, load_bundle
+from leadscore.scoring.scorer import score_leads
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    data_dir: Path = Path("data/processed"),
+    model_dir: Path = Path("models"),
+    truth_path: Path = Path("data/raw/truth.parquet"),
+    reports_dir: Path = Path("reports"),
+) -> dict:
+    params = load_params(params_path)
+    bundle = load_bundle(model_dir)
+    baseline = load_baseline(model_dir)
+    test = pd.read_parquet(data_dir / "test.parquet")
+    inputs = test[list(FeatureSpec.from_dict(bundle.card["features"]).fields)]
+    scored = score_leads(bundle, test)
+    probability = scored[PROBABILITY].to_numpy()
+    metrics = evaluate(
+        test,
+        probability,
+        baseline.predict_proba(inputs)[:, 1],
+        truth_for(test, truth_path),
+        params.evaluate.calibration_bins,
+        params.evaluate.top_share,
+    )
+    metrics["model_version"] = bundle.version
+    metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
+    if not metrics["signal"]["usable"]:
+        log.warning("evaluate: %s", metrics["signal"]["reason"])
+    write_json(reports_dir / "metrics.json", metrics)
+    plot_dir = reports_dir / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    y = test[fields.CONVERTED].to_numpy(int)
+    plot_files = []
+    for name, table in curves(y, probability, params.evaluate.calibration_bins).items():
+        path = plot_dir / f"{name}.csv"
+        table.round(6).to_csv(path, index=False)
+        plot_files.append(path)
+    test.assign(
+        **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
+    ).to_parquet(data_dir / "test_scored.parquet")
+    run = bundle.card.get("mlflow") or {}
+    if run.get("run_id"):
+        from leadscore.mlops import tracking
+
+        flat = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+        tracking.log_evaluation(run["run_id"], flat, plot_files)
+    log.info("evaluate: test AUC %.4f, ECE %.4f", metrics["roc_auc"], metrics["ece"])
+    return metrics

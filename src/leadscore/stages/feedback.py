@@ -1,0 +1,61 @@
+"""DVC stage `feedback`: file I/O around leadscore.views.feedback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.core import fields
+from leadscore.core.config import load_params
+from leadscore.core.io import read_json, read_table, write_json
+from leadscore.views.feedback import (
+    join_scoring_log,
+    monthly_feedback,
+    outcomes_from_file,
+    read_scoring_log,
+    render_markdown,
+)
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    scored_path: Path = Path("data/processed/test_scored.parquet"),
+    reference_path: Path = Path("data/processed/valid.parquet"),
+    split_path: Path = Path("reports/split.json"),
+    card_path: Path = Path("models/model_card.json"),
+    reports_dir: Path = Path("reports"),
+    scoring_log: str | None = None,
+    outcomes_path: Path | None = None,
+    as_of: str | None = None,
+) -> dict:
+    contract = load_params(params_path).contract
+    reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
+    watched = [fields.CHANNEL]
+    if card_path.is_file():
+        from leadscore.core.schema import FeatureSpec
+
+        watched += list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
+    if scoring_log:
+        if outcomes_path is None:
+            raise ValueError("--outcomes is required with --scoring-log")
+        outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
+        scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+        if without:
+            log.warning("feedback: %d scored leads have no outcome row yet", without)
+        stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
+        report = monthly_feedback(scored, contract, stamp, reference, watched, "scoring log")
+        report["scored_leads_without_outcome"] = without
+    else:
+        scored = pd.read_parquet(scored_path)
+        stamp = pd.Timestamp(as_of or read_json(split_path)["as_of"])
+        report = monthly_feedback(scored, contract, stamp, reference, watched)
+    write_json(reports_dir / "feedback.json", report)
+    (reports_dir / "feedback.md").write_text(render_markdown(report))
+    log.info(
+        "feedback: %d closed months, %d flagged", len(report["months"]), report["flagged_months"]
+    )
+    return report

@@ -1,0 +1,41 @@
+"""DVC stage `funnel`: file I/O around leadscore.views.funnel."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.core.config import load_params
+from leadscore.core.io import read_table, write_json
+from leadscore.views.funnel import _money, funnel_report, render_markdown
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    scored_path: Path = Path("data/processed/test_scored.parquet"),
+    costs_path: Path = Path("data/raw/channel_costs.csv"),
+    reports_dir: Path | None = Path("reports"),
+    revenue_target: float | None = None,
+    response_rate: float | None = None,
+) -> dict:
+    params = load_params(params_path).funnel
+    if revenue_target is not None:
+        params = params.model_copy(update={"revenue_target": revenue_target})
+    if response_rate is not None:
+        params = params.model_copy(update={"response_rate": response_rate})
+    report = funnel_report(pd.read_parquet(scored_path), read_table(costs_path), params)
+    if reports_dir is not None:
+        write_json(reports_dir / "funnel.json", report)
+        (reports_dir / "funnel.md").write_text(render_markdown(report))
+    plan = report["plan"]
+    log.info(
+        "funnel: %s deals, %s A leads for a target of %s",
+        plan["deals_needed"],
+        plan["a_leads_needed"],
+        _money(plan["revenue_target"]),
+    )
+    return report

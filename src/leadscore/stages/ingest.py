@@ -1,0 +1,77 @@
+"""DVC stage `ingest`: file I/O around leadscore.data.ingest."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from leadscore.core.config import load_params
+from leadscore.core.io import read_table, write_json
+from leadscore.data.ingest import (
+    IngestResult,
+    LeadTableError,
+    LeadTableSpec,
+    builtin_kinds,
+    export_table_spec,
+    ingest,
+    input_fields,
+)
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    raw_path: Path = Path("data/raw/leads.parquet"),
+    out_dir: Path = Path("data/interim"),
+    report_path: Path = Path("reports/validation.json"),
+) -> IngestResult:
+    from leadscore.data.leakage import guard, infer_kinds
+
+    params = load_params(params_path)
+    raw = read_table(raw_path)
+    builtin = params.data.source == "generator"
+    if builtin:
+        spec = LeadTableSpec()
+        kinds = builtin_kinds(spec)
+    else:
+        kinds = infer_kinds(raw, params.data.types)
+        spec = export_table_spec(kinds, raw.columns)
+    result = ingest(raw, spec)
+    leakage = params.data.leakage
+    kept, flagged = guard(
+        result.valid,
+        kinds,
+        leakage.max_single_field_auc,
+        leakage.folds,
+        excluded=tuple(params.data.exclude),
+        allowed=tuple(params.contract.allowed_fields),
+    )
+    result.summary["fields"] = {"inputs": list(kept), "flagged": flagged}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.valid.to_parquet(out_dir / "leads.parquet", index=False)
+    result.quarantine.to_csv(out_dir / "quarantine.csv", index=False)
+    write_json(out_dir / "features.json", input_fields(result.valid, kept, builtin))
+    write_json(report_path, result.summary)
+    for name, why in flagged.items():
+        log.info(
+            "ingest: %s %s: %s",
+            "excluded" if why["excluded"] else "allowed",
+            name,
+            "; ".join(why["flags"]),
+        )
+    share = result.summary["quarantined_share"]
+    log.info(
+        "ingest: %d rows, %d valid, %d quarantined (%s)",
+        result.summary["rows_in"],
+        result.summary["rows_valid"],
+        result.summary["rows_quarantined"],
+        json.dumps(result.summary["reasons"]),
+    )
+    if share > params.ingest.max_quarantine_share:
+        raise LeadTableError(
+            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
+            f"{params.ingest.max_quarantine_share:.1%}; see {out_dir / 'quarantine.csv'}"
+        )
+    return result

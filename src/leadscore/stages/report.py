@@ -1,0 +1,31 @@
+"""DVC stage `report`: file I/O around leadscore.views.report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.core.io import read_json
+from leadscore.views.report import render_report
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    reports_dir: Path = Path("reports"), card_path: Path = Path("models/model_card.json")
+) -> Path:
+    importance_path = reports_dir / "importance.csv"
+    html = render_report(
+        read_json(reports_dir / "contract.json"),
+        read_json(reports_dir / "align.json"),
+        read_json(reports_dir / "funnel.json"),
+        read_json(reports_dir / "feedback.json"),
+        read_json(card_path)["model_version"],
+        pd.read_csv(importance_path) if importance_path.is_file() else None,
+    )
+    path = reports_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    log.info("report: %s (%d kB)", path, len(html) // 1024)
+    return path

@@ -1,0 +1,38 @@
+"""DVC stage `train`: file I/O around leadscore.model.train."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.core.config import load_params
+from leadscore.core.io import read_json
+from leadscore.core.schema import FeatureSpec
+from leadscore.model.bundle import save_fitted
+from leadscore.model.train import train_models
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    params_path: Path = Path("params.yaml"),
+    data_dir: Path = Path("data/processed"),
+    model_dir: Path = Path("models"),
+    features_path: Path = Path("data/interim/features.json"),
+) -> dict:
+    from leadscore.mlops import tracking
+
+    params = load_params(params_path)
+    train = pd.read_parquet(data_dir / "train.parquet")
+    valid = pd.read_parquet(data_dir / "valid.parquet")
+    inputs = read_json(features_path) if features_path.is_file() else None
+    log.info("train: fitting on %d leads, calibrating on %d", len(train), len(valid))
+    candidates = FeatureSpec.from_dict(inputs) if inputs else None
+    pipeline, baseline, card = train_models(train, valid, params, candidates)
+    example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
+    card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
+    save_fitted(model_dir, pipeline, baseline, card)
+    log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
+    return card

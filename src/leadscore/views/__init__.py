@@ -1,0 +1,1 @@
+"""Views for sales and marketing: the contract report, profiles, align, funnel, feedback, report."""

@@ -1,0 +1,199 @@
+"""Monthly lead-quality feedback: how each grade really converted, month by month.
+
+For every month of scored leads whose outcome window has closed, conversion by grade beside the
+contract's promise; months where A or B fell below the promise are flagged with the likely
+cause (a shift in the channel mix or in a field's distribution) when one is visible. Works from
+the test period (the `feedback` stage) and from the service's scoring log joined with an
+outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from leadscore.core import fields
+from leadscore.core.config import Contract
+from leadscore.core.stats import wilson_interval
+from leadscore.model.grading import GRADES
+
+log = logging.getLogger(__name__)
+
+WATCHED_GRADES = ("A", "B")
+MIN_LEADS_TO_JUDGE = 30
+DRIFT_PSI = 0.10  # population stability index above which a shift is called visible
+PSI_BINS = 10
+
+
+def closed_months(created_at: pd.Series, as_of: pd.Timestamp, window_days: int) -> pd.Series:
+    """True for leads created in a month whose last lead's outcome window closed by `as_of`."""
+    month_end = created_at.dt.to_period("M").dt.end_time.dt.normalize()
+    return month_end + pd.Timedelta(days=window_days) <= as_of
+
+
+def psi(reference: pd.Series, current: pd.Series) -> float:
+    """Population stability index of a field between a reference and a current period."""
+    reference, current = reference.dropna(), current.dropna()
+    if reference.empty or current.empty:
+        return 0.0
+    if pd.api.types.is_numeric_dtype(reference) and not pd.api.types.is_bool_dtype(reference):
+        edges = np.unique(np.quantile(reference, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
+        ref_groups = np.searchsorted(edges, reference.to_numpy(), side="right")
+        cur_groups = np.searchsorted(edges, current.to_numpy(), side="right")
+        ref_share = pd.Series(ref_groups).value_counts(normalize=True)
+        cur_share = pd.Series(cur_groups).value_counts(normalize=True)
+    else:
+        ref_share = reference.astype(str).value_counts(normalize=True)
+        cur_share = current.astype(str).value_counts(normalize=True)
+    index = ref_share.index.union(cur_share.index)
+    ref = ref_share.reindex(index, fill_value=0).to_numpy() + 1e-4
+    cur = cur_share.reindex(index, fill_value=0).to_numpy() + 1e-4
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def likely_cause(month: pd.DataFrame, reference: pd.DataFrame | None, watched: list[str]) -> str:
+    """The biggest visible shift from the reference period, or a plain 'none visible'."""
+    if reference is None or reference.empty:
+        return "cannot tell: no reference leads with fields to compare"
+    shifts = {
+        field: psi(reference[field], month[field])
+        for field in watched
+        if field in month.columns and field in reference.columns
+    }
+    if not shifts:
+        return "cannot tell: the scored leads carry no fields to compare"
+    field, value = max(shifts.items(), key=lambda item: item[1])
+    if value < DRIFT_PSI:
+        return f"no visible drift in the channel mix or the fields (largest PSI {value:.2f})"
+    what = "the channel mix" if field == fields.CHANNEL else f"the distribution of {field}"
+    return f"drift in {what} (PSI {value:.2f} against the reference period)"
+
+
+def month_row(
+    month: str, leads: pd.DataFrame, contract: Contract, reference, watched: list[str]
+) -> dict:
+    grades = {}
+    for grade in GRADES:
+        part = leads[leads["grade"] == grade]
+        n, k = int(len(part)), int(part[fields.CONVERTED].sum())
+        promise = getattr(contract.grades, grade, None)
+        low, high = wilson_interval(k, n)
+        judged = promise is not None and n >= MIN_LEADS_TO_JUDGE
+        grades[grade] = {
+            "leads": n,
+            "conversions": k,
+            "conversion": k / n if n else None,
+            "conversion_ci_low": low,
+            "conversion_ci_high": high,
+            "promise": None if promise is None else promise.min_conversion,
+            "below_promise": bool(judged and k / n < promise.min_conversion),
+            "judged": bool(judged),
+        }
+    flagged = any(grades[g]["below_promise"] for g in WATCHED_GRADES)
+    return {
+        "month": month,
+        "leads": int(len(leads)),
+        "grades": grades,
+        "flagged": flagged,
+        "likely_cause": likely_cause(leads, reference, watched) if flagged else None,
+    }
+
+
+def monthly_feedback(
+    scored: pd.DataFrame,
+    contract: Contract,
+    as_of: pd.Timestamp,
+    reference: pd.DataFrame | None = None,
+    watched: list[str] | None = None,
+    source: str = "test period",
+) -> dict:
+    """Conversion by grade per closed month vs the promises; flags and likely causes."""
+    created = pd.to_datetime(scored[fields.CREATED_AT])
+    closed = closed_months(created, as_of, contract.outcome.window_days)
+    leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
+    watched = watched or [fields.CHANNEL]
+    months = [
+        month_row(month, part, contract, reference, watched)
+        for month, part in leads.groupby("_month", sort=True)
+    ]
+    return {
+        "source": source,
+        "as_of": str(as_of.date()),
+        "window_days": contract.outcome.window_days,
+        "months_open": int(created[~closed].dt.to_period("M").nunique()),
+        "leads_in_open_months": int((~closed).sum()),
+        "months": months,
+        "flagged_months": sum(m["flagged"] for m in months),
+    }
+
+
+def outcomes_from_file(outcomes: pd.DataFrame, window_days: int) -> pd.DataFrame:
+    """lead_id, created_at and converted from an outcomes table (converted or won_at)."""
+    missing = {fields.LEAD_ID, fields.CREATED_AT} - set(outcomes.columns)
+    if missing:
+        raise ValueError(f"outcomes file lacks column(s) {sorted(missing)}")
+    frame = outcomes.copy()
+    frame[fields.CREATED_AT] = pd.to_datetime(frame[fields.CREATED_AT])
+    if fields.CONVERTED in frame.columns:
+        frame[fields.CONVERTED] = frame[fields.CONVERTED].astype(int)
+    elif fields.WON_AT in frame.columns:
+        won = pd.to_datetime(frame[fields.WON_AT])
+        in_window = won.notna() & (won - frame[fields.CREATED_AT] <= pd.Timedelta(days=window_days))
+        frame[fields.CONVERTED] = in_window.astype(int)
+    else:
+        raise ValueError("outcomes file needs a 'converted' (0/1) or a 'won_at' (date) column")
+    return frame
+
+
+def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The latest score of each lead joined to its outcome; also the leads without an outcome."""
+    latest = log_rows.sort_values("scored_at").drop_duplicates(fields.LEAD_ID, keep="last")
+    latest = latest[[fields.LEAD_ID, "grade", "probability", "model_version"]]
+    latest[fields.LEAD_ID] = latest[fields.LEAD_ID].astype(str)
+    outcomes = outcomes.assign(**{fields.LEAD_ID: outcomes[fields.LEAD_ID].astype(str)})
+    joined = latest.merge(outcomes, on=fields.LEAD_ID, how="left", indicator=True)
+    without = int((joined["_merge"] == "left_only").sum())
+    return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
+
+
+def read_scoring_log(url: str) -> pd.DataFrame:
+    """All rows of the service's `scored_leads` table (SQLAlchemy URL or SQLite file path)."""
+    from sqlalchemy import create_engine
+
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    engine = create_engine(url)
+    try:
+        return pd.read_sql_table("scored_leads", engine, parse_dates=["scored_at"])
+    finally:
+        engine.dispose()
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def render_markdown(report: dict) -> str:
+    lines = [
+        f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
+        "",
+        f"Months count once their {report['window_days']}-day outcome window has closed; "
+        f"{report['leads_in_open_months']:,} leads in {report['months_open']} open month(s) "
+        "wait.",
+        "",
+        "| month | leads | A (promise) | B (promise) | C (promise) | D | flag |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for month in report["months"]:
+        cells = []
+        for grade in GRADES:
+            row = month["grades"][grade]
+            text = f"{_pct(row['conversion'])} of {row['leads']}"
+            if row["promise"] is not None:
+                text += f" ({_pct(row['promise'])})"
+            cells.append(text)
+        flag = f"below promise: {month['likely_cause']}" if month["flagged"] else "ok"
+        lines.append(f"| {month['month']} | {month['leads']:,} | {' | '.join(cells)} | {flag} |")
+    return "\n".join(lines) + "\n"
