@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance example-x-education example-x-education-cv lock clean
+.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance bench-rank example-x-education example-x-education-cv lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batch
 
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
+
+bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
+	$(BIN)/python bench/rank_resolution.py
 
 lock: ## Re-pin requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock

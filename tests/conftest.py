@@ -83,15 +83,19 @@ def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
     """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
     from leadscore.core.schema import FeatureSpec
     from leadscore.model.thresholds import derive_grading, grading_record
+    from leadscore.model.train import raw_output
 
     pipeline, _, card = tiny_models
     valid = tiny_split.valid
-    probability = pipeline.predict_proba(
-        valid[list(FeatureSpec.from_dict(card["features"]).fields)]
-    )
+    inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
+    probability = pipeline.predict_proba(inputs)
     monthly_volume = len(valid) / tiny_params.split.valid_months
     grading, derivation = derive_grading(
-        probability[:, 1], monthly_volume, tiny_params.contract.grades, valid["converted"]
+        probability[:, 1],
+        monthly_volume,
+        tiny_params.contract.grades,
+        valid["converted"],
+        raw=raw_output(pipeline, inputs),
     )
     return grading_record(grading, derivation, tiny_params.contract, card["model_version"])
 

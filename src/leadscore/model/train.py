@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -84,6 +85,12 @@ def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier:
     """The fitted gradient-boosting model inside the calibrated pipeline."""
     calibrated = pipeline.named_steps["classifier"]
     return calibrated.calibrated_classifiers_[0].estimator.estimator
+
+
+def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
+    """The booster's raw output (log-odds) for leads: what the calibration maps to probability."""
+    encoded = pipeline.named_steps["features"].transform(inputs)
+    return booster_of(pipeline).decision_function(encoded)
 
 
 def model_version(trained_on: str, training_hash: str, params: TrainParams, spec: dict) -> str:
