@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from leadscore.scoring.log import rows_for
+from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse
 from leadscore_serve.security import require_api_key
 
@@ -31,6 +32,19 @@ def request_body_openapi(request_model: type[BaseModel]) -> dict:
             },
         }
     }
+
+
+def require_json(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (`application/json`, `*/*+json`) or not declared."""
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ProblemError(
+            415,
+            f"the body must be JSON (Content-Type: application/json), not {media_type or '?'}",
+            kind="unsupported-media-type",
+        )
 
 
 def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
@@ -99,16 +113,14 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
 
     @router.post(
         "/v1/score",
+        operation_id="score_leads",
         summary="Score one lead or a batch of leads",
         response_model=ScoreResponse,
         openapi_extra=request_body_openapi(request_model),
-        responses={
-            401: {"description": "missing or invalid X-API-Key"},
-            413: {"description": "request body too large"},
-            422: {"description": "a field is missing, of the wrong type or out of range"},
-        },
+        responses=problem_responses(401, 413, 415, 422),
     )
     async def score(request: Request) -> Response:
+        require_json(request.headers.get("content-type"))
         parsed = parse_body(request_model, await request.body())
         if len(parsed.leads) <= INLINE_LEADS:
             content = score_body(request.app.state, parsed)
