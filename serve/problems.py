@@ -143,8 +143,9 @@ async def raised_problem(request: Request, error: ProblemError) -> Response:
 
 
 async def unexpected_problem(request: Request, error: Exception) -> Response:
-    """500 for anything unforeseen; the cause goes to the log, never to the client."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    """500 for anything unforeseen; the cause goes to the log (the server logs the traceback
+    too), never to the client."""
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
     detail = "the service failed to answer this request; the error is logged"
     return problem_response(500, problem_body(500, detail, request.url.path, "internal-error"))
 
