@@ -62,21 +62,25 @@ async def lifespan(app: FastAPI):
             state.scoring_log.close()
 
 
-def with_component_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
-    """Add models the routes reference by name (the request model, which the route parses
-    itself, and the problem documents) to the OpenAPI components."""
+def with_component_schemas(
+    app: FastAPI, inputs: tuple[type[BaseModel], ...], outputs: tuple[type[BaseModel], ...]
+) -> None:
+    """Add models the routes reference by name to the OpenAPI components: `inputs` (the
+    request model, which the route parses itself) as validated, `outputs` (the problem
+    documents, which handlers send) as serialized."""
     default_openapi = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = default_openapi()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in models:
-                body = model.model_json_schema(
-                    ref_template="#/components/schemas/{model}", mode="serialization"
-                )
-                components.update(body.pop("$defs", {}))
-                components[model.__name__] = body
+            for models, mode in ((inputs, "validation"), (outputs, "serialization")):
+                for model in models:
+                    body = model.model_json_schema(
+                        ref_template="#/components/schemas/{model}", mode=mode
+                    )
+                    components.update(body.pop("$defs", {}))
+                    components[model.__name__] = body
         return app.openapi_schema
 
     app.openapi = openapi
@@ -116,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scoring_router(request_model))
     app.include_router(ops.router)
     app.include_router(admin.router)
-    with_component_schemas(app, request_model, Problem, NotReady, ReloadFailed)
+    with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s

@@ -111,7 +111,7 @@ class LeadScore(ResponseModel):
         ge=0, le=1, description="calibrated chance of converting in the contract's window"
     )
     score: int = Field(
-        ge=1, le=100, description="rank among recent leads, 1-100 (higher converts more often)"
+        ge=1, le=100, description="percentile among the calibration leads by the raw output"
     )
     grade: Grade = Field(description="A, B, C or D, as the contract defines them")
     explanation: Explanation | None
