@@ -329,6 +329,70 @@ def score(
         )
 
 
+@app.command("score-spark")
+def score_spark(
+    source: Annotated[
+        str, typer.Argument(help="Leads: a path or URI (parquet, csv, json, orc, ...) or a table.")
+    ],
+    output: Annotated[str, typer.Option("--output", "-o", help="Scores: a path, URI or table.")],
+    model: Annotated[
+        str, typer.Option(help="Bundle directory or models:/<name>@<alias>.")
+    ] = "models",
+    input_format: Annotated[
+        str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
+    ] = None,
+    output_format: Annotated[
+        str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
+    ] = "errorifexists",
+    reasons: Annotated[bool, typer.Option(help="Add each lead's explanation (JSON).")] = False,
+    log_scores: Annotated[
+        bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
+    ] = True,
+    scoring_log: Annotated[
+        str | None,
+        typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG)."),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
+    ] = None,
+) -> None:
+    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
+    from pyspark.errors import AnalysisException
+
+    from leadscore.batch import BatchInputError
+    from leadscore.bundle import BundleError
+    from leadscore.scoring import CompileError
+    from leadscore.spark_scoring import SparkSettings, run_scoring, spark_session
+    from serve.state import local_bundle
+
+    settings = SparkSettings(**({"master": master} if master else {}))
+    spark = spark_session(settings)
+    try:
+        with local_bundle(model) as (bundle_dir, _):
+            done = run_scoring(
+                spark, source, output, bundle_dir, input_format, output_format, mode, reasons,
+                scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
+            )  # fmt: skip
+    except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
+        _fail(error)
+    finally:
+        spark.stop()
+    typer.echo(
+        f"scored {done.scored:,} leads with {done.model_version} on Spark -> {output} "
+        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"
+    )
+    if done.rejected:
+        typer.secho(
+            f"{done.rejected:,} rows rejected with their reason -> {done.rejected_output}",
+            fg=typer.colors.YELLOW,
+        )
+    if done.scoring_log:
+        typer.echo(f"scoring log: {done.scoring_log}")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (LEADSCORE_HOST).")] = None,
