@@ -7,6 +7,7 @@ DVC calls the stage commands (see `dvc.yaml`); people mostly run `dvc repro` and
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -35,6 +36,8 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -386,8 +389,8 @@ def score_spark(
         if running is None:
             spark.stop()
     typer.echo(
-        f"scored {done.scored:,} leads with {done.model_version} on Spark -> {output} "
-        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"
+        f"scored {done.scored:,} leads with {done.model_version} on Spark in {done.seconds} s "
+        f"-> {output} (grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"
     )
     if done.rejected:
         typer.secho(

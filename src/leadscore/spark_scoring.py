@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -388,10 +389,16 @@ def score_frame(
     reasons: bool = False,
     scoring_log: str | None = None,
     stamp: datetime | None = None,
+    inputs: tuple[str, ...] | None = None,
 ) -> DataFrame:
-    """The scores of a DataFrame of raw leads (lazy): the local batch output's columns."""
+    """The scores of a DataFrame of raw leads (lazy): the local batch output's columns.
+
+    With `inputs` (the model's fields), only those columns and the lead id travel to Python.
+    """
     if fields.LEAD_ID not in leads.columns:
         raise BatchInputError(f"the input has no {fields.LEAD_ID!r} column")
+    if inputs is not None:
+        leads = leads.select(*[c for c in leads.columns if c == fields.LEAD_ID or c in inputs])
     body = partial(
         score_partition,
         bundle=bundle,
@@ -424,6 +431,7 @@ class SparkRun:
     output: str
     rejected_output: str | None
     scoring_log: str | None
+    seconds: float
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -435,6 +443,7 @@ class SparkRun:
             "output": self.output,
             "rejected_output": self.rejected_output,
             "scoring_log": self.scoring_log,
+            "seconds": self.seconds,
         }
 
 
@@ -450,6 +459,7 @@ def run_scoring(
     scoring_log: str | None = None,
 ) -> SparkRun:
     """Read leads, score them on the executors, write the scores (and any rejected rows)."""
+    started = time.perf_counter()
     shipped = pack_bundle(bundle_dir)
     scorer = scorer_for(shipped)  # fails here, on the driver, before the cluster is busy
     sink_format = sink_format or format_of(sink)
@@ -458,7 +468,7 @@ def run_scoring(
     counts = spark.sparkContext.accumulator({}, Counts())
     log_root = log_location(scoring_log) if scoring_log else None
     try:
-        scores = score_frame(leads, bundle, counts, reasons, log_root)
+        scores = score_frame(leads, bundle, counts, reasons, log_root, inputs=scorer.fields)
         write_frame(scores, sink, sink_format, mode)
         rejected_output = None
         if counts.value.get("rejected", 0):
@@ -476,4 +486,5 @@ def run_scoring(
         output=sink,
         rejected_output=rejected_output,
         scoring_log=log_root,
+        seconds=round(time.perf_counter() - started, 1),
     )
