@@ -48,11 +48,11 @@ class PeakMemory:
 def run_one(n_leads: int) -> dict:
     import yaml
 
-    from leadscore.config import parse_params
-    from leadscore.generate import generate_crm
-    from leadscore.ingest import ingest
-    from leadscore.split import resolve_as_of, time_split
-    from leadscore.train import train_models
+    from leadscore.core.config import parse_params
+    from leadscore.data.generate import generate_crm
+    from leadscore.data.ingest import ingest
+    from leadscore.data.split import resolve_as_of, time_split
+    from leadscore.model.train import train_models
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["generate"]["n_leads"] = n_leads

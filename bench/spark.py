@@ -43,8 +43,8 @@ def make_leads(n_leads: int, work: Path) -> Path:
     import pyarrow.parquet as pq
     import yaml
 
-    from leadscore.features import FeatureSpec
-    from leadscore.generate import generate_crm
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.data.generate import generate_crm
 
     path = work / f"leads-{n_leads}.parquet"
     if path.exists():
@@ -140,8 +140,8 @@ def udf_job(source: str, output: str, model_uri: str) -> None:
     import mlflow
     from pyspark.sql import functions as F
 
-    from leadscore.features import FeatureSpec
-    from leadscore.spark_scoring import SparkSettings, spark_session
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.scoring.spark import SparkSettings, spark_session
 
     card = json.loads((ROOT / "models" / "model_card.json").read_text())
     spec = FeatureSpec.from_dict(card["features"])

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from leadscore import tracking
-from leadscore.bundle import MODEL_FILE, BundleError, load_bundle
 from leadscore.cli import app
-from leadscore.features import FeatureSpec
-from leadscore.feedback import read_scoring_log
-from leadscore.spark_scoring import (
+from leadscore.core.schema import FeatureSpec
+from leadscore.mlops import tracking
+from leadscore.model.bundle import MODEL_FILE, BundleError, load_bundle
+from leadscore.scoring.spark import (
     LOG_PARTITION,
     Counts,
     SparkSettings,
@@ -30,6 +29,7 @@ from leadscore.spark_scoring import (
     spark_session,
     unpack_scorer,
 )
+from leadscore.views.feedback import read_scoring_log
 
 COMPARED = ["probability", "score", "grade", "warnings", "model_version", "contract_version"]
 

@@ -368,11 +368,11 @@ def score_spark(
     from pyspark.errors import AnalysisException
     from pyspark.sql import SparkSession
 
-    from leadscore.batch import BatchInputError
-    from leadscore.bundle import BundleError
-    from leadscore.scoring import CompileError
-    from leadscore.spark_scoring import SparkSettings, run_scoring, spark_session
-    from serve.state import local_bundle
+    from leadscore.model.bundle import BundleError
+    from leadscore.scoring.batch import BatchInputError
+    from leadscore.scoring.loading import local_bundle
+    from leadscore.scoring.scorer import CompileError
+    from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
 
     settings = SparkSettings(**({"master": master} if master else {}))
     running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours

@@ -10,6 +10,7 @@ outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -39,10 +39,10 @@ import pyarrow as pa
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadscore import fields
-from leadscore.batch import BatchInputError, score_chunk
-from leadscore.bundle import MANIFEST_FILE, BundleError, load_bundle, verify_bundle
-from leadscore.scoring import Scorer
+from leadscore.core import fields
+from leadscore.model.bundle import MANIFEST_FILE, BundleError, load_bundle, verify_bundle
+from leadscore.scoring.batch import BatchInputError, score_chunk
+from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:
     from pyspark import Accumulator, Broadcast
