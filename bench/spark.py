@@ -180,6 +180,10 @@ def engines(source: Path, out: Path, model_uri: str) -> dict[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument(
+        "--engines", nargs="+", choices=["a", "b", "c"], default=["a", "b", "c"],
+        help="which of (a), (b), (c) to run",
+    )  # fmt: skip
     parser.add_argument("--udf", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.udf:
@@ -198,6 +202,8 @@ def main() -> None:
             print(f"generating {n:,} leads ...", flush=True)
             source = make_leads(n, work)
             for name, command in engines(source, work / f"out-{n}", model_uri).items():
+                if name[1] not in args.engines:
+                    continue
                 print(f"  {name} at {n:,} leads ...", flush=True)
                 figures = run_measured(command, env)
                 figures.update(engine=name, leads=n, leads_per_s=round(n / figures["seconds"]))
