@@ -113,7 +113,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
 
 
 def run_stages(
-    root: Path, monkeypatch, stages=("generate", "ingest", "split", "train", "grade", "evaluate")
+    root: Path, monkeypatch, stages=("prepare", "ingest", "split", "train", "grade", "evaluate")
 ):
     """The pipeline's stage mains, in `root`, against a private MLflow store."""
     import importlib
@@ -201,7 +201,7 @@ def test_a_wrong_column_name_fails_early_naming_the_key(
     with pytest.raises(
         ParamsError, match=r"data.id_column: 'Lead key' is not a column .*'Lead Key'"
     ):
-        run_stages(multi_table, monkeypatch, stages=("generate",))
+        run_stages(multi_table, monkeypatch, stages=("prepare",))
 
 
 def test_a_malformed_data_section_names_the_key(default_params_raw):

@@ -1,31 +1,37 @@
-"""DVC stage `generate`: file I/O around leadscore.data.generate."""
+"""DVC stage `prepare`: the raw lead table, from the built-in generator or a CRM export.
+
+`data.source: generator` writes the generated CRM (leads, true probabilities, channel costs);
+`data.source: files` reads the configured export (leadscore.data.sources) and writes empty but
+valid truth and channel-cost tables, so one dvc.yaml serves both.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import yaml
-
+from leadscore.core.config import load_params
 from leadscore.data.generate import generate_crm, import_export, write_crm
 
 log = logging.getLogger(__name__)
 
 
 def main(params_path: Path = Path("params.yaml"), out_dir: Path = Path("data/raw")):
-    raw = yaml.safe_load(Path(params_path).read_text())
-    if (raw.get("data") or {}).get("source", "generator") == "files":
+    params = load_params(params_path)
+    if params.data.source == "files":
         return import_export(Path(params_path), out_dir)
-    gen = raw["generate"]
+    gen = params.generate
     crm = generate_crm(
-        n_leads=int(gen["n_leads"]),
-        months=int(gen["months"]),
-        export_date=str(gen["export_date"]),
-        window_days=int(raw["contract"]["outcome"]["window_days"]),
-        seed=int(gen["seed"]),
+        n_leads=gen.n_leads,
+        months=gen.months,
+        export_date=gen.export_date,
+        window_days=params.contract.outcome.window_days,
+        seed=gen.seed,
     )
     write_crm(crm, out_dir)
     log.info(
-        "generate: %d leads, %.1f%% converted", len(crm.leads), 100 * crm.leads["converted"].mean()
+        "prepare: generated %d leads, %.1f%% converted",
+        len(crm.leads),
+        100 * crm.leads["converted"].mean(),
     )
     return crm
