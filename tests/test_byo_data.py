@@ -13,7 +13,7 @@ import yaml
 from conftest import PROJECT_ROOT
 
 from leadscore.core import fields
-from leadscore.core.config import ParamsError, parse_params
+from leadscore.core.config import ParamsError, parse_params, read_raw_params
 from leadscore.data.leakage import guard, infer_kind
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
@@ -213,7 +213,7 @@ def test_a_malformed_data_section_names_the_key(default_params_raw):
 @pytest.mark.skipif(not XED_LEADS.is_file(), reason=f"the X Education export is not at {XED_LEADS}")
 def test_x_education_with_only_the_example_config(tmp_path, monkeypatch):
     example = PROJECT_ROOT / "examples" / "x-education"
-    raw = yaml.safe_load((example / "params.yaml").read_text())
+    raw = read_raw_params(example / "params.yaml")  # with the example's contract.yaml
     raw["data"]["files"][0]["path"] = str(XED_LEADS)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     run_stages(tmp_path, monkeypatch)
