@@ -220,9 +220,9 @@ def funnel_report(
     if channel is None:
         missing.append(need("Channel economics", "channel"))
     if cost is None:
-        missing.append(need("Cost per A lead and per won deal", "cost"))
+        missing.append(need("Each channel's cost", "cost"))
     if deal_value is None:
-        missing.append(need("Revenue and the plan backwards from a revenue target", "deal_value"))
+        missing.append(need("The revenue plan", "deal_value"))
     economics = channel_economics(scored, costs, columns)
     report = {
         "channels": _records(economics),
@@ -261,37 +261,22 @@ def _table(rows: dict[str, dict], first: str) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict) -> str:
+def _plan_lines(report: dict) -> list[str]:
+    """The plan backwards from the revenue target, or what it needs."""
     plan = report["plan"]
-    lines = ["# Channel economics and the funnel plan (test period)", ""]
-    lines += [f"> {item['message']}" for item in report.get("missing", [])]
-    lines += [""] if report.get("missing") else []
-    lines += _table(report["channels"], "channel")
-    if report["channels_without_cost"]:
-        lines.append(f"\nNo cost known for: {', '.join(report['channels_without_cost'])}.")
-    if report.get("cost_source"):
-        lines.append(f"\nCosts from the {report['cost_source']}.")
-    lines += [
-        "",
-        f"## Backwards from a revenue target of {_money(plan['revenue_target'])}",
-        "",
-    ]
     if plan["deals_needed"] is None:
         value_needed = [m for m in report.get("missing", []) if m["missing"] == "deal_value"]
-        lines.append(
-            f"- {value_needed[0]['message']}"
+        return [
+            value_needed[0]["message"]
             if value_needed
-            else "- No won deal of the test period has a value: no deals needed can be derived."
-        )
-    else:
-        lines.append(
-            f"- Average deal value {_money(plan['average_deal_value'])}: "
-            f"**{plan['deals_needed']:,} deals** needed."
-        )
-    lines.append(
+            else "No won deal of the test period has a value: the plan needs an average deal."
+        ]
+    lines = [
+        f"- Average deal value {_money(plan['average_deal_value'])}: "
+        f"**{plan['deals_needed']:,} deals** needed.",
         f"- A leads convert at {plan['a_grade_conversion']:.1%}: "
-        f"**{_money(plan['a_leads_needed'])} A leads** needed."
-    )
+        f"**{_money(plan['a_leads_needed'])} A leads** needed.",
+    ]
     for name, mix in plan["plans"].items():
         reach = f", reach {_money(mix['reach'])}" if "reach" in mix else ""
         lines.append(
@@ -305,6 +290,20 @@ def render_markdown(report: dict) -> str:
             "\nThe efficient mix keeps the channels whose cost per A lead is at or below the "
             "all-channel figure, in their current proportions."
         )
+    return lines
+
+
+def render_markdown(report: dict) -> str:
+    lines = ["# Channel economics and the funnel plan (test period)", ""]
+    lines += [f"> {item['message']}" for item in report.get("missing", [])]
+    lines += [""] if report.get("missing") else []
+    lines += _table(report["channels"], "channel")
+    if report["channels_without_cost"]:
+        lines.append(f"\nNo cost known for: {', '.join(report['channels_without_cost'])}.")
+    if report.get("cost_source"):
+        lines.append(f"\nCosts from the {report['cost_source']}.")
+    target = _money(report["plan"]["revenue_target"])
+    lines += ["", f"## Backwards from a revenue target of {target}", "", *_plan_lines(report)]
     if report.get("campaigns"):
         lines += ["", "## Campaigns", "", *_table(report["campaigns"], "campaign")]
     return "\n".join(lines) + "\n"
