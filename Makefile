@@ -62,7 +62,10 @@ ui: install ## Open the MLflow UI on the project's tracking store
 bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)
 	$(BIN)/python bench/pipeline.py
 
-example-x-education: install ## The whole pipeline on the real X Education export (../shared), config only
+XED_LEADS := ../shared/datasets/x-education/Leads.csv
+
+example-x-education: install ## The whole pipeline (the root dvc.yaml) on the X Education export (../shared), config only
+	@test -f $(XED_LEADS) || { echo "The X Education export is not at $(XED_LEADS)"; exit 1; }
 	cd examples/x-education && $(CURDIR)/$(BIN)/dvc repro
 	@$(BIN)/leadscore scorecard --reports examples/x-education/reports
 

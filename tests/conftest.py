@@ -13,6 +13,11 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
+# The tiny project's params.yaml is the project's own file with these edits (comments, quotes
+# and layout kept, so DVC's rewrite of the real file is what the end-to-end tests see).
+TINY_EDITS = {"n_leads: 200000": f"n_leads: {TINY_LEADS}", "max_iter: 1000": "max_iter: 60"}
+# This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
+DVC = str(Path(sys.executable).parent / "dvc")
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +27,10 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def default_params_raw() -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    """params.yaml with the contract from contract.yaml, as one mapping."""
+    from leadscore.core.config import read_raw_params
+
+    return read_raw_params(PROJECT_ROOT / "params.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +40,15 @@ def tiny_params_raw(default_params_raw) -> dict:
     raw["generate"]["n_leads"] = TINY_LEADS
     raw["train"]["max_iter"] = 60
     return raw
+
+
+def tiny_params_text() -> str:
+    """The project's params.yaml text with TINY_EDITS applied (each exactly once)."""
+    text = (PROJECT_ROOT / "params.yaml").read_text()
+    for old, new in TINY_EDITS.items():
+        assert text.count(old) == 1, f"params.yaml: expected one {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 @pytest.fixture(scope="session")
@@ -120,24 +137,36 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory, tiny_params_raw) -> Path:
-    """A copy of the project (code, dvc.yaml, tiny params) in its own git repo, reproduced once."""
+    """A copy of the project (code, dvc.yaml, contract, tiny params) in its own git repo,
+    reproduced once with `<venv>/bin/dvc repro` and the venv *not* on PATH (as a user who never
+    activated it): the stages must find the project's .venv through bin/leadscore."""
+    from leadscore.core.config import read_raw_params
+
     root = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "pyproject.toml", ".dvcignore"):
+    for name in ("dvc.yaml", "pyproject.toml", ".dvcignore", "contract.yaml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    shutil.copytree(
-        PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params_raw, sort_keys=False))
+    for name in ("src", "bin"):
+        shutil.copytree(
+            PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    (root / ".gitignore").write_text("/.venv\n")
+    (root / "params.yaml").write_text(tiny_params_text())
+    assert read_raw_params(root / "params.yaml") == tiny_params_raw
     env = project_env(root)
     run(["git", "init", "-q"], root, env)
-    run(["dvc", "init", "-q"], root, env)
+    run([DVC, "init", "-q"], root, env)
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-qm", "tiny project"], root, env)
-    run(["dvc", "repro"], root, env)
+    run([DVC, "repro"], root, env)
     return root
 
 
 def project_env(root: Path) -> dict[str, str]:
+    """The environment of a tiny project's commands: a private MLflow store, the copy's code,
+    and a PATH without this virtual environment's bin directory."""
+    venv_bin = Path(sys.executable).parent.resolve()
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     env = dict(os.environ)
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
@@ -147,8 +176,9 @@ def project_env(root: Path) -> dict[str, str]:
         GIT_COMMITTER_EMAIL="test@example.com",
         MPLBACKEND="Agg",
         PYTHONPATH=str(root / "src"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        PATH=os.pathsep.join(p for p in path if Path(p).resolve() != venv_bin),
     )
+    env.pop("VIRTUAL_ENV", None)
     return env
 
 

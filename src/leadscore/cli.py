@@ -59,14 +59,17 @@ def _run(stage_main, **kwargs):
 
 
 @app.command()
-def generate(
+def prepare(
     params: ParamsOption = DEFAULT_PARAMS,
     out_dir: Annotated[Path, typer.Option(help="Where the raw CRM tables go.")] = Path("data/raw"),
 ) -> None:
-    """Generate the built-in B2B CRM data (leads, truth, channel costs)."""
-    from leadscore.stages.generate import main
+    """The raw leads: generate the built-in CRM, or read the export (`data.source`)."""
+    from leadscore.stages.prepare import main
 
     _run(main, params_path=params, out_dir=out_dir)
+
+
+app.command("generate", hidden=True, help="Old name of `prepare`.")(prepare)
 
 
 @app.command()

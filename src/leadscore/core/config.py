@@ -1,4 +1,9 @@
-"""Typed view of `params.yaml`: each stage reads its own section through these models.
+"""Typed view of `params.yaml` and `contract.yaml`: each stage reads its own section.
+
+The signed A-lead contract lives in its own file, `contract.yaml` beside `params.yaml`, so an
+experiment (`dvc exp run -S train.learning_rate=...`, which rewrites `params.yaml`) never touches
+it. Both files are read as YAML 1.2, the way DVC reads and writes them: `yes`, `on` and `no`
+stay strings, so a value keeps its meaning after DVC has rewritten the file without quotes.
 
 Validation errors name the offending key (for example `contract.outcome.window_days`), so a
 malformed parameter file fails before any work is done.
@@ -7,11 +12,13 @@ malformed parameter file fails before any work is done.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from leadscore.core import fields
 
 
 class Section(BaseModel):
@@ -163,6 +170,12 @@ class DataParams(Section):
     types: dict[str, FieldKind] = {}  # overrides of the automatic typing
     exclude: tuple[str, ...] = ()
     leakage: LeakageParams = LeakageParams()
+    # Columns of an export for the funnel and the report (null: the export has none, and the
+    # views say what they miss). Value and cost are economics, never model inputs.
+    channel_column: str | None = None  # the lead-generation channel (webinar, paid search, ...)
+    campaign_column: str | None = None  # the campaign within the channel
+    value_column: str | None = None  # value of the won deal
+    cost_column: str | None = None  # marketing cost of the lead
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
@@ -176,6 +189,40 @@ class DataParams(Section):
                 "outcome.won_date_column needs created_column (the window starts there)"
             )
         return self
+
+
+@dataclass(frozen=True)
+class EconomicsColumns:
+    """Which column of the scored leads plays each economic role (None: the data lack it)."""
+
+    channel: str | None
+    campaign: str | None
+    deal_value: str | None
+    lead_cost: str | None  # per lead; without it, costs come from the channel cost table
+
+    @property
+    def never_inputs(self) -> tuple[str, ...]:
+        """Deal value and cost describe the outcome and the spend, not the lead."""
+        return tuple(c for c in (self.deal_value, self.lead_cost) if c)
+
+
+GENERATOR_ECONOMICS = EconomicsColumns(fields.CHANNEL, fields.CAMPAIGN, fields.DEAL_VALUE, None)
+
+
+def economics_columns(data: DataParams) -> EconomicsColumns:
+    """The built-in CRM's columns, or those the `data.*_column` keys name for an export.
+
+    An export's value and cost columns are renamed to `deal_value` and `lead_cost` when it is
+    read (leadscore.data.sources); channel and campaign keep their names (they are inputs).
+    """
+    if data.source == "generator":
+        return GENERATOR_ECONOMICS
+    return EconomicsColumns(
+        channel=data.channel_column,
+        campaign=data.campaign_column,
+        deal_value=fields.DEAL_VALUE if data.value_column else None,
+        lead_cost=fields.LEAD_COST if data.cost_column else None,
+    )
 
 
 class IngestParams(Section):
@@ -237,10 +284,14 @@ class MlflowParams(Section):
 
 
 class Params(BaseModel):
-    """All of `params.yaml`. Unknown top-level sections are kept for other tools."""
+    """All of `params.yaml` and `contract.yaml`. Unknown top-level sections are kept for other
+    tools."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    # Where dvc.yaml finds the code and bin/leadscore, relative to this params file (DVC runs the
+    # stages beside it): "." at the root, "../.." for an example under examples/.
+    project_dir: str = "."
     data: DataParams = DataParams()
     generate: GenerateParams = GenerateParams()
     contract: Contract
@@ -275,16 +326,61 @@ def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         raise ParamsError(f"{source} is invalid:\n{_describe(error)}") from None
 
 
-def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate a parameter file."""
-    path = Path(path)
+CONTRACT_FILE = "contract.yaml"
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file as DVC reads it: YAML 1.2 (ruamel.yaml, pure Python, safe types only)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except YAMLError as error:
+        raise ParamsError(f"{path} is not valid YAML: {error}") from None
+
+
+def _mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"{path} not found (run from the project root or pass --params)")
-    with path.open() as handle:
-        raw = yaml.safe_load(handle) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{path} must be a mapping of sections")
-    return parse_params(raw, source=str(path))
+    return raw
+
+
+def read_raw_params(path: Path | str = "params.yaml") -> dict[str, Any]:
+    """`params.yaml` with the `contract` section of the `contract.yaml` beside it, unvalidated.
+
+    Without a `contract.yaml`, the contract may sit in `params.yaml` itself (one file is handy
+    for a quick in-process run); with one, it must be there only.
+    """
+    path = Path(path)
+    raw = _mapping(path)
+    contract_path = path.with_name(CONTRACT_FILE)
+    if contract_path.is_file():
+        if "contract" in raw:
+            raise ParamsError(
+                f"the contract is in both {path} and {contract_path}: keep it in "
+                f"{contract_path} only (`dvc exp run -S contract.<key>=...` writes to "
+                f"{path.name}; write `-S {CONTRACT_FILE}:contract.<key>=...`)"
+            )
+        contract = _mapping(contract_path)
+        if set(contract) != {"contract"}:
+            raise ParamsError(
+                f"{contract_path} holds the contract section only (found {sorted(contract)})"
+            )
+        raw["contract"] = contract["contract"]
+    return raw
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate a parameter file and the contract beside it."""
+    path = Path(path)
+    sources = str(path)
+    if path.with_name(CONTRACT_FILE).is_file():
+        sources += f" + {path.with_name(CONTRACT_FILE)}"
+    return parse_params(read_raw_params(path), source=sources)
 
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

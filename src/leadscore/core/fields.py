@@ -12,6 +12,8 @@ CONVERTED = "converted"
 WON_AT = "won_at"
 DEAL_VALUE = "deal_value"
 CHANNEL = "channel"
+CAMPAIGN = "campaign"
+LEAD_COST = "lead_cost"  # marketing cost of one lead, from an export's data.cost_column
 
 CHANNELS = (
     "webinar",

@@ -91,7 +91,7 @@ def assign_roles(
     _require(frame, id_column, "id_column", where)
     if id_column != fields.LEAD_ID:
         frame = frame.assign(**{fields.LEAD_ID: frame[id_column]})
-    renames = {}
+    renames = economics_renames(frame, data, where)
     if data.created_column:
         _require(frame, data.created_column, "created_column", where)
         renames[data.created_column] = fields.CREATED_AT
@@ -116,6 +116,19 @@ def assign_roles(
         in_window = won.notna() & ((won - created).dt.days <= window_days)
         table[fields.CONVERTED] = in_window
     return table
+
+
+def economics_renames(frame: pd.DataFrame, data: DataParams, where: str) -> dict[str, str]:
+    """The export's won-value and per-lead cost columns under the names the funnel reads."""
+    renames = {}
+    for key, column, role in (
+        ("value_column", data.value_column, fields.DEAL_VALUE),
+        ("cost_column", data.cost_column, fields.LEAD_COST),
+    ):
+        if column:
+            _require(frame, column, key, where)
+            renames[column] = role
+    return renames
 
 
 def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> pd.DataFrame:

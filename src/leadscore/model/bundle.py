@@ -16,6 +16,7 @@ from typing import Any
 
 import joblib
 
+from leadscore.core.io import atomic_path
 from leadscore.model.grading import Grading
 
 MODEL_FILE = "model.joblib"
@@ -62,19 +63,25 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
 
 def write_manifest(directory: Path, names: list[str]) -> dict[str, str]:
     manifest = {name: sha256_of(directory / name) for name in sorted(names)}
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_json_file(directory / MANIFEST_FILE, manifest)
     return manifest
 
 
 def write_json_file(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_fitted(directory: Path, pipeline: Any, baseline: Any, card: dict) -> None:
-    """The train stage's part: fitted pipeline, baseline and model card (not yet sealed)."""
+    """The train stage's part: fitted pipeline, baseline and model card (not yet sealed).
+
+    Each file replaces the old one only once it is completely written (dvc.yaml keeps these
+    outputs in place during a run), so a failed or interrupted run leaves the last bundle.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, directory / MODEL_FILE)
-    joblib.dump(baseline, directory / BASELINE_FILE)
+    for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
+        with atomic_path(directory / name) as temporary:
+            joblib.dump(fitted, temporary)
     write_json_file(directory / CARD_FILE, card)
 
 

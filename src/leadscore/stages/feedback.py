@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core import fields
-from leadscore.core.config import load_params
+from leadscore.core.config import economics_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json
 from leadscore.views.feedback import (
     join_scoring_log,
@@ -32,9 +31,11 @@ def main(
     outcomes_path: Path | None = None,
     as_of: str | None = None,
 ) -> dict:
-    contract = load_params(params_path).contract
+    params = load_params(params_path)
+    contract = params.contract
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
-    watched = [fields.CHANNEL]
+    channel = economics_columns(params.data).channel
+    watched = [channel] if channel else []
     if card_path.is_file():
         from leadscore.core.schema import FeatureSpec
 
@@ -51,10 +52,14 @@ def main(
         report["scored_leads_without_outcome"] = without
     else:
         scored = pd.read_parquet(scored_path)
-        stamp = pd.Timestamp(as_of or read_json(split_path)["as_of"])
+        split = read_json(split_path) if split_path.is_file() else {}
+        stamp = as_of or split.get("as_of")  # a split without dates has no as-of date
+        stamp = pd.Timestamp(stamp) if stamp else None
         report = monthly_feedback(scored, contract, stamp, reference, watched)
     write_json(reports_dir / "feedback.json", report)
     (reports_dir / "feedback.md").write_text(render_markdown(report))
+    for item in report["missing"]:
+        log.warning("feedback: %s", item["message"])
     log.info(
         "feedback: %d closed months, %d flagged", len(report["months"]), report["flagged_months"]
     )

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from leadscore.core.config import load_params
+from leadscore.core.config import economics_columns, load_params
 from leadscore.core.io import read_table, write_json
 from leadscore.data.ingest import (
     IngestResult,
@@ -40,12 +40,13 @@ def main(
         spec = export_table_spec(kinds, raw.columns)
     result = ingest(raw, spec)
     leakage = params.data.leakage
+    economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     kept, flagged = guard(
         result.valid,
         kinds,
         leakage.max_single_field_auc,
         leakage.folds,
-        excluded=tuple(params.data.exclude),
+        excluded=(*params.data.exclude, *([] if builtin else economics.never_inputs)),
         allowed=tuple(params.contract.allowed_fields),
     )
     result.summary["fields"] = {"inputs": list(kept), "flagged": flagged}

@@ -14,7 +14,7 @@ from leadscore.core import fields
 from leadscore.core.config import Contract, PublishGate
 from leadscore.core.stats import period_months, wilson_interval
 from leadscore.model.grading import GRADES
-from leadscore.views.profiles import profile_mask
+from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def profile_figures(
     months = test_months(scored, months)
     base_rate, total = float(converted.mean()), int(converted.sum())
     return {
-        name: group_figures(converted[profile_mask(scored, profile)], months, base_rate, total)
+        name: group_figures(converted[fitting_mask(scored, profile)], months, base_rate, total)
         for name, profile in (
             ("marketing", contract.profiles.marketing),
             ("sales", contract.profiles.sales),
@@ -200,6 +200,7 @@ def contract_report(
         "profiles": profiles,
         "derivation": grading_record.get("derivation", {}),
         "publish_gate": publish_gate(grades, profiles, metrics, base_rate, contract.publish_gate),
+        "missing": profile_gaps(scored, contract.profiles),
     }
 
 
@@ -222,6 +223,8 @@ def render_markdown(report: dict) -> str:
         f"{report['base_rate']:.1%}.",
         "",
     ]
+    lines += [f"> {item['message']}" for item in report.get("missing", [])]
+    lines += [""] if report.get("missing") else []
     signal = report.get("signal")
     if signal and not signal["usable"]:
         lines += [f"**The data carry no usable signal.** {signal['reason']}.", ""]

@@ -19,6 +19,7 @@ from leadscore.core import fields
 from leadscore.core.config import Contract
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
+from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,38 @@ def month_row(
     }
 
 
+def undated_feedback(contract: Contract, source: str) -> dict:
+    """The feedback of leads without creation dates: no months, and what would give them."""
+    return {
+        "source": source,
+        "as_of": None,
+        "window_days": contract.outcome.window_days,
+        "months_open": 0,
+        "leads_in_open_months": 0,
+        "months": [],
+        "flagged_months": 0,
+        "missing": [need("Monthly feedback", "dates")],
+    }
+
+
 def monthly_feedback(
     scored: pd.DataFrame,
     contract: Contract,
-    as_of: pd.Timestamp,
+    as_of: pd.Timestamp | None,
     reference: pd.DataFrame | None = None,
     watched: list[str] | None = None,
     source: str = "test period",
 ) -> dict:
-    """Conversion by grade per closed month vs the promises; flags and likely causes."""
+    """Conversion by grade per closed month vs the promises; flags and likely causes.
+
+    `as_of`: the day outcomes are known up to (None: the day after the newest lead). Leads
+    without creation dates have no months: the report says what it needs instead.
+    """
+    if fields.CREATED_AT not in scored or scored[fields.CREATED_AT].isna().all():
+        return undated_feedback(contract, source)
     created = pd.to_datetime(scored[fields.CREATED_AT])
+    if as_of is None:
+        as_of = created.max().normalize() + pd.Timedelta(days=1)
     closed = closed_months(created, as_of, contract.outcome.window_days)
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
@@ -127,6 +150,7 @@ def monthly_feedback(
         "leads_in_open_months": int((~closed).sum()),
         "months": months,
         "flagged_months": sum(m["flagged"] for m in months),
+        "missing": [],
     }
 
 
@@ -185,6 +209,12 @@ def _pct(value) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    if report.get("missing"):
+        return (
+            f"# Monthly lead quality ({report['source']})\n\n"
+            + "\n".join(item["message"] for item in report["missing"])
+            + "\n"
+        )
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
         "",
