@@ -136,6 +136,9 @@ class SourceFile(Section):
     dayfirst: bool | None = None  # null: detected per column (13/02/2026 is day-first)
     # exact: keys must be equal; normalised: case, spaces and punctuation are ignored
     match_keys: Literal["exact", "normalised"] = "exact"
+    # this table's own limit (null: data.max_unmatched_share), e.g. 1.0 for a table of sales
+    # that only won leads have
+    max_unmatched_share: float | None = Field(None, ge=0, le=1)
 
 
 OutcomeValue = str | int | float | bool

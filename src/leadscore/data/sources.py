@@ -117,10 +117,14 @@ def join_tables(
         coverage.append(report)
         line = describe(report, key, path.name)
         log.info("join %s: %s", path.name, line)
-        if report["unmatched_share"] > max_unmatched_share:
+        own = table.max_unmatched_share is not None
+        limit = table.max_unmatched_share if own else max_unmatched_share
+        if report["unmatched_share"] > limit:
+            scope = f"data.files[{index}]." if own else "data."
             raise ParamsError(
-                f"data.files[{index}]: {line}; above data.max_unmatched_share="
-                f"{max_unmatched_share:.1%} (fix the keys, or raise the limit to accept it)"
+                f"data.files[{index}]: {line}; above {scope}max_unmatched_share={limit:.1%} "
+                f"(fix the keys, or set data.files[{index}].max_unmatched_share to accept it "
+                "for this table)"
             )
         overlap = (set(frame.columns) & set(leads.columns)) - {key}
         frame = frame.rename(columns={c: f"{c} ({path.stem})" for c in overlap})

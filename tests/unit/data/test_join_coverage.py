@@ -42,13 +42,17 @@ def test_twenty_percent_unmatched_fails_by_default_with_a_hint(twenty_percent_un
     message = str(error.value)
     assert "data.files[1]" in message and "20 of 100 lead rows (20.0%)" in message
     assert "data.max_unmatched_share=5.0%" in message
+    assert "set data.files[1].max_unmatched_share to accept it" in message
     assert "'acc-03' (10)" in message and "' ACC-07 ' (10)" in message
     assert "would match ignoring case, spaces and punctuation" in message
     assert "match_keys: normalised" in message
 
 
-def test_a_higher_limit_passes_and_reports_the_coverage(twenty_percent_unmatched):
-    leads, report = read_tables(data(max_unmatched_share=0.25), twenty_percent_unmatched)
+@pytest.mark.parametrize(
+    "limit", [{"max_unmatched_share": 0.25}, {"account": {"max_unmatched_share": 0.25}}]
+)
+def test_a_higher_limit_passes_and_reports_the_coverage(twenty_percent_unmatched, limit):
+    leads, report = read_tables(data(**limit), twenty_percent_unmatched)
     (join,) = report["joins"]
     assert (join["rows_matched"], join["rows_unmatched"]) == (80, 20)
     assert (join["keys_matched"], join["keys_unmatched"]) == (8, 2)
