@@ -70,8 +70,8 @@ def _one_column_error(key: str, path: Path, frame: pd.DataFrame, how: str) -> Pa
     )
 
 
-def read_source(index: int, table: SourceFile, path: Path, data: DataParams) -> tuple:
-    """One file of the export as text columns (dates as ISO text), and what reading found."""
+def read_source(index: int, table: SourceFile, path: Path) -> tuple[pd.DataFrame, dict]:
+    """One file of the export as text columns, as written, and what reading found."""
     key = f"data.files[{index}]"
     try:
         frame, fmt = read_table_with_format(path, sep=table.sep, encoding=table.encoding, dtype=str)
@@ -85,11 +85,20 @@ def read_source(index: int, table: SourceFile, path: Path, data: DataParams) -> 
         if len(frame.columns) == 1:
             raise _one_column_error(key, path, frame, fmt.describe())
         log.info("read %s: %d rows, %s", path.name, len(frame), fmt.describe())
+    return frame, report
+
+
+def iso_dates(
+    index: int, table: SourceFile, frame: pd.DataFrame, data: DataParams, report: dict
+) -> pd.DataFrame:
+    """The file's date columns as ISO text (leadscore.data.dates); how each was read goes into
+    the file's report."""
     columns, roles = _date_columns(frame, data)
+    key = f"data.files[{index}]"
     frame, dates = normalise_dates(frame, columns, table.date_format, table.dayfirst, key, roles)
     if dates:
         report["dates"] = dates
-    return frame, report
+    return frame
 
 
 def join_tables(
@@ -142,11 +151,12 @@ def read_tables(data: DataParams, base: Path) -> tuple[pd.DataFrame, dict]:
         path = (base / table.path).resolve()
         if not path.is_file():
             raise ParamsError(f"data.files[{index}].path: {path} not found")
-        frame, report = read_source(index, table, path, data)
-        frames.append((index, table, path, frame))
+        frame, report = read_source(index, table, path)
+        if index == 0:  # a made id hashes the values as written, before any rewriting
+            frame, id_report = with_lead_id(frame, data, path.name)
+        frames.append((index, table, path, iso_dates(index, table, frame, data, report)))
         files_report.append(report)
     leads = frames[0][3]
-    leads, id_report = with_lead_id(leads, data, frames[0][2].name)
     leads, joins = join_tables(leads, frames[1:], data.max_unmatched_share, frames[0][2].name)
     return leads, {"files": files_report, "joins": joins, "id": id_report}
 

@@ -80,3 +80,17 @@ def test_the_configured_id_column_is_kept_beside_lead_id(tmp_path):
 def test_made_ids_do_not_depend_on_the_index():
     frame = pd.DataFrame({"a": ["1", None], "b": ["x", "y"]}, index=[7, 3])
     assert made_ids(frame).tolist() == made_ids(frame.reset_index(drop=True)).tolist()
+
+
+def test_made_ids_hash_the_values_as_written_not_as_rewritten(tmp_path):
+    # ambiguous dates are read month-first; a new row reveals day-first and the dates are
+    # rewritten differently, but the ids of the rows already there do not move
+    (tmp_path / "leads.csv").write_text("Company;Created;Stage\nAcme;01/02/2026;won\n")
+    before = load_export(data(), 90, tmp_path)
+    (tmp_path / "leads.csv").write_text(
+        "Company;Created;Stage\nAcme;01/02/2026;won\nBeta;13/02/2026;lost\n"
+    )
+    after = load_export(data(), 90, tmp_path)
+    assert before.leads["Created"].tolist() == ["2026-01-02"]
+    assert after.leads["Created"].tolist() == ["2026-02-01", "2026-02-13"]
+    assert after.leads[fields.LEAD_ID][0] == before.leads[fields.LEAD_ID][0]
