@@ -103,7 +103,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
     metrics["signal"] = signal_verdict(
         metrics, tiny_params.contract.publish_gate.min_auc_lower_bound
     )
-    assert not metrics["signal"]["usable"] and "no usable signal" in metrics["signal"]["reason"]
+    assert not metrics["signal"]["usable"] and "min_auc_lower_bound" in metrics["signal"]["reason"]
     report = contract_report(scored, tiny_params.contract, record, metrics)
     assert not report["publish_gate"]["publishable"]
     assert not report["publish_gate"]["checks"]["auc_lower_bound"]["passed"]

@@ -129,21 +129,65 @@ class Contract(Section):
 
 
 class SourceFile(Section):
-    """One table of a CRM export. The first is the leads table; others join onto it."""
+    """One table of a CRM export. The first is the leads table; others join onto it.
+
+    The delimiter and the encoding are detected per file; `sep` and `encoding` override them.
+    `date_format` (strftime, e.g. "%d.%m.%Y") or `dayfirst` say how this file writes dates.
+    """
 
     path: str = Field(min_length=1)
     join_on: str | None = None  # key column shared with the leads table (tables after the first)
+    sep: str | None = Field(None, min_length=1)  # null: detected (comma, semicolon, tab, pipe)
+    encoding: str | None = Field(None, min_length=1)  # null: detected (UTF-8, BOM, cp1252)
+    date_format: str | None = Field(None, min_length=2)  # null: detected per column
+    dayfirst: bool | None = None  # null: detected per column (13/02/2026 is day-first)
+    # exact: keys must be equal; normalised: case, spaces and punctuation are ignored
+    match_keys: Literal["exact", "normalised"] = "exact"
+    # this table's own limit (null: data.max_unmatched_share), e.g. 1.0 for a table of sales
+    # that only won leads have
+    max_unmatched_share: float | None = Field(None, ge=0, le=1)
+
+
+OutcomeValue = str | int | float | bool
 
 
 class OutcomeColumns(Section):
-    """Where the outcome is: a column with positive values, or a won date within the window."""
+    """Where the outcome is (see leadscore.core.outcome for the rule):
+
+    - a status `column` with `won_values`, `lost_values` and `open_values` (still being
+      worked: never a negative); any other value is an error; with `won_date_column` too, a
+      win after the outcome window is a negative;
+    - a `column` with `positive_values` (everything else is not won);
+    - or only a `won_date_column` (converted = won within the outcome window).
+    """
 
     column: str | None = None
-    positive_values: tuple[str | int | float | bool, ...] = (1, True, "1", "yes", "true")
+    positive_values: tuple[OutcomeValue, ...] = (1, True, "1", "yes", "true")
+    won_values: tuple[OutcomeValue, ...] = ()
+    lost_values: tuple[OutcomeValue, ...] = ()
+    open_values: tuple[OutcomeValue, ...] = ()
     won_date_column: str | None = None
+
+    @property
+    def has_status(self) -> bool:
+        """Won, lost and open are listed explicitly."""
+        return bool(self.won_values)
 
     @model_validator(mode="after")
     def _one_source(self) -> OutcomeColumns:
+        if self.has_status:
+            if self.column is None:
+                raise ValueError("won_values need column: the status column they are read from")
+            if "positive_values" in self.model_fields_set:
+                raise ValueError("give won_values/lost_values/open_values or positive_values")
+            listed = [str(v).strip().lower() for v in self.won_values + self.lost_values]
+            listed += [str(v).strip().lower() for v in self.open_values]
+            twice = sorted({v for v in listed if listed.count(v) > 1})
+            if twice:
+                raise ValueError(f"status values listed more than once: {twice}")
+            return self
+        if self.lost_values or self.open_values:
+            raise ValueError("lost_values/open_values need won_values (the won statuses)")
         if (self.column is None) == (self.won_date_column is None):
             raise ValueError("give exactly one of column or won_date_column")
         return self
@@ -163,9 +207,14 @@ class DataParams(Section):
     source: Literal["generator", "files"] = "generator"
     files: tuple[SourceFile, ...] = ()
     missing_values: tuple[str, ...] = ()  # values meaning "not answered", e.g. "Select"
-    id_column: str | None = "lead_id"  # null: found automatically (unique, id-like name)
+    # null: found automatically (unique, id-like name), else made (see leadscore.data.ids)
+    id_column: str | None = "lead_id"
     created_column: str | None = "created_at"  # null: no creation date (stratified split)
     export_months: float = Field(12.0, gt=0)  # months an undated export covers (leads/month)
+    # no creation date, but the rows are in the order the leads came: a chronological split
+    rows_in_time_order: bool = False
+    # a joined table may leave at most this share of lead rows without a match
+    max_unmatched_share: float = Field(0.05, ge=0, le=1)
     outcome: OutcomeColumns = OutcomeColumns(column="converted")
     types: dict[str, FieldKind] = {}  # overrides of the automatic typing
     exclude: tuple[str, ...] = ()
@@ -187,6 +236,10 @@ class DataParams(Section):
         if self.outcome.won_date_column and not self.created_column:
             raise ValueError(
                 "outcome.won_date_column needs created_column (the window starts there)"
+            )
+        if self.rows_in_time_order and self.created_column:
+            raise ValueError(
+                "rows_in_time_order is for exports without created_column (set it to null)"
             )
         return self
 
@@ -230,7 +283,8 @@ class IngestParams(Section):
 
 
 class SplitParams(Section):
-    as_of: str | None = None  # date of the export; default: the day after the newest lead
+    # date of the export; default: the day after the newest won date (else the newest lead)
+    as_of: str | None = None
     valid_months: int = Field(3, ge=1)
     test_months: int = Field(3, ge=1)
     # Without creation dates (data.created_column: null) the split is stratified at random:

@@ -10,6 +10,7 @@ LEAD_ID = "lead_id"
 CREATED_AT = "created_at"
 CONVERTED = "converted"
 WON_AT = "won_at"
+OUTCOME_STATUS = "outcome_status"  # won / lost / open, when the export lists its statuses
 DEAL_VALUE = "deal_value"
 CHANNEL = "channel"
 CAMPAIGN = "campaign"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
+from leadscore.core.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ STRONGEST_FIELDS = (
     "seniority",
 )
 NOISE_FIELDS = ("form_variant",)
+
+# What the generate stage read, beside data/raw/leads.parquet (ingest adds it to the report).
+EXPORT_REPORT = "export.json"
+GENERATOR_REPORT = {
+    "source": "generator",
+    "id": {"column": fields.LEAD_ID, "source_column": fields.LEAD_ID, "made": False},
+}
 
 # job title -> (seniority, department)
 JOB_TITLES = {
@@ -381,6 +389,7 @@ def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
     crm.leads.to_parquet(out_dir / "leads.parquet", index=False)
     crm.truth.to_parquet(out_dir / "truth.parquet", index=False)
     crm.channel_costs.to_csv(out_dir / "channel_costs.csv", index=False)
+    write_json(out_dir / EXPORT_REPORT, GENERATOR_REPORT)
 
 
 def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
@@ -389,10 +398,12 @@ def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
     from leadscore.data.sources import load_export
 
     params = load_params(params_path)
-    leads = load_export(
+    export = load_export(
         params.data, params.contract.outcome.window_days, base=Path(params_path).resolve().parent
     )
+    leads = export.leads
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / EXPORT_REPORT, {"source": "files", **export.report})
     leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}).to_parquet(
         out_dir / "leads.parquet", index=False
     )

@@ -43,7 +43,7 @@ def main(
     metrics["model_version"] = bundle.version
     metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
     if not metrics["signal"]["usable"]:
-        log.warning("evaluate: %s", metrics["signal"]["reason"])
+        log.warning("evaluate: no usable signal: %s", metrics["signal"]["reason"])
     write_json(reports_dir / "metrics.json", metrics)
     plot_dir = reports_dir / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)

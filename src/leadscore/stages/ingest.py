@@ -6,16 +6,21 @@ import json
 import logging
 from pathlib import Path
 
+from leadscore.core import fields
 from leadscore.core.config import economics_columns, load_params
-from leadscore.core.io import read_table, write_json
+from leadscore.core.io import read_json, read_table, write_json
+from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ingest import (
     IngestResult,
     LeadTableError,
     LeadTableSpec,
     builtin_kinds,
+    decided,
+    excluded_by_configuration,
     export_table_spec,
     ingest,
     input_fields,
+    outcome_counts,
 )
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,8 @@ def main(
 
     params = load_params(params_path)
     raw = read_table(raw_path)
+    export_path = raw_path.with_name(EXPORT_REPORT)
+    export = read_json(export_path) if export_path.is_file() else {}
     builtin = params.data.source == "generator"
     if builtin:
         spec = LeadTableSpec()
@@ -41,19 +48,33 @@ def main(
     result = ingest(raw, spec)
     leakage = params.data.leakage
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
+    never = () if builtin else economics.never_inputs
+    configured = tuple(
+        dict.fromkeys(
+            (*excluded_by_configuration(params, kinds), *(n for n in never if n in kinds))
+        )
+    )
     kept, flagged = guard(
-        result.valid,
+        decided(result.valid),  # open leads have no outcome: no evidence either way
         kinds,
         leakage.max_single_field_auc,
         leakage.folds,
-        excluded=(*params.data.exclude, *([] if builtin else economics.never_inputs)),
+        excluded=configured,
         allowed=tuple(params.contract.allowed_fields),
     )
-    result.summary["fields"] = {"inputs": list(kept), "flagged": flagged}
+    result.summary["fields"] = {
+        "inputs": list(kept),
+        "flagged": flagged,
+        "excluded_by_configuration": list(configured),
+    }
+    result.summary["export"] = export
+    result.summary["outcomes"] = outcome_counts(result.valid)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.valid.to_parquet(out_dir / "leads.parquet", index=False)
     result.quarantine.to_csv(out_dir / "quarantine.csv", index=False)
-    write_json(out_dir / "features.json", input_fields(result.valid, kept, builtin))
+    features = input_fields(result.valid, kept, builtin)
+    features["id"] = export.get("id", {"column": fields.LEAD_ID})
+    write_json(out_dir / "features.json", features)
     write_json(report_path, result.summary)
     for name, why in flagged.items():
         log.info(

@@ -218,8 +218,12 @@ def render_markdown(report: dict) -> str:
         f"Agreed by {agreed['sales_owner']} and {agreed['marketing_owner']} on {agreed['date']}. "
         f"Converted = {report['outcome']['converted_when']} "
         f"({report['outcome']['window_days']} days).",
-        f"Test period {period['from']} to {period['to']} ({period['months']} months): "
-        f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
+        (
+            f"Test period {period['from']} to {period['to']} ({period['months']} months): "
+            if period["from"]
+            else f"Test set (no creation dates; about {period['months']} months of leads): "
+        )
+        + f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
         f"{report['base_rate']:.1%}.",
         "",
     ]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract
+from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
 from leadscore.views.needs import need
@@ -32,7 +33,7 @@ PSI_BINS = 10
 def closed_months(created_at: pd.Series, as_of: pd.Timestamp, window_days: int) -> pd.Series:
     """True for leads created in a month whose last lead's outcome window closed by `as_of`."""
     month_end = created_at.dt.to_period("M").dt.end_time.dt.normalize()
-    return month_end + pd.Timedelta(days=window_days) <= as_of
+    return ~window_open(month_end, as_of, window_days)
 
 
 def psi(reference: pd.Series, current: pd.Series) -> float:
@@ -164,8 +165,7 @@ def outcomes_from_file(outcomes: pd.DataFrame, window_days: int) -> pd.DataFrame
     if fields.CONVERTED in frame.columns:
         frame[fields.CONVERTED] = frame[fields.CONVERTED].astype(int)
     elif fields.WON_AT in frame.columns:
-        won = pd.to_datetime(frame[fields.WON_AT])
-        in_window = won.notna() & (won - frame[fields.CREATED_AT] <= pd.Timedelta(days=window_days))
+        in_window = won_within_window(frame[fields.CREATED_AT], frame[fields.WON_AT], window_days)
         frame[fields.CONVERTED] = in_window.astype(int)
     else:
         raise ValueError("outcomes file needs a 'converted' (0/1) or a 'won_at' (date) column")
