@@ -74,7 +74,7 @@ def run(root: Path, monkeypatch, stages: tuple[str, ...]) -> None:
 
 def test_a_messy_export_reads_ingests_and_splits(messy_export, default_params_raw, monkeypatch):
     (messy_export / "params.yaml").write_text(yaml.safe_dump(params(default_params_raw)))
-    run(messy_export, monkeypatch, ("generate", "ingest", "split"))
+    run(messy_export, monkeypatch, ("prepare", "ingest", "split"))
     reports = messy_export / "reports"
     validation = json.loads((reports / "validation.json").read_text())
     (read,) = validation["export"]["files"]
