@@ -18,6 +18,16 @@ TINY_LEADS = 12_000
 TINY_EDITS = {"n_leads: 200000": f"n_leads: {TINY_LEADS}", "max_iter: 1000": "max_iter: 60"}
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
+BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_key_for_tests():
+    """Every bundle of the test session is sealed and verified with one known key, never the
+    developer's key file (servers and `dvc repro` inherit it through the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_BUNDLE_KEY", BUNDLE_KEY)
+        yield BUNDLE_KEY
 
 
 @pytest.fixture(scope="session")

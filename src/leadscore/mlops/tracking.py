@@ -196,11 +196,11 @@ def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]
 def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With the bundle (pipeline, card, grading and the SHA-256 manifest) under `bundle/`, a
-    registered version (`models:/<name>@champion`) carries everything the scorer needs, and the
-    service verifies it exactly as it verifies `models/`.
+    With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
+    `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
+    needs, and the service verifies it exactly as it verifies `models/` (same signing key).
     """
-    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE
+    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=run_id):
@@ -213,7 +213,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in (*BUNDLE_FILES, MANIFEST_FILE):
+        for name in (*BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE):
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
