@@ -12,6 +12,7 @@ import signal
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.core.schema import FeatureSpec
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
@@ -36,6 +37,7 @@ def _on_sighup(app: FastAPI) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     state = app.state
+    install_log_redaction()  # uvicorn has configured its log handlers by now
     model = state.holder.load()
     # Everything loaded so far lives as long as the process: freeze it out of the cyclic
     # garbage collector, so full collections during requests stay short; and collect the
@@ -47,7 +49,12 @@ async def lifespan(app: FastAPI):
         "serving %s (contract %s) from %s", model.version, model.contract_version, model.source
     )
     settings: Settings = state.settings
-    state.scoring_log = ScoringLog(settings.database_url) if settings.log_scores else None
+    state.scoring_log = (
+        ScoringLog(settings.database_url, settings.journal_dir, sync=settings.journal_sync)
+        if settings.log_scores
+        else None
+    )
+    state.metrics.watch_scoring_log(lambda: state.scoring_log)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -117,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = settings.api_key_list()
     app.state.admin_key = settings.admin_key_bytes()
     install_problem_handlers(app)
+    register_secrets([key.decode() for key in (*app.state.api_keys, app.state.admin_key)])
     app.include_router(scoring_router(request_model))
     app.include_router(ops.router)
     app.include_router(admin.router)

@@ -167,7 +167,8 @@ DESCRIPTIONS = {
     415: "the body is not JSON (send `Content-Type: application/json`)",
     422: "a field is missing, of the wrong type or out of range; `errors` names each one",
     500: "unexpected server error (logged)",
-    503: "no model loaded yet",
+    503: "not ready (no model loaded yet), or the scoring log can keep no lead now (journal "
+    "and database both failing; nothing was scored into it)",
 }
 
 

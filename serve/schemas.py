@@ -134,12 +134,17 @@ class Liveness(ResponseModel):
 
 
 class ScoringLogHealth(ResponseModel):
-    healthy: bool = Field(description="no failed write so far")
-    written: int = Field(ge=0, description="rows written")
-    failed_writes: int = Field(ge=0, description="writes that failed (rows spilled to a file)")
-    spilled: int = Field(ge=0, description="rows appended to the spill file")
-    lost: int = Field(ge=0, description="rows neither written nor spilled")
-    last_error: str | None = None
+    healthy: bool = Field(description="the journal and the database both take rows now")
+    written: int = Field(ge=0, description="rows written to the table by this process")
+    failed_writes: int = Field(ge=0, description="database writes that failed")
+    spilled: int = Field(ge=0, description="rows kept in the journal while the database failed")
+    replayed: int = Field(ge=0, description="spilled rows since written to the table")
+    rejected: int = Field(ge=0, description="rows the database refused on their own (set aside)")
+    lost: int = Field(ge=0, description="rows neither in the table nor in the journal")
+    journal_failures: int = Field(ge=0, description="journal commits that failed")
+    last_error: str | None = Field(
+        None, description="the last error, redacted (only with a valid API key)"
+    )
     last_error_at: str | None = None
 
 
@@ -156,7 +161,9 @@ class Readiness(ResponseModel):
     ready: bool = Field(description="a verified model is loaded and scoring")
     model_version: str | None
     contract_version: str | None
-    model_source: str = Field(description="bundle directory or registry URI")
+    model_source: str | None = Field(
+        None, description="bundle directory or registry URI (only with a valid API key)"
+    )
     loaded_at: datetime | None
     last_reload: ReloadOutcome | None = Field(description="the last reload, if any")
     scoring_log: ScoringLogHealth | None = Field(description="null when the log is off")

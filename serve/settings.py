@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(DEFAULT_URL, description="scoring log (SQLAlchemy URL)")
     log_scores: bool = Field(True, description="record every scored lead in the scoring log")
+    journal_dir: Path | None = Field(
+        None, description="scoring journal (default: beside a SQLite log, else data/)"
+    )
+    journal_sync: bool = Field(
+        True, description="fdatasync each group commit (off: survives a killed process only)"
+    )
 
     def api_key_list(self) -> tuple[bytes, ...]:
         keys = self.api_keys.get_secret_value().split(",")

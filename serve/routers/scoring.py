@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from leadscore.scoring.log import rows_for
+from leadscore.scoring.log import ScoringLogUnavailable, rows_for
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse
 from leadscore_serve.security import require_api_key
@@ -55,7 +55,8 @@ def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
         raise RequestValidationError(errors) from None
 
 
-def score_body(state, parsed) -> bytes:
+def score_body(state, parsed) -> tuple[bytes, list[tuple] | None]:
+    """The answer, and the rows the scoring log must keep before it is sent."""
     model = state.holder.current  # one reference: a reload cannot change it mid-request
     scorer = model.scorer
     version, contract_version = model.version, model.contract_version
@@ -85,26 +86,20 @@ def score_body(state, parsed) -> bytes:
                 "contract_version": contract_version,
             }
         )
+    rows = None
     if state.scoring_log is not None:
-        state.scoring_log.record(
-            rows_for(
-                [record["lead_id"] for record in records],
-                probability,
-                score,
-                grade,
-                version,
-                contract_version,
-                source="api",
-            )
+        rows = rows_for(
+            [record["lead_id"] for record in records],
+            probability,
+            score,
+            grade,
+            version,
+            contract_version,
+            source="api",
         )
     state.metrics.observe_leads(scored.grade, sum(map(len, warnings)))
-    return orjson.dumps(
-        {
-            "model_version": version,
-            "contract_version": contract_version,
-            "results": results,
-        }
-    )
+    answer = {"model_version": version, "contract_version": contract_version, "results": results}
+    return orjson.dumps(answer), rows
 
 
 def scoring_router(request_model: type[BaseModel]) -> APIRouter:
@@ -117,15 +112,23 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         summary="Score one lead or a batch of leads",
         response_model=ScoreResponse,
         openapi_extra=request_body_openapi(request_model),
-        responses=problem_responses(401, 413, 415, 422),
+        responses=problem_responses(401, 413, 415, 422, 503),
     )
     async def score(request: Request) -> Response:
         require_json(request.headers.get("content-type"))
         parsed = parse_body(request_model, await request.body())
+        state = request.app.state
         if len(parsed.leads) <= INLINE_LEADS:
-            content = score_body(request.app.state, parsed)
+            content, rows = score_body(state, parsed)
         else:
-            content = await run_in_threadpool(score_body, request.app.state, parsed)
+            content, rows = await run_in_threadpool(score_body, state, parsed)
+        if rows:  # durable in the scoring log before the answer leaves
+            try:
+                await state.scoring_log.record_async(rows)
+            except ScoringLogUnavailable as error:
+                raise ProblemError(
+                    503, str(error), kind="scoring-log-unavailable", headers={"Retry-After": "5"}
+                ) from None
         return Response(content, media_type="application/json")
 
     return router

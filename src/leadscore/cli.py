@@ -38,6 +38,9 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    from leadscore.core.redact import install_log_redaction
+
+    install_log_redaction()  # no password of a URI, no key, in any log line
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -227,6 +230,39 @@ def feedback(
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
 
 
+scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")
+app.add_typer(scoring_log_app, name="scoring-log")
+
+
+@scoring_log_app.command("replay")
+def scoring_log_replay(
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
+    ] = None,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="LEADSCORE_JOURNAL_DIR", help="Journal (default: beside the log)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 30.0,
+) -> None:
+    """Write rows left in the journal (database outage, killed process) into the table."""
+    from leadscore.core.redact import redact
+    from leadscore.scoring.log import DEFAULT_URL, replay
+
+    url = database_url or DEFAULT_URL
+    result = replay(url, journal_dir, timeout=timeout)
+    typer.echo(
+        f"replayed {result['replayed']:,} rows from {result['journal']} into {redact(url)}"
+        + (f"; {result['rejected']:,} refused (see rejected.jsonl)" if result["rejected"] else "")
+    )
+    if result["remaining"]:
+        _fail(
+            f"{result['remaining']:,} rows are still only in the journal "
+            f"({result['last_error'] or 'held by a running process'})"
+        )
+
+
 @app.command()
 def report() -> None:
     """Write reports/report.html: the one-page report for the heads of sales and marketing."""
@@ -331,8 +367,8 @@ def score(
     if scoring_log is not None and not scoring_log.healthy:
         stats = scoring_log.stats
         _fail(
-            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
-            f"{scoring_log.spill_path}",
+            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in the "
+            f"journal {scoring_log.journal_dir} (`leadscore scoring-log replay` writes them)",
             code=2,
         )
 

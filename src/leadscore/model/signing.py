@@ -20,6 +20,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadscore.core.redact import register_secrets
+
 log = logging.getLogger(__name__)
 
 ALGORITHM = "HMAC-SHA256"
@@ -77,17 +79,20 @@ def bundle_key(create: bool = False) -> bytes:
     """The signing key; with `create`, the key file is made when no key exists yet."""
     settings = KeySettings()
     secret = settings.bundle_key.get_secret_value().strip()
-    if secret:
-        return secret.encode()
     path = key_file(settings)
-    if path.is_file():
-        return read_key_file(path)
-    if create:
-        return create_key_file(path)
-    raise BundleKeyError(
-        f"no bundle key: set LEADSCORE_BUNDLE_KEY, or provide the key file {path} "
-        "(sealing a bundle with `dvc repro` creates it)"
-    )
+    if secret:
+        key = secret.encode()
+    elif path.is_file():
+        key = read_key_file(path)
+    elif create:
+        key = create_key_file(path)
+    else:
+        raise BundleKeyError(
+            f"no bundle key: set LEADSCORE_BUNDLE_KEY, or provide the key file {path} "
+            "(sealing a bundle with `dvc repro` creates it)"
+        )
+    register_secrets([key.decode()])
+    return key
 
 
 def key_id(key: bytes) -> str:
