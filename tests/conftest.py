@@ -137,6 +137,27 @@ def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (loopback port, temporary cluster)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
+
+
+@pytest.fixture()
+def pg_database(postgres, request) -> str:
+    """A fresh database on the session's PostgreSQL; its SQLAlchemy URL (with the password)."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return postgres.create_database(f"t_{name}_{os.getpid()}")
+
+
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """A private SQLite MLflow store for one test."""

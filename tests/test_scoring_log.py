@@ -7,9 +7,12 @@ import json
 import logging
 import subprocess
 import sys
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from leadscore.scoring.journal import REJECTED_FILE, unshipped_rows
@@ -39,28 +42,42 @@ def table_ids(url: str) -> list[str]:
     return read_scoring_log(url)["lead_id"].tolist()
 
 
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+@dataclass
+class Store:
+    """A scoring-log database of one backend, its journal, and a way to take it down."""
+
+    url: str
+    journal: Path
+    down: Callable[[], None]
+    up: Callable[[], None]
 
 
-def test_rows_are_written_in_batches(tmp_path):
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    log = ScoringLog(url)
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        database = tmp_path / "log.db"
+        # a directory where the database file should be: every write fails until removed
+        yield Store(f"sqlite:///{database}", tmp_path / "journal", database.mkdir, database.rmdir)
+        return
+    server = request.getfixturevalue("postgres")
+    url = request.getfixturevalue("pg_database")
+    yield Store(url, tmp_path / "journal", server.stop, server.start)
+    if not server.ready():  # a failed test must not leave the session's server down
+        server.start()
+
+
+def test_rows_are_written_in_batches(store):
+    log = ScoringLog(store.url, store.journal)
     for start in range(0, 1200, 100):
         log.record(some_rows(100, prefix=f"b{start}"))
     assert log.flush(10)
     log.close()
     assert log.stats.written == 1200 and log.healthy
-    rows = read_scoring_log(url)
+    rows = read_scoring_log(store.url)
     assert len(rows) == 1200 and set(rows["source"]) == {"api"}
     assert rows["scored_at"].notna().all() and rows["entry_id"].is_unique
-    assert unshipped_rows(tmp_path / "log.db.journal") == 0
-    assert not list((tmp_path / "log.db.journal").glob("*.jsonl"))  # shipped segments removed
+    assert unshipped_rows(store.journal) == 0
+    assert not list(store.journal.glob("*.jsonl"))  # shipped segments are removed
 
 
 def test_a_dropped_table_is_recreated_and_nothing_is_lost(tmp_path, caplog):
@@ -79,31 +96,36 @@ def test_a_dropped_table_is_recreated_and_nothing_is_lost(tmp_path, caplog):
     assert table_ids(url) == [f"lead-{i}" for i in range(5)] and log.healthy
 
 
-def test_an_outage_spills_to_the_journal_and_recovery_replays_it(tmp_path, caplog):
-    database = tmp_path / "log.db"
-    database.mkdir()  # a directory where the database file should be: every write fails
-    url = f"sqlite:///{database}"
+def test_an_outage_spills_to_the_journal_and_recovery_replays_it(store, caplog):
+    store.down()  # down from the start: the log starts anyway, rows wait in the journal
+    log = ScoringLog(store.url, store.journal, flush_seconds=0.05, max_retry_seconds=0.2)
     with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log"):
-        log = ScoringLog(url, flush_seconds=0.05, max_retry_seconds=0.2)
         log.record(some_rows(40))  # returns: the rows are durable in the journal
-        assert not log.flush(1.0)
+        assert not log.flush(1.5)
     assert not log.healthy and log.stats.spilled == 40 and log.stats.written == 0
     assert any("kept in the journal" in message for message in caplog.messages)
-    assert unshipped_rows(tmp_path / "log.db.journal") == 40
-    database.rmdir()  # the database is back
+    assert unshipped_rows(store.journal) == 40
+    store.up()  # the database is back
     assert log.flush(20)
     assert log.healthy and log.stats.replayed == 40 and log.stats.lost == 0
+    expected = [f"lead-{i}" for i in range(40)]
+    if store.url.startswith("postgresql"):  # and down again while running
+        store.down()
+        log.record(some_rows(7, "again"))
+        assert not log.flush(1.0) and not log.healthy
+        store.up()
+        assert log.flush(20) and log.healthy and log.stats.replayed == 47
+        expected += [f"again-{i}" for i in range(7)]
     log.record(some_rows(2, "after"))
     log.close()
-    assert sorted(table_ids(url)) == sorted(
-        [f"lead-{i}" for i in range(40)] + ["after-0", "after-1"]
-    )
+    assert sorted(table_ids(store.url)) == sorted([*expected, "after-0", "after-1"])
+    assert log.stats.spilled == log.stats.replayed
 
 
 KILLED_WRITER = """
 import os, signal, sys
 from leadscore.scoring.log import ScoringLog, rows_for
-log = ScoringLog(sys.argv[1], flush_seconds=3600)  # never ships on its own
+log = ScoringLog(sys.argv[1], sys.argv[2], flush_seconds=3600)  # never ships on its own
 rows = rows_for([f"k-{i}" for i in range(300)], [0.5] * 300, [50] * 300, ["B"] * 300,
                 "m-1", "c-1", "api")
 for start in range(0, 300, 30):
@@ -113,12 +135,12 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def feedback_warns_about_the_journal(tmp_path, url, caplog, expected: int) -> None:
+def feedback_warns_about_the_journal(tmp_path, store, caplog, expected: int) -> None:
     from conftest import PROJECT_ROOT
 
     from leadscore.stages.feedback import main as feedback
 
-    ensure_schema(make_engine(url))  # the table exists, empty: its rows are in the journal
+    ensure_schema(make_engine(store.url))  # the table exists, empty: its rows are journaled
     outcomes = tmp_path / "outcomes.csv"
     pd.DataFrame({"lead_id": ["k-1"], "created_at": ["2026-01-05"], "converted": [1]}).to_csv(
         outcomes, index=False
@@ -129,7 +151,8 @@ def feedback_warns_about_the_journal(tmp_path, url, caplog, expected: int) -> No
             reference_path=tmp_path / "none.parquet",
             card_path=tmp_path / "none.json",
             reports_dir=tmp_path / "reports",
-            scoring_log=url,
+            scoring_log=store.url,
+            journal_dir=store.journal,
             outcomes_path=outcomes,
             as_of="2026-12-31",
         )
@@ -137,19 +160,19 @@ def feedback_warns_about_the_journal(tmp_path, url, caplog, expected: int) -> No
     assert any("scoring-log replay" in message for message in caplog.messages)
 
 
-def test_rows_of_a_killed_process_are_replayed_once(tmp_path, caplog):
-    url = f"sqlite:///{tmp_path / 'log.db'}"
+def test_rows_of_a_killed_process_are_replayed_once(store, tmp_path, caplog):
     done = subprocess.run(
-        [sys.executable, "-c", KILLED_WRITER, url], capture_output=True, text=True
+        [sys.executable, "-c", KILLED_WRITER, store.url, str(store.journal)],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == -9 and "journaled" in done.stdout, done.stderr
-    journal = tmp_path / "log.db.journal"
-    assert unshipped_rows(journal) == 300
-    feedback_warns_about_the_journal(tmp_path, url, caplog, expected=300)
-    first = replay(url)
+    assert unshipped_rows(store.journal) == 300
+    feedback_warns_about_the_journal(tmp_path, store, caplog, expected=300)
+    first = replay(store.url, store.journal)
     assert first["replayed"] == 300 and first["remaining"] == 0 and first["complete"]
-    assert replay(url)["replayed"] == 0  # nothing left: a second replay adds nothing
-    ids = table_ids(url)
+    assert replay(store.url, store.journal)["replayed"] == 0  # a second replay adds nothing
+    ids = table_ids(store.url)
     assert sorted(ids) == sorted(f"k-{i}" for i in range(300)) and len(set(ids)) == 300
 
 
@@ -159,7 +182,8 @@ def test_the_replay_command(tmp_path):
     from leadscore.cli import app
 
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, url], capture_output=True)
+    journal = tmp_path / "log.db.journal"  # the default journal of a SQLite log
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, url, journal], capture_output=True)
     assert done.returncode == -9
     result = CliRunner().invoke(app, ["scoring-log", "replay", "--database-url", url])
     assert result.exit_code == 0, result.output
@@ -193,31 +217,32 @@ def test_when_journal_and_database_both_fail_record_refuses(tmp_path):
     assert "journal failed" in answer["reason"] and "database is unavailable" in answer["reason"]
 
 
-def test_a_row_the_database_refuses_is_set_aside_not_its_batch(tmp_path):
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    log = ScoringLog(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:  # a database rule that one lead id breaks
-        connection.execute(
-            sa.text(
-                "CREATE TRIGGER refuse BEFORE INSERT ON scored_leads WHEN NEW.lead_id = 'bad' "
-                "BEGIN SELECT RAISE(ABORT, 'lead id refused'); END"
+def test_a_row_the_database_refuses_is_set_aside_not_its_batch(store):
+    log = ScoringLog(store.url, store.journal)
+    if store.url.startswith("sqlite"):  # SQLite stores a NUL byte: a rule that refuses one id
+        engine = sa.create_engine(store.url)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON scored_leads "
+                    "WHEN NEW.lead_id LIKE 'bad%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
             )
-        )
-    engine.dispose()
+        engine.dispose()
     rows = some_rows(10)
-    rows[4] = ("bad", *rows[4][1:])
+    rows[4] = ("bad\x00id", *rows[4][1:])  # PostgreSQL text cannot hold a NUL byte
     log.record(rows)
     assert log.flush(10)
     log.close()
-    assert len(table_ids(url)) == 9 and log.stats.rejected == 1 and log.stats.lost == 0
-    rejected = [json.loads(line) for line in (tmp_path / "log.db.journal" / REJECTED_FILE).open()]
-    assert '"bad"' in rejected[0]["row"] and "lead id refused" in rejected[0]["reason"]
+    assert len(table_ids(store.url)) == 9 and log.stats.rejected == 1 and log.stats.lost == 0
+    assert log.healthy  # one bad row does not mark the log unhealthy
+    rejected = [json.loads(line) for line in (store.journal / REJECTED_FILE).open()]
+    assert "bad\\u0000id" in rejected[0]["row"] and rejected[0]["reason"]
 
 
-def test_feedback_joins_outcomes_to_the_log(tmp_path):
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    log = ScoringLog(url)
+def test_feedback_joins_outcomes_to_the_log(store):
+    url = store.url
+    log = ScoringLog(url, store.journal)
     log.record(some_rows(4))
     log.close()
     outcomes = pd.DataFrame(

@@ -31,6 +31,7 @@ def main(
     scoring_log: str | None = None,
     outcomes_path: Path | None = None,
     as_of: str | None = None,
+    journal_dir: Path | None = None,
 ) -> dict:
     params = load_params(params_path)
     contract = params.contract
@@ -46,7 +47,7 @@ def main(
             raise ValueError("--outcomes is required with --scoring-log")
         outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
         scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
-        unshipped = journal_backlog(scoring_log)
+        unshipped = journal_backlog(scoring_log, journal_dir)
         if unshipped:
             log.warning(
                 "feedback: %d scored leads are still only in the scoring journal, not in the "
