@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
@@ -17,6 +17,13 @@ MAX_TEXT = 200
 
 
 STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+def storable(text: str) -> str:
+    """A value the scoring log can store: PostgreSQL text holds no NUL byte."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL byte (\\u0000): the scoring log cannot store it")
+    return text
 
 
 class StrictModel(BaseModel):
@@ -39,7 +46,9 @@ def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
     """
     fields: dict[str, Any] = {
         "lead_id": Annotated[
-            str, Field(min_length=1, max_length=128, description="your id of the lead")
+            str,
+            Field(min_length=1, max_length=128, description="your id of the lead (no NUL byte)"),
+            AfterValidator(storable),
         ],
         "created_at": NotRequired[
             Annotated[datetime | None, Field(description="when the lead was created (not scored)")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.config import economics_columns, load_params
-from leadscore.core.io import read_json, read_table, write_json
+from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.views.feedback import (
     join_scoring_log,
     journal_backlog,
@@ -67,7 +67,7 @@ def main(
         stamp = pd.Timestamp(stamp) if stamp else None
         report = monthly_feedback(scored, contract, stamp, reference, watched)
     write_json(reports_dir / "feedback.json", report)
-    (reports_dir / "feedback.md").write_text(render_markdown(report))
+    write_text(reports_dir / "feedback.md", render_markdown(report))
     for item in report["missing"]:
         log.warning("feedback: %s", item["message"])
     log.info(
