@@ -302,66 +302,64 @@ def score(
         str | None,
         typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
     ] = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(help="Repeated lead ids: warn (score, with a warning) or reject."),
+    ] = "warn",
 ) -> None:
-    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside."""
+    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
+
+    All or nothing: the output appears only when the whole file is scored. A re-run of the
+    same file with the same model logs no lead twice.
+    """
     from tqdm import tqdm
 
-    from leadscore.scoring.batch import (
-        BatchInputError,
-        TableWriter,
-        count_grades,
-        read_chunks,
-        rejected_path_for,
-        score_chunk,
-    )
+    from leadscore.scoring.batch import BatchInputError, score_file
     from leadscore.scoring.loading import ModelLoadError, load_served_model
-    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, rows_for
+    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, ScoringLogUnavailable
 
     if not input_path.is_file():
         _fail(f"{input_path} not found")
     try:
         scorer = load_served_model(model).scorer
-        chunks, total = read_chunks(input_path, chunk_size)
-    except (ModelLoadError, BatchInputError) as error:
+    except ModelLoadError as error:
         _fail(error)
-    writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
     scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
-    grades: dict[str, int] = {}
     try:
-        with tqdm(total=total, unit=" leads", desc="scoring", unit_scale=True) as progress:
-            for chunk in chunks:
-                scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
-                writer.write(scored)
-                if len(rejected):
-                    rejects.write(rejected)
-                count_grades(grades, scored["grade"].to_numpy())
-                if scoring_log is not None:
-                    scoring_log.record(
-                        rows_for(
-                            scored["lead_id"].tolist(),
-                            scored["probability"].tolist(),
-                            scored["score"].tolist(),
-                            scored["grade"].tolist(),
-                            scorer.model_version,
-                            scorer.contract_version,
-                            source="batch",
-                        )
-                    )
-                progress.update(len(chunk))
+        with tqdm(unit=" leads", desc="scoring", unit_scale=True) as progress:
+            summary = score_file(
+                scorer,
+                input_path,
+                output,
+                reasons=reasons,
+                chunk_size=chunk_size,
+                scoring_log=scoring_log,
+                duplicates=duplicates,
+                progress=progress.update,
+            )
     except BatchInputError as error:
         _fail(error)
+    except ScoringLogUnavailable as error:
+        _fail(f"{error}; nothing was written to {output}", code=2)
     finally:
-        writer.close()
-        rejects.close()
         if scoring_log is not None:
             scoring_log.close()
+    grades = ", ".join(f"{g} {n:,}" for g, n in summary["grades"].items())
     typer.echo(
-        f"scored {writer.rows:,} leads with {scorer.model_version} -> {output} "
-        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(grades.items()))})"
+        f"scored {summary['scored']:,} leads with {scorer.model_version} -> {output} "
+        f"(grades {grades})"
     )
-    if rejects.rows:
+    if summary["rejected"]:
         typer.secho(
-            f"{rejects.rows:,} rows rejected with their reason -> {rejects.path}",
+            f"{summary['rejected']:,} rows rejected with their line and reason "
+            f"({summary['malformed_lines']:,} malformed lines) -> {summary['rejected_file']}",
+            fg=typer.colors.YELLOW,
+        )
+    if summary["duplicate_ids"]:
+        typer.secho(
+            f"{summary['duplicate_ids']:,} repeated lead ids "
+            f"({'set aside' if duplicates == 'reject' else 'scored with a warning'}), e.g. "
+            + "; ".join(summary["duplicate_examples"]),
             fg=typer.colors.YELLOW,
         )
     if scoring_log is not None and not scoring_log.healthy:
