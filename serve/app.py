@@ -23,7 +23,7 @@ from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import NotReady, ReloadFailed, lead_model, score_request_model
-from leadscore_serve.settings import Settings, get_settings
+from leadscore_serve.settings import Settings, get_settings, open_access_problem
 from leadscore_serve.state import ModelHolder, refreeze
 
 log = logging.getLogger("serve")
@@ -31,7 +31,13 @@ log = logging.getLogger("serve")
 
 def _on_sighup(app: FastAPI) -> None:
     log.info("SIGHUP: reloading the model")
-    asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task = asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task.add_done_callback(_report_task_error)
+
+
+def _report_task_error(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("SIGHUP reload failed: %s", task.exception())
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +101,15 @@ def with_component_schemas(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problem = open_access_problem(settings)
+    if problem:
+        raise RuntimeError(problem)
+    if not settings.api_key_list():
+        log.warning(
+            "no API keys (LEADSCORE_API_KEYS): anyone who can reach %s:%s can score leads",
+            settings.host,
+            settings.port,
+        )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
     spec = FeatureSpec.from_dict(card["features"])
     example = card.get("input_example")

@@ -326,6 +326,7 @@ def served(tmp_path_factory, tiny_bundle_dir):
         "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
         "LEADSCORE_MAX_BATCH": str(MAX_BATCH),
         "LEADSCORE_MAX_BODY_BYTES": str(256 * 1024),
+        "LEADSCORE_BODY_TIMEOUT_SECONDS": "2",
     }
     server = Server(env, root / "server.log")
     try:

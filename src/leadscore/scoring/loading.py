@@ -113,6 +113,13 @@ def load_served_model(uri: str) -> ServedModel:
         scorer.warm_up()
     except (BundleError, CompileError, OSError, ValueError, KeyError) as error:
         raise ModelLoadError(redact(f"cannot load model from {uri}: {error}")) from error
+    except Exception as error:  # authentic, but not a pipeline the scorer can compile
+        raise ModelLoadError(
+            redact(
+                f"cannot load model from {uri}: the bundle does not hold a fitted leadscore "
+                f"pipeline ({type(error).__name__}: {error})"
+            )
+        ) from error
     return ServedModel(
         scorer=scorer,
         card=bundle.card,
