@@ -389,6 +389,7 @@ class ScoringLog:
             self._journal.forget(segment)
 
     def _ship(self, segment: Path, offset: int, lines: list[bytes]) -> bool:
+        self._rejected_in_batch = 0  # a batch cut short by an outage is retried whole
         entries, corrupt = [], []
         for line in lines:
             try:
