@@ -186,7 +186,6 @@ def score_chunk(
     if fields.LEAD_ID not in chunk:
         raise BatchInputError(f"the input has no {fields.LEAD_ID!r} column")
     check_types(scorer, chunk)
-    lines = np.arange(1, len(chunk) + 1) if lines is None else lines
     matrix, warnings, problems = scorer.encode_frame(chunk)
     ids = chunk[fields.LEAD_ID]
     problems = problems.where(ids.notna(), ("lead_id: missing; " + problems).str.rstrip("; "))
@@ -223,7 +222,8 @@ def score_chunk(
             )
         ]
     rejected = chunk[bad].assign(**{REJECT_REASON: problems[bad].to_numpy()})
-    rejected.insert(0, LINE, lines[bad])
+    if lines is not None:  # the batch CLI's line numbers (Spark keeps the input's columns)
+        rejected.insert(0, LINE, lines[bad])
     return out, rejected
 
 
