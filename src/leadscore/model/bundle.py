@@ -118,11 +118,22 @@ def read_fitted(directory: Path) -> tuple[Any, dict]:
     return joblib.load(directory / MODEL_FILE), json.loads((directory / CARD_FILE).read_text())
 
 
-def verified_manifest(directory: Path, key: bytes | None = None) -> dict[str, str]:
-    """The manifest, after its signature is checked with the bundle key; raise if it fails."""
+def verified_manifest(
+    directory: Path, key: bytes | None = None, manifest_sha256: str | None = None
+) -> dict[str, str]:
+    """The manifest, after its signature is checked with the bundle key; raise if it fails.
+
+    `manifest_sha256`: the digest of a manifest already authenticated elsewhere (a Spark
+    driver checked the signature and ships this digest to its executors) instead of the key.
+    """
     manifest_path, signature_path = directory / MANIFEST_FILE, directory / SIGNATURE_FILE
     if not manifest_path.is_file():
         raise BundleError(f"{manifest_path} not found: not a model bundle (run `dvc repro train`)")
+    if manifest_sha256 is not None:
+        data = manifest_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != manifest_sha256:
+            raise BundleError(f"{manifest_path} is not the manifest that was authenticated")
+        return parse_manifest(manifest_path, data)
     if not signature_path.is_file():
         raise BundleError(
             f"{signature_path} not found: the bundle is not signed; refusing to load it "
@@ -141,6 +152,10 @@ def verified_manifest(directory: Path, key: bytes | None = None) -> dict[str, st
             f"{manifest_path}: {problem}; refusing to load a bundle that was not sealed with "
             "this machine's bundle key (LEADSCORE_BUNDLE_KEY)"
         )
+    return parse_manifest(manifest_path, data)
+
+
+def parse_manifest(manifest_path: Path, data: bytes) -> dict[str, str]:
     try:
         manifest = json.loads(data)
     except json.JSONDecodeError as error:
@@ -151,14 +166,17 @@ def verified_manifest(directory: Path, key: bytes | None = None) -> dict[str, st
 
 
 def read_verified(
-    directory: Path, names: tuple[str, ...] = BUNDLE_FILES, key: bytes | None = None
+    directory: Path,
+    names: tuple[str, ...] = BUNDLE_FILES,
+    key: bytes | None = None,
+    manifest_sha256: str | None = None,
 ) -> dict[str, bytes]:
     """The bytes of `names`, each read once and checked against the signed manifest.
 
     Callers parse and unpickle these bytes, never the files again: what was checked is what
     is loaded.
     """
-    manifest = verified_manifest(directory, key)
+    manifest = verified_manifest(directory, key, manifest_sha256)
     missing = [name for name in names if name not in manifest]
     if missing:
         raise BundleError(f"{directory} manifest does not cover {missing}: an incomplete bundle")
@@ -185,10 +203,11 @@ def verify_bundle(directory: Path) -> dict[str, str]:
     return manifest
 
 
-def load_bundle(directory: Path | str) -> ModelBundle:
-    """Verify and load the bundle's pipeline, model card and grading."""
+def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> ModelBundle:
+    """Verify and load the bundle's pipeline, model card and grading (see `verified_manifest`
+    for `manifest_sha256`)."""
     directory = Path(directory)
-    files = read_verified(directory, (MODEL_FILE, CARD_FILE, GRADING_FILE))
+    files = read_verified(directory, (MODEL_FILE, CARD_FILE, GRADING_FILE), None, manifest_sha256)
     card = json.loads(files[CARD_FILE])
     grading_record = json.loads(files[GRADING_FILE])
     if grading_record.get("model_version") != card["model_version"]:
