@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import API_KEY, PROJECT_ROOT
-from parity import api_parity, batch_parity, evaluated, raw_test_rows
+from conftest import PROJECT_ROOT
+from parity import assert_scored_as_evaluated, raw_test_rows
 
 from leadscore.core import fields
 from leadscore.core.config import ParamsError, parse_params, read_raw_params
@@ -231,12 +231,5 @@ def test_x_education_with_only_the_example_config(tmp_path, monkeypatch, start_s
     assert not inputs & {"Tags", "Lead Quality", "Prospect ID", "Lead Number", "Last Activity"}
     # the raw test rows, as the export writes them ("Select" and all), score as evaluated
     rows = raw_test_rows(pd.read_csv(XED_LEADS, dtype=str, keep_default_na=False), ID, tmp_path)
-    rows.to_csv(tmp_path / "raw_test_rows.csv", index=False)
-    expected = len(evaluated(tmp_path))
-    batch = batch_parity(tmp_path, tmp_path / "raw_test_rows.csv", len(rows))
-    assert batch.rejected == 0 and batch.compared == expected, batch
-    assert batch.max_abs_difference <= 1e-12, batch
-    api = api_parity(start_server(tmp_path / "models"), tmp_path, rows, card, API_KEY)
-    assert api.rejected == 0 and api.compared == expected, api
-    assert api.max_abs_difference <= 1e-12, api
+    assert_scored_as_evaluated(tmp_path, rows, tmp_path / "raw_test_rows.csv", start_server)
     shutil.rmtree(tmp_path / "data")

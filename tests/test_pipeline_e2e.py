@@ -11,9 +11,9 @@ import subprocess
 import mlflow
 import pandas as pd
 import pytest
-from conftest import API_KEY, DVC, project_env, run
+from conftest import DVC, project_env, run
 from mlflow import MlflowClient
-from parity import api_parity, batch_parity, card_inputs, evaluated, raw_test_rows
+from parity import assert_scored_as_evaluated, raw_test_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +56,7 @@ def test_raw_test_rows_score_as_evaluated_through_batch_and_api(
     rows = raw_test_rows(
         pd.read_parquet(tiny_project / "data/raw/leads.parquet"), "lead_id", tiny_project
     )
-    rows_file = tmp_path / "raw_test_rows.parquet"
-    rows.to_parquet(rows_file, index=False)
-    expected = len(evaluated(tiny_project))
-    batch = batch_parity(tiny_project, rows_file, len(rows))
-    assert batch.rejected == 0 and batch.compared == expected, batch
-    assert batch.max_abs_difference <= 1e-12, batch
-    card, _ = card_inputs(tiny_project)
-    api = api_parity(start_server(tiny_project / "models"), tiny_project, rows, card, API_KEY)
-    assert api.rejected == 0 and api.compared == expected, api
-    assert api.max_abs_difference <= 1e-12, api
+    assert_scored_as_evaluated(tiny_project, rows, tmp_path / "rows.parquet", start_server)
 
 
 def test_second_repro_is_up_to_date(tiny_project):
