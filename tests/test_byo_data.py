@@ -222,8 +222,10 @@ def test_x_education_with_only_the_example_config(tmp_path, monkeypatch):
     ]
     for name in ("Tags", "Lead Quality", "Prospect ID", "Lead Number"):
         assert flagged[name]["excluded"], name
+    assert flagged["Do Not Call"]["verdict"] == "needs review"  # its name, not excluded
+    assert flagged["Do Not Call"]["allowed_by_contract"]
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
-    assert metrics["roc_auc"] >= 0.87
+    assert metrics["roc_auc"] >= 0.86  # 0.868: every sales-side field excluded
     card = json.loads((tmp_path / "models" / "model_card.json").read_text())
     inputs = {f for kind in ("categorical", "numeric", "boolean") for f in card["features"][kind]}
     assert not inputs & {"Tags", "Lead Quality", "Prospect ID", "Lead Number", "Last Activity"}

@@ -1,19 +1,29 @@
-"""Typing the columns of a CRM export, and the leakage guard that decides which may be inputs.
+"""Typing the columns of a CRM export, and the leakage review that decides which may be inputs.
 
-A score must exist before sales touches the lead, so the guard excludes, with the evidence:
-- identifiers: unique per lead, or named like an id (`Prospect ID`, `Lead Number`);
-- fields that predict the outcome suspiciously well on their own (out-of-fold AUC of the
-  field alone at or above `data.leakage.max_single_field_auc`), such as a copy of the outcome;
-- fields known only after sales worked the lead: dates after the lead's creation, and fields
-  whose names are the CRM's words for post-contact status (status, stage, tags, quality,
-  disposition, outcome, rating, score, profile, last activity, owner, reason, ...);
-- constant fields, and those excluded by configuration.
-A field the contract lists in `allowed_fields` is kept even when flagged (and still reported).
+A score must exist before sales touches the lead. Every candidate field gets a row of evidence
+and one of three verdicts:
+
+- **excluded**: identifiers (unique per lead, or an id-like name such as `Prospect ID`),
+  constant fields, dates (never inputs; "post-creation" when most are after the lead's
+  creation), fields present for only one outcome (such as a deal value), fields that rank
+  converters too well on their own (out-of-fold AUC >= `data.leakage.max_single_field_auc`),
+  and fields excluded by configuration (`data.exclude`, `contract.excluded_fields`);
+- **needs review**: a single-field AUC >= `data.leakage.review_single_field_auc`, missingness
+  that alone ranks converters that well, a post-contact name cue (`NAME_CUES`), and, once the
+  model exists, one field carrying more than `data.leakage.max_importance_share` of its
+  permutation importance (`with_importance`);
+- **kept**.
+
+A name cue alone never excludes a field: it puts it under review. A field under review stays
+an input, but the model is not publishable until the contract signs it off
+(`contract.allowed_fields`, known at the moment of scoring) or excludes it. A field the
+contract allows is kept even when the review would exclude it (except by configuration).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,13 +31,46 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core import fields
+from leadscore.core.config import LeakageParams
+from leadscore.core.stats import roc_auc_interval
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS
 
+EXCLUDED, REVIEW, KEPT = "excluded", "needs review", "kept"
+VERDICTS = (EXCLUDED, REVIEW, KEPT)
+
 ID_NAME = re.compile(r"(^|[\s_\-])(id|uuid|guid|number|no|key)$", re.IGNORECASE)
-STATUS_NAME = re.compile(
-    r"(status|stage|tags?$|quality|disposition|outcome|result|rating|score|grade|owner|"
-    r"assigned|profile|reason|^last[\s_]*(notable[\s_]*)?activity$|^lost|^won|closed)",
-    re.IGNORECASE,
+# Words a CRM uses for what sales did or decided after it worked the lead. Matched on the name
+# in lower-case words (`LastActivity`, `last_activity` and `Last Activity` read the same).
+NAME_CUES: tuple[tuple[str, str], ...] = (
+    ("status-like", r"\bstatus"),
+    ("status-like", r"\bstages?\b"),
+    ("status-like", r"\btags?\b"),
+    ("status-like", r"\bquality\b"),
+    ("status-like", r"\bdisposition"),
+    ("status-like", r"\boutcomes?\b"),
+    ("status-like", r"\bresults?\b"),
+    ("status-like", r"\bratings?\b"),
+    ("status-like", r"\bscor(e|es|ing)\b"),
+    ("status-like", r"\bgrades?\b"),
+    ("status-like", r"\bowner"),
+    ("status-like", r"\bassigned\b"),
+    ("status-like", r"\bprofile"),
+    ("status-like", r"\bclosed?\b"),
+    ("post-contact", r"\bcall"),
+    ("post-contact", r"\bduration"),
+    ("post-contact", r"\btouch"),
+    ("post-contact", r"\bcontacted\b"),
+    ("post-contact", r"\bvisit"),
+    ("post-contact", r"\bmeeting"),
+    ("post-contact", r"\bappointment"),
+    ("post-contact", r"\breasons?\b"),
+    ("post-contact", r"\blost\b"),
+    ("post-contact", r"\bwon\b"),
+    ("post-contact", r"\b(dis)?qualified\b"),
+    ("post-contact", r"\bproposal"),
+    ("post-contact", r"\bnegotiat"),
+    ("post-contact", r"\bfollow ?ups?\b"),
+    ("post-contact", r"\blast (notable )?activit"),
 )
 DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
 ROLE_COLUMNS = (
@@ -37,6 +80,9 @@ ROLE_COLUMNS = (
     fields.WON_AT,
     fields.OUTCOME_STATUS,
 )
+ONE_OUTCOME_ABSENT = 0.005  # present for at most this share of one outcome ...
+ONE_OUTCOME_PRESENT = 0.05  # ... and at least this share of the other: present for one outcome
+MOST_AFTER_CREATION = 0.5  # a date after creation for more than this share of leads: post-creation
 
 
 def infer_kind(values: pd.Series, name: str) -> str:
@@ -69,14 +115,16 @@ def infer_kinds(frame: pd.DataFrame, overrides: dict[str, str]) -> dict[str, str
     }
 
 
-def single_field_auc(
-    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
-) -> float:
-    """How well the field alone ranks converters: out-of-fold AUC, folded to >= 0.5.
+# --- evidence ------------------------------------------------------------------------------
 
-    Each value (numbers: each of 10 quantile bins; missing: its own value) is scored by the
-    conversion rate of that value in the other folds, so any shape of relation counts,
-    including "present only for converted leads".
+
+def out_of_fold_scores(
+    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
+) -> np.ndarray:
+    """Each lead scored by its field value's conversion rate in the other folds.
+
+    Numbers fall into 10 quantile bins and missing is a value of its own, so any shape of
+    relation counts, including "present only for converted leads".
     """
     if kind == "numeric":
         numeric = pd.to_numeric(values, errors="coerce").astype(float)
@@ -90,8 +138,35 @@ def single_field_auc(
     for train, test in splitter.split(text, y):
         means = pd.Series(y[train]).groupby(text[train]).mean()
         predicted[test] = pd.Series(text[test]).map(means).fillna(y[train].mean()).to_numpy()
-    auc = roc_auc_score(y, predicted)
-    return float(max(auc, 1 - auc))
+    return predicted
+
+
+def folded_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
+    """AUC folded to >= 0.5 (a field ranks either way), with its 95 % interval."""
+    auc = float(roc_auc_score(y, score))
+    low, high = roc_auc_interval(y, score)
+    if auc < 0.5:
+        return 1 - auc, 1 - high, 1 - low
+    return auc, low, high
+
+
+def single_field_auc(
+    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
+) -> float:
+    """How well the field alone ranks converters: out-of-fold AUC, folded to >= 0.5."""
+    return folded_auc(y, out_of_fold_scores(values, kind, y, folds, seed))[0]
+
+
+def name_cues(name: str) -> list[str]:
+    """The post-contact and status-like words in a field name, e.g. `post-contact: 'call'`."""
+    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    words = " ".join(re.findall(r"[a-z0-9]+", words.lower()))
+    cues = []
+    for label, pattern in NAME_CUES:
+        found = re.search(pattern, words)
+        if found:
+            cues.append(f"{label}: '{found.group(0)}'")
+    return cues
 
 
 def _id_like_values(present: pd.Series, kind: str) -> bool:
@@ -104,6 +179,227 @@ def _id_like_values(present: pd.Series, kind: str) -> bool:
     return False
 
 
+def presence_by_outcome(values: pd.Series, y: np.ndarray) -> tuple[float, float]:
+    """Share of converted and of unconverted leads for which the field has a value."""
+    present = values.notna().to_numpy()
+    positive = y == 1
+    return float(present[positive].mean()), float(present[~positive].mean())
+
+
+def date_after_creation(values: pd.Series, created: pd.Series | None) -> float | None:
+    """Share of the dated leads whose date falls after the lead's creation."""
+    if created is None:
+        return None
+    dates = pd.to_datetime(values, errors="coerce")
+    known = dates.notna() & created.notna()
+    if not known.any():
+        return None
+    return float((dates[known] > pd.to_datetime(created[known])).mean())
+
+
+def field_evidence(
+    values: pd.Series, kind: str, y: np.ndarray, folds: int, created: pd.Series | None
+) -> dict:
+    """The facts about one field the verdict rests on (no thresholds applied here)."""
+    present = values.dropna()
+    missing = values.isna().to_numpy()
+    evidence: dict = {
+        "kind": kind,
+        "missing_share": round(float(missing.mean()), 4),
+        "distinct_values": int(present.nunique()),
+        "name_cues": [],
+        "single_field_auc": None,
+        "auc_ci_low": None,
+        "auc_ci_high": None,
+        "missing_auc": None,
+        "present_share_converted": None,
+        "present_share_unconverted": None,
+        "after_creation_share": None,
+    }
+    both_classes = 0 < y.sum() < len(y)
+    if kind == "date":
+        share = date_after_creation(values, created)
+        evidence["after_creation_share"] = None if share is None else round(share, 4)
+    elif both_classes and len(present):
+        auc, low, high = folded_auc(y, out_of_fold_scores(values, kind, y, folds))
+        evidence.update(
+            single_field_auc=round(auc, 4), auc_ci_low=round(low, 4), auc_ci_high=round(high, 4)
+        )
+    if both_classes and 0 < missing.mean() < 1:
+        evidence["missing_auc"] = round(folded_auc(y, missing.astype(float))[0], 4)
+        converted, unconverted = presence_by_outcome(values, y)
+        evidence["present_share_converted"] = round(converted, 4)
+        evidence["present_share_unconverted"] = round(unconverted, 4)
+    return evidence
+
+
+# --- verdicts ------------------------------------------------------------------------------
+
+
+def exclusion_reasons(name: str, evidence: dict, max_auc: float, unique_ids: bool) -> list[str]:
+    """The findings that exclude a field outright (evidence, never a name cue alone)."""
+    reasons = []
+    if evidence["distinct_values"] <= 1:
+        reasons.append("constant: one value (or none)")
+    if ID_NAME.search(name.strip()):
+        reasons.append("identifier: id-like name")
+    elif unique_ids:
+        reasons.append(f"identifier: unique per lead ({evidence['distinct_values']:,} values)")
+    if evidence["kind"] == "date":
+        after = evidence["after_creation_share"]
+        if after is not None and after > MOST_AFTER_CREATION:
+            reasons.append(f"post-creation date: after the lead's creation for {after:.0%}")
+        else:
+            reasons.append("a date: not a model input")
+    converted = evidence["present_share_converted"]
+    unconverted = evidence["present_share_unconverted"]
+    if converted is not None:
+        pairs = (("converted", converted, unconverted), ("unconverted", unconverted, converted))
+        for outcome, here, there in pairs:
+            if there <= ONE_OUTCOME_ABSENT and here >= ONE_OUTCOME_PRESENT:
+                reasons.append(f"present only for {outcome} leads ({here:.0%} vs {there:.1%})")
+    auc = evidence["single_field_auc"]
+    if auc is not None and auc >= max_auc:
+        reasons.append(f"predicts the outcome alone too well (AUC {auc:.3f} >= {max_auc})")
+    return reasons
+
+
+def review_reasons(evidence: dict, review_auc: float, max_auc: float) -> list[str]:
+    """The findings that put a field under review: signal worth a human look, or its name."""
+    reasons = []
+    auc = evidence["single_field_auc"]
+    if auc is not None and review_auc <= auc < max_auc:
+        reasons.append(f"strong alone: single-field AUC {auc:.3f} >= {review_auc}")
+    missing_auc = evidence["missing_auc"]
+    if missing_auc is not None and missing_auc >= review_auc:
+        reasons.append(f"missingness tracks the outcome: AUC {missing_auc:.3f} >= {review_auc}")
+    reasons += [f"name cue {cue}" for cue in evidence["name_cues"]]
+    return reasons
+
+
+def verdict_row(
+    name: str,
+    evidence: dict,
+    leakage: LeakageParams,
+    unique_ids: bool,
+    configured: str | None,
+    allowed: Mapping[str, str],
+) -> dict:
+    """One row of the review: evidence, verdict, reasons and whether the model may use it."""
+    excluded = exclusion_reasons(name, evidence, leakage.max_single_field_auc, unique_ids)
+    if configured:
+        excluded.insert(0, configured)
+    review = review_reasons(evidence, leakage.review_single_field_auc, leakage.max_single_field_auc)
+    verdict = EXCLUDED if excluded else REVIEW if review else KEPT
+    signed_off = name in allowed and not configured
+    usable = evidence["kind"] != "date" and (verdict != EXCLUDED or signed_off)
+    return {
+        **evidence,
+        "verdict": verdict,
+        "reasons": excluded + review,
+        "allowed_by_contract": name in allowed,
+        "allowed_reason": allowed.get(name),
+        "input": usable,
+        "awaiting_sign_off": usable and verdict == REVIEW and name not in allowed,
+        "importance_share": None,
+    }
+
+
+def review_fields(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    leakage: LeakageParams,
+    excluded: Mapping[str, str] | None = None,
+    allowed: Mapping[str, str] | None = None,
+) -> dict[str, dict]:
+    """The leakage review of every candidate field (name -> row), in table order.
+
+    `leakage`: the `data.leakage` parameters. `excluded`: fields excluded by configuration,
+    with where (e.g. "excluded by the contract"). `allowed`: fields the contract signs off as
+    known at the moment of scoring, with the reason.
+    """
+    excluded, allowed = excluded or {}, allowed or {}
+    y = frame[fields.CONVERTED].to_numpy(int)
+    created = frame.get(fields.CREATED_AT)
+    rows = {}
+    for name, kind in kinds.items():
+        values = frame[name]
+        evidence = field_evidence(values, kind, y, leakage.folds, created)
+        evidence["name_cues"] = name_cues(name)
+        present = values.dropna()
+        unique_ids = (
+            len(present) > 50
+            and evidence["distinct_values"] == len(values)
+            and _id_like_values(present, kind)
+        )
+        rows[name] = verdict_row(name, evidence, leakage, unique_ids, excluded.get(name), allowed)
+    return rows
+
+
+def inputs_of(review: Mapping[str, dict]) -> dict[str, str]:
+    """The fields the model may use (name -> kind)."""
+    return {name: row["kind"] for name, row in review.items() if row["input"]}
+
+
+def flagged(review: Mapping[str, dict]) -> dict[str, dict]:
+    """Rows that are not plainly kept, in the shape of `reports/validation.json` fields.flagged."""
+    return {
+        name: {**row, "excluded": not row["input"], "flags": row["reasons"]}
+        for name, row in review.items()
+        if row["reasons"]
+    }
+
+
+# --- model time: importance and sign-off ---------------------------------------------------
+
+
+def importance_shares(permutation: Mapping[str, float]) -> dict[str, float]:
+    """Each field's share of the model's permutation importance (negative drops count as 0)."""
+    positive = {name: max(float(drop), 0.0) for name, drop in permutation.items()}
+    total = sum(positive.values())
+    return {name: (drop / total if total > 0 else 0.0) for name, drop in positive.items()}
+
+
+def with_importance(
+    review: Mapping[str, dict],
+    shares: Mapping[str, float] | None,
+    inputs: Iterable[str],
+    allowed: Mapping[str, str],
+    max_share: float,
+) -> dict[str, dict]:
+    """The review completed by the trained model: importance shares, dominance, sign-off.
+
+    `inputs`: the fields the model actually uses (its card). A field carrying more than
+    `max_share` of the permutation importance goes under review. `awaiting_sign_off` marks the
+    inputs under review that the contract has not allowed: they block publishing.
+    """
+    inputs = set(inputs)
+    done = {}
+    for name, row in review.items():
+        row = {**row, "reasons": list(row["reasons"]), "input": name in inputs}
+        share = (shares or {}).get(name) if name in inputs else None
+        row["importance_share"] = None if share is None else round(share, 4)
+        if share is not None and share > max_share:
+            row["reasons"].append(
+                f"dominates the model: {share:.0%} of its permutation importance "
+                f"(more than {max_share:.0%})"
+            )
+            if row["verdict"] == KEPT:
+                row["verdict"] = REVIEW
+        row["allowed_by_contract"] = name in allowed
+        row["allowed_reason"] = allowed.get(name)
+        row["awaiting_sign_off"] = (
+            row["input"] and row["verdict"] == REVIEW and not row["allowed_by_contract"]
+        )
+        done[name] = row
+    return done
+
+
+def awaiting_sign_off(review: Mapping[str, dict]) -> list[str]:
+    """Inputs under review that the contract neither allows nor excludes."""
+    return [name for name, row in review.items() if row.get("awaiting_sign_off")]
+
+
 def guard(
     frame: pd.DataFrame,
     kinds: dict[str, str],
@@ -111,56 +407,22 @@ def guard(
     folds: int,
     excluded: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
+    review_single_field_auc: float | None = None,
 ) -> tuple[dict[str, str], dict[str, dict]]:
-    """Fields kept as inputs (name -> kind) and fields excluded (name -> reason, evidence)."""
-    y = frame[fields.CONVERTED].to_numpy(int)
-    both_classes = 0 < y.sum() < len(y)
-    kept: dict[str, str] = {}
-    report: dict[str, dict] = {}
-    created = frame.get(fields.CREATED_AT)
-    for name, kind in kinds.items():
-        values = frame[name]
-        present = values.dropna()
-        reasons: list[str] = []
-        evidence: dict = {"kind": kind, "missing_share": round(float(values.isna().mean()), 4)}
-        if name in excluded:
-            reasons.append("excluded by configuration")
-        if present.nunique() <= 1:
-            reasons.append("constant: one value (or none)")
-        if ID_NAME.search(name.strip()):
-            reasons.append("identifier: id-like name")
-        elif (
-            len(present) > 50
-            and present.nunique() == len(values)
-            and _id_like_values(present, kind)
-        ):
-            reasons.append(f"identifier: unique per lead ({present.nunique():,} values)")
-        if kind == "date":
-            reasons.append("a date: not a model input")
-            if created is not None:
-                after = pd.to_datetime(values, errors="coerce") > pd.to_datetime(created)
-                evidence["after_creation_share"] = round(float(after.mean()), 4)
-                if after.mean() > 0.01:
-                    reasons.append("known only after creation (dated after the lead)")
-        if STATUS_NAME.search(name.strip()):
-            reasons.append("post-contact: a status-like field name")
-        if both_classes and kind != "date" and len(present):
-            auc = single_field_auc(values, kind, y, folds)
-            evidence["single_field_auc"] = round(auc, 4)
-            if auc >= max_single_field_auc:
-                reasons.append(
-                    f"predicts the outcome alone too well (AUC {auc:.3f} >= {max_single_field_auc})"
-                )
-        if reasons and name in allowed and "excluded by configuration" not in reasons:
-            report[name] = {
-                "excluded": False,
-                "flags": reasons,
-                "allowed_by_contract": True,
-                **evidence,
-            }
-            kept[name] = kind
-        elif reasons:
-            report[name] = {"excluded": True, "flags": reasons, **evidence}
-        else:
-            kept[name] = kind
-    return kept, report
+    """Fields kept as inputs (name -> kind) and the flagged fields (name -> reasons, evidence)."""
+    leakage = LeakageParams(
+        max_single_field_auc=max_single_field_auc,
+        review_single_field_auc=min(
+            review_single_field_auc or LeakageParams().review_single_field_auc,
+            max_single_field_auc,
+        ),
+        folds=folds,
+    )
+    review = review_fields(
+        frame,
+        kinds,
+        leakage,
+        excluded={name: "excluded by configuration" for name in excluded},
+        allowed={name: "" for name in allowed},
+    )
+    return inputs_of(review), flagged(review)
