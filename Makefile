@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank example-x-education example-x-education-cv lock clean
+.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batch
 
 bench-spark: install-spark run ## Scoring at 1M and 10M leads: local CLI vs leadscore on Spark vs mlflow spark_udf
 	$(BIN)/python bench/spark.py
+
+chaos: run ## Chaos on loopback: kill -9, DB outage, bad reloads, NUL bytes under load; lost must be 0
+	$(BIN)/python bench/chaos.py
 
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py

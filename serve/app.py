@@ -12,6 +12,7 @@ import signal
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.core.schema import FeatureSpec
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
@@ -22,7 +23,7 @@ from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import NotReady, ReloadFailed, lead_model, score_request_model
-from leadscore_serve.settings import Settings, get_settings
+from leadscore_serve.settings import Settings, get_settings, open_access_problem
 from leadscore_serve.state import ModelHolder, refreeze
 
 log = logging.getLogger("serve")
@@ -30,12 +31,19 @@ log = logging.getLogger("serve")
 
 def _on_sighup(app: FastAPI) -> None:
     log.info("SIGHUP: reloading the model")
-    asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task = asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task.add_done_callback(_report_task_error)
+
+
+def _report_task_error(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("SIGHUP reload failed: %s", task.exception())
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     state = app.state
+    install_log_redaction()  # uvicorn has configured its log handlers by now
     model = state.holder.load()
     # Everything loaded so far lives as long as the process: freeze it out of the cyclic
     # garbage collector, so full collections during requests stay short; and collect the
@@ -47,7 +55,12 @@ async def lifespan(app: FastAPI):
         "serving %s (contract %s) from %s", model.version, model.contract_version, model.source
     )
     settings: Settings = state.settings
-    state.scoring_log = ScoringLog(settings.database_url) if settings.log_scores else None
+    state.scoring_log = (
+        ScoringLog(settings.database_url, settings.journal_dir, sync=settings.journal_sync)
+        if settings.log_scores
+        else None
+    )
+    state.metrics.watch_scoring_log(lambda: state.scoring_log)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -88,6 +101,15 @@ def with_component_schemas(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problem = open_access_problem(settings)
+    if problem:
+        raise RuntimeError(problem)
+    if not settings.api_key_list():
+        log.warning(
+            "no API keys (LEADSCORE_API_KEYS): anyone who can reach %s:%s can score leads",
+            settings.host,
+            settings.port,
+        )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
     spec = FeatureSpec.from_dict(card["features"])
     example = card.get("input_example")
@@ -117,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = settings.api_key_list()
     app.state.admin_key = settings.admin_key_bytes()
     install_problem_handlers(app)
+    register_secrets([key.decode() for key in (*app.state.api_keys, app.state.admin_key)])
     app.include_router(scoring_router(request_model))
     app.include_router(ops.router)
     app.include_router(admin.router)

@@ -162,12 +162,14 @@ DESCRIPTIONS = {
     403: "admin endpoints are disabled (no LEADSCORE_ADMIN_KEY)",
     404: "no such path",
     405: "method not allowed on this path",
+    408: "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)",
     409: "the new model failed to load; the old model is still serving",
     413: "request body too large (LEADSCORE_MAX_BODY_BYTES)",
     415: "the body is not JSON (send `Content-Type: application/json`)",
     422: "a field is missing, of the wrong type or out of range; `errors` names each one",
     500: "unexpected server error (logged)",
-    503: "no model loaded yet",
+    503: "not ready (no model loaded yet), or the scoring log can keep no lead now (journal "
+    "and database both failing; nothing was scored into it)",
 }
 
 

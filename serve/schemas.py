@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
@@ -17,6 +17,13 @@ MAX_TEXT = 200
 
 
 STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+def storable(text: str) -> str:
+    """A value the scoring log can store: PostgreSQL text holds no NUL byte."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL byte (\\u0000): the scoring log cannot store it")
+    return text
 
 
 class StrictModel(BaseModel):
@@ -39,7 +46,9 @@ def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
     """
     fields: dict[str, Any] = {
         "lead_id": Annotated[
-            str, Field(min_length=1, max_length=128, description="your id of the lead")
+            str,
+            Field(min_length=1, max_length=128, description="your id of the lead (no NUL byte)"),
+            AfterValidator(storable),
         ],
         "created_at": NotRequired[
             Annotated[datetime | None, Field(description="when the lead was created (not scored)")]
@@ -134,12 +143,17 @@ class Liveness(ResponseModel):
 
 
 class ScoringLogHealth(ResponseModel):
-    healthy: bool = Field(description="no failed write so far")
-    written: int = Field(ge=0, description="rows written")
-    failed_writes: int = Field(ge=0, description="writes that failed (rows spilled to a file)")
-    spilled: int = Field(ge=0, description="rows appended to the spill file")
-    lost: int = Field(ge=0, description="rows neither written nor spilled")
-    last_error: str | None = None
+    healthy: bool = Field(description="the journal and the database both take rows now")
+    written: int = Field(ge=0, description="rows written to the table by this process")
+    failed_writes: int = Field(ge=0, description="database writes that failed")
+    spilled: int = Field(ge=0, description="rows kept in the journal while the database failed")
+    replayed: int = Field(ge=0, description="spilled rows since written to the table")
+    rejected: int = Field(ge=0, description="rows the database refused on their own (set aside)")
+    lost: int = Field(ge=0, description="rows neither in the table nor in the journal")
+    journal_failures: int = Field(ge=0, description="journal commits that failed")
+    last_error: str | None = Field(
+        None, description="the last error, redacted (only with a valid API key)"
+    )
     last_error_at: str | None = None
 
 
@@ -156,7 +170,9 @@ class Readiness(ResponseModel):
     ready: bool = Field(description="a verified model is loaded and scoring")
     model_version: str | None
     contract_version: str | None
-    model_source: str = Field(description="bundle directory or registry URI")
+    model_source: str | None = Field(
+        None, description="bundle directory or registry URI (only with a valid API key)"
+    )
     loaded_at: datetime | None
     last_reload: ReloadOutcome | None = Field(description="the last reload, if any")
     scoring_log: ScoringLogHealth | None = Field(description="null when the log is off")

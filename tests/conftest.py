@@ -18,6 +18,16 @@ TINY_LEADS = 12_000
 TINY_EDITS = {"n_leads: 200000": f"n_leads: {TINY_LEADS}", "max_iter: 1000": "max_iter: 60"}
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
+BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_key_for_tests():
+    """Every bundle of the test session is sealed and verified with one known key, never the
+    developer's key file (servers and `dvc repro` inherit it through the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_BUNDLE_KEY", BUNDLE_KEY)
+        yield BUNDLE_KEY
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +135,27 @@ def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
     directory = tmp_path_factory.mktemp("bundle") / "models"
     save_bundle(directory, *tiny_models, tiny_grading_record)
     return directory
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (loopback port, temporary cluster)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
+
+
+@pytest.fixture()
+def pg_database(postgres, request) -> str:
+    """A fresh database on the session's PostgreSQL; its SQLAlchemy URL (with the password)."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return postgres.create_database(f"t_{name}_{os.getpid()}")
 
 
 @pytest.fixture()
@@ -295,6 +326,7 @@ def served(tmp_path_factory, tiny_bundle_dir):
         "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
         "LEADSCORE_MAX_BATCH": str(MAX_BATCH),
         "LEADSCORE_MAX_BODY_BYTES": str(256 * 1024),
+        "LEADSCORE_BODY_TIMEOUT_SECONDS": "2",
     }
     server = Server(env, root / "server.log")
     try:

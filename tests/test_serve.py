@@ -130,6 +130,7 @@ def test_unseen_category_and_missing_field_are_warned(client):
         ({"demo_requested": "yes"}, "leads[0].demo_requested", "valid boolean"),
         ({"sales_status": "qualified"}, "leads[0].sales_status", "Extra inputs"),
         ({"lead_id": None}, "leads[0].lead_id", "valid string"),
+        ({"lead_id": "a\x00b"}, "leads[0].lead_id", "NUL byte"),
     ],
 )
 def test_bad_fields_get_422_naming_the_field(client, change, field, words):

@@ -13,6 +13,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 
 
 async def reload_model(app) -> dict:
+    """Reload (in a worker thread); the outcome is counted, and `/readyz` shows it."""
     outcome = await run_in_threadpool(app.state.holder.reload)
     app.state.metrics.reloads.labels("ok" if outcome["reloaded"] else "failed").inc()
     model = app.state.holder.current

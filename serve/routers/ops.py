@@ -7,9 +7,10 @@ from urllib.parse import urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from leadscore.core.redact import redact, redact_mapping
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import Liveness, ModelCard, Readiness
-from leadscore_serve.security import require_api_key
+from leadscore_serve.security import matches, require_api_key
 
 router = APIRouter()
 
@@ -37,24 +38,46 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> dict:
     state = request.app.state
     model = state.holder.current
-    scoring_log = state.scoring_log
+    detailed = has_api_key(request)  # no host, user or path for anonymous callers
     body = {
         "ready": model is not None,
         "model_version": model.version if model else None,
         "contract_version": model.contract_version if model else None,
-        "model_source": model.source if model else state.holder.uri,
         "loaded_at": model.loaded_at if model else None,
-        "last_reload": state.holder.last_reload or None,
-        "scoring_log": None
-        if scoring_log is None
-        else {
-            "healthy": scoring_log.healthy,
-            **vars(scoring_log.stats),
-        },
+        "last_reload": reload_status(state.holder.last_reload, detailed),
+        "scoring_log": scoring_log_status(state.scoring_log, detailed),
     }
+    if detailed:
+        body["model_source"] = redact(model.source if model else state.holder.uri)
     if model is None:
         raise ProblemError(503, "no model loaded yet", kind="not-ready", extra=body)
     return body
+
+
+def has_api_key(request: Request) -> bool:
+    keys = request.app.state.api_keys
+    return bool(keys) and matches(request.headers.get("x-api-key"), keys)
+
+
+def reload_status(outcome: dict, detailed: bool) -> dict | None:
+    """The last reload; its error (which names files) only for a caller with an API key."""
+    if not outcome:
+        return None
+    shown = {key: value for key, value in outcome.items() if key != "error"}
+    if detailed and "error" in outcome:
+        shown["error"] = redact(outcome["error"])
+    return shown
+
+
+def scoring_log_status(scoring_log, detailed: bool) -> dict | None:
+    if scoring_log is None:
+        return None
+    stats = dict(vars(scoring_log.stats))
+    error = stats.pop("last_error")
+    status = {"healthy": scoring_log.healthy, **stats}
+    if detailed:
+        status["last_error"] = redact(error) if error else None
+    return status
 
 
 @router.get(
@@ -99,15 +122,17 @@ def model_card(request: Request) -> dict:
             **card["mlflow"],
             "tracking_uri": without_credentials(card["mlflow"]["tracking_uri"]),
         }
-    return {
-        **card,
-        "contract_version": model.contract_version,
-        "contract": model.grading.get("contract"),
-        "grading": {
-            "thresholds": model.grading.get("thresholds"),
-            "derivation": model.grading.get("derivation"),
-        },
-        "source": model.source,
-        "registry": model.registry,
-        "loaded_at": model.loaded_at,
-    }
+    return redact_mapping(  # every string of the answer, with any URI password masked
+        {
+            **card,
+            "contract_version": model.contract_version,
+            "contract": model.grading.get("contract"),
+            "grading": {
+                "thresholds": model.grading.get("thresholds"),
+                "derivation": model.grading.get("derivation"),
+            },
+            "source": model.source,
+            "registry": model.registry,
+            "loaded_at": model.loaded_at,
+        }
+    )

@@ -38,6 +38,9 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    from leadscore.core.redact import install_log_redaction
+
+    install_log_redaction()  # no password of a URI, no key, in any log line
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -227,6 +230,39 @@ def feedback(
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
 
 
+scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")
+app.add_typer(scoring_log_app, name="scoring-log")
+
+
+@scoring_log_app.command("replay")
+def scoring_log_replay(
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
+    ] = None,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="LEADSCORE_JOURNAL_DIR", help="Journal (default: beside the log)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 30.0,
+) -> None:
+    """Write rows left in the journal (database outage, killed process) into the table."""
+    from leadscore.core.redact import redact
+    from leadscore.scoring.log import DEFAULT_URL, replay
+
+    url = database_url or DEFAULT_URL
+    result = replay(url, journal_dir, timeout=timeout)
+    typer.echo(
+        f"replayed {result['replayed']:,} rows from {result['journal']} into {redact(url)}"
+        + (f"; {result['rejected']:,} refused (see rejected.jsonl)" if result["rejected"] else "")
+    )
+    if result["remaining"]:
+        _fail(
+            f"{result['remaining']:,} rows are still only in the journal "
+            f"({result['last_error'] or 'held by a running process'})"
+        )
+
+
 @app.command()
 def report() -> None:
     """Write reports/report.html: the one-page report for the heads of sales and marketing."""
@@ -266,73 +302,71 @@ def score(
         str | None,
         typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
     ] = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(help="Repeated lead ids: warn (score, with a warning) or reject."),
+    ] = "warn",
 ) -> None:
-    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside."""
+    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
+
+    All or nothing: the output appears only when the whole file is scored. A re-run of the
+    same file with the same model logs no lead twice.
+    """
     from tqdm import tqdm
 
-    from leadscore.scoring.batch import (
-        BatchInputError,
-        TableWriter,
-        count_grades,
-        read_chunks,
-        rejected_path_for,
-        score_chunk,
-    )
+    from leadscore.scoring.batch import BatchInputError, score_file
     from leadscore.scoring.loading import ModelLoadError, load_served_model
-    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, rows_for
+    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, ScoringLogUnavailable
 
     if not input_path.is_file():
         _fail(f"{input_path} not found")
     try:
         scorer = load_served_model(model).scorer
-        chunks, total = read_chunks(input_path, chunk_size)
-    except (ModelLoadError, BatchInputError) as error:
+    except ModelLoadError as error:
         _fail(error)
-    writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
     scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
-    grades: dict[str, int] = {}
     try:
-        with tqdm(total=total, unit=" leads", desc="scoring", unit_scale=True) as progress:
-            for chunk in chunks:
-                scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
-                writer.write(scored)
-                if len(rejected):
-                    rejects.write(rejected)
-                count_grades(grades, scored["grade"].to_numpy())
-                if scoring_log is not None:
-                    scoring_log.record(
-                        rows_for(
-                            scored["lead_id"].tolist(),
-                            scored["probability"].tolist(),
-                            scored["score"].tolist(),
-                            scored["grade"].tolist(),
-                            scorer.model_version,
-                            scorer.contract_version,
-                            source="batch",
-                        )
-                    )
-                progress.update(len(chunk))
+        with tqdm(unit=" leads", desc="scoring", unit_scale=True) as progress:
+            summary = score_file(
+                scorer,
+                input_path,
+                output,
+                reasons=reasons,
+                chunk_size=chunk_size,
+                scoring_log=scoring_log,
+                duplicates=duplicates,
+                progress=progress.update,
+            )
     except BatchInputError as error:
         _fail(error)
+    except ScoringLogUnavailable as error:
+        _fail(f"{error}; nothing was written to {output}", code=2)
     finally:
-        writer.close()
-        rejects.close()
         if scoring_log is not None:
             scoring_log.close()
+    grades = ", ".join(f"{g} {n:,}" for g, n in summary["grades"].items())
     typer.echo(
-        f"scored {writer.rows:,} leads with {scorer.model_version} -> {output} "
-        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(grades.items()))})"
+        f"scored {summary['scored']:,} leads with {scorer.model_version} -> {output} "
+        f"(grades {grades})"
     )
-    if rejects.rows:
+    if summary["rejected"]:
         typer.secho(
-            f"{rejects.rows:,} rows rejected with their reason -> {rejects.path}",
+            f"{summary['rejected']:,} rows rejected with their line and reason "
+            f"({summary['malformed_lines']:,} malformed lines) -> {summary['rejected_file']}",
+            fg=typer.colors.YELLOW,
+        )
+    if summary["duplicate_ids"]:
+        typer.secho(
+            f"{summary['duplicate_ids']:,} repeated lead ids "
+            f"({'set aside' if duplicates == 'reject' else 'scored with a warning'}), e.g. "
+            + "; ".join(summary["duplicate_examples"]),
             fg=typer.colors.YELLOW,
         )
     if scoring_log is not None and not scoring_log.healthy:
         stats = scoring_log.stats
         _fail(
-            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
-            f"{scoring_log.spill_path}",
+            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in the "
+            f"journal {scoring_log.journal_dir} (`leadscore scoring-log replay` writes them)",
             code=2,
         )
 

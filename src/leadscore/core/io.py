@@ -3,6 +3,10 @@
 A CSV export is read as it was written: its delimiter (comma, semicolon, tab or pipe) and its
 encoding (UTF-8 with or without a byte-order mark, else Windows-1252 / Latin-1) are detected per
 file unless given. A file that cannot be read names the file, the line and what was expected.
+
+Every write is atomic: the content goes to a temporary file beside the target, which then
+replaces the target in one step (`os.replace`). A stage that fails half-way leaves its previous
+outputs as they were, and no reader ever sees half a file.
 """
 
 from __future__ import annotations
@@ -204,11 +208,27 @@ def read_table_with_format(
     raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv or .parquet)")
 
 
+def write_text(path: Path | str, text: str) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
 def write_json(path: Path | str, payload: Any) -> None:
     """Write JSON with a stable layout (sorted keys, trailing newline) so diffs stay small."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_parquet(frame: pd.DataFrame, path: Path | str, **options: Any) -> None:
+    """Write a table to Parquet atomically."""
+    with atomic_path(path) as temporary:
+        frame.to_parquet(temporary, **options)
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str, **options: Any) -> None:
+    """Write a table to CSV atomically."""
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, **options)
 
 
 def read_json(path: Path | str) -> Any:

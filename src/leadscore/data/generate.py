@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.io import write_json
+from leadscore.core.io import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -386,9 +386,9 @@ def generate_crm(
 
 def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    crm.leads.to_parquet(out_dir / "leads.parquet", index=False)
-    crm.truth.to_parquet(out_dir / "truth.parquet", index=False)
-    crm.channel_costs.to_csv(out_dir / "channel_costs.csv", index=False)
+    write_parquet(crm.leads, out_dir / "leads.parquet", index=False)
+    write_parquet(crm.truth, out_dir / "truth.parquet", index=False)
+    write_csv(crm.channel_costs, out_dir / "channel_costs.csv", index=False)
     write_json(out_dir / EXPORT_REPORT, GENERATOR_REPORT)
 
 
@@ -404,13 +404,19 @@ def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
     leads = export.leads
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / EXPORT_REPORT, {"source": "files", **export.report})
-    leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}).to_parquet(
-        out_dir / "leads.parquet", index=False
+    write_parquet(
+        leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}),
+        out_dir / "leads.parquet",
+        index=False,
     )
     # no generator truth and no channel costs for an export: empty tables keep the DAG whole
-    pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}).to_parquet(out_dir / "truth.parquet")
-    pd.DataFrame({"channel": [], "cost_per_lead": []}).to_csv(
-        out_dir / "channel_costs.csv", index=False
+    write_parquet(
+        pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}), out_dir / "truth.parquet"
+    )
+    write_csv(
+        pd.DataFrame({"channel": [], "cost_per_lead": []}),
+        out_dir / "channel_costs.csv",
+        index=False,
     )
     log.info(
         "generate: data.source is files: read %d leads from %s",

@@ -40,7 +40,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadscore.core import fields
-from leadscore.model.bundle import MANIFEST_FILE, BundleError, load_bundle, verify_bundle
+from leadscore.model.bundle import (
+    MANIFEST_FILE,
+    SIGNATURE_FILE,
+    BundleError,
+    load_bundle,
+    verified_manifest,
+    verify_bundle,
+)
 from leadscore.scoring.batch import BatchInputError, score_chunk
 from leadscore.scoring.scorer import Scorer
 
@@ -172,11 +179,15 @@ class ShippedBundle:
 
 
 def pack_bundle(directory: Path | str) -> ShippedBundle:
-    """Verify a bundle directory and read its files for broadcasting."""
+    """Read a bundle directory's files once and verify those bytes (signature, then every
+    file) before broadcasting them."""
     directory = Path(directory)
-    manifest = verify_bundle(directory)
-    names = [MANIFEST_FILE, *sorted(manifest)]
+    names = [MANIFEST_FILE, SIGNATURE_FILE, *sorted(verified_manifest(directory))]
     files = {name: (directory / name).read_bytes() for name in names}
+    with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as target:
+        for name, data in files.items():
+            (Path(target) / name).write_bytes(data)
+        verify_bundle(Path(target))
     return ShippedBundle(files, hashlib.sha256(files[MANIFEST_FILE]).hexdigest())
 
 
@@ -191,7 +202,8 @@ def unpack_scorer(shipped: ShippedBundle) -> Scorer:
     with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as target:
         for name, data in shipped.files.items():
             (Path(target) / name).write_bytes(data)
-        bundle = load_bundle(target)
+        # the driver checked the signature; this manifest is the one it authenticated
+        bundle = load_bundle(target, manifest_sha256=shipped.manifest_sha256)
     return Scorer.from_bundle(bundle)
 
 

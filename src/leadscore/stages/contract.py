@@ -9,7 +9,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import read_json, write_json
+from leadscore.core.io import read_json, write_json, write_text
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.views.contract import _pct, contract_report, render_markdown
@@ -36,7 +36,7 @@ def main(
         scored, params.contract, read_json(grading_path), read_json(metrics_path), months, review
     )
     write_json(reports_dir / "contract.json", report)
-    (reports_dir / "contract.md").write_text(render_markdown(report))
+    write_text(reports_dir / "contract.md", render_markdown(report))
     run = card.get("mlflow")
     if run and run.get("run_id"):
         from leadscore.mlops import tracking

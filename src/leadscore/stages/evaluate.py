@@ -10,7 +10,7 @@ import pandas as pd
 from leadscore.analysis.evaluate import PROBABILITY, curves, evaluate, signal_verdict, truth_for
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import write_json
+from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_baseline, load_bundle
 from leadscore.scoring.scorer import score_leads
@@ -51,11 +51,14 @@ def main(
     plot_files = []
     for name, table in curves(y, probability, params.evaluate.calibration_bins).items():
         path = plot_dir / f"{name}.csv"
-        table.round(6).to_csv(path, index=False)
+        write_csv(table.round(6), path, index=False)
         plot_files.append(path)
-    test.assign(
-        **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
-    ).to_parquet(data_dir / "test_scored.parquet")
+    write_parquet(
+        test.assign(
+            **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
+        ),
+        data_dir / "test_scored.parquet",
+    )
     run = bundle.card.get("mlflow") or {}
     if run.get("run_id"):
         from leadscore.mlops import tracking

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.config import economics_columns, load_params
-from leadscore.core.io import read_table, write_json
+from leadscore.core.io import read_table, write_json, write_text
 from leadscore.views.funnel import _money, funnel_report, render_markdown
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def main(
     report = funnel_report(pd.read_parquet(scored_path), costs, params, columns)
     if reports_dir is not None:
         write_json(reports_dir / "funnel.json", report)
-        (reports_dir / "funnel.md").write_text(render_markdown(report))
+        write_text(reports_dir / "funnel.md", render_markdown(report))
     plan = report["plan"]
     for item in report["missing"]:
         log.warning("funnel: %s", item["message"])

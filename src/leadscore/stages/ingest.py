@@ -8,7 +8,7 @@ from pathlib import Path
 
 from leadscore.core import fields
 from leadscore.core.config import economics_columns, load_params
-from leadscore.core.io import read_json, read_table, write_json
+from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
 from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ingest import (
     IngestResult,
@@ -69,9 +69,17 @@ def main(
     }
     result.summary["export"] = export
     result.summary["outcomes"] = outcome_counts(result.valid)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result.valid.to_parquet(out_dir / "leads.parquet", index=False)
-    result.quarantine.to_csv(out_dir / "quarantine.csv", index=False)
+    share = result.summary["quarantined_share"]
+    if share > params.ingest.max_quarantine_share:  # fail before any output is replaced
+        failed = out_dir / "quarantine.failed.csv"
+        write_csv(result.quarantine, failed, index=False)
+        raise LeadTableError(
+            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
+            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
+            "are left as they were)"
+        )
+    write_parquet(result.valid, out_dir / "leads.parquet", index=False)
+    write_csv(result.quarantine, out_dir / "quarantine.csv", index=False)
     features = input_fields(result.valid, kept, builtin)
     features["id"] = export.get("id", {"column": fields.LEAD_ID})
     write_json(out_dir / "features.json", features)
@@ -82,7 +90,6 @@ def main(
             signed = "allowed by the contract, " if row["allowed_by_contract"] else ""
             why = "; ".join(row["reasons"])
             log.info("ingest: %s %s (%s%s)", name, row["verdict"], signed, why)
-    share = result.summary["quarantined_share"]
     log.info(
         "ingest: %d rows, %d valid, %d quarantined (%s)",
         result.summary["rows_in"],
@@ -90,11 +97,6 @@ def main(
         result.summary["rows_quarantined"],
         json.dumps(result.summary["reasons"]),
     )
-    if share > params.ingest.max_quarantine_share:
-        raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {out_dir / 'quarantine.csv'}"
-        )
     return result
 
 

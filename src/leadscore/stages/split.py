@@ -9,7 +9,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import write_json
+from leadscore.core.io import write_json, write_parquet
 from leadscore.data.split import (
     SPLITS,
     SplitResult,
@@ -57,7 +57,7 @@ def main(
         raise error
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
-        getattr(result, name).to_parquet(out_dir / f"{name}.parquet", index=False)
+        write_parquet(getattr(result, name), out_dir / f"{name}.parquet", index=False)
     write_json(report_path, result.summary)
     log.info("split: %s", result.summary)
     return result

@@ -204,6 +204,15 @@ def read_scoring_log(url: str) -> pd.DataFrame:
         engine.dispose()
 
 
+def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
+    """Rows journaled for the scoring log `url` but not in its table yet (spilled, unreplayed)."""
+    from leadscore.scoring.journal import unshipped_rows
+    from leadscore.scoring.log import journal_dir_for
+
+    url = url if "://" in url else f"sqlite:///{url}"
+    return unshipped_rows(journal_dir or journal_dir_for(url))
+
+
 def _pct(value) -> str:
     return "-" if value is None else f"{value:.0%}"
 
