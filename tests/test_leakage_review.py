@@ -19,6 +19,7 @@ from leadscore.data.leakage import (
     REVIEW,
     awaiting_sign_off,
     importance_shares,
+    infer_kinds,
     name_cues,
     review_fields,
     with_importance,
@@ -393,3 +394,65 @@ def test_the_built_in_run_shows_the_review_and_signs_off_its_fields(tiny_project
     html = (tiny_project / "reports" / "report.html").read_text()
     assert "the leakage review" in html and "days_since_last_activity" in html
     assert "<b>Signed off:</b> days since the lead&#39;s own last web" in html
+
+
+# --- sales follow-up fields are caught by their evidence, whatever they are called ---------
+
+
+def follow_up_export(n: int, seed: int) -> pd.DataFrame:
+    """A CRM snapshot with what sales records once it works a lead, under plain names.
+
+    `handled_by` (the owner), `activity_count` (sales touches) and `first_reply` (first-contact
+    timestamp) exist only once sales has contacted the lead, so for the leads created in the
+    last days before the export they are still empty. Prompt follow-up raises the chance of
+    converting; converted leads were touched more often.
+    """
+    rng = np.random.default_rng(seed)
+    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.uniform(0, 420, n), unit="D")
+    export = created.max()
+    worked = rng.random(n) < 0.85
+    delay = pd.to_timedelta(rng.exponential(40, n), unit="h")
+    contacted = worked & (created + delay <= export)
+    page_views = rng.poisson(4, n)
+    prompt = contacted & (delay < pd.Timedelta(hours=24))
+    converted = rng.random(n) < sigmoid(-1.6 + 0.25 * (page_views - 4) + 0.5 * prompt)
+    age_days = (export - created).days.to_numpy()
+    touches = 1 + rng.poisson(np.minimum(age_days, 30) / 30 * (1.5 + 1.5 * converted))
+    return pd.DataFrame(
+        {
+            fields.CREATED_AT: created,
+            fields.CONVERTED: converted,
+            "page_views": page_views.astype(float),
+            "Source": rng.choice(["web", "event", "partner"], n),
+            "handled_by": np.where(contacted, rng.choice(["ana", "ben", "chloe", "dev"], n), None),
+            "activity_count": np.where(contacted, touches, np.nan),
+            "first_reply": np.where(
+                contacted, (created + delay).strftime("%Y-%m-%d %H:%M:%S"), None
+            ),
+        }
+    )
+
+
+def test_sales_follow_up_fields_are_caught_by_their_evidence_not_their_names():
+    frame = follow_up_export(12000, seed=5)  # 29 leads a day, as a mid-sized B2B CRM
+    kinds = {
+        name: kind
+        for name, kind in infer_kinds(frame, {}).items()
+        if name not in (fields.CREATED_AT, fields.CONVERTED)
+    }
+    assert kinds["first_reply"] == "date"  # dated values, whatever the column is called
+    frame["first_reply"] = pd.to_datetime(frame["first_reply"])
+    assert not any(name_cues(name) for name in kinds)  # no name gives them away
+    review = review_fields(frame, kinds, LEAKAGE)
+    assert review["first_reply"]["verdict"] == EXCLUDED and not review["first_reply"]["input"]
+    assert review["first_reply"]["reasons"][0].startswith("post-creation date: after the lead's")
+    for name in ("handled_by", "activity_count"):
+        row = review[name]
+        assert row["verdict"] == REVIEW and row["awaiting_sign_off"], (name, row)
+        assert row["recent_auc_ci_low"] >= LEAKAGE.review_recent_auc_lower_bound, row
+        assert any(r.startswith("still filled in after creation") for r in row["reasons"])
+    assert review["handled_by"]["recent_by"] == "missingness"
+    for name in ("page_views", "Source"):  # known when the lead came in: no sign of filling in
+        assert review[name]["verdict"] == KEPT, review[name]
+    assert review["page_views"]["recent_auc_ci_low"] < 0.55
+    assert review["Source"]["recent_auc"] is None  # never missing; a category mix may drift

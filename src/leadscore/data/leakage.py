@@ -9,8 +9,12 @@ and one of three verdicts:
   converters too well on their own (out-of-fold AUC >= `data.leakage.max_single_field_auc`),
   and fields excluded by configuration (`data.exclude`, `contract.excluded_fields`);
 - **needs review**: a single-field AUC >= `data.leakage.review_single_field_auc`, missingness
-  that alone ranks converters that well, a post-contact name cue (`NAME_CUES`), and, once the
-  model exists, one field carrying more than `data.leakage.max_importance_share` of its
+  that alone ranks converters that well, a field still being filled in after creation (its
+  values or its missingness tell the newest leads from slightly older ones, the lower end of
+  the 95 % interval of that AUC >= `data.leakage.review_recent_auc_lower_bound`: what sales
+  records once it works a lead, such as touches, an owner or a first contact, is still empty
+  for a lead created days before the export), a post-contact name cue (`NAME_CUES`), and, once
+  the model exists, one field carrying more than `data.leakage.max_importance_share` of its
   permutation importance (`with_importance`);
 - **kept**.
 
@@ -73,6 +77,10 @@ NAME_CUES: tuple[tuple[str, str], ...] = (
     ("post-contact", r"\blast (notable )?activit"),
 )
 DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
+# Values that are dates whatever the column is called: 2026-03-01[ 09:30[:00]], 01/03/2026.
+DATE_VALUE = re.compile(
+    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4})$"
+)
 ROLE_COLUMNS = (
     fields.LEAD_ID,
     fields.CREATED_AT,
@@ -83,6 +91,8 @@ ROLE_COLUMNS = (
 ONE_OUTCOME_ABSENT = 0.005  # present for at most this share of one outcome ...
 ONE_OUTCOME_PRESENT = 0.05  # ... and at least this share of the other: present for one outcome
 MOST_AFTER_CREATION = 0.5  # a date after creation for more than this share of leads: post-creation
+RECENT_DAYS = (3, 7, 28)  # leads younger than this at the export, against those up to 4x older
+MIN_RECENT = 30  # leads needed on each side of that comparison
 
 
 def infer_kind(values: pd.Series, name: str) -> str:
@@ -99,7 +109,8 @@ def infer_kind(values: pd.Series, name: str) -> str:
         return "boolean"
     if len(text) and pd.to_numeric(text, errors="coerce").notna().mean() >= 0.98:
         return "numeric"
-    if DATE_NAME.search(name) and len(text):
+    dated = len(text) and text.str.fullmatch(DATE_VALUE).mean() >= 0.98
+    if (DATE_NAME.search(name) or dated) and len(text):
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="mixed")
         if parsed.notna().mean() >= 0.98:
             return "date"
@@ -197,8 +208,60 @@ def date_after_creation(values: pd.Series, created: pd.Series | None) -> float |
     return float((dates[known] > pd.to_datetime(created[known])).mean())
 
 
+def lead_age_days(created: pd.Series) -> pd.Series:
+    """Days from each lead's creation to the newest lead's (the export's moment)."""
+    created = pd.to_datetime(created)
+    return (created.max() - created).dt.total_seconds() / 86400
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    """Numbers and flags as floats (missing stays missing)."""
+    if pd.api.types.is_bool_dtype(values) or values.dtype == object:
+        values = values.map(lambda v: float(v) if isinstance(v, bool | np.bool_) else v)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def filling_in(values: pd.Series, kind: str, age: pd.Series | None) -> dict | None:
+    """Whether the field is still being filled in after the lead's creation.
+
+    The newest leads (younger than 3, 7 or 28 days at the export) against leads up to four times
+    older: a field known at creation looks the same in both, a field sales records once it works
+    the lead (touches, owner, first contact) is still empty or small for the newest. Measured on
+    missingness for every kind and on the values of numbers and flags (not on categories, whose
+    mix may drift with campaigns). Returns the strongest AUC (folded) with its interval.
+    """
+    if age is None or kind == "date":
+        return None
+    best = None
+    for days in RECENT_DAYS:
+        young, older = age < days, (age >= days) & (age < 4 * days)
+        if young.sum() < MIN_RECENT or older.sum() < MIN_RECENT:
+            continue
+        window = values[young | older]
+        label = young[young | older].to_numpy(int)
+        scores = {"missingness": window.isna().to_numpy(float)}
+        if kind in ("numeric", "boolean"):
+            numeric = _as_numbers(window)
+            present = numeric.notna().to_numpy()
+            if label[present].sum() >= MIN_RECENT and (1 - label[present]).sum() >= MIN_RECENT:
+                scores["values"] = (numeric[present].to_numpy(float), present)
+        for what, score in scores.items():
+            y, x = (label[score[1]], score[0]) if isinstance(score, tuple) else (label, score)
+            if np.unique(x).size < 2:
+                continue
+            auc, low, high = folded_auc(y, x)
+            if best is None or auc > best["auc"]:
+                best = {"auc": auc, "low": low, "high": high, "days": days, "what": what}
+    return best
+
+
 def field_evidence(
-    values: pd.Series, kind: str, y: np.ndarray, folds: int, created: pd.Series | None
+    values: pd.Series,
+    kind: str,
+    y: np.ndarray,
+    folds: int,
+    created: pd.Series | None,
+    recent: dict | None = None,
 ) -> dict:
     """The facts about one field the verdict rests on (no thresholds applied here)."""
     present = values.dropna()
@@ -215,7 +278,18 @@ def field_evidence(
         "present_share_converted": None,
         "present_share_unconverted": None,
         "after_creation_share": None,
+        "recent_auc": None,
+        "recent_auc_ci_low": None,
+        "recent_days": None,
+        "recent_by": None,
     }
+    if recent is not None:
+        evidence.update(
+            recent_auc=round(recent["auc"], 4),
+            recent_auc_ci_low=round(recent["low"], 4),
+            recent_days=recent["days"],
+            recent_by=recent["what"],
+        )
     both_classes = 0 < y.sum() < len(y)
     if kind == "date":
         share = date_after_creation(values, created)
@@ -264,7 +338,9 @@ def exclusion_reasons(name: str, evidence: dict, max_auc: float, unique_ids: boo
     return reasons
 
 
-def review_reasons(evidence: dict, review_auc: float, max_auc: float) -> list[str]:
+def review_reasons(
+    evidence: dict, review_auc: float, max_auc: float, recent_low: float = 0.6
+) -> list[str]:
     """The findings that put a field under review: signal worth a human look, or its name."""
     reasons = []
     auc = evidence["single_field_auc"]
@@ -273,6 +349,13 @@ def review_reasons(evidence: dict, review_auc: float, max_auc: float) -> list[st
     missing_auc = evidence["missing_auc"]
     if missing_auc is not None and missing_auc >= review_auc:
         reasons.append(f"missingness tracks the outcome: AUC {missing_auc:.3f} >= {review_auc}")
+    low = evidence.get("recent_auc_ci_low")
+    if low is not None and low >= recent_low:
+        reasons.append(
+            f"still filled in after creation: its {evidence['recent_by']} tells leads younger "
+            f"than {evidence['recent_days']} days at the export from older ones "
+            f"(AUC {evidence['recent_auc']:.3f}, 95 % interval from {low:.3f} >= {recent_low})"
+        )
     reasons += [f"name cue {cue}" for cue in evidence["name_cues"]]
     return reasons
 
@@ -289,7 +372,12 @@ def verdict_row(
     excluded = exclusion_reasons(name, evidence, leakage.max_single_field_auc, unique_ids)
     if configured:
         excluded.insert(0, configured)
-    review = review_reasons(evidence, leakage.review_single_field_auc, leakage.max_single_field_auc)
+    review = review_reasons(
+        evidence,
+        leakage.review_single_field_auc,
+        leakage.max_single_field_auc,
+        leakage.review_recent_auc_lower_bound,
+    )
     verdict = EXCLUDED if excluded else REVIEW if review else KEPT
     signed_off = name in allowed and not configured
     usable = evidence["kind"] != "date" and (verdict != EXCLUDED or signed_off)
@@ -311,8 +399,12 @@ def review_fields(
     leakage: LeakageParams,
     excluded: Mapping[str, str] | None = None,
     allowed: Mapping[str, str] | None = None,
+    every: pd.DataFrame | None = None,
 ) -> dict[str, dict]:
     """The leakage review of every candidate field (name -> row), in table order.
+
+    `frame`: the leads whose outcome is decided; `every`: all valid leads, open ones included
+    (whether a field is still being filled in needs no outcome; default `frame`).
 
     `leakage`: the `data.leakage` parameters. `excluded`: fields excluded by configuration,
     with where (e.g. "excluded by the contract"). `allowed`: fields the contract signs off as
@@ -321,10 +413,13 @@ def review_fields(
     excluded, allowed = excluded or {}, allowed or {}
     y = frame[fields.CONVERTED].to_numpy(int)
     created = frame.get(fields.CREATED_AT)
+    every = frame if every is None else every
+    age = lead_age_days(every[fields.CREATED_AT]) if fields.CREATED_AT in every else None
     rows = {}
     for name, kind in kinds.items():
         values = frame[name]
-        evidence = field_evidence(values, kind, y, leakage.folds, created)
+        recent = filling_in(every[name], kind, age)
+        evidence = field_evidence(values, kind, y, leakage.folds, created, recent)
         evidence["name_cues"] = name_cues(name)
         present = values.dropna()
         unique_ids = (

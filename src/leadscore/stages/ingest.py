@@ -60,6 +60,7 @@ def main(
         params.data.leakage,
         {name: configuration_reason(name, params) for name in configured},
         params.contract.allowed,
+        every=result.valid,  # open leads too: whether a field is still being filled in
     )
     kept = inputs_of(review)
     result.summary["fields"] = {
