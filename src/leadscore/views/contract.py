@@ -433,6 +433,16 @@ def _missing_auc_text(row: dict) -> str:
     return "-" if row["missing_auc"] is None else f"{row['missing_auc']:.3f}"
 
 
+def _recent_text(row: dict) -> str:
+    """Newest leads against older ones: AUC, lower end of its interval, window, what differs."""
+    if row.get("recent_auc") is None:
+        return "-"
+    return (
+        f"{row['recent_auc']:.3f} (from {row['recent_auc_ci_low']:.3f}; "
+        f"{row['recent_days']} d, {row['recent_by']})"
+    )
+
+
 def review_markdown(review: dict) -> list[str]:
     """The leakage review table of `reports/contract.md`."""
     lines = [
@@ -440,15 +450,15 @@ def review_markdown(review: dict) -> list[str]:
         "",
         review_rule(review["thresholds"]),
         "",
-        "| field | kind | single-field AUC (95 %) | missing AUC | share of importance "
-        "| input | verdict | evidence |",
-        "|---|---|---|---|---|---|---|---|",
+        "| field | kind | single-field AUC (95 %) | missing AUC | newest vs older leads AUC "
+        "| share of importance | input | verdict | evidence |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in review_rows(review):
         share = row.get("importance_share")
         lines.append(
             f"| {name} | {row['kind']} | {_auc_text(row)} "
-            f"| {_missing_auc_text(row)} | {_pct(share)} "
+            f"| {_missing_auc_text(row)} | {_recent_text(row)} | {_pct(share)} "
             f"| {'yes' if row['input'] else 'no'} | {verdict_text(row)} "
             f"| {'; '.join(row['reasons']) or '-'} |"
         )
