@@ -24,7 +24,10 @@ def test_columns_are_typed_from_their_values():
     assert infer_kind(pd.Series(["3", "4.5", None]), "TotalVisits") == "numeric"
     assert infer_kind(pd.Series(["India", "Kuwait"]), "Country") == "categorical"
     assert infer_kind(pd.Series(["2026-01-02", "2026-02-03"]), "signup_date") == "date"
-    assert infer_kind(pd.Series(["2026-01-02", "2026-02-03"]), "batch") == "categorical"
+    # dated values are dates whatever the column is called (data.types can say otherwise)
+    assert infer_kind(pd.Series(["2026-01-02 09:30", None]), "first reply") == "date"
+    assert infer_kind(pd.Series(["02/01/2026", "03/02/2026"]), "batch") == "date"
+    assert infer_kind(pd.Series(["1-10", "11-50", "2026"]), "size") == "categorical"
 
 
 def test_an_id_column_and_a_copy_of_the_outcome_are_excluded():
