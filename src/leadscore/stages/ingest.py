@@ -31,8 +31,9 @@ def main(
     raw_path: Path = Path("data/raw/leads.parquet"),
     out_dir: Path = Path("data/interim"),
     report_path: Path = Path("reports/validation.json"),
-    leakage_path: Path = Path("reports/leakage.json"),
+    leakage_path: Path | None = None,
 ) -> IngestResult:
+    """`leakage_path`: the leakage review (default: `leakage.json` beside `report_path`)."""
     from leadscore.data.leakage import flagged, infer_kinds, inputs_of, review_fields
 
     params = load_params(params_path)
@@ -85,6 +86,7 @@ def main(
     features["id"] = export.get("id", {"column": fields.LEAD_ID})
     write_json(out_dir / "features.json", features)
     write_json(report_path, result.summary)
+    leakage_path = leakage_path or report_path.with_name("leakage.json")
     write_json(leakage_path, {"thresholds": params.data.leakage.model_dump(), "fields": review})
     for name, row in review.items():
         if row["verdict"] != "kept":
