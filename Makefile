@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
+# No MLflow usage data leaves the machine (and no telemetry thread races its HTTP client)
+export MLFLOW_DISABLE_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv lock clean
+.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +73,12 @@ example-x-education: install ## The whole pipeline (the root dvc.yaml) on the X 
 
 example-x-education-cv: example-x-education ## Stratified 5-fold test AUC of the X Education model
 	$(BIN)/python examples/x-education/crossval.py
+
+REAL_ESTATE := ../shared/datasets/real-estate-funnel
+example-real-estate: install ## The whole pipeline on the five-table real-estate funnel export (../shared), config only
+	@test -f $(REAL_ESTATE)/Leads.csv || { echo "The real-estate export is not at $(REAL_ESTATE)"; exit 1; }
+	cd examples/real-estate && $(CURDIR)/$(BIN)/dvc repro
+	@$(BIN)/leadscore scorecard --reports examples/real-estate/reports
 
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py

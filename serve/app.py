@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from leadscore.core.redact import install_log_redaction, register_secrets
-from leadscore.core.schema import FeatureSpec
+from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore_serve.docs import add_offline_docs
@@ -22,7 +22,13 @@ from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops
 from leadscore_serve.routers.scoring import scoring_router
-from leadscore_serve.schemas import NotReady, ReloadFailed, lead_model, score_request_model
+from leadscore_serve.schemas import (
+    NotReady,
+    ReloadFailed,
+    lead_model,
+    request_example,
+    score_request_model,
+)
 from leadscore_serve.settings import Settings, get_settings, open_access_problem
 from leadscore_serve.state import ModelHolder, refreeze
 
@@ -112,8 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
     spec = FeatureSpec.from_dict(card["features"])
-    example = card.get("input_example")
-    request_model = score_request_model(lead_model(spec, example), settings.max_batch, example)
+    inputs = InputNormalisation.from_dict(card.get("inputs"))
+    example = request_example(card.get("input_example"), inputs)
+    lead = lead_model(spec, example, inputs)
+    request_model = score_request_model(lead, settings.max_batch, example)
 
     app = FastAPI(
         title="leadscore",

@@ -9,8 +9,9 @@ from typing import Annotated, Any, NotRequired
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
+from leadscore.core import fields as roles
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
-from leadscore.core.schema import FeatureSpec
+from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore_serve.problems import Problem
 
 MAX_TEXT = 200
@@ -36,16 +37,34 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
-def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
-    """The schema of one lead: `lead_id` required, every model input optional.
+def id_field(inputs: InputNormalisation) -> str:
+    """The request field holding the lead id: the export's id column (`lead_id` when the
+    export had none and leadscore made its ids)."""
+    return roles.LEAD_ID if inputs.made_id else inputs.id_column
+
+
+def request_example(example: dict | None, inputs: InputNormalisation) -> dict | None:
+    """The card's example lead with its id under the request's id field."""
+    if not example or roles.LEAD_ID not in example:
+        return example
+    rest = {k: v for k, v in example.items() if k != roles.LEAD_ID}
+    return {id_field(inputs): example[roles.LEAD_ID], **rest}
+
+
+def lead_model(
+    spec: FeatureSpec, example: dict | None = None, inputs: InputNormalisation | None = None
+) -> type:
+    """The schema of one lead: its id required (under the export's id column name), every
+    model input optional, and the keys of joined tables (their fields are looked up).
 
     Categories are strings (an unseen one is scored as unknown, with a warning); numbers are
     finite, and >= 0 where the training data says so; yes/no fields are JSON booleans.
     Fields the model does not use (for instance the post-contact `sales_status`) are refused.
     A TypedDict: validated leads arrive as plain dicts, with no model objects to build.
     """
+    inputs = inputs or InputNormalisation()
     fields: dict[str, Any] = {
-        "lead_id": Annotated[
+        id_field(inputs): Annotated[
             str,
             Field(min_length=1, max_length=128, description="your id of the lead (no NUL byte)"),
             AfterValidator(storable),
@@ -54,6 +73,10 @@ def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
             Annotated[datetime | None, Field(description="when the lead was created (not scored)")]
         ],
     }
+    for key in inputs.keys:
+        if key not in spec.fields and key not in fields:
+            described = Field(max_length=MAX_TEXT, description="key of a joined table")
+            fields[key] = NotRequired[Annotated[str | None, described]]
     for name in spec.categorical:
         fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
     for name in spec.numeric:

@@ -11,6 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+# MLflow's usage telemetry runs a background thread that sets and unsets an environment
+# variable its HTTP client reads: under load that race failed a request ('_MLFLOW_TELEMETRY_
+# SESSION_ID'). The project turns telemetry off everywhere (Makefile); so do the tests.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
 # The tiny project's params.yaml is the project's own file with these edits (comments, quotes

@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import API_KEY, PROJECT_ROOT
+from parity import api_parity, batch_parity, evaluated, raw_test_rows
 
 from leadscore.core import fields
 from leadscore.core.config import ParamsError, parse_params, read_raw_params
 from leadscore.data.leakage import guard, infer_kind
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
+ID = "Prospect ID"  # found by leadscore: the export's unique, id-like column
 
 
 def test_columns_are_typed_from_their_values():
@@ -214,7 +216,7 @@ def test_a_malformed_data_section_names_the_key(default_params_raw):
 
 
 @pytest.mark.skipif(not XED_LEADS.is_file(), reason=f"the X Education export is not at {XED_LEADS}")
-def test_x_education_with_only_the_example_config(tmp_path, monkeypatch):
+def test_x_education_with_only_the_example_config(tmp_path, monkeypatch, start_server):
     example = PROJECT_ROOT / "examples" / "x-education"
     raw = read_raw_params(example / "params.yaml")  # with the example's contract.yaml
     raw["data"]["files"][0]["path"] = str(XED_LEADS)
@@ -232,4 +234,14 @@ def test_x_education_with_only_the_example_config(tmp_path, monkeypatch):
     card = json.loads((tmp_path / "models" / "model_card.json").read_text())
     inputs = {f for kind in ("categorical", "numeric", "boolean") for f in card["features"][kind]}
     assert not inputs & {"Tags", "Lead Quality", "Prospect ID", "Lead Number", "Last Activity"}
+    # the raw test rows, as the export writes them ("Select" and all), score as evaluated
+    rows = raw_test_rows(pd.read_csv(XED_LEADS, dtype=str, keep_default_na=False), ID, tmp_path)
+    rows.to_csv(tmp_path / "raw_test_rows.csv", index=False)
+    expected = len(evaluated(tmp_path))
+    batch = batch_parity(tmp_path, tmp_path / "raw_test_rows.csv", len(rows))
+    assert batch.rejected == 0 and batch.compared == expected, batch
+    assert batch.max_abs_difference <= 1e-12, batch
+    api = api_parity(start_server(tmp_path / "models"), tmp_path, rows, card, API_KEY)
+    assert api.rejected == 0 and api.compared == expected, api
+    assert api.max_abs_difference <= 1e-12, api
     shutil.rmtree(tmp_path / "data")

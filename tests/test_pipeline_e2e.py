@@ -9,9 +9,11 @@ import json
 import subprocess
 
 import mlflow
+import pandas as pd
 import pytest
-from conftest import DVC, project_env, run
+from conftest import API_KEY, DVC, project_env, run
 from mlflow import MlflowClient
+from parity import api_parity, batch_parity, card_inputs, evaluated, raw_test_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +46,26 @@ def test_repro_writes_every_output(tiny_project):
     ):
         assert key in metrics
     assert 0.5 < metrics["roc_auc"] <= 1
+
+
+def test_raw_test_rows_score_as_evaluated_through_batch_and_api(
+    tiny_project, start_server, tmp_path
+):
+    """The one input normalisation: the generator's raw rows of the test period, scored by
+    the batch CLI and a real server, get evaluation's probability; none is rejected."""
+    rows = raw_test_rows(
+        pd.read_parquet(tiny_project / "data/raw/leads.parquet"), "lead_id", tiny_project
+    )
+    rows_file = tmp_path / "raw_test_rows.parquet"
+    rows.to_parquet(rows_file, index=False)
+    expected = len(evaluated(tiny_project))
+    batch = batch_parity(tiny_project, rows_file, len(rows))
+    assert batch.rejected == 0 and batch.compared == expected, batch
+    assert batch.max_abs_difference <= 1e-12, batch
+    card, _ = card_inputs(tiny_project)
+    api = api_parity(start_server(tiny_project / "models"), tiny_project, rows, card, API_KEY)
+    assert api.rejected == 0 and api.compared == expected, api
+    assert api.max_abs_difference <= 1e-12, api
 
 
 def test_second_repro_is_up_to_date(tiny_project):

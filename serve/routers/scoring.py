@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from leadscore.scoring.log import ScoringLogUnavailable, rows_for
 from leadscore_serve.problems import ProblemError, problem_responses
-from leadscore_serve.schemas import ScoreResponse
+from leadscore_serve.schemas import ScoreResponse, id_field
 from leadscore_serve.security import require_api_key
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,11 @@ def repeated_ids(leads: list[dict]) -> dict[int, int]:
     return repeats
 
 
-def refuse_repeats(repeats: dict[int, int]) -> None:
+def refuse_repeats(repeats: dict[int, int], field: str) -> None:
     raise RequestValidationError(
         [
             {
-                "loc": ("body", "leads", i, "lead_id"),
+                "loc": ("body", "leads", i, field),
                 "msg": f"duplicate lead id: also in leads[{j}] (one request scores each lead once)",
                 "type": "duplicate",
             }
@@ -85,16 +85,17 @@ def refuse_repeats(repeats: dict[int, int]) -> None:
     )
 
 
-def score_body(state, parsed, repeats: dict[int, int] | None = None):
-    """The answer, and the rows the scoring log must keep before it is sent."""
-    model = state.holder.current  # one reference: a reload cannot change it mid-request
+def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[int, int]):
+    """The answer, and the rows the scoring log must keep before it is sent.
+
+    `records`: the validated leads (plain dicts) after the model's input normalisation.
+    """
     scorer = model.scorer
     version, contract_version = model.version, model.contract_version
-    records = parsed.leads  # validated TypedDicts: plain dicts
     matrix, warnings = scorer.encode_records(records)
     for i, j in (repeats or {}).items():
         warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
-    scored = scorer.score(matrix, reasons=parsed.reasons)
+    scored = scorer.score(matrix, reasons=reasons)
     probability, score, grade = (
         scored.probability.tolist(),
         scored.score.tolist(),
@@ -161,13 +162,16 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
             log.info("client disconnected before sending the whole body")
             return Response(status_code=499)
         parsed = parse_body(request_model, body)
-        repeats = repeated_ids(parsed.leads)
+        model = state.holder.current  # one reference: a reload cannot change it mid-request
+        leads = model.scorer.normalise_records(parsed.leads)  # id, joined fields, tokens
+        repeats = repeated_ids(leads)
         if repeats and state.settings.duplicate_lead_ids == "reject":
-            refuse_repeats(repeats)
-        if len(parsed.leads) <= INLINE_LEADS:
-            content, rows = score_body(state, parsed, repeats)
+            refuse_repeats(repeats, id_field(model.scorer.inputs))
+        job = (state, model, leads, parsed.reasons, repeats)
+        if len(leads) <= INLINE_LEADS:
+            content, rows = score_body(*job)
         else:
-            content, rows = await run_in_threadpool(score_body, state, parsed, repeats)
+            content, rows = await run_in_threadpool(score_body, *job)
         if rows:  # durable in the scoring log before the answer leaves
             try:
                 await state.scoring_log.record_async(rows)

@@ -83,7 +83,9 @@ def join_rows(joins: list[dict]) -> list[tuple[str, str, str]]:
         if unmatched:
             top = ", ".join(repr(u["value"]) for u in join["top_unmatched"][:3])
             meaning += f"; {unmatched:,} unmatched ({join['unmatched_share']:.1%}), e.g. {top}"
-        rows.append((f"join {join['table']}", f"{1 - join['unmatched_share']:.1%}", meaning))
+        rows.append(
+            (f"join {Path(join['table']).name}", f"{1 - join['unmatched_share']:.1%}", meaning)
+        )
     return rows
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.io import write_csv, write_json, write_parquet
+from leadscore.data.inputs import INPUTS_FILE, InputNormalisation, inputs_record
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,7 @@ def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
     write_parquet(crm.truth, out_dir / "truth.parquet", index=False)
     write_csv(crm.channel_costs, out_dir / "channel_costs.csv", index=False)
     write_json(out_dir / EXPORT_REPORT, GENERATOR_REPORT)
+    write_json(out_dir / INPUTS_FILE, inputs_record(InputNormalisation(), {}))
 
 
 def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
@@ -404,6 +406,7 @@ def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
     leads = export.leads
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / EXPORT_REPORT, {"source": "files", **export.report})
+    write_json(out_dir / INPUTS_FILE, inputs_record(export.inputs, export.tables or {}))
     write_parquet(
         leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}),
         out_dir / "leads.parquet",

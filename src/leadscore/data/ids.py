@@ -14,14 +14,13 @@ import logging
 
 import pandas as pd
 
+from leadscore.core.schema import MADE_ID_RULE
 from leadscore.data.leakage import DATE_NAME, ID_NAME
+
+__all__ = ["MADE_ID_RULE", "made_ids", "unique_id_column"]
 
 log = logging.getLogger(__name__)
 
-MADE_ID_RULE = (
-    "row- + sha256 of the row's raw values (outcome columns left out), first 12 hex digits; "
-    "-2, -3, ... for repeats of an identical row in file order"
-)
 SEPARATOR = "\x1f"  # unit separator: cannot occur inside a CSV value by accident
 
 

@@ -24,8 +24,10 @@ import pandas as pd
 from leadscore.core import fields, outcome
 from leadscore.core.config import DataParams, ParamsError, SourceFile
 from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
+from leadscore.core.schema import InputNormalisation, Lookup
 from leadscore.data.dates import normalise_dates
 from leadscore.data.ids import MADE_ID_RULE, made_ids, unique_id_column
+from leadscore.data.inputs import mark_missing
 from leadscore.data.joins import describe, join_coverage, left_join, normalise_key
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Export:
-    """The raw lead table of an export and the report of how it was read."""
+    """The raw lead table of an export, the report of how it was read, and the input
+    normalisation scoring repeats (leadscore.data.inputs) with the joined tables it looks up."""
 
     leads: pd.DataFrame
     report: dict
+    inputs: InputNormalisation = InputNormalisation()
+    tables: dict[str, pd.DataFrame] | None = None
 
 
 def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
@@ -103,13 +108,14 @@ def iso_dates(
 
 def join_tables(
     leads: pd.DataFrame, tables: list[tuple], max_unmatched_share: float, leads_name: str
-) -> tuple[pd.DataFrame, list[dict]]:
-    """The leads with every other table left-joined on its key, and each join's coverage.
+) -> tuple[pd.DataFrame, list[dict], list[Lookup]]:
+    """The leads with every other table left-joined on its key, each join's coverage, and the
+    lookups that repeat each join at scoring.
 
     `tables`: (index, SourceFile, path, frame). Fails when a join leaves more than
     `max_unmatched_share` of the lead rows with a key unmatched.
     """
-    coverage = []
+    coverage, lookups = [], []
     for index, table, path, frame in tables:
         key, where = table.join_on, f"files[{index}].join_on"
         _require(leads, key, where, leads_name)
@@ -136,13 +142,17 @@ def join_tables(
                 "for this table)"
             )
         overlap = (set(frame.columns) & set(leads.columns)) - {key}
-        frame = frame.rename(columns={c: f"{c} ({path.stem})" for c in overlap})
-        leads = left_join(leads, frame, key, normalised)
-    return leads, coverage
+        names = {c: f"{c} ({path.stem})" if c in overlap else c for c in frame if c != key}
+        lookups.append(Lookup(table.path, key, table.match_keys, names))
+        leads = left_join(leads, frame.rename(columns=names), key, normalised)
+    return leads, coverage, lookups
 
 
-def read_tables(data: DataParams, base: Path) -> tuple[pd.DataFrame, dict]:
-    """The leads table with every other table left-joined on its key, and the read report."""
+def read_tables(
+    data: DataParams, base: Path
+) -> tuple[pd.DataFrame, dict, list[Lookup], dict[str, pd.DataFrame]]:
+    """The leads table with every other table left-joined on its key, the read report, the
+    lookups that repeat the joins at scoring and the joined tables (by configured path)."""
     if not data.files:
         raise ParamsError("data.files: no files configured (data.source is 'files')")
     frames = []
@@ -157,20 +167,12 @@ def read_tables(data: DataParams, base: Path) -> tuple[pd.DataFrame, dict]:
         frames.append((index, table, path, iso_dates(index, table, frame, data, report)))
         files_report.append(report)
     leads = frames[0][3]
-    leads, joins = join_tables(leads, frames[1:], data.max_unmatched_share, frames[0][2].name)
-    return leads, {"files": files_report, "joins": joins, "id": id_report}
-
-
-def mark_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> pd.DataFrame:
-    """Values that mean "not answered" (e.g. `Select`) become missing."""
-    if not missing_values:
-        return frame
-    marked = frame.copy()
-    for column in marked.columns:
-        if marked[column].dtype == object or pd.api.types.is_string_dtype(marked[column]):
-            text = marked[column].astype("string").str.strip()
-            marked[column] = marked[column].mask(text.isin(missing_values))
-    return marked
+    leads, joins, lookups = join_tables(
+        leads, frames[1:], data.max_unmatched_share, frames[0][2].name
+    )
+    tables = {table.path: frame for _, table, _, frame in frames[1:]}
+    report = {"files": files_report, "joins": joins, "id": id_report}
+    return leads, report, lookups, tables
 
 
 def _outcome_columns(data: DataParams) -> tuple[str, ...]:
@@ -302,7 +304,15 @@ def economics_renames(frame: pd.DataFrame, data: DataParams, where: str) -> dict
 
 def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> Export:
     """The configured export as one raw lead table with role columns, and the read report."""
-    frame, report = read_tables(data, base)
+    frame, report, lookups, tables = read_tables(data, base)
     frame = mark_missing(frame, data.missing_values)
     table, outcome_report = assign_roles(frame, data, window_days, Path(data.files[0].path).name)
-    return Export(leads=table, report=report | {"outcome": outcome_report})
+    id_report = report["id"]
+    inputs = InputNormalisation(
+        id_column=id_report["source_column"] or fields.LEAD_ID,
+        made_id_columns=tuple(id_report.get("hashed_columns", ())),
+        missing_values=tuple(data.missing_values),
+        lookups=tuple(lookups),
+    )
+    report |= {"outcome": outcome_report, "inputs": inputs.to_dict()}
+    return Export(leads=table, report=report, inputs=inputs, tables=tables)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import joblib
 
 from leadscore.core.io import atomic_path
+from leadscore.data.inputs import LOOKUPS_FILE
 from leadscore.model.grading import Grading
 from leadscore.model.signing import BundleKeyError, bundle_key, signature_problem, signature_record
 
@@ -29,7 +30,9 @@ CARD_FILE = "model_card.json"
 GRADING_FILE = "grading.json"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
-BUNDLE_FILES = (MODEL_FILE, BASELINE_FILE, CARD_FILE, GRADING_FILE)
+# lookups.json: the joined tables' fields the model reads, looked up by key at scoring
+# (leadscore.data.inputs); `{}` for an export without joined tables
+BUNDLE_FILES = (MODEL_FILE, BASELINE_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
 
 
 class BundleError(RuntimeError):
@@ -38,12 +41,14 @@ class BundleError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A loaded bundle. `grading_record` is `grading.json`: thresholds, score edges, contract."""
+    """A loaded bundle. `grading_record` is `grading.json`: thresholds, score edges, contract;
+    `lookups` is `lookups.json`: the sealed joined tables (column -> values per table)."""
 
     pipeline: Any
     card: dict
     grading_record: dict
     path: Path
+    lookups: dict = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -83,8 +88,11 @@ def write_json_file(path: Path, data: dict) -> None:
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def save_fitted(directory: Path, pipeline: Any, baseline: Any, card: dict) -> None:
-    """The train stage's part: fitted pipeline, baseline and model card (not yet sealed).
+def save_fitted(
+    directory: Path, pipeline: Any, baseline: Any, card: dict, lookups: dict | None = None
+) -> None:
+    """The train stage's part: fitted pipeline, baseline, model card and the joined tables'
+    lookups (not yet sealed).
 
     Each file replaces the old one only once it is completely written (dvc.yaml keeps these
     outputs in place during a run), so a failed or interrupted run leaves the last bundle.
@@ -94,6 +102,7 @@ def save_fitted(directory: Path, pipeline: Any, baseline: Any, card: dict) -> No
         with atomic_path(directory / name) as temporary:
             joblib.dump(fitted, temporary)
     write_json_file(directory / CARD_FILE, card)
+    write_json_file(directory / LOOKUPS_FILE, lookups or {})
 
 
 def seal_bundle(directory: Path, grading_record: dict) -> dict[str, str]:
@@ -207,7 +216,8 @@ def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> Mo
     """Verify and load the bundle's pipeline, model card and grading (see `verified_manifest`
     for `manifest_sha256`)."""
     directory = Path(directory)
-    files = read_verified(directory, (MODEL_FILE, CARD_FILE, GRADING_FILE), None, manifest_sha256)
+    names = (MODEL_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
+    files = read_verified(directory, names, None, manifest_sha256)
     card = json.loads(files[CARD_FILE])
     grading_record = json.loads(files[GRADING_FILE])
     if grading_record.get("model_version") != card["model_version"]:
@@ -216,7 +226,8 @@ def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> Mo
             f"{grading_record.get('model_version')}, not {card['model_version']}"
         )
     pipeline = joblib.load(io.BytesIO(files[MODEL_FILE]))
-    return ModelBundle(pipeline=pipeline, card=card, grading_record=grading_record, path=directory)
+    lookups = json.loads(files[LOOKUPS_FILE])
+    return ModelBundle(pipeline, card, grading_record, directory, lookups)
 
 
 def load_baseline(directory: Path | str) -> Any:

@@ -178,16 +178,20 @@ def score_chunk(
     lines: np.ndarray | None = None,
     duplicates: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scored rows and rejected rows (with the reason) of one chunk of raw leads.
+    """Scored rows and rejected rows (with the reason and the row as it came) of one chunk of
+    raw leads, after the model's input normalisation (lead id, joined fields, missing-value
+    tokens: `Scorer.normalise_frame`, the same as at training).
 
     `duplicates` (optional) holds, per row, the line of an earlier row with the same lead id
     ("" when none): a warning on the scored row.
     """
-    if fields.LEAD_ID not in chunk:
-        raise BatchInputError(f"the input has no {fields.LEAD_ID!r} column")
-    check_types(scorer, chunk)
-    matrix, warnings, problems = scorer.encode_frame(chunk)
-    ids = chunk[fields.LEAD_ID]
+    problem = scorer.id_problem(chunk.columns)
+    if problem:
+        raise BatchInputError(problem)
+    leads = scorer.normalise_frame(chunk)
+    check_types(scorer, leads)
+    matrix, warnings, problems = scorer.encode_frame(leads)
+    ids = leads[fields.LEAD_ID]
     problems = problems.where(ids.notna(), ("lead_id: missing; " + problems).str.rstrip("; "))
     nul = ids.astype("string").str.contains("\x00", regex=False).fillna(False).to_numpy(bool)
     problems = problems.where(~nul, ("lead_id: contains a NUL byte; " + problems).str.rstrip("; "))
@@ -213,7 +217,7 @@ def score_chunk(
         }
     )
     if reasons:
-        records = chunk[good].reindex(columns=list(scorer.fields)).astype(object)
+        records = leads[good].reindex(columns=list(scorer.fields)).astype(object)
         records = records.where(records.notna(), None).to_dict("records")
         out["explanation"] = [
             json.dumps({**scorer.reasons(c, rec), "raw_output": float(r)}, default=str)
@@ -367,9 +371,10 @@ def score_file(
             if chunk.malformed:
                 rejects.write(malformed_frame(chunk.malformed))
                 malformed += len(chunk.malformed)
-            if fields.LEAD_ID not in frame:
-                raise BatchInputError(f"the input has no {fields.LEAD_ID!r} column")
-            earlier = seen.check(frame[fields.LEAD_ID], lines)
+            problem = scorer.id_problem(frame.columns)
+            if problem:
+                raise BatchInputError(problem)
+            earlier = seen.check(scorer.lead_ids(frame), lines)
             if duplicates == "reject":
                 repeat = (earlier != "").to_numpy()
                 rejects.write(

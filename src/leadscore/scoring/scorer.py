@@ -12,7 +12,7 @@ missing values.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +20,14 @@ import pandas as pd
 from scipy.special import expit
 
 from leadscore.core import fields
-from leadscore.core.schema import FeatureSpec
+from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.core.values import parse_bool
+from leadscore.data.inputs import (
+    clean_text,
+    normalise,
+    tables_from_record,
+    with_lead_id,
+)
 from leadscore.model.bundle import ModelBundle
 from leadscore.model.grading import Grading
 from leadscore.model.train import raw_output
@@ -151,10 +157,19 @@ class Scorer:
     grading: Grading
     model_version: str
     contract_version: str
+    inputs: InputNormalisation = InputNormalisation()
+    lookup_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.spec.fields
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """The raw columns scoring reads: the id, the model's fields and the join keys (and
+        what a made id is made from)."""
+        names = (self.inputs.id_column, fields.LEAD_ID, *self.fields, *self.inputs.keys)
+        return tuple(dict.fromkeys((*names, *self.inputs.made_id_columns)))
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, check: bool = True) -> Scorer:
@@ -176,10 +191,60 @@ class Scorer:
             grading=bundle.grading,
             model_version=bundle.version,
             contract_version=bundle.contract_version,
+            inputs=InputNormalisation.from_dict(bundle.card.get("inputs")),
+            lookup_tables=tables_from_record(bundle.lookups),
         )
         if check:
             scorer.check_against(bundle.pipeline)
         return scorer
+
+    # the input normalisation (leadscore.data.inputs) -------------------------------------
+
+    def normalise_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows as the export writes them -> the lead table the model reads (lead id,
+        looked-up joined fields, missing-value tokens), exactly as at training."""
+        return normalise(frame, self.inputs, self.lookup_tables)
+
+    def id_problem(self, columns: Collection[str]) -> str | None:
+        """Why raw rows with these columns have no lead id (None when they have one)."""
+        inputs, present = self.inputs, set(columns)
+        if inputs.id_column in present or fields.LEAD_ID in present:
+            return None
+        if inputs.made_id:
+            missing = [c for c in inputs.made_id_columns if c not in present]
+            if not missing:
+                return None
+            return (
+                f"the input has no {fields.LEAD_ID!r} column, and the made id (the export has "
+                f"no id column) needs the columns {', '.join(map(repr, missing))}"
+            )
+        return f"the input has no {inputs.id_column!r} column (the lead id of this model)"
+
+    def lead_ids(self, frame: pd.DataFrame) -> pd.Series:
+        """The lead id of each raw row (check `id_problem` first)."""
+        return with_lead_id(frame, self.inputs)[fields.LEAD_ID]
+
+    def normalise_records(self, records: Sequence[Mapping]) -> list[dict]:
+        """Validated API leads (dicts) -> the same normalised leads as `normalise_frame`."""
+        inputs = self.inputs
+        if inputs.id_column == fields.LEAD_ID and not inputs.lookups and not inputs.missing_values:
+            return list(records)
+        if inputs.lookups:  # few rows: the frame path is the definition, and fast enough
+            frame = pd.DataFrame.from_records(list(records))
+            frame = self.normalise_frame(frame)
+            frame = frame.astype(object).where(frame.notna(), None)
+            return frame.to_dict("records")
+        tokens = set(inputs.missing_values)
+        out = []
+        for record in records:
+            lead = {
+                k: None if isinstance(v, str) and v.strip() in tokens else v
+                for k, v in record.items()
+            }
+            if inputs.id_column in record:
+                lead[fields.LEAD_ID] = record[inputs.id_column]
+            out.append(lead)
+        return out
 
     # encoding ---------------------------------------------------------------------------
 
@@ -192,7 +257,8 @@ class Scorer:
             values = [record.get(name) for record in records]
             if j < n_categorical:
                 codes = self.category_codes[j]
-                column = [np.nan if v is None else codes.get(str(v), np.nan) for v in values]
+                values = [None if v is None else str(v).strip() or None for v in values]
+                column = [np.nan if v is None else codes.get(v, np.nan) for v in values]
             else:
                 column = [np.nan if v is None else float(v) for v in values]
             matrix[:, j] = column
@@ -227,7 +293,8 @@ class Scorer:
             column = frame[name]
             present = column.notna().to_numpy()
             if j < n_categorical:
-                text = column.astype("string")
+                text = clean_text(column)
+                present = text.notna().to_numpy()
                 codes = text.map(self.category_codes[j]).astype("float64").to_numpy()
                 unseen = present & np.isnan(codes)
                 for i in np.flatnonzero(unseen):

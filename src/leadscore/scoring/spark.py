@@ -401,16 +401,19 @@ def score_frame(
     reasons: bool = False,
     scoring_log: str | None = None,
     stamp: datetime | None = None,
-    inputs: tuple[str, ...] | None = None,
+    scorer: Scorer | None = None,
 ) -> DataFrame:
     """The scores of a DataFrame of raw leads (lazy): the local batch output's columns.
 
-    With `inputs` (the model's fields), only those columns and the lead id travel to Python.
+    With the driver's `scorer`, the input is checked for its lead id here, and only the raw
+    columns scoring reads (`Scorer.raw_columns`) travel to Python. The executors normalise them
+    as the local CLI does (`batch.score_chunk`).
     """
-    if fields.LEAD_ID not in leads.columns:
-        raise BatchInputError(f"the input has no {fields.LEAD_ID!r} column")
-    if inputs is not None:
-        leads = leads.select(*[c for c in leads.columns if c == fields.LEAD_ID or c in inputs])
+    if scorer is not None:
+        problem = scorer.id_problem(leads.columns)
+        if problem:
+            raise BatchInputError(problem)
+        leads = leads.select(*[c for c in leads.columns if c in scorer.raw_columns])
     body = partial(
         score_partition,
         bundle=bundle,
@@ -480,7 +483,7 @@ def run_scoring(
     counts = spark.sparkContext.accumulator({}, Counts())
     log_root = log_location(scoring_log) if scoring_log else None
     try:
-        scores = score_frame(leads, bundle, counts, reasons, log_root, inputs=scorer.fields)
+        scores = score_frame(leads, bundle, counts, reasons, log_root, scorer=scorer)
         write_frame(scores, sink, sink_format, mode)
         rejected_output = None
         if counts.value.get("rejected", 0):

@@ -10,6 +10,7 @@ import pandas as pd
 from leadscore.core.config import load_params
 from leadscore.core.io import read_json
 from leadscore.core.schema import FeatureSpec
+from leadscore.data.inputs import INPUTS_FILE, sealed_inputs
 from leadscore.model.bundle import save_fitted
 from leadscore.model.train import train_models
 
@@ -21,6 +22,7 @@ def main(
     data_dir: Path = Path("data/processed"),
     model_dir: Path = Path("models"),
     features_path: Path = Path("data/interim/features.json"),
+    inputs_path: Path = Path("data/raw") / INPUTS_FILE,
 ) -> dict:
     from leadscore.mlops import tracking
 
@@ -32,7 +34,9 @@ def main(
     candidates = FeatureSpec.from_dict(inputs) if inputs else None
     pipeline, baseline, card = train_models(train, valid, params, candidates)
     example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
+    record = read_json(inputs_path) if inputs_path.is_file() else {}
+    card["inputs"], lookups = sealed_inputs(record, FeatureSpec.from_dict(card["features"]).fields)
     card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
-    save_fitted(model_dir, pipeline, baseline, card)
+    save_fitted(model_dir, pipeline, baseline, card, lookups)
     log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
     return card

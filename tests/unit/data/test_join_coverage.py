@@ -52,7 +52,7 @@ def test_twenty_percent_unmatched_fails_by_default_with_a_hint(twenty_percent_un
     "limit", [{"max_unmatched_share": 0.25}, {"account": {"max_unmatched_share": 0.25}}]
 )
 def test_a_higher_limit_passes_and_reports_the_coverage(twenty_percent_unmatched, limit):
-    leads, report = read_tables(data(**limit), twenty_percent_unmatched)
+    leads, report, _, _ = read_tables(data(**limit), twenty_percent_unmatched)
     (join,) = report["joins"]
     assert (join["rows_matched"], join["rows_unmatched"]) == (80, 20)
     assert (join["keys_matched"], join["keys_unmatched"]) == (8, 2)
@@ -64,7 +64,7 @@ def test_a_higher_limit_passes_and_reports_the_coverage(twenty_percent_unmatched
 
 
 def test_normalised_keys_join_the_near_misses(twenty_percent_unmatched):
-    leads, report = read_tables(
+    leads, report, _, _ = read_tables(
         data(account={"match_keys": "normalised"}), twenty_percent_unmatched
     )
     assert report["joins"][0]["rows_unmatched"] == 0
@@ -79,7 +79,7 @@ def test_a_missing_key_matches_nothing(tmp_path):
     pd.DataFrame({"account": ["X", None], "size": ["1", "2"]}).to_csv(
         tmp_path / "accounts.csv", index=False
     )
-    leads, report = read_tables(data(), tmp_path)
+    leads, report, _, _ = read_tables(data(), tmp_path)
     assert leads["size"].tolist()[0] == "1" and pd.isna(leads["size"].tolist()[1])
     assert report["joins"][0]["rows_without_key"] == 1
     assert report["joins"][0]["unmatched_share"] == 0.0

@@ -34,7 +34,8 @@ def write(path: Path, sep: str, encoding: str, rows=ROWS, bom: bool = False) -> 
 
 def read(path: Path, **entry) -> tuple[pd.DataFrame, dict]:
     data = DataParams(source="files", files=({"path": path.name, **entry},), id_column=None)
-    return read_tables(data, path.parent)
+    frame, report, _, _ = read_tables(data, path.parent)
+    return frame, report
 
 
 def test_a_semicolon_latin1_file_is_read_as_written(tmp_path):

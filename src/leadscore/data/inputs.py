@@ -1,0 +1,130 @@
+"""The one input normalisation: a raw CRM row, as the export writes it, to the model's inputs.
+
+Training (leadscore.data.sources, then ingest) and scoring (batch CLI, Spark and the API, through
+`leadscore.scoring.scorer`) apply the same rules, recorded in the model card under `inputs` and
+sealed in the bundle with the joined tables the model reads (`lookups.json`):
+
+1. **Lead id**: the export's id column (`data.id_column`, or the unique column found) is read as
+   the lead id; an export without one gets the made id of `leadscore.data.ids`.
+2. **Joined tables**: each joined table's fields are looked up by the lead's key in the sealed
+   copy of that table (exact or normalised keys, as configured). A value the row already carries
+   is kept: a caller may send fresher values than the export held.
+3. **Missing-value tokens** (`data.missing_values`, e.g. `Select`) become missing in every text
+   field, after surrounding spaces are stripped.
+4. **Text clean-up**: categories are stripped of surrounding spaces; an empty text is missing.
+   Numbers and yes/no values are read by the scorer with the same parsers as ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from leadscore.core import fields
+from leadscore.core.schema import InputNormalisation, Lookup
+from leadscore.data.ids import made_ids
+from leadscore.data.joins import left_join
+
+__all__ = ["InputNormalisation", "Lookup"]  # defined with the lead schema (leadscore.core)
+
+LOOKUPS_FILE = "lookups.json"  # in the bundle
+INPUTS_FILE = "inputs.json"  # in data/raw: the normalisation and joined tables of an export
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def clean_text(values: pd.Series, missing_values: Sequence[str] = ()) -> pd.Series:
+    """Text stripped of surrounding spaces; empty text and missing-value tokens become missing."""
+    text = values.astype("string").str.strip()
+    return text.mask((text == "") | text.isin(list(missing_values)))
+
+
+def mark_missing(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
+    """Values that mean "not answered" (e.g. `Select`) become missing in every text column."""
+    if not missing_values:
+        return frame
+    marked = frame.copy()
+    for column in marked.columns:
+        if marked[column].dtype == object or pd.api.types.is_string_dtype(marked[column]):
+            text = marked[column].astype("string").str.strip()
+            marked[column] = marked[column].mask(text.isin(list(missing_values)))
+    return marked
+
+
+def with_lead_id(frame: pd.DataFrame, inputs: InputNormalisation) -> pd.DataFrame:
+    """The rows with their lead id in `lead_id`: the id column's value, else a made id (when
+    the export had none and the rows carry the columns it is made from)."""
+    if inputs.id_column in frame:
+        if inputs.id_column == fields.LEAD_ID:
+            return frame
+        return frame.assign(**{fields.LEAD_ID: frame[inputs.id_column]})
+    if fields.LEAD_ID in frame:
+        return frame
+    if inputs.made_id and set(inputs.made_id_columns) <= set(frame.columns):
+        return frame.assign(**{fields.LEAD_ID: made_ids(frame[list(inputs.made_id_columns)])})
+    return frame
+
+
+def looked_up(frame: pd.DataFrame, lookup: Lookup, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows with `lookup`'s fields filled from the sealed table where they are missing."""
+    if lookup.key not in frame or table.empty:
+        return frame
+    right = table[[lookup.key, *lookup.columns]].rename(columns=lookup.columns)
+    keys = frame[[lookup.key]].reset_index(drop=True)
+    found = left_join(keys, right, lookup.key, lookup.normalised).drop(columns=[lookup.key])
+    found.index = frame.index
+    filled = frame.copy()
+    for name in found.columns:
+        filled[name] = (
+            filled[name].where(filled[name].notna(), found[name]) if name in filled else found[name]
+        )
+    return filled
+
+
+def normalise(
+    frame: pd.DataFrame, inputs: InputNormalisation, tables: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Raw rows of an export (or of a scoring request) as the model's input table: lead id,
+    joined fields, missing-value tokens. Categories are stripped when they are encoded."""
+    frame = with_lead_id(frame, inputs)
+    for lookup in inputs.lookups:
+        frame = looked_up(frame, lookup, tables.get(lookup.table, pd.DataFrame()))
+    return mark_missing(frame, inputs.missing_values)
+
+
+# --- the sealed tables ----------------------------------------------------------------------
+
+
+def tables_record(
+    inputs: InputNormalisation, tables: Mapping[str, pd.DataFrame]
+) -> dict[str, dict[str, list]]:
+    """The joined tables, restricted to the key and the looked-up columns, as JSON-able
+    columns of text (what `lookups.json` in the bundle holds)."""
+    record = {}
+    for lookup in inputs.lookups:
+        table = tables[lookup.table][[lookup.key, *lookup.columns]]
+        table = table[table[lookup.key].notna()]
+        record[lookup.table] = {
+            str(c): [None if pd.isna(v) else str(v) for v in table[c]] for c in table.columns
+        }
+    return record
+
+
+def tables_from_record(record: Mapping[str, Mapping[str, list]]) -> dict[str, pd.DataFrame]:
+    return {name: pd.DataFrame(dict(columns), dtype=object) for name, columns in record.items()}
+
+
+def inputs_record(inputs: InputNormalisation, tables: Mapping[str, pd.DataFrame]) -> dict:
+    """What the prepare stage writes to `data/raw/inputs.json` for the train stage to seal."""
+    return {"normalisation": inputs.to_dict(), "tables": tables_record(inputs, tables)}
+
+
+def sealed_inputs(record: Mapping, used: Sequence[str]) -> tuple[dict, dict]:
+    """From `data/raw/inputs.json`: the card's `inputs` and the bundle's `lookups.json`, with
+    only the joined fields the model reads (`used`)."""
+    inputs = InputNormalisation.from_dict(record.get("normalisation"))
+    inputs = inputs.restricted_to(used)
+    tables = tables_from_record(record.get("tables", {}))
+    return inputs.to_dict(), tables_record(inputs, tables)
