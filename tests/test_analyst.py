@@ -138,6 +138,12 @@ def test_importance_lineage_and_champion_challenger(
     assert tags["promotion.promoted"] == "False" and tags["promotion.champion_auc"]
 
     better = register(params, tiny_models, tiny_grading_record, tmp_path / "better", tiny_split)
+    # the contract stage found an input under leakage review without sign-off: not promotable
+    review_tag = "publish_gate.fields_under_review"
+    client.set_model_version_tag(name, better["registered_version"], review_tag, "FAIL: ['x']")
+    blocked = promote(params, test)
+    assert not blocked["promoted"] and "fields_under_review" in blocked["reasons"][0]
+    client.set_model_version_tag(name, better["registered_version"], review_tag, "pass: []")
     accepted = promote(params, test)
     assert accepted["promoted"] and accepted["version"] == better["registered_version"]
     served = load_served_model(f"models:/{name}@champion")

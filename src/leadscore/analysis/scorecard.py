@@ -90,7 +90,7 @@ def join_rows(joins: list[dict]) -> list[tuple[str, str, str]]:
 
 
 def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
-    """Excluded fields: those the configuration excludes, apart from the leakage guard's."""
+    """Excluded fields: those the configuration excludes, apart from the leakage review's."""
     flagged = fields.get("flagged", {})
     configured = [
         n
@@ -113,7 +113,7 @@ def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
             (
                 "fields excluded",
                 f"{len(automatic)}",
-                "by the leakage guard: " + ", ".join(automatic),
+                "by the leakage review: " + ", ".join(automatic),
             )
         )
     return rows

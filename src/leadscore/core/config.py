@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadscore.core import fields
 
@@ -71,12 +78,20 @@ class GradePromises(Section):
 
 
 class PublishGate(Section):
-    """What a model must show before it may be served (checked on the test period)."""
+    """What a model must show before it may be served (checked on the test period).
+
+    `min_odds_ratio_over_base_rate`: the odds of an A lead converting (converted : not) must be
+    this many times the odds of the average test lead. Unlike a plain lift (A conversion / base
+    rate, which can never pass 1 / base rate: 2.0 is out of reach from a 50 % base rate), it can
+    be met at any base rate, and at a low base rate it reads almost as a lift. The old lift rule
+    is still checked when `min_lift_over_base_rate` is set.
+    """
 
     min_positives: int = Field(100, ge=1)
     min_negatives: int = Field(100, ge=1)
     min_auc_lower_bound: float = Field(0.55, ge=0.5, lt=1)  # 95 % interval of the test AUC
-    min_lift_over_base_rate: float = Field(2.0, ge=1)  # A-grade conversion / base rate
+    min_odds_ratio_over_base_rate: float = Field(2.5, ge=1)  # odds(A) / odds(base rate)
+    min_lift_over_base_rate: float | None = Field(None, ge=1)  # A conversion / base rate
     min_margin_over_best_profile: float = Field(0.0, ge=-1, le=1)  # A minus best profile
 
 
@@ -114,6 +129,13 @@ class Profiles(Section):
     sales: LeadProfile
 
 
+class AllowedField(Section):
+    """A field both owners signed off as known at the moment of scoring, and why."""
+
+    field: str = Field(min_length=1)
+    reason: str = ""
+
+
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
 
@@ -122,10 +144,30 @@ class Contract(Section):
     outcome: OutcomeDefinition = OutcomeDefinition()
     grades: GradePromises
     excluded_fields: tuple[str, ...] = ()
-    # Fields the leakage guard would exclude that both owners explicitly allow.
-    allowed_fields: tuple[str, ...] = ()
+    # Fields the leakage review put under review (or would exclude) that both owners sign off
+    # as known at the moment of scoring: `{field: ..., reason: ...}`, or a plain name.
+    allowed_fields: tuple[AllowedField, ...] = ()
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
+
+    @field_validator("allowed_fields", mode="before")
+    @classmethod
+    def _plain_names(cls, entries: Any) -> Any:
+        if isinstance(entries, list | tuple):
+            return [{"field": e} if isinstance(e, str) else e for e in entries]
+        return entries
+
+    @model_validator(mode="after")
+    def _allowed_or_excluded(self) -> Contract:
+        both = sorted(set(self.allowed) & set(self.excluded_fields))
+        if both:
+            raise ValueError(f"fields both allowed and excluded: {', '.join(both)}")
+        return self
+
+    @property
+    def allowed(self) -> dict[str, str]:
+        """Signed-off fields: name -> reason."""
+        return {entry.field: entry.reason for entry in self.allowed_fields}
 
 
 class SourceFile(Section):
@@ -197,8 +239,24 @@ FieldKind = Literal["categorical", "numeric", "boolean", "date"]
 
 
 class LeakageParams(Section):
-    max_single_field_auc: float = Field(0.85, gt=0.5, le=1.0)  # alone this good: suspicious
+    """Thresholds of the leakage review (see leadscore.data.leakage)."""
+
+    max_single_field_auc: float = Field(0.85, gt=0.5, le=1.0)  # alone this good: excluded
+    review_single_field_auc: float = Field(0.75, gt=0.5, le=1.0)  # alone this good: review
+    max_importance_share: float = Field(0.5, gt=0, le=1.0)  # one field carrying more: review
+    # the newest leads told from slightly older ones this well (lower end of the 95 % interval
+    # of that AUC): the field is still being filled in after creation, review
+    review_recent_auc_lower_bound: float = Field(0.6, gt=0.5, le=1.0)
     folds: int = Field(5, ge=2, le=20)
+
+    @model_validator(mode="after")
+    def _review_below_exclusion(self) -> LeakageParams:
+        if self.review_single_field_auc > self.max_single_field_auc:
+            raise ValueError(
+                f"review_single_field_auc ({self.review_single_field_auc}) must not exceed "
+                f"max_single_field_auc ({self.max_single_field_auc})"
+            )
+        return self
 
 
 class DataParams(Section):
