@@ -31,6 +31,11 @@ def tiny_params_raw(default_params_raw) -> dict:
     raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
     raw["generate"]["n_leads"] = TINY_LEADS
     raw["train"]["max_iter"] = 60
+    # One booster candidate: the shared bundle exercises the tree path quickly; the model
+    # choice itself is tested on its own fixtures (tests/test_model_choice.py).
+    search = raw["train"]["search"]
+    search["families"], search["boosting"] = ["boosting"], search["boosting"][:1]
+    raw["train"]["choice"]["prefer"] = "boosting"
     return raw
 
 

@@ -62,7 +62,7 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
-    assert run_data.params["train.learning_rate"]
+    assert run_data.params["train.choice.prefer"]
     assert "test.roc_auc" in run_data.metrics and "valid_roc_auc" in run_data.metrics
     artifacts = {a.path for a in client.list_artifacts(card["mlflow"]["run_id"], "evaluation")}
     assert "evaluation/roc.csv" in artifacts
@@ -74,6 +74,6 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
 
 def test_exp_run_with_a_train_param(tiny_project):
     env = project_env(tiny_project)
-    run(["dvc", "exp", "run", "-S", "train.learning_rate=0.12"], tiny_project, env)
+    run(["dvc", "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
     shown = run(["dvc", "exp", "show", "--json"], tiny_project, env).stdout
-    assert "0.12" in shown and "roc_auc" in shown
+    assert "0.012" in shown and "roc_auc" in shown

@@ -29,7 +29,12 @@ def main(
     if fields.CREATED_AT not in scored:
         months = params.data.export_months * params.split.test_share
     report = contract_report(
-        scored, params.contract, read_json(grading_path), read_json(metrics_path), months
+        scored,
+        params.contract,
+        read_json(grading_path),
+        read_json(metrics_path),
+        months,
+        params.warnings,
     )
     write_json(reports_dir / "contract.json", report)
     (reports_dir / "contract.md").write_text(render_markdown(report))

@@ -28,11 +28,17 @@ def main(
     split_path: Path = Path("reports/split.json"),
     card_path: Path = Path("models/model_card.json"),
     reports_dir: Path = Path("reports"),
+    grading_path: Path = Path("models/grading.json"),
     scoring_log: str | None = None,
     outcomes_path: Path | None = None,
     as_of: str | None = None,
 ) -> dict:
-    contract = load_params(params_path).contract
+    params = load_params(params_path)
+    contract = params.contract
+    bindings = None
+    if grading_path.is_file():
+        derived = read_json(grading_path).get("derivation", {}).get("grades", {})
+        bindings = {grade: row.get("binding") for grade, row in derived.items()}
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
     watched = [fields.CHANNEL]
     if card_path.is_file():
@@ -47,12 +53,16 @@ def main(
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
-        report = monthly_feedback(scored, contract, stamp, reference, watched, "scoring log")
+        report = monthly_feedback(
+            scored, contract, stamp, reference, watched, "scoring log", params.warnings, bindings
+        )
         report["scored_leads_without_outcome"] = without
     else:
         scored = pd.read_parquet(scored_path)
         stamp = pd.Timestamp(as_of or read_json(split_path)["as_of"])
-        report = monthly_feedback(scored, contract, stamp, reference, watched)
+        report = monthly_feedback(
+            scored, contract, stamp, reference, watched, settings=params.warnings, bindings=bindings
+        )
     write_json(reports_dir / "feedback.json", report)
     (reports_dir / "feedback.md").write_text(render_markdown(report))
     log.info(

@@ -11,8 +11,9 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, PublishGate
+from leadscore.core.config import Contract, PublishGate, WarningParams
 from leadscore.core.stats import period_months, wilson_interval
+from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.profiles import profile_mask
 
@@ -132,7 +133,7 @@ def publish_gate(
     """May this model be served? Every check of the contract's gate, with its numbers."""
     positives = int(round(metrics.get("base_rate", base_rate) * metrics.get("leads", 0)))
     negatives = int(metrics.get("leads", 0)) - positives
-    auc_low = metrics.get("roc_auc_ci_low")
+    auc_low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
     a_conversion = grades["A"]["conversion"] or 0.0
     best_name = max(profiles, key=lambda name: profiles[name]["conversion"] or 0.0)
     best_conversion = profiles[best_name]["conversion"] or 0.0
@@ -148,7 +149,8 @@ def publish_gate(
             gate.min_auc_lower_bound,
             auc_low,
             auc_low is not None and auc_low >= gate.min_auc_lower_bound,
-            "lower end of the 95 % interval of the test AUC (0.5 = no signal)",
+            "lower end of the 95 % interval of the test AUC, the worst over seeds "
+            "(0.5 = no signal)",
         ),
         "lift_over_base_rate": check(
             gate.min_lift_over_base_rate,
@@ -166,12 +168,39 @@ def publish_gate(
     return {"publishable": all(c["passed"] for c in checks.values()), "checks": checks}
 
 
+def contract_warnings(
+    grades: dict,
+    contract: Contract,
+    grading_record: dict,
+    metrics: dict,
+    period: str,
+    settings: WarningParams,
+) -> list[dict]:
+    """The model's warnings (from the evaluate stage) and the grades': order, promises, bounds."""
+    counts = {grade: (row["leads"], row["conversions"]) for grade, row in grades.items()}
+    derived = grading_record.get("derivation", {}).get("grades", {})
+    bindings = {grade: row.get("binding") for grade, row in derived.items()}
+    return [
+        *metrics.get("warnings", []),
+        *health.grades_out_of_order(period, counts, settings),
+        *health.promise_checks(period, counts, contract.grades, settings, bindings),
+        *health.threshold_at_bound("grading", grading_record["thresholds"]),
+    ]
+
+
+def render_warnings(warnings: list[dict]) -> list[str]:
+    if not warnings:
+        return ["## Warnings: none", ""]
+    return [f"## Warnings ({len(warnings)})", "", *[f"- {w['message']}" for w in warnings], ""]
+
+
 def contract_report(
     scored: pd.DataFrame,
     contract: Contract,
     grading_record: dict,
     metrics: dict,
     months: float | None = None,
+    warning_params: WarningParams | None = None,
 ) -> dict:
     """The whole contract report: grades, profiles and the publish gate.
 
@@ -200,6 +229,14 @@ def contract_report(
         "profiles": profiles,
         "derivation": grading_record.get("derivation", {}),
         "publish_gate": publish_gate(grades, profiles, metrics, base_rate, contract.publish_gate),
+        "warnings": contract_warnings(
+            grades,
+            contract,
+            grading_record,
+            metrics,
+            f"test period {created.min().date()} to {created.max().date()}" if dated else "test",
+            warning_params or WarningParams(),
+        ),
     }
 
 
@@ -245,6 +282,7 @@ def render_markdown(report: dict) -> str:
             f"| {_pct(row['share_of_conversions'])} | {verdict} |"
         )
     lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
+    lines += render_warnings(report.get("warnings", []))
     gate = report["publish_gate"]
     lines += [
         f"## Publish gate: {'publishable' if gate['publishable'] else 'NOT publishable'}",
