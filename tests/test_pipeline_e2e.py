@@ -63,6 +63,12 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
     assert run_data.params["train.choice.prefer"]
+    assert run_data.tags["model_family"] == card["model_family"]
+    (child,) = client.search_runs(  # the one candidate of the tiny search, as a child run
+        [card["mlflow"]["experiment_id"]],
+        f"tags.mlflow.parentRunId = '{card['mlflow']['run_id']}'",
+    )
+    assert child.data.tags["candidate.chosen"] == "true" and child.data.metrics["valid_roc_auc"]
     assert "test.roc_auc" in run_data.metrics and "valid_roc_auc" in run_data.metrics
     artifacts = {a.path for a in client.list_artifacts(card["mlflow"]["run_id"], "evaluation")}
     assert "evaluation/roc.csv" in artifacts

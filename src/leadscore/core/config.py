@@ -276,7 +276,7 @@ class WarningParams(Section):
 
     max_test_ece: float = Field(0.05, gt=0, lt=1)  # calibration error on the test period
     calibration_band: float = Field(0.25, ge=0, lt=1)  # predicted outside actual's interval +-25 %
-    above_promise: float = Field(0.15, gt=0, lt=1)  # a grade's interval this far above its promise
+    above_promise: float = Field(2.0, gt=1)  # a grade's interval wholly above 2x its promise
     min_leads: int = Field(30, ge=1)  # months and grades with fewer leads are not judged
 
 

@@ -10,8 +10,8 @@ month or period, the figures, and one sentence that names them. Thresholds come 
   conversion's 95 % interval widened by `calibration_band` (relative) on both sides;
 - `ece_limit`: the expected calibration error on the test period exceeds `max_test_ece`;
 - `grades_out_of_order`: a lower grade converts above the upper end of a higher grade's interval;
-- `far_above_promise`: a grade's conversion interval lies wholly `above_promise` or more above
-  its promise, while its threshold was set by that promise (not by capacity): the bar is stale;
+- `far_above_promise`: a grade's conversion interval lies wholly above `above_promise` times its
+  promise, while its threshold was set by that promise (not by capacity): the bar is stale;
 - `below_promise`: a grade's conversion falls below its promise (the existing feedback flag);
 - `threshold_at_bound`: a grade threshold of 0 or 1 (a degenerate calibration step).
 
@@ -166,15 +166,15 @@ def promise_checks(
                     **figures,
                 )
             )
-        elif rate["low"] > promise + settings.above_promise and bindings.get(grade) != "capacity":
+        elif rate["low"] > promise * settings.above_promise and bindings.get(grade) != "capacity":
             out.append(
                 warning(
                     "far_above_promise",
                     where,
                     f"grade {grade} converted {rate['conversion']:.1%} of {rate['leads']} "
-                    f"(95 % interval from {rate['low']:.1%}), far above its promise of "
-                    f"{promise:.0%}: its threshold is stale (conversion has moved); re-derive "
-                    "the grades",
+                    f"(95 % interval from {rate['low']:.1%}), more than "
+                    f"{settings.above_promise:g}x its promise of {promise:.0%}: its threshold "
+                    "is stale (conversion has moved); re-derive the grades",
                     **figures,
                 )
             )

@@ -30,6 +30,7 @@ from leadscore.model.candidates import (
     BOOSTING,
     LOGISTIC,
     Candidate,
+    Result,
     best_of,
     candidate_from_record,
     choose,
@@ -60,6 +61,7 @@ class Fitted:
     choice: dict
     calibration: dict
     search_seconds: float
+    results: list[Result]
 
 
 def validation_months(valid: pd.DataFrame) -> pd.Series | None:
@@ -104,6 +106,7 @@ def fit_models(
         },
         calibration={**calibration, "bounds": bounds},
         search_seconds=search_seconds,
+        results=results,
     )
 
 
