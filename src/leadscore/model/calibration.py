@@ -8,8 +8,9 @@ that converted 0 % or 100 %, and every lead beyond them would be served a probab
 - `method: auto` considers isotonic only when the calibration set holds at least
   `isotonic_min_leads` leads, and then takes it only if its log loss, cross-validated over
   `folds` stratified folds of the calibration set, is lower than the sigmoid's;
-- an isotonic map is always bounded: its lowest and highest steps are pulled to the Wilson
-  centre of their own leads, `(k + z^2/2) / (n + z^2)`, strictly inside (0, 1).
+- an isotonic map is always bounded: an end step at exactly 0 or 1 is pulled to the Wilson
+  centre of its own leads, `(k + z^2/2) / (n + z^2)`, strictly inside (0, 1), but not past
+  the next step (the end step then joins it).
 """
 
 from __future__ import annotations
@@ -36,10 +37,20 @@ def wilson_centre(conversions: float, leads: int, z: float = Z) -> float:
 
 
 def isotonic_bounds(fitted: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Floor and ceiling of an isotonic map: the Wilson centres of its lowest and highest step."""
-    low, high = fitted == fitted.min(), fitted == fitted.max()
-    floor = wilson_centre(y[low].sum(), int(low.sum()))
-    return floor, wilson_centre(y[high].sum(), int(high.sum()))
+    """Floor and ceiling of an isotonic map: an end step at exactly 0 (or 1) is raised (lowered)
+    to the Wilson centre of its own leads, but never past the next step, so the order of the
+    steps and every other step stay as fitted."""
+    steps = np.unique(fitted)
+    floor, ceiling = float(steps[0]), float(steps[-1])
+    if floor <= 0.0:
+        bottom = fitted == steps[0]
+        floor = wilson_centre(y[bottom].sum(), int(bottom.sum()))
+        floor = min(floor, float(steps[1])) if len(steps) > 1 else floor
+    if ceiling >= 1.0:
+        top = fitted == steps[-1]
+        ceiling = wilson_centre(y[top].sum(), int(top.sum()))
+        ceiling = max(ceiling, float(steps[-2])) if len(steps) > 1 else ceiling
+    return floor, ceiling
 
 
 def bound_isotonic(calibrated: CalibratedClassifierCV, x: np.ndarray, y: np.ndarray) -> dict:

@@ -132,3 +132,12 @@ def fitted(exports, choice_params) -> dict:
         kind: fit_models(export.train, export.valid, export.spec, choice_params.train)
         for kind, export in exports.items()
     }
+
+
+@pytest.fixture(scope="session")
+def trained(exports, choice_params):
+    """The train stage's result on the sparse export: (pipeline, baseline, card)."""
+    from leadscore.model.train import train_models
+
+    export = exports["sparse"]
+    return train_models(export.train, export.valid, choice_params, export.spec)

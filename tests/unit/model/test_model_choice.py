@@ -131,15 +131,6 @@ def test_the_rule_refuses_a_gain_made_in_one_month_only():
     assert unchecked.chosen is lucky
 
 
-@pytest.fixture(scope="module")
-def trained(exports, choice_params):
-    """The train stage's result on the sparse export: (pipeline, baseline, card)."""
-    from leadscore.model.train import train_models
-
-    export = exports["sparse"]
-    return train_models(export.train, export.valid, choice_params, export.spec)
-
-
 def test_the_card_says_what_was_chosen_and_why(trained, choice_params):
     _, _, card = trained
     choice = card["model_choice"]
