@@ -69,6 +69,10 @@ bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batch
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
 
+.PHONY: bench-model-choice
+bench-model-choice: run ## Every candidate's validation and test AUC on the built-in data (repeats the search)
+	$(BIN)/python bench/model_choice.py
+
 lock: ## Re-pin requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock
 

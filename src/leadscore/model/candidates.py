@@ -173,6 +173,14 @@ def judge(result: Result, x_valid: np.ndarray, y_valid: np.ndarray, months) -> R
     result.valid_roc_auc = float(roc_auc_score(y_valid, probability))
     result.valid_log_loss = float(log_loss(y_valid, np.clip(probability, 1e-12, 1 - 1e-12)))
     result.valid_monthly_auc = monthly_auc(y_valid, probability, months)
+    log.info(
+        "candidate %s (%s) on %d leads: validation AUC %.4f (%.1f s)",
+        result.candidate.name,
+        result.stage,
+        result.rows,
+        result.valid_roc_auc,
+        result.fit_seconds,
+    )
     return result
 
 
@@ -224,14 +232,6 @@ def fit_candidates(
             refit = fit_one(candidate, spec, params, x_train, y_train)
             refit.stage = "refit"
             results.append(judge(refit, x_valid, y_valid, months))
-    for result in results:
-        log.info(
-            "candidate %s on %d leads: validation AUC %.4f (%.1f s)",
-            result.candidate.name,
-            result.rows,
-            result.valid_roc_auc,
-            result.fit_seconds,
-        )
     return results
 
 

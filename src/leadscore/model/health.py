@@ -12,7 +12,8 @@ month or period, the figures, and one sentence that names them. Thresholds come 
 - `grades_out_of_order`: a lower grade converts above the upper end of a higher grade's interval;
 - `far_above_promise`: a grade's conversion interval lies wholly above `above_promise` times its
   promise, while its threshold was set by that promise (not by capacity): the bar is stale;
-- `below_promise`: a grade's conversion falls below its promise (the existing feedback flag);
+- `below_promise`: a grade's conversion interval lies wholly below its promise (a point below
+  it but an interval reaching it is the noise of a small group, noted by the views, not flagged);
 - `threshold_at_bound`: a grade threshold of 0 or 1 (a degenerate calibration step).
 
 Groups with fewer than `min_leads` leads are not judged.
@@ -155,7 +156,7 @@ def promise_checks(
         if rate is None or rate["leads"] < settings.min_leads:
             continue
         figures = {"grade": grade, "conversion": rate["conversion"], "promise": promise}
-        if rate["conversion"] < promise:
+        if rate["high"] < promise:
             out.append(
                 warning(
                     "below_promise",

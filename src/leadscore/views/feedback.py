@@ -214,6 +214,18 @@ def _pct(value) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def within_uncertainty(month: dict) -> str:
+    """Grades below their promise whose interval still reaches it: said, not flagged."""
+    names = [
+        grade
+        for grade, row in month["grades"].items()
+        if row["below_promise"] and row["conversion_ci_high"] >= row["promise"]
+    ]
+    if not names:
+        return ""
+    return f" ({', '.join(names)} below the promise, within the uncertainty of the month)"
+
+
 def render_markdown(report: dict) -> str:
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
@@ -233,7 +245,7 @@ def render_markdown(report: dict) -> str:
             if row["promise"] is not None:
                 text += f" ({_pct(row['promise'])})"
             cells.append(text)
-        flag = "ok"
+        flag = "ok" + within_uncertainty(month)
         if month["flagged"]:
             prefix = f"{month['month']}: "
             found = "; ".join(w["message"].removeprefix(prefix) for w in month["warnings"])

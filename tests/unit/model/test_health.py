@@ -180,3 +180,31 @@ def test_warnings_stay_silent_on_the_built_in_data(tiny_models, tiny_split, tiny
     )
     report = contract_report(scored, tiny_params.contract, grading, metrics)
     assert report["warnings"] == [], report["warnings"]
+    bindings = {g: row["binding"] for g, row in grading["derivation"]["grades"].items()}
+    feedback = monthly_feedback(
+        scored, tiny_params.contract, pd.Timestamp("2027-12-31"), settings=SETTINGS,
+        bindings=bindings,
+    )  # fmt: skip
+    assert [m["warnings"] for m in feedback["months"]] == [[], [], []]
+
+
+def test_a_grade_below_its_promise_within_the_noise_is_noted_not_flagged(choice_params):
+    from leadscore.views.feedback import render_markdown
+
+    rows = [("A", 100, 60), ("B", 300, 90), ("C", 339, 24), ("D", 2000, 60)]  # C 7.1 %
+    leads = pd.DataFrame(
+        [
+            {"grade": g, "converted": int(i < k), "created_at": pd.Timestamp("2026-06-10")}
+            for g, n, k in rows
+            for i in range(n)
+        ]
+    )
+    contract = choice_params.contract
+    report = monthly_feedback(leads, contract, pd.Timestamp("2026-12-31"), settings=SETTINGS)
+    (month,) = report["months"]
+    assert month["grades"]["C"]["below_promise"] and not month["flagged"]
+    assert "C below the promise, within the uncertainty" in render_markdown(report)
+    clearly = leads.assign(converted=np.where(leads["grade"] == "C", 0, leads["converted"]))
+    (month,) = monthly_feedback(clearly, contract, pd.Timestamp("2026-12-31"))["months"]
+    below = [w for w in month["warnings"] if w["check"] == "below_promise"]
+    assert [w["grade"] for w in below] == ["C"] and month["flagged"]
