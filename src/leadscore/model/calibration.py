@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
@@ -79,14 +80,31 @@ def fit_calibrated(
     return calibrated, bounds
 
 
+class RawOutput(ClassifierMixin, BaseEstimator):
+    """A model's raw output computed once (column 0 of X), so the cross-validation below fits
+    its calibrators on exactly the values the real fit sees without re-running the model."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, 0]
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
 def cross_validated_log_loss(
-    estimator, x: np.ndarray, y: np.ndarray, method: str, folds: int, seed: int
+    raw: np.ndarray, y: np.ndarray, method: str, folds: int, seed: int
 ) -> float:
     """Log loss of the calibration method on held-out folds of the calibration set."""
     losses, weights = [], []
+    x = raw.reshape(-1, 1)
+    scorer = RawOutput().fit(x, y)
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
     for fit_rows, held_out in splits:
-        calibrated, _ = fit_calibrated(estimator, x[fit_rows], y[fit_rows], method)
+        calibrated, _ = fit_calibrated(scorer, x[fit_rows], y[fit_rows], method)
         probability = calibrated.predict_proba(x[held_out])[:, 1]
         losses.append(log_loss(y[held_out], probability, labels=[0, 1]))
         weights.append(len(held_out))
@@ -109,8 +127,9 @@ def choose_method(
     folds = min(rule.folds, int(min(y.sum(), n - y.sum())))
     if folds < 2:
         return {"method": "sigmoid", "reason": "too few leads of one outcome to cross-validate"}
+    raw = estimator.decision_function(x)
     losses = {
-        method: cross_validated_log_loss(estimator, x, y, method, folds, seed)
+        method: cross_validated_log_loss(raw, y, method, folds, seed)
         for method in ("isotonic", "sigmoid")
     }
     method = "isotonic" if losses["isotonic"] < losses["sigmoid"] else "sigmoid"
