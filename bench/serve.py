@@ -4,7 +4,8 @@ On the model `make run` trained (models/ and its registered MLflow version), it 
   - this service (`leadscore serve`, one uvicorn worker, scoring log on), and
   - `mlflow models serve --env-manager local` on the same registered version,
 then measures with a keep-alive HTTP/1.1 load generator: one-lead requests at concurrency 1, 8
-and 32 (throughput, p50, p99; ours with reasons off and on), 1,000-lead batches (leads/s), the
+and 32 (throughput, p50, p99; ours with reasons off and on), the cost of durability (the same
+with the journal unsynced and with no scoring log), 1,000-lead batches (leads/s), the
 in-process rows/s of plain `pipeline.predict_proba` as a reference, and finally a 60-second
 load on this service at concurrency 32 (failed requests, resident-memory growth).
 
@@ -314,6 +315,10 @@ def main() -> None:
             )
         results["batch_1000"] = batches
 
+        results["durability"] = durability_cost(
+            ours_port, ours_one(False), one_lead, args.seconds, scratch, env, leads
+        )
+
         server = psutil.Process(ours_server.pid)
         rss_before = server.memory_info().rss
         soak = run_load(ours_port, cases["ours_reasons_on"][1], 32, args.soak)
@@ -337,6 +342,50 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print_summary(results)
     print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+def durability_cost(port, requests, one_lead, seconds, scratch, env, leads) -> dict:
+    """One-lead latency with the journal synced (the default: every answered lead is on disk),
+    with the journal unsynced (survives a killed process, not a machine crash), and with no
+    scoring log at all: what durability costs in p50 and p99."""
+    configs = {
+        "journal_unsynced": {"LEADSCORE_JOURNAL_SYNC": "false"},
+        "no_scoring_log": {"LEADSCORE_LOG_SCORES": "false"},
+    }
+    out = {"journal_fsync": {c: one_lead[f"ours_reasons_off@{c}"] for c in (1, 8, 32)}}
+    for name, settings in configs.items():
+        other_port = free_port()
+        server = start(
+            [str(BIN / "leadscore"), "serve", "--port", str(other_port)],
+            {
+                **env,
+                "LEADSCORE_MODEL_URI": str(ROOT / "models"),
+                "LEADSCORE_DATABASE_URL": f"sqlite:///{scratch / f'{name}.db'}",
+                "LEADSCORE_API_KEYS": "",
+                **settings,
+            },
+            scratch / f"{name}.log",
+        )
+        try:
+            wait_http(other_port, "/readyz", server)
+            body = [r.replace(f":{port}\r\n".encode(), f":{other_port}\r\n".encode())
+                    for r in requests]  # fmt: skip
+            run_load(other_port, body, 4, 1.5)
+            out[name] = {}
+            for concurrency in (1, 8, 32):
+                outcome = run_load(other_port, body, concurrency, seconds)
+                out[name][concurrency] = asdict(outcome)
+                print(f"  one lead  {name:17s} c={concurrency:<2d} {_line(outcome)}")
+        finally:
+            stop(server)
+    print("cost of durability, one lead, reasons off (p50 / p99 ms):")
+    for concurrency in (1, 8, 32):
+        cells = "  ".join(
+            f"{name} {out[name][concurrency]['p50_ms']:.2f}/{out[name][concurrency]['p99_ms']:.2f}"
+            for name in out
+        )
+        print(f"  c={concurrency:<2d} {cells}")
+    return out
 
 
 def _line(r: LoadResult) -> str:

@@ -9,55 +9,41 @@ import gc
 import logging
 import signal
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from pydantic import BaseModel
 
+from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.core.schema import FeatureSpec
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
+from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodySizeLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
+from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops
 from leadscore_serve.routers.scoring import scoring_router
-from leadscore_serve.schemas import lead_model, score_request_model
-from leadscore_serve.settings import Settings, get_settings
+from leadscore_serve.schemas import NotReady, ReloadFailed, lead_model, score_request_model
+from leadscore_serve.settings import Settings, get_settings, open_access_problem
 from leadscore_serve.state import ModelHolder, refreeze
 
 log = logging.getLogger("serve")
 
 
-def field_path(loc) -> str:
-    """('body', 'leads', 0, 'website_visits') -> 'leads[0].website_visits'."""
-    path = ""
-    for part in loc[1:] if loc and loc[0] in ("body", "query", "header") else loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming each field at fault, e.g. `leads[0].website_visits: Input should be >= 0`."""
-    details = [
-        {
-            "field": field_path(item.get("loc", ())),
-            "message": item.get("msg", "invalid"),
-            "type": item.get("type"),
-            "loc": list(item.get("loc", ())),
-        }
-        for item in error.errors()
-    ]
-    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-    return JSONResponse({"detail": details, "message": summary}, status_code=422)
-
-
 def _on_sighup(app: FastAPI) -> None:
     log.info("SIGHUP: reloading the model")
-    asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task = asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task.add_done_callback(_report_task_error)
+
+
+def _report_task_error(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("SIGHUP reload failed: %s", task.exception())
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     state = app.state
+    install_log_redaction()  # uvicorn has configured its log handlers by now
     model = state.holder.load()
     # Everything loaded so far lives as long as the process: freeze it out of the cyclic
     # garbage collector, so full collections during requests stay short; and collect the
@@ -69,7 +55,12 @@ async def lifespan(app: FastAPI):
         "serving %s (contract %s) from %s", model.version, model.contract_version, model.source
     )
     settings: Settings = state.settings
-    state.scoring_log = ScoringLog(settings.database_url) if settings.log_scores else None
+    state.scoring_log = (
+        ScoringLog(settings.database_url, settings.journal_dir, sync=settings.journal_sync)
+        if settings.log_scores
+        else None
+    )
+    state.metrics.watch_scoring_log(lambda: state.scoring_log)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -84,17 +75,25 @@ async def lifespan(app: FastAPI):
             state.scoring_log.close()
 
 
-def with_request_schemas(app: FastAPI, request_model) -> None:
-    """Add the request model (parsed by the route itself) to the OpenAPI components."""
+def with_component_schemas(
+    app: FastAPI, inputs: tuple[type[BaseModel], ...], outputs: tuple[type[BaseModel], ...]
+) -> None:
+    """Add models the routes reference by name to the OpenAPI components: `inputs` (the
+    request model, which the route parses itself) as validated, `outputs` (the problem
+    documents, which handlers send) as serialized."""
     default_openapi = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = default_openapi()
-            body = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components[request_model.__name__] = body
+            for models, mode in ((inputs, "validation"), (outputs, "serialization")):
+                for model in models:
+                    body = model.model_json_schema(
+                        ref_template="#/components/schemas/{model}", mode=mode
+                    )
+                    components.update(body.pop("$defs", {}))
+                    components[model.__name__] = body
         return app.openapi_schema
 
     app.openapi = openapi
@@ -102,6 +101,15 @@ def with_request_schemas(app: FastAPI, request_model) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problem = open_access_problem(settings)
+    if problem:
+        raise RuntimeError(problem)
+    if not settings.api_key_list():
+        log.warning(
+            "no API keys (LEADSCORE_API_KEYS): anyone who can reach %s:%s can score leads",
+            settings.host,
+            settings.port,
+        )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
     spec = FeatureSpec.from_dict(card["features"])
     example = card.get("input_example")
@@ -115,9 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Send leads to `POST /v1/score`; each answer carries the calibrated probability of "
             "converting within the contract's outcome window, a 1-100 score, the grade, the top "
             "reasons, warnings, and the model and contract versions. Authenticate with "
-            "`X-API-Key` when keys are configured."
+            "`X-API-Key` (`/v1/*`) or `X-Admin-Key` (`/admin/*`) when keys are configured. "
+            "Every error is an RFC 9457 problem document (`application/problem+json`): `type`, "
+            "`title`, `status`, `detail`, `instance`, and `errors` naming each field at fault."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by add_offline_docs
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
     )
     app.state.settings = settings
     app.state.holder = ModelHolder(uri=settings.model_uri, spec=spec)
@@ -125,11 +138,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scoring_log = None
     app.state.api_keys = settings.api_key_list()
     app.state.admin_key = settings.admin_key_bytes()
-    app.add_exception_handler(RequestValidationError, validation_error)
+    install_problem_handlers(app)
+    register_secrets([key.decode() for key in (*app.state.api_keys, app.state.admin_key)])
     app.include_router(scoring_router(request_model))
-    with_request_schemas(app, request_model)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
+    add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
     return app

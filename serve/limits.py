@@ -1,8 +1,10 @@
-"""Request body size limit: larger bodies get 413 before they are parsed."""
+"""Request body size limit: larger bodies get 413 (a problem document) before they are parsed."""
 
 from __future__ import annotations
 
 import orjson
+
+from leadscore_serve.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 
 class BodyTooLarge(Exception):
@@ -21,7 +23,7 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(send, int(declared))
+            return await self._reject(scope, send, int(declared))
         received = 0
         started = False
 
@@ -43,15 +45,17 @@ class BodySizeLimit:
             await self.app(scope, counted_receive, tracked_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send, received)
+                await self._reject(scope, send, received)
 
-    async def _reject(self, send, size: int) -> None:
-        body = orjson.dumps(
-            {
-                "detail": f"request body of {size} bytes exceeds the limit of {self.max_bytes} "
-                "bytes (LEADSCORE_MAX_BODY_BYTES); send fewer leads per request"
-            }
+    async def _reject(self, scope, send, size: int) -> None:
+        detail = (
+            f"request body of {size} bytes exceeds the limit of {self.max_bytes} bytes "
+            "(LEADSCORE_MAX_BODY_BYTES); send fewer leads per request"
         )
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        body = orjson.dumps(problem_body(413, detail, scope.get("path"), "body-too-large"))
+        headers = [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", b"%d" % len(body)),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
@@ -55,6 +56,14 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self._scoring_log_watched = False
+
+    def watch_scoring_log(self, source) -> None:
+        """Export the scoring log's counters (read at scrape time from `source()`)."""
+        if not self._scoring_log_watched:
+            self.registry.register(ScoringLogCollector(source))
+            self._scoring_log_watched = True
+
     def observe_leads(self, grades, n_warnings: int) -> None:
         values, counts = np.unique(grades, return_counts=True)
         for grade, count in zip(values, counts, strict=True):
@@ -93,3 +102,34 @@ class MetricsMiddleware:
             name = getattr(route, "path", "unmatched")
             self.metrics.requests.labels(name, str(status)).inc()
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+
+
+SCORING_LOG_COUNTERS = {
+    "spilled": "Rows kept in the journal while the database failed",
+    "replayed": "Spilled rows since written to the database",
+    "lost": "Rows neither in the database nor in the journal",
+    "rejected": "Rows the database refused on their own (set aside with the reason)",
+    "journal_failures": "Journal commits that failed (rows then written to the database)",
+}
+
+
+class ScoringLogCollector:
+    """The scoring log's durability counters and health, read from its stats at scrape time."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def collect(self):
+        scoring_log = self.source()
+        if scoring_log is None:
+            return
+        stats = scoring_log.stats
+        for name, text in SCORING_LOG_COUNTERS.items():
+            yield CounterMetricFamily(
+                f"leadscore_scoring_log_{name}", text, value=getattr(stats, name)
+            )
+        yield GaugeMetricFamily(
+            "leadscore_scoring_log_healthy",
+            "1 when the journal and the database both take rows",
+            value=int(scoring_log.healthy),
+        )

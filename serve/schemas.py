@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
+from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
 from leadscore.core.schema import FeatureSpec
+from leadscore_serve.problems import Problem
 
 MAX_TEXT = 200
 
@@ -16,8 +19,21 @@ MAX_TEXT = 200
 STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
+def storable(text: str) -> str:
+    """A value the scoring log can store: PostgreSQL text holds no NUL byte."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL byte (\\u0000): the scoring log cannot store it")
+    return text
+
+
 class StrictModel(BaseModel):
     model_config = STRICT
+
+
+class ResponseModel(BaseModel):
+    """Part of an answer: every field is always sent, so the schema marks every one required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
@@ -30,7 +46,9 @@ def lead_model(spec: FeatureSpec, example: dict | None = None) -> type:
     """
     fields: dict[str, Any] = {
         "lead_id": Annotated[
-            str, Field(min_length=1, max_length=128, description="your id of the lead")
+            str,
+            Field(min_length=1, max_length=128, description="your id of the lead (no NUL byte)"),
+            AfterValidator(storable),
         ],
         "created_at": NotRequired[
             Annotated[datetime | None, Field(description="when the lead was created (not scored)")]
@@ -71,32 +89,201 @@ def score_request_model(lead: type, max_batch: int, example: dict | None):
     return with_example(model, example and {"leads": [example], "reasons": True})
 
 
-class Reason(BaseModel):
+class Grade(StrEnum):
+    """The contract's grades: A converts best; D is the rest."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class Reason(ResponseModel):
     field: str
-    value: Any = Field(description="the lead's value of the field (null when missing)")
+    value: str | float | int | bool | None = Field(
+        description="the lead's value of the field (null when missing)"
+    )
     contribution: float = Field(description="signed effect on the raw score (log-odds)")
     phrase: str
 
 
-class Explanation(BaseModel):
+class Explanation(ResponseModel):
     base_value: float = Field(description="average raw score (log-odds) of the training leads")
     reasons: list[Reason] = Field(description="up to 5 strongest positive and 5 negative")
     rest: float = Field(description="sum of the other fields' contributions")
     raw_output: float = Field(description="base_value + reasons + rest: the model's raw score")
 
 
-class LeadScore(BaseModel):
+class LeadScore(ResponseModel):
     lead_id: str
-    probability: float = Field(description="calibrated chance of converting in the window")
-    score: int = Field(ge=1, le=100)
-    grade: str = Field(description="A, B, C or D, as the contract defines them")
+    probability: float = Field(
+        ge=0, le=1, description="calibrated chance of converting in the contract's window"
+    )
+    score: int = Field(
+        ge=1, le=100, description="percentile among the calibration leads by the raw output"
+    )
+    grade: Grade = Field(description="A, B, C or D, as the contract defines them")
     explanation: Explanation | None
     warnings: list[str]
     model_version: str
     contract_version: str
 
 
-class ScoreResponse(BaseModel):
+class ScoreResponse(ResponseModel):
     model_version: str
     contract_version: str
     results: list[LeadScore]
+
+
+# --- readiness and reload -----------------------------------------------------------------
+
+
+class Liveness(ResponseModel):
+    status: str = Field(description="`alive` while the process answers")
+
+
+class ScoringLogHealth(ResponseModel):
+    healthy: bool = Field(description="the journal and the database both take rows now")
+    written: int = Field(ge=0, description="rows written to the table by this process")
+    failed_writes: int = Field(ge=0, description="database writes that failed")
+    spilled: int = Field(ge=0, description="rows kept in the journal while the database failed")
+    replayed: int = Field(ge=0, description="spilled rows since written to the table")
+    rejected: int = Field(ge=0, description="rows the database refused on their own (set aside)")
+    lost: int = Field(ge=0, description="rows neither in the table nor in the journal")
+    journal_failures: int = Field(ge=0, description="journal commits that failed")
+    last_error: str | None = Field(
+        None, description="the last error, redacted (only with a valid API key)"
+    )
+    last_error_at: str | None = None
+
+
+class ReloadOutcome(ResponseModel):
+    reloaded: bool = Field(description="the new model is serving")
+    serving: str | None = Field(description="the model version serving now")
+    previous: str | None = Field(None, description="the version served before (on success)")
+    error: str | None = Field(None, description="why the reload failed (on failure)")
+    seconds: float = Field(ge=0, description="how long the reload took")
+    at: datetime
+
+
+class Readiness(ResponseModel):
+    ready: bool = Field(description="a verified model is loaded and scoring")
+    model_version: str | None
+    contract_version: str | None
+    model_source: str | None = Field(
+        None, description="bundle directory or registry URI (only with a valid API key)"
+    )
+    loaded_at: datetime | None
+    last_reload: ReloadOutcome | None = Field(description="the last reload, if any")
+    scoring_log: ScoringLogHealth | None = Field(description="null when the log is off")
+
+
+class NotReady(Problem, Readiness):
+    """503 from /readyz: a problem document that also carries the readiness fields."""
+
+
+class ReloadFailed(Problem, ReloadOutcome):
+    """409 from /admin/reload: a problem document that also carries the reload outcome."""
+
+
+# --- the model card -----------------------------------------------------------------------
+
+
+class FeatureRoles(ResponseModel):
+    """The lead fields the model reads, by kind."""
+
+    categorical: list[str]
+    numeric: list[str]
+    boolean: list[str]
+    non_negative: list[str] = Field(description="numeric fields that must be >= 0")
+
+
+class TrainingData(ResponseModel):
+    sha256: str = Field(description="hash of the training table")
+    rows_train: int = Field(ge=0)
+    rows_valid: int = Field(ge=0)
+    created_from: str | None = Field(description="first lead's creation date (null: undated)")
+    created_to: str | None = Field(description="last lead's creation date (null: undated)")
+
+
+class CardMetrics(ResponseModel):
+    """Validation metrics measured at training time (more may be added)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    valid_roc_auc: float
+    valid_baseline_roc_auc: float
+    fit_seconds: float
+
+
+class TrainingRun(ResponseModel):
+    """Where the training run and the registered version live in MLflow."""
+
+    tracking_uri: str = Field(description="tracking store (credentials removed)")
+    experiment_id: str
+    run_id: str
+    registered_model: str | None = None
+    registered_version: str | None = None
+
+
+class GradeDerivation(ResponseModel):
+    """How one grade's threshold was chosen from the contract's promise."""
+
+    threshold: float = Field(ge=0, description="minimum probability; above 1: no lead reaches it")
+    binding: str = Field(description="what set the bar: conversion, capacity, floor, unkeepable")
+    share_of_leads: float = Field(ge=0, le=1)
+    leads_per_month: float = Field(ge=0)
+    expected_conversion: float | None = Field(ge=0, le=1, description="null: an empty band")
+    observed_conversion: float | None = Field(ge=0, le=1)
+    note: str
+
+
+class GradingDerivation(ResponseModel):
+    method: str
+    monthly_volume: float
+    safety_margin: float
+    grades: dict[str, GradeDerivation]
+
+
+class GradeThresholds(ResponseModel):
+    """Minimum calibrated probability of each grade (above 1: the grade is empty); D is the
+    rest."""
+
+    A: float = Field(ge=0)
+    B: float = Field(ge=0)
+    C: float = Field(ge=0)
+
+
+class GradingSummary(ResponseModel):
+    thresholds: GradeThresholds
+    derivation: GradingDerivation
+
+
+class RegistrySource(ResponseModel):
+    """The MLflow registry version the model was fetched from."""
+
+    name: str
+    version: str
+    run_id: str
+    uri: str
+
+
+class ModelCard(ResponseModel):
+    """The served model: version, training data, metrics, and the contract it encodes."""
+
+    model_version: str
+    trained_at: datetime
+    training_data: TrainingData
+    features: FeatureRoles
+    excluded_fields: list[str] = Field(description="fields the contract forbids the model")
+    params: TrainParams = Field(description="training parameters (params.yaml `train`)")
+    booster_iterations: int = Field(ge=0)
+    outcome: OutcomeDefinition
+    metrics: CardMetrics
+    mlflow: TrainingRun | None = Field(None, description="null when trained without MLflow")
+    contract_version: str
+    contract: Contract
+    grading: GradingSummary
+    source: str = Field(description="bundle directory or registry URI it was loaded from")
+    registry: RegistrySource | None = Field(description="null when loaded from a directory")
+    loaded_at: datetime

@@ -1,14 +1,30 @@
-"""API keys: `X-API-Key` for scoring, `X-Admin-Key` for admin; constant-time comparison."""
+"""API keys: `X-API-Key` for scoring, `X-Admin-Key` for admin; constant-time comparison.
+
+Each header is its own OpenAPI security scheme (`ClientKey`, `AdminKey`), so every route
+declares the header it really checks.
+"""
 
 from __future__ import annotations
 
 import hmac
 
-from fastapi import HTTPException, Request, Security, status
+from fastapi import Request, Security, status
 from fastapi.security import APIKeyHeader
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="client key")
-admin_key_header = APIKeyHeader(name="X-Admin-Key", auto_error=False, description="admin key")
+from leadscore_serve.problems import ProblemError
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ClientKey",
+    auto_error=False,
+    description="client key for /v1/* (one of LEADSCORE_API_KEYS)",
+)
+admin_key_header = APIKeyHeader(
+    name="X-Admin-Key",
+    scheme_name="AdminKey",
+    auto_error=False,
+    description="admin key for /admin/* (LEADSCORE_ADMIN_KEY)",
+)
 
 
 def matches(given: str | None, keys: tuple[bytes, ...]) -> bool:
@@ -23,23 +39,26 @@ def matches(given: str | None, keys: tuple[bytes, ...]) -> bool:
 def require_api_key(request: Request, key: str | None = Security(api_key_header)) -> None:
     keys = request.app.state.api_keys
     if keys and not matches(key, keys):
-        raise HTTPException(
+        raise ProblemError(
             status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid X-API-Key header",
-            headers={"WWW-Authenticate": "ApiKey"},
+            "missing or invalid X-API-Key header",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
         )
 
 
 def require_admin_key(request: Request, key: str | None = Security(admin_key_header)) -> None:
     admin = request.app.state.admin_key
     if not admin:
-        raise HTTPException(
+        raise ProblemError(
             status.HTTP_403_FORBIDDEN,
-            detail="admin endpoints are disabled: set LEADSCORE_ADMIN_KEY to enable them",
+            "admin endpoints are disabled: set LEADSCORE_ADMIN_KEY to enable them",
+            kind="admin-disabled",
         )
     if not matches(key, (admin,)):
-        raise HTTPException(
+        raise ProblemError(
             status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid X-Admin-Key header",
-            headers={"WWW-Authenticate": "ApiKey"},
+            "missing or invalid X-Admin-Key header",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'ApiKey header="X-Admin-Key"'},
         )

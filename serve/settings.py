@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +31,21 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(DEFAULT_URL, description="scoring log (SQLAlchemy URL)")
     log_scores: bool = Field(True, description="record every scored lead in the scoring log")
+    journal_dir: Path | None = Field(
+        None, description="scoring journal (default: beside a SQLite log, else data/)"
+    )
+    duplicate_lead_ids: Literal["warn", "reject"] = Field(
+        "warn", description="a lead id twice in one request: warn on the repeat, or 422"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body not received within this gets 408"
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="serve on a non-loopback host without API keys (not recommended)"
+    )
+    journal_sync: bool = Field(
+        True, description="fdatasync each group commit (off: survives a killed process only)"
+    )
 
     def api_key_list(self) -> tuple[bytes, ...]:
         keys = self.api_keys.get_secret_value().split(",")
@@ -36,6 +53,28 @@ class Settings(BaseSettings):
 
     def admin_key_bytes(self) -> bytes:
         return self.admin_key.get_secret_value().strip().encode()
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reachable from anywhere
+
+
+def open_access_problem(settings: Settings) -> str | None:
+    """Why the service must not start as configured (None: it may)."""
+    if settings.api_key_list() or is_loopback(settings.host) or settings.allow_unauthenticated:
+        return None
+    return (
+        f"refusing to serve on {settings.host} without API keys: anyone who reaches it could "
+        "score leads and fill the scoring log. Set LEADSCORE_API_KEYS, listen on 127.0.0.1, "
+        "or set LEADSCORE_ALLOW_UNAUTHENTICATED=true to accept that"
+    )
 
 
 @lru_cache

@@ -49,7 +49,7 @@ class ModelHolder:
             previous = self.current.version if self.current else None
             try:
                 model = self._checked(load_served_model(uri or self.uri))
-            except ModelLoadError as error:
+            except ModelLoadError as error:  # any failure of any step is one of these
                 outcome = {"reloaded": False, "error": str(error), "serving": previous}
                 log.error("reload failed, still serving %s: %s", previous, error)
             else:

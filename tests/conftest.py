@@ -13,6 +13,36 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
+# The tiny project's params.yaml is the project's own file with these edits (comments, quotes
+# and layout kept, so DVC's rewrite of the real file is what the end-to-end tests see).
+# One booster candidate: the shared bundle exercises the tree path quickly; the model choice
+# itself is tested on its own fixtures (tests/unit/model/test_model_choice.py).
+TINY_EDITS = {
+    "n_leads: 200000": f"n_leads: {TINY_LEADS}",
+    "max_iter: 1000": "max_iter: 60",
+    "families: [logistic, boosting]": "families: [boosting]",
+    "prefer: logistic ": "prefer: boosting ",
+    **{
+        line: ""
+        for line in (
+            "      - {leaf_size: 0.3, leaves: 0.6, learning_rate: 0.1, l2_regularization: 0.0}\n",
+            "      - {leaf_size: 0.1, leaves: 0.3, learning_rate: 0.1, l2_regularization: 1.0}\n",
+            "      - {leaf_size: 0.1, leaves: 0.6, learning_rate: 0.05, l2_regularization: 0.0}\n",
+        )
+    },
+}
+# This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
+DVC = str(Path(sys.executable).parent / "dvc")
+BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_key_for_tests():
+    """Every bundle of the test session is sealed and verified with one known key, never the
+    developer's key file (servers and `dvc repro` inherit it through the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_BUNDLE_KEY", BUNDLE_KEY)
+        yield BUNDLE_KEY
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +52,10 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def default_params_raw() -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    """params.yaml with the contract from contract.yaml, as one mapping."""
+    from leadscore.core.config import read_raw_params
+
+    return read_raw_params(PROJECT_ROOT / "params.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +64,19 @@ def tiny_params_raw(default_params_raw) -> dict:
     raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
     raw["generate"]["n_leads"] = TINY_LEADS
     raw["train"]["max_iter"] = 60
-    # One booster candidate: the shared bundle exercises the tree path quickly; the model
-    # choice itself is tested on its own fixtures (tests/test_model_choice.py).
     search = raw["train"]["search"]
     search["families"], search["boosting"] = ["boosting"], search["boosting"][:1]
     raw["train"]["choice"]["prefer"] = "boosting"
     return raw
+
+
+def tiny_params_text() -> str:
+    """The project's params.yaml text with TINY_EDITS applied (each exactly once)."""
+    text = (PROJECT_ROOT / "params.yaml").read_text()
+    for old, new in TINY_EDITS.items():
+        assert text.count(old) == 1, f"params.yaml: expected one {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 @pytest.fixture(scope="session")
@@ -83,22 +123,31 @@ def tiny_models(tiny_split, tiny_params):
     return train_models(tiny_split.train, tiny_split.valid, tiny_params)
 
 
+def grading_record_of(models, split, params) -> dict:
+    """`grading.json` of a trained model, derived from the contract on the valid period."""
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.model.thresholds import derive_grading, grading_record
+    from leadscore.model.train import raw_output
+
+    pipeline, _, card = models
+    valid = split.valid
+    inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
+    probability = pipeline.predict_proba(inputs)
+    monthly_volume = len(valid) / params.split.valid_months
+    grading, derivation = derive_grading(
+        probability[:, 1],
+        monthly_volume,
+        params.contract.grades,
+        valid["converted"],
+        raw=raw_output(pipeline, inputs),
+    )
+    return grading_record(grading, derivation, params.contract, card["model_version"])
+
+
 @pytest.fixture(scope="session")
 def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
     """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
-    from leadscore.core.schema import FeatureSpec
-    from leadscore.model.thresholds import derive_grading, grading_record
-
-    pipeline, _, card = tiny_models
-    valid = tiny_split.valid
-    probability = pipeline.predict_proba(
-        valid[list(FeatureSpec.from_dict(card["features"]).fields)]
-    )
-    monthly_volume = len(valid) / tiny_params.split.valid_months
-    grading, derivation = derive_grading(
-        probability[:, 1], monthly_volume, tiny_params.contract.grades, valid["converted"]
-    )
-    return grading_record(grading, derivation, tiny_params.contract, card["model_version"])
+    return grading_record_of(tiny_models, tiny_split, tiny_params)
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +160,27 @@ def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (loopback port, temporary cluster)."""
+    from postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
+
+
+@pytest.fixture()
+def pg_database(postgres, request) -> str:
+    """A fresh database on the session's PostgreSQL; its SQLAlchemy URL (with the password)."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return postgres.create_database(f"t_{name}_{os.getpid()}")
+
+
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """A private SQLite MLflow store for one test."""
@@ -121,24 +191,36 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory, tiny_params_raw) -> Path:
-    """A copy of the project (code, dvc.yaml, tiny params) in its own git repo, reproduced once."""
+    """A copy of the project (code, dvc.yaml, contract, tiny params) in its own git repo,
+    reproduced once with `<venv>/bin/dvc repro` and the venv *not* on PATH (as a user who never
+    activated it): the stages must find the project's .venv through bin/leadscore."""
+    from leadscore.core.config import read_raw_params
+
     root = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "pyproject.toml", ".dvcignore"):
+    for name in ("dvc.yaml", "pyproject.toml", ".dvcignore", "contract.yaml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    shutil.copytree(
-        PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params_raw, sort_keys=False))
+    for name in ("src", "bin"):
+        shutil.copytree(
+            PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    (root / ".gitignore").write_text("/.venv\n")
+    (root / "params.yaml").write_text(tiny_params_text())
+    assert read_raw_params(root / "params.yaml") == tiny_params_raw
     env = project_env(root)
     run(["git", "init", "-q"], root, env)
-    run(["dvc", "init", "-q"], root, env)
+    run([DVC, "init", "-q"], root, env)
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-qm", "tiny project"], root, env)
-    run(["dvc", "repro"], root, env)
+    run([DVC, "repro"], root, env)
     return root
 
 
 def project_env(root: Path) -> dict[str, str]:
+    """The environment of a tiny project's commands: a private MLflow store, the copy's code,
+    and a PATH without this virtual environment's bin directory."""
+    venv_bin = Path(sys.executable).parent.resolve()
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     env = dict(os.environ)
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
@@ -148,8 +230,9 @@ def project_env(root: Path) -> dict[str, str]:
         GIT_COMMITTER_EMAIL="test@example.com",
         MPLBACKEND="Agg",
         PYTHONPATH=str(root / "src"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        PATH=os.pathsep.join(p for p in path if Path(p).resolve() != venv_bin),
     )
+    env.pop("VIRTUAL_ENV", None)
     return env
 
 
@@ -266,6 +349,7 @@ def served(tmp_path_factory, tiny_bundle_dir):
         "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
         "LEADSCORE_MAX_BATCH": str(MAX_BATCH),
         "LEADSCORE_MAX_BODY_BYTES": str(256 * 1024),
+        "LEADSCORE_BODY_TIMEOUT_SECONDS": "2",
     }
     server = Server(env, root / "server.log")
     try:

@@ -1,13 +1,28 @@
-"""The model bundle is checked against its SHA-256 manifest before it is loaded."""
+"""The model bundle is checked against its signed SHA-256 manifest before it is loaded."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import stat
 
+import joblib
 import numpy as np
 import pytest
 
-from leadscore.model.bundle import GRADING_FILE, MODEL_FILE, BundleError, load_bundle, save_bundle
+from leadscore.model.bundle import (
+    BUNDLE_FILES,
+    GRADING_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SIGNATURE_FILE,
+    BundleError,
+    load_baseline,
+    load_bundle,
+    save_bundle,
+    sha256_of,
+    write_manifest,
+)
 from leadscore.scoring.scorer import score_leads
 
 
@@ -55,6 +70,77 @@ def test_scores_and_grades_follow_the_bundle(bundle_dir, tiny_split):
     scored = score_leads(bundle, tiny_split.test)
     assert scored["score"].between(1, 100).all()
     assert set(scored["grade"]) <= {"A", "B", "C", "D"}
-    order = scored.sort_values("probability")
-    assert order["score"].is_monotonic_increasing
+    order = scored.sort_values(["probability", "score"])  # leads of equal probability: the
+    assert order["score"].is_monotonic_increasing  # raw output orders them (and the score)
     assert bundle.contract_version == bundle.grading_record["contract"]["version"]
+
+
+# --- authentication: the signature is checked before anything is unpickled ----------------
+
+
+class Payload:
+    """A pickle that runs code when loaded: it creates `marker`."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def test_a_malicious_pickle_with_a_recomputed_manifest_is_refused(bundle_dir, tmp_path):
+    marker = tmp_path / "pwned"
+    joblib.dump(Payload(marker), bundle_dir / MODEL_FILE)
+    write_manifest_unsigned(bundle_dir)  # the attacker recomputes every hash
+    with pytest.raises(BundleError, match="not sealed with this machine's bundle key"):
+        load_bundle(bundle_dir)
+    with pytest.raises(BundleError):
+        load_baseline(bundle_dir)
+    assert not marker.exists()
+
+
+def test_a_bundle_signed_with_another_key_is_refused(bundle_dir, tmp_path, tiny_grading_record):
+    marker = tmp_path / "pwned"
+    joblib.dump(Payload(marker), bundle_dir / MODEL_FILE)
+    seal_bundle_with(bundle_dir, tiny_grading_record, key=b"the attacker's own key")
+    with pytest.raises(BundleError, match="signed with another key"):
+        load_bundle(bundle_dir)
+    assert not marker.exists()
+
+
+def test_an_unsigned_bundle_is_refused(bundle_dir):
+    (bundle_dir / SIGNATURE_FILE).unlink()
+    with pytest.raises(BundleError, match="not signed"):
+        load_bundle(bundle_dir)
+
+
+def test_without_a_key_nothing_loads(bundle_dir, monkeypatch, tmp_path):
+    monkeypatch.delenv("LEADSCORE_BUNDLE_KEY")
+    monkeypatch.setenv("LEADSCORE_BUNDLE_KEY_FILE", str(tmp_path / "absent.key"))
+    with pytest.raises(BundleError, match="no bundle key"):
+        load_bundle(bundle_dir)
+
+
+def test_sealing_creates_a_private_key_file_once(
+    tmp_path, monkeypatch, tiny_models, tiny_grading_record
+):
+    monkeypatch.delenv("LEADSCORE_BUNDLE_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    save_bundle(tmp_path / "models", *tiny_models, tiny_grading_record)
+    key_path = tmp_path / "config" / "leadscore" / "bundle.key"
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key = key_path.read_text()
+    assert len(key.strip()) == 64
+    save_bundle(tmp_path / "again", *tiny_models, tiny_grading_record)
+    assert key_path.read_text() == key  # reused, not replaced
+    assert load_bundle(tmp_path / "again").version == tiny_models[2]["model_version"]
+
+
+def write_manifest_unsigned(directory) -> None:
+    manifest = {name: sha256_of(directory / name) for name in BUNDLE_FILES}
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def seal_bundle_with(directory, grading_record, key: bytes) -> None:
+    (directory / GRADING_FILE).write_text(json.dumps(grading_record))
+    write_manifest(directory, list(BUNDLE_FILES), key=key)

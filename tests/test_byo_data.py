@@ -13,7 +13,7 @@ import yaml
 from conftest import PROJECT_ROOT
 
 from leadscore.core import fields
-from leadscore.core.config import ParamsError, parse_params
+from leadscore.core.config import ParamsError, parse_params, read_raw_params
 from leadscore.data.leakage import guard, infer_kind
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
@@ -103,7 +103,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
     metrics["signal"] = signal_verdict(
         metrics, tiny_params.contract.publish_gate.min_auc_lower_bound
     )
-    assert not metrics["signal"]["usable"] and "no usable signal" in metrics["signal"]["reason"]
+    assert not metrics["signal"]["usable"] and "min_auc_lower_bound" in metrics["signal"]["reason"]
     report = contract_report(scored, tiny_params.contract, record, metrics)
     assert not report["publish_gate"]["publishable"]
     assert not report["publish_gate"]["checks"]["auc_lower_bound"]["passed"]
@@ -113,7 +113,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
 
 
 def run_stages(
-    root: Path, monkeypatch, stages=("generate", "ingest", "split", "train", "grade", "evaluate")
+    root: Path, monkeypatch, stages=("prepare", "ingest", "split", "train", "grade", "evaluate")
 ):
     """The pipeline's stage mains, in `root`, against a private MLflow store."""
     import importlib
@@ -201,7 +201,7 @@ def test_a_wrong_column_name_fails_early_naming_the_key(
     with pytest.raises(
         ParamsError, match=r"data.id_column: 'Lead key' is not a column .*'Lead Key'"
     ):
-        run_stages(multi_table, monkeypatch, stages=("generate",))
+        run_stages(multi_table, monkeypatch, stages=("prepare",))
 
 
 def test_a_malformed_data_section_names_the_key(default_params_raw):
@@ -213,7 +213,7 @@ def test_a_malformed_data_section_names_the_key(default_params_raw):
 @pytest.mark.skipif(not XED_LEADS.is_file(), reason=f"the X Education export is not at {XED_LEADS}")
 def test_x_education_with_only_the_example_config(tmp_path, monkeypatch):
     example = PROJECT_ROOT / "examples" / "x-education"
-    raw = yaml.safe_load((example / "params.yaml").read_text())
+    raw = read_raw_params(example / "params.yaml")  # with the example's contract.yaml
     raw["data"]["files"][0]["path"] = str(XED_LEADS)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     run_stages(tmp_path, monkeypatch)

@@ -28,3 +28,38 @@ def test_unknown_key_is_refused(default_params_raw):
 def test_missing_file_is_explained(tmp_path):
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_the_contract_is_read_from_contract_yaml(project_root):
+    from leadscore.core.config import CONTRACT_FILE, read_yaml
+
+    assert "contract" not in read_yaml(project_root / "params.yaml")
+    assert set(read_yaml(project_root / CONTRACT_FILE)) == {"contract"}
+    assert load_params(project_root / "params.yaml").contract.version
+
+
+def test_yaml_is_read_as_dvc_writes_it(tmp_path, project_root):
+    """DVC rewrites params.yaml without quotes where YAML 1.2 needs none: `yes` stays text."""
+    import shutil
+
+    shutil.copy(project_root / "contract.yaml", tmp_path / "contract.yaml")
+    (tmp_path / "params.yaml").write_text(
+        "data:\n  outcome:\n    column: Enrolled\n    positive_values:\n    - yes\n    - on\n"
+    )
+    params = load_params(tmp_path / "params.yaml")
+    assert params.data.outcome.positive_values == ("yes", "on")
+
+
+def test_a_contract_in_both_files_is_refused(tmp_path, project_root, default_params_raw):
+    import shutil
+
+    import yaml
+
+    shutil.copy(project_root / "contract.yaml", tmp_path / "contract.yaml")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params_raw))
+    with pytest.raises(ParamsError, match="contract is in both"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "contract.yaml").write_text("contract: {}\ntrain: {}\n")
+    (tmp_path / "params.yaml").write_text("train: {}\n")
+    with pytest.raises(ParamsError, match="holds the contract section only"):
+        load_params(tmp_path / "params.yaml")

@@ -1,12 +1,16 @@
-"""End to end: `dvc repro` on a tiny generated data set, real MLflow store, real DVC."""
+"""End to end: `dvc repro` on a tiny generated data set, real MLflow store, real DVC.
+
+The tiny project runs `<venv>/bin/dvc` with the venv not on PATH, as the README's commands do.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import mlflow
 import pytest
-from conftest import project_env, run
+from conftest import DVC, project_env, run
 from mlflow import MlflowClient
 
 pytestmark = pytest.mark.e2e
@@ -43,17 +47,38 @@ def test_repro_writes_every_output(tiny_project):
 
 
 def test_second_repro_is_up_to_date(tiny_project):
-    result = run(["dvc", "repro"], tiny_project, project_env(tiny_project))
+    result = run([DVC, "repro"], tiny_project, project_env(tiny_project))
     assert "didn't change, skipping" in result.stdout or "up to date" in result.stdout
-    for stage in ("generate", "ingest", "split", "train", "evaluate"):
+    for stage in ("prepare", "ingest", "split", "train", "evaluate"):
         assert f"Running stage '{stage}'" not in result.stdout
+
+
+def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
+    """DVC removes a stage's outputs before running it unless they persist: a failed train
+    must leave the sealed bundle the service loads (dvc.yaml: persist; atomic writes)."""
+    from leadscore.model.bundle import load_bundle
+
+    version = load_bundle(tiny_project / "models").version
+    params = tiny_project / "params.yaml"
+    text = params.read_text()
+    assert text.count("learning_rate: 0.05") == 1
+    params.write_text(text.replace("learning_rate: 0.05", "learning_rate: -1"))
+    try:
+        failed = subprocess.run(
+            [DVC, "repro"], cwd=tiny_project, env=project_env(tiny_project), capture_output=True
+        )
+    finally:
+        params.write_text(text)
+    assert failed.returncode != 0
+    assert b"train.search.boosting.0.learning_rate" in failed.stdout + failed.stderr
+    assert load_bundle(tiny_project / "models").version == version
 
 
 def test_dvc_metrics_and_plots(tiny_project):
     env = project_env(tiny_project)
-    shown = run(["dvc", "metrics", "show", "--json"], tiny_project, env).stdout
+    shown = run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout
     assert "roc_auc" in shown and "rows_censored" in shown
-    plots = run(["dvc", "plots", "show", "--json"], tiny_project, env).stdout
+    plots = run([DVC, "plots", "show", "--json"], tiny_project, env).stdout
     assert "reports/plots/roc.csv" in plots
 
 
@@ -78,8 +103,23 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     assert version.run_id == card["mlflow"]["run_id"]
 
 
-def test_exp_run_with_a_train_param(tiny_project):
+def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
+    """`dvc exp run -S train...` rewrites params.yaml (quotes dropped): contract.yaml stays
+    byte for byte, and the data config means the same read as YAML 1.2."""
+    from leadscore.core.config import read_raw_params
+
     env = project_env(tiny_project)
-    run(["dvc", "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
-    shown = run(["dvc", "exp", "show", "--json"], tiny_project, env).stdout
+    contract_before = (tiny_project / "contract.yaml").read_bytes()
+    before = read_raw_params(tiny_project / "params.yaml")
+    run([DVC, "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
+    shown = run([DVC, "exp", "show", "--json"], tiny_project, env).stdout
     assert "0.012" in shown and "roc_auc" in shown
+    assert (tiny_project / "contract.yaml").read_bytes() == contract_before
+    after = read_raw_params(tiny_project / "params.yaml")
+    choice = {**before["train"]["choice"], "margin": 0.012}
+    assert after["train"] == {**before["train"], "choice": choice}
+    assert after["data"] == before["data"]
+    assert after["data"]["outcome"]["positive_values"] == [1, True, "1", "yes", "true"]
+    assert {k: v for k, v in after.items() if k != "train"} == {
+        k: v for k, v in before.items() if k != "train"
+    }

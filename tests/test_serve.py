@@ -15,7 +15,7 @@ from conftest import ADMIN_KEY, API_KEY, MAX_BATCH
 
 from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, load_bundle, seal_bundle
-from leadscore.model.train import booster_of
+from leadscore.model.train import booster_of, raw_output
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -86,7 +86,8 @@ def test_one_lead_matches_the_pipeline(client, bundle, leads):
     assert result["lead_id"] == request_leads[0]["lead_id"]
     assert result["probability"] == pytest.approx(expected, abs=1e-12)
     assert result["grade"] == bundle.grading.grade(np.array([expected]))[0]
-    assert result["score"] == int(bundle.grading.score(np.array([expected]))[0])
+    raw = raw_output(bundle.pipeline, frame.head(1)[list(spec.fields)])
+    assert result["score"] == int(bundle.grading.score(np.array([expected]), raw)[0])
     assert result["model_version"] == bundle.version
     assert result["contract_version"] == bundle.contract_version
 
@@ -129,22 +130,23 @@ def test_unseen_category_and_missing_field_are_warned(client):
         ({"demo_requested": "yes"}, "leads[0].demo_requested", "valid boolean"),
         ({"sales_status": "qualified"}, "leads[0].sales_status", "Extra inputs"),
         ({"lead_id": None}, "leads[0].lead_id", "valid string"),
+        ({"lead_id": "a\x00b"}, "leads[0].lead_id", "NUL byte"),
     ],
 )
 def test_bad_fields_get_422_naming_the_field(client, change, field, words):
     lead = {"lead_id": "bad-1", "channel": "webinar", **change}
     answer = client.post("/v1/score", json={"leads": [lead]}, headers=AUTH)
     assert answer.status_code == 422
-    detail = answer.json()["detail"]
-    assert any(item["field"] == field and words in item["message"] for item in detail), detail
-    assert field in answer.json()["message"]
+    errors = answer.json()["errors"]
+    assert any(item["field"] == field and words in item["message"] for item in errors), errors
+    assert field in answer.json()["detail"]
 
 
 def test_batch_over_the_limit_says_the_limit(client):
     leads = [{"lead_id": f"l{i}"} for i in range(MAX_BATCH + 1)]
     answer = client.post("/v1/score", json={"leads": leads}, headers=AUTH)
     assert answer.status_code == 422
-    assert f"at most {MAX_BATCH}" in answer.json()["message"]
+    assert f"at most {MAX_BATCH}" in answer.json()["detail"]
 
 
 def test_oversized_body_gets_413(client):
@@ -154,6 +156,7 @@ def test_oversized_body_gets_413(client):
         headers={**AUTH, "Content-Type": "application/json"},
     )
     assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
     assert "limit of 262144 bytes" in answer.json()["detail"]
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
+from leadscore_serve.problems import ProblemError, problem_responses
+from leadscore_serve.schemas import ReloadOutcome
 from leadscore_serve.security import require_admin_key
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin_key)])
 
 
 async def reload_model(app) -> dict:
+    """Reload (in a worker thread); the outcome is counted, and `/readyz` shows it."""
     outcome = await run_in_threadpool(app.state.holder.reload)
     app.state.metrics.reloads.labels("ok" if outcome["reloaded"] else "failed").inc()
     model = app.state.holder.current
@@ -21,13 +23,14 @@ async def reload_model(app) -> dict:
 
 @router.post(
     "/reload",
+    operation_id="reload_model",
     summary="Load the configured model again and swap it in; on failure keep serving the old one",
-    responses={
-        401: {"description": "missing or invalid X-Admin-Key"},
-        403: {"description": "admin endpoints are disabled"},
-        409: {"description": "the new model failed to load; the old model is still serving"},
-    },
+    response_model=ReloadOutcome,
+    responses=problem_responses(401, 403, 409, schemas={409: "ReloadFailed"}),
 )
-async def reload(request: Request) -> JSONResponse:
+async def reload(request: Request) -> dict:
     outcome = await reload_model(request.app)
-    return JSONResponse(outcome, status_code=200 if outcome["reloaded"] else 409)
+    if not outcome["reloaded"]:
+        detail = f"reload failed, still serving {outcome['serving']}: {outcome['error']}"
+        raise ProblemError(409, detail, kind="reload-failed", extra=outcome)
+    return outcome

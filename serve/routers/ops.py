@@ -2,48 +2,93 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from leadscore_serve.security import require_api_key
+from leadscore.core.redact import redact, redact_mapping
+from leadscore_serve.problems import ProblemError, problem_responses
+from leadscore_serve.schemas import Liveness, ModelCard, Readiness
+from leadscore_serve.security import matches, require_api_key
 
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["operations"], summary="The process is alive")
-def healthz() -> dict:
+@router.get(
+    "/healthz",
+    operation_id="liveness",
+    tags=["operations"],
+    summary="The process is alive",
+    response_model=Liveness,
+    responses=problem_responses(),
+)
+def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
 @router.get(
     "/readyz",
+    operation_id="readiness",
     tags=["operations"],
     summary="A verified model is loaded and scoring",
-    responses={503: {"description": "no model loaded yet"}},
+    response_model=Readiness,
+    responses=problem_responses(503, schemas={503: "NotReady"}),
 )
-def readyz(request: Request) -> JSONResponse:
+def readyz(request: Request) -> dict:
     state = request.app.state
     model = state.holder.current
-    scoring_log = state.scoring_log
+    detailed = has_api_key(request)  # no host, user or path for anonymous callers
     body = {
         "ready": model is not None,
         "model_version": model.version if model else None,
         "contract_version": model.contract_version if model else None,
-        "model_source": model.source if model else state.holder.uri,
         "loaded_at": model.loaded_at if model else None,
-        "last_reload": state.holder.last_reload or None,
-        "scoring_log": None
-        if scoring_log is None
-        else {
-            "healthy": scoring_log.healthy,
-            **vars(scoring_log.stats),
-        },
+        "last_reload": reload_status(state.holder.last_reload, detailed),
+        "scoring_log": scoring_log_status(state.scoring_log, detailed),
     }
-    return JSONResponse(body, status_code=200 if model else 503)
+    if detailed:
+        body["model_source"] = redact(model.source if model else state.holder.uri)
+    if model is None:
+        raise ProblemError(503, "no model loaded yet", kind="not-ready", extra=body)
+    return body
 
 
-@router.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+def has_api_key(request: Request) -> bool:
+    keys = request.app.state.api_keys
+    return bool(keys) and matches(request.headers.get("x-api-key"), keys)
+
+
+def reload_status(outcome: dict, detailed: bool) -> dict | None:
+    """The last reload; its error (which names files) only for a caller with an API key."""
+    if not outcome:
+        return None
+    shown = {key: value for key, value in outcome.items() if key != "error"}
+    if detailed and "error" in outcome:
+        shown["error"] = redact(outcome["error"])
+    return shown
+
+
+def scoring_log_status(scoring_log, detailed: bool) -> dict | None:
+    if scoring_log is None:
+        return None
+    stats = dict(vars(scoring_log.stats))
+    error = stats.pop("last_error")
+    status = {"healthy": scoring_log.healthy, **stats}
+    if detailed:
+        status["last_error"] = redact(error) if error else None
+    return status
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
+    | problem_responses(),
+)
 def metrics(request: Request) -> Response:
     state = request.app.state
     if state.scoring_log is not None:
@@ -52,25 +97,42 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def without_credentials(uri: str) -> str:
+    """`postgresql://user:secret@db/mlflow` -> `postgresql://db/mlflow`: no secret is served."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
 @router.get(
     "/v1/model",
+    operation_id="get_model_card",
     tags=["model"],
     summary="The model card: version, training data, metrics, the contract it encodes",
     dependencies=[Depends(require_api_key)],
-    responses={401: {"description": "missing or invalid X-API-Key"}},
+    response_model=ModelCard,
+    responses=problem_responses(401),
 )
 def model_card(request: Request) -> dict:
     model = request.app.state.holder.current
     card = {key: value for key, value in model.card.items() if key != "input_example"}
-    return {
-        **card,
-        "contract_version": model.contract_version,
-        "contract": model.grading.get("contract"),
-        "grading": {
-            "thresholds": model.grading.get("thresholds"),
-            "derivation": model.grading.get("derivation"),
-        },
-        "source": model.source,
-        "registry": model.registry,
-        "loaded_at": model.loaded_at,
-    }
+    if (card.get("mlflow") or {}).get("tracking_uri"):
+        card["mlflow"] = {
+            **card["mlflow"],
+            "tracking_uri": without_credentials(card["mlflow"]["tracking_uri"]),
+        }
+    return redact_mapping(  # every string of the answer, with any URI password masked
+        {
+            **card,
+            "contract_version": model.contract_version,
+            "contract": model.grading.get("contract"),
+            "grading": {
+                "thresholds": model.grading.get("thresholds"),
+                "derivation": model.grading.get("derivation"),
+            },
+            "source": model.source,
+            "registry": model.registry,
+            "loaded_at": model.loaded_at,
+        }
+    )

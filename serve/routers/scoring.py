@@ -7,15 +7,22 @@ still the documented schema (see `request_body_openapi`) and errors are the usua
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
-from leadscore.scoring.log import rows_for
+from leadscore.scoring.log import ScoringLogUnavailable, rows_for
+from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse
 from leadscore_serve.security import require_api_key
+
+log = logging.getLogger(__name__)
 
 INLINE_LEADS = 16  # larger batches are scored off the event loop
 
@@ -33,6 +40,19 @@ def request_body_openapi(request_model: type[BaseModel]) -> dict:
     }
 
 
+def require_json(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (`application/json`, `*/*+json`) or not declared."""
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ProblemError(
+            415,
+            f"the body must be JSON (Content-Type: application/json), not {media_type or '?'}",
+            kind="unsupported-media-type",
+        )
+
+
 def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
     try:
         return request_model.model_validate_json(body)
@@ -41,12 +61,39 @@ def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
         raise RequestValidationError(errors) from None
 
 
-def score_body(state, parsed) -> bytes:
+def repeated_ids(leads: list[dict]) -> dict[int, int]:
+    """Position of each repeated lead id -> position of its first appearance."""
+    first: dict[str, int] = {}
+    repeats = {}
+    for i, lead in enumerate(leads):
+        j = first.setdefault(lead["lead_id"], i)
+        if j != i:
+            repeats[i] = j
+    return repeats
+
+
+def refuse_repeats(repeats: dict[int, int]) -> None:
+    raise RequestValidationError(
+        [
+            {
+                "loc": ("body", "leads", i, "lead_id"),
+                "msg": f"duplicate lead id: also in leads[{j}] (one request scores each lead once)",
+                "type": "duplicate",
+            }
+            for i, j in repeats.items()
+        ]
+    )
+
+
+def score_body(state, parsed, repeats: dict[int, int] | None = None):
+    """The answer, and the rows the scoring log must keep before it is sent."""
     model = state.holder.current  # one reference: a reload cannot change it mid-request
     scorer = model.scorer
     version, contract_version = model.version, model.contract_version
     records = parsed.leads  # validated TypedDicts: plain dicts
     matrix, warnings = scorer.encode_records(records)
+    for i, j in (repeats or {}).items():
+        warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
     scored = scorer.score(matrix, reasons=parsed.reasons)
     probability, score, grade = (
         scored.probability.tolist(),
@@ -71,26 +118,20 @@ def score_body(state, parsed) -> bytes:
                 "contract_version": contract_version,
             }
         )
+    rows = None
     if state.scoring_log is not None:
-        state.scoring_log.record(
-            rows_for(
-                [record["lead_id"] for record in records],
-                probability,
-                score,
-                grade,
-                version,
-                contract_version,
-                source="api",
-            )
+        rows = rows_for(
+            [record["lead_id"] for record in records],
+            probability,
+            score,
+            grade,
+            version,
+            contract_version,
+            source="api",
         )
     state.metrics.observe_leads(scored.grade, sum(map(len, warnings)))
-    return orjson.dumps(
-        {
-            "model_version": version,
-            "contract_version": contract_version,
-            "results": results,
-        }
-    )
+    answer = {"model_version": version, "contract_version": contract_version, "results": results}
+    return orjson.dumps(answer), rows
 
 
 def scoring_router(request_model: type[BaseModel]) -> APIRouter:
@@ -99,21 +140,41 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
 
     @router.post(
         "/v1/score",
+        operation_id="score_leads",
         summary="Score one lead or a batch of leads",
         response_model=ScoreResponse,
         openapi_extra=request_body_openapi(request_model),
-        responses={
-            401: {"description": "missing or invalid X-API-Key"},
-            413: {"description": "request body too large"},
-            422: {"description": "a field is missing, of the wrong type or out of range"},
-        },
+        responses=problem_responses(401, 408, 413, 415, 422, 503),
     )
     async def score(request: Request) -> Response:
-        parsed = parse_body(request_model, await request.body())
+        state = request.app.state
+        require_json(request.headers.get("content-type"))
+        try:
+            body = await asyncio.wait_for(request.body(), state.settings.body_timeout_seconds)
+        except TimeoutError:
+            raise ProblemError(
+                408,
+                "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)",
+                kind="body-timeout",
+            ) from None
+        except ClientDisconnect:  # the client left: nobody to answer, nothing went wrong
+            log.info("client disconnected before sending the whole body")
+            return Response(status_code=499)
+        parsed = parse_body(request_model, body)
+        repeats = repeated_ids(parsed.leads)
+        if repeats and state.settings.duplicate_lead_ids == "reject":
+            refuse_repeats(repeats)
         if len(parsed.leads) <= INLINE_LEADS:
-            content = score_body(request.app.state, parsed)
+            content, rows = score_body(state, parsed, repeats)
         else:
-            content = await run_in_threadpool(score_body, request.app.state, parsed)
+            content, rows = await run_in_threadpool(score_body, state, parsed, repeats)
+        if rows:  # durable in the scoring log before the answer leaves
+            try:
+                await state.scoring_log.record_async(rows)
+            except ScoringLogUnavailable as error:
+                raise ProblemError(
+                    503, str(error), kind="scoring-log-unavailable", headers={"Retry-After": "5"}
+                ) from None
         return Response(content, media_type="application/json")
 
     return router

@@ -7,6 +7,7 @@ DVC calls the stage commands (see `dvc.yaml`); people mostly run `dvc repro` and
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -35,6 +36,11 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    from leadscore.core.redact import install_log_redaction
+
+    install_log_redaction()  # no password of a URI, no key, in any log line
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -56,14 +62,17 @@ def _run(stage_main, **kwargs):
 
 
 @app.command()
-def generate(
+def prepare(
     params: ParamsOption = DEFAULT_PARAMS,
     out_dir: Annotated[Path, typer.Option(help="Where the raw CRM tables go.")] = Path("data/raw"),
 ) -> None:
-    """Generate the built-in B2B CRM data (leads, truth, channel costs)."""
-    from leadscore.stages.generate import main
+    """The raw leads: generate the built-in CRM, or read the export (`data.source`)."""
+    from leadscore.stages.prepare import main
 
     _run(main, params_path=params, out_dir=out_dir)
+
+
+app.command("generate", hidden=True, help="Old name of `prepare`.")(prepare)
 
 
 @app.command()
@@ -206,7 +215,9 @@ def feedback(
     params: ParamsOption = DEFAULT_PARAMS,
     scoring_log: Annotated[
         str | None,
-        typer.Option(help="Scoring log: SQLAlchemy URL or SQLite file (default: test period)."),
+        typer.Option(
+            help="Scoring log: SQLAlchemy URL, SQLite file or Parquet log (default: test period)."
+        ),
     ] = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
@@ -217,6 +228,39 @@ def feedback(
     from leadscore.stages.feedback import main
 
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
+
+
+scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")
+app.add_typer(scoring_log_app, name="scoring-log")
+
+
+@scoring_log_app.command("replay")
+def scoring_log_replay(
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
+    ] = None,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="LEADSCORE_JOURNAL_DIR", help="Journal (default: beside the log)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 30.0,
+) -> None:
+    """Write rows left in the journal (database outage, killed process) into the table."""
+    from leadscore.core.redact import redact
+    from leadscore.scoring.log import DEFAULT_URL, replay
+
+    url = database_url or DEFAULT_URL
+    result = replay(url, journal_dir, timeout=timeout)
+    typer.echo(
+        f"replayed {result['replayed']:,} rows from {result['journal']} into {redact(url)}"
+        + (f"; {result['rejected']:,} refused (see rejected.jsonl)" if result["rejected"] else "")
+    )
+    if result["remaining"]:
+        _fail(
+            f"{result['remaining']:,} rows are still only in the journal "
+            f"({result['last_error'] or 'held by a running process'})"
+        )
 
 
 @app.command()
@@ -258,75 +302,140 @@ def score(
         str | None,
         typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
     ] = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(help="Repeated lead ids: warn (score, with a warning) or reject."),
+    ] = "warn",
 ) -> None:
-    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside."""
+    """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
+
+    All or nothing: the output appears only when the whole file is scored. A re-run of the
+    same file with the same model logs no lead twice.
+    """
     from tqdm import tqdm
 
-    from leadscore.scoring.batch import (
-        BatchInputError,
-        TableWriter,
-        count_grades,
-        read_chunks,
-        rejected_path_for,
-        score_chunk,
-    )
+    from leadscore.scoring.batch import BatchInputError, score_file
     from leadscore.scoring.loading import ModelLoadError, load_served_model
-    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, rows_for
+    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, ScoringLogUnavailable
 
     if not input_path.is_file():
         _fail(f"{input_path} not found")
     try:
         scorer = load_served_model(model).scorer
-        chunks, total = read_chunks(input_path, chunk_size)
-    except (ModelLoadError, BatchInputError) as error:
+    except ModelLoadError as error:
         _fail(error)
-    writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
     scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
-    grades: dict[str, int] = {}
     try:
-        with tqdm(total=total, unit=" leads", desc="scoring", unit_scale=True) as progress:
-            for chunk in chunks:
-                scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
-                writer.write(scored)
-                if len(rejected):
-                    rejects.write(rejected)
-                count_grades(grades, scored["grade"].to_numpy())
-                if scoring_log is not None:
-                    scoring_log.record(
-                        rows_for(
-                            scored["lead_id"].tolist(),
-                            scored["probability"].tolist(),
-                            scored["score"].tolist(),
-                            scored["grade"].tolist(),
-                            scorer.model_version,
-                            scorer.contract_version,
-                            source="batch",
-                        )
-                    )
-                progress.update(len(chunk))
+        with tqdm(unit=" leads", desc="scoring", unit_scale=True) as progress:
+            summary = score_file(
+                scorer,
+                input_path,
+                output,
+                reasons=reasons,
+                chunk_size=chunk_size,
+                scoring_log=scoring_log,
+                duplicates=duplicates,
+                progress=progress.update,
+            )
     except BatchInputError as error:
         _fail(error)
+    except ScoringLogUnavailable as error:
+        _fail(f"{error}; nothing was written to {output}", code=2)
     finally:
-        writer.close()
-        rejects.close()
         if scoring_log is not None:
             scoring_log.close()
+    grades = ", ".join(f"{g} {n:,}" for g, n in summary["grades"].items())
     typer.echo(
-        f"scored {writer.rows:,} leads with {scorer.model_version} -> {output} "
-        f"(grades {', '.join(f'{g} {n:,}' for g, n in sorted(grades.items()))})"
+        f"scored {summary['scored']:,} leads with {scorer.model_version} -> {output} "
+        f"(grades {grades})"
     )
-    if rejects.rows:
+    if summary["rejected"]:
         typer.secho(
-            f"{rejects.rows:,} rows rejected with their reason -> {rejects.path}",
+            f"{summary['rejected']:,} rows rejected with their line and reason "
+            f"({summary['malformed_lines']:,} malformed lines) -> {summary['rejected_file']}",
+            fg=typer.colors.YELLOW,
+        )
+    if summary["duplicate_ids"]:
+        typer.secho(
+            f"{summary['duplicate_ids']:,} repeated lead ids "
+            f"({'set aside' if duplicates == 'reject' else 'scored with a warning'}), e.g. "
+            + "; ".join(summary["duplicate_examples"]),
             fg=typer.colors.YELLOW,
         )
     if scoring_log is not None and not scoring_log.healthy:
         stats = scoring_log.stats
         _fail(
-            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in "
-            f"{scoring_log.spill_path}",
+            f"the scoring log failed ({stats.last_error}); {stats.spilled:,} rows kept in the "
+            f"journal {scoring_log.journal_dir} (`leadscore scoring-log replay` writes them)",
             code=2,
         )
+
+
+@app.command("score-spark")
+def score_spark(
+    source: Annotated[
+        str, typer.Argument(help="Leads: a path or URI (parquet, csv, json, orc, ...) or a table.")
+    ],
+    output: Annotated[str, typer.Option("--output", "-o", help="Scores: a path, URI or table.")],
+    model: Annotated[
+        str, typer.Option(help="Bundle directory or models:/<name>@<alias>.")
+    ] = "models",
+    input_format: Annotated[
+        str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
+    ] = None,
+    output_format: Annotated[
+        str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
+    ] = "errorifexists",
+    reasons: Annotated[bool, typer.Option(help="Add each lead's explanation (JSON).")] = False,
+    log_scores: Annotated[
+        bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
+    ] = True,
+    scoring_log: Annotated[
+        str | None,
+        typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG)."),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
+    ] = None,
+) -> None:
+    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    from leadscore.model.bundle import BundleError
+    from leadscore.scoring.batch import BatchInputError
+    from leadscore.scoring.loading import local_bundle
+    from leadscore.scoring.scorer import CompileError
+    from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
+
+    settings = SparkSettings(**({"master": master} if master else {}))
+    running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
+    spark = running or spark_session(settings)
+    try:
+        with local_bundle(model) as (bundle_dir, _):
+            done = run_scoring(
+                spark, source, output, bundle_dir, input_format, output_format, mode, reasons,
+                scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
+            )  # fmt: skip
+    except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
+        _fail(error)
+    finally:
+        if running is None:
+            spark.stop()
+    typer.echo(
+        f"scored {done.scored:,} leads with {done.model_version} on Spark in {done.seconds} s "
+        f"-> {output} (grades {', '.join(f'{g} {n:,}' for g, n in sorted(done.grades.items()))})"
+    )
+    if done.rejected:
+        typer.secho(
+            f"{done.rejected:,} rows rejected with their reason -> {done.rejected_output}",
+            fg=typer.colors.YELLOW,
+        )
+    if done.scoring_log:
+        typer.echo(f"scoring log: {done.scoring_log}")
 
 
 @app.command()

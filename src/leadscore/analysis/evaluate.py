@@ -142,12 +142,12 @@ def signal_verdict(metrics: dict, min_auc_lower_bound: float) -> dict:
     """
     low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
     if low is None:
-        return {"usable": False, "reason": "the test period has only one outcome: nothing to rank"}
+        return {"usable": False, "reason": "The test period has only one outcome: nothing to rank"}
     if low < min_auc_lower_bound:
         return {
             "usable": False,
             "reason": (
-                f"no usable signal: the test AUC is {metrics['roc_auc']:.3f} and its 95 % interval "
+                f"The test AUC is {metrics['roc_auc']:.3f} and its 95 % interval "
                 f"reaches down to {low:.3f}, below {min_auc_lower_bound} "
                 "(contract.publish_gate.min_auc_lower_bound); the score would barely beat the "
                 "base rate, so the model is not publishable"

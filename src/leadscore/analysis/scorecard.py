@@ -46,18 +46,24 @@ def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[s
         (
             "rows censored",
             f"{split['rows_censored']:,}",
-            f"outcome window ({split['window_days']} days) still open at {split['as_of']}"
-            if "as_of" in split
-            else split.get("strategy", ""),
+            split.get("censored_because")
+            or (
+                f"outcome window ({split['window_days']} days) still open at {split['as_of']}"
+                if "as_of" in split
+                else split.get("strategy", "")
+            ),
         ),
     ]
-    excluded = [
-        n for n, f in validation.get("fields", {}).get("flagged", {}).items() if f["excluded"]
-    ]
-    if excluded:
+    if split.get("rows_open"):
         rows.append(
-            ("fields excluded", f"{len(excluded)}", "by the leakage guard: " + ", ".join(excluded))
+            ("open leads", f"{split['rows_open']:,}", "still being worked: never negatives")
         )
+    rows.append(("split", split_label(split), split_meaning(split)))
+    made_id = validation.get("export", {}).get("id", {})
+    if made_id.get("made"):
+        rows.append(("lead id", "made", "no column is unique per lead: a stable hash per row"))
+    rows += join_rows(validation.get("export", {}).get("joins", []))
+    rows += exclusion_rows(validation.get("fields", {}))
     signal = metrics.get("signal")
     if signal:
         rows.append(("usable signal", "yes" if signal["usable"] else "NO", signal["reason"]))
@@ -83,6 +89,63 @@ def warning_rows(warnings: list[dict]) -> list[tuple[str, str, str]]:
     if not warnings:
         return [("warnings", "none", "baseline, calibration drift, ECE, grade order and promises")]
     return [("WARNING", w["check"], w["message"]) for w in warnings]
+
+
+def split_label(split: dict) -> str:
+    return split.get("split") or ("time" if "as_of" in split else "stratified")
+
+
+def split_meaning(split: dict) -> str:
+    """Which leads test the model, in plain words."""
+    kind = split_label(split)
+    if kind == "time":
+        return f"test: leads created {split['test_start']} to {split.get('test_end', '?')}"
+    if kind == "row order":
+        return "no creation dates; the last rows of the export test (rows in time order)"
+    return "no creation dates; a stratified random sample tests"
+
+
+def join_rows(joins: list[dict]) -> list[tuple[str, str, str]]:
+    """One row per joined table: how many lead rows found their match."""
+    rows = []
+    for join in joins:
+        unmatched = join["rows_unmatched"]
+        meaning = f"{join['rows_matched']:,} lead rows matched on {join['key']}"
+        if unmatched:
+            top = ", ".join(repr(u["value"]) for u in join["top_unmatched"][:3])
+            meaning += f"; {unmatched:,} unmatched ({join['unmatched_share']:.1%}), e.g. {top}"
+        rows.append((f"join {join['table']}", f"{1 - join['unmatched_share']:.1%}", meaning))
+    return rows
+
+
+def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
+    """Excluded fields: those the configuration excludes, apart from the leakage guard's."""
+    flagged = fields.get("flagged", {})
+    configured = [
+        n
+        for n in fields.get("excluded_by_configuration", [])
+        if n in flagged and flagged[n]["excluded"]
+    ]
+    configured += [
+        n
+        for n, f in flagged.items()
+        if f["excluded"] and "excluded by configuration" in f["flags"] and n not in configured
+    ]
+    automatic = [n for n, f in flagged.items() if f["excluded"] and n not in configured]
+    rows = []
+    if configured:
+        rows.append(
+            ("fields excluded", f"{len(configured)}", "by configuration: " + ", ".join(configured))
+        )
+    if automatic:
+        rows.append(
+            (
+                "fields excluded",
+                f"{len(automatic)}",
+                "by the leakage guard: " + ", ".join(automatic),
+            )
+        )
+    return rows
 
 
 def render_scorecard(reports: Path) -> Table:

@@ -1,4 +1,9 @@
-"""Typed view of `params.yaml`: each stage reads its own section through these models.
+"""Typed view of `params.yaml` and `contract.yaml`: each stage reads its own section.
+
+The signed A-lead contract lives in its own file, `contract.yaml` beside `params.yaml`, so an
+experiment (`dvc exp run -S train.choice.margin=...`, which rewrites `params.yaml`) never touches
+it. Both files are read as YAML 1.2, the way DVC reads and writes them: `yes`, `on` and `no`
+stay strings, so a value keeps its meaning after DVC has rewritten the file without quotes.
 
 Validation errors name the offending key (for example `contract.outcome.window_days`), so a
 malformed parameter file fails before any work is done.
@@ -7,11 +12,13 @@ malformed parameter file fails before any work is done.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from leadscore.core import fields
 
 
 class Section(BaseModel):
@@ -122,21 +129,65 @@ class Contract(Section):
 
 
 class SourceFile(Section):
-    """One table of a CRM export. The first is the leads table; others join onto it."""
+    """One table of a CRM export. The first is the leads table; others join onto it.
+
+    The delimiter and the encoding are detected per file; `sep` and `encoding` override them.
+    `date_format` (strftime, e.g. "%d.%m.%Y") or `dayfirst` say how this file writes dates.
+    """
 
     path: str = Field(min_length=1)
     join_on: str | None = None  # key column shared with the leads table (tables after the first)
+    sep: str | None = Field(None, min_length=1)  # null: detected (comma, semicolon, tab, pipe)
+    encoding: str | None = Field(None, min_length=1)  # null: detected (UTF-8, BOM, cp1252)
+    date_format: str | None = Field(None, min_length=2)  # null: detected per column
+    dayfirst: bool | None = None  # null: detected per column (13/02/2026 is day-first)
+    # exact: keys must be equal; normalised: case, spaces and punctuation are ignored
+    match_keys: Literal["exact", "normalised"] = "exact"
+    # this table's own limit (null: data.max_unmatched_share), e.g. 1.0 for a table of sales
+    # that only won leads have
+    max_unmatched_share: float | None = Field(None, ge=0, le=1)
+
+
+OutcomeValue = str | int | float | bool
 
 
 class OutcomeColumns(Section):
-    """Where the outcome is: a column with positive values, or a won date within the window."""
+    """Where the outcome is (see leadscore.core.outcome for the rule):
+
+    - a status `column` with `won_values`, `lost_values` and `open_values` (still being
+      worked: never a negative); any other value is an error; with `won_date_column` too, a
+      win after the outcome window is a negative;
+    - a `column` with `positive_values` (everything else is not won);
+    - or only a `won_date_column` (converted = won within the outcome window).
+    """
 
     column: str | None = None
-    positive_values: tuple[str | int | float | bool, ...] = (1, True, "1", "yes", "true")
+    positive_values: tuple[OutcomeValue, ...] = (1, True, "1", "yes", "true")
+    won_values: tuple[OutcomeValue, ...] = ()
+    lost_values: tuple[OutcomeValue, ...] = ()
+    open_values: tuple[OutcomeValue, ...] = ()
     won_date_column: str | None = None
+
+    @property
+    def has_status(self) -> bool:
+        """Won, lost and open are listed explicitly."""
+        return bool(self.won_values)
 
     @model_validator(mode="after")
     def _one_source(self) -> OutcomeColumns:
+        if self.has_status:
+            if self.column is None:
+                raise ValueError("won_values need column: the status column they are read from")
+            if "positive_values" in self.model_fields_set:
+                raise ValueError("give won_values/lost_values/open_values or positive_values")
+            listed = [str(v).strip().lower() for v in self.won_values + self.lost_values]
+            listed += [str(v).strip().lower() for v in self.open_values]
+            twice = sorted({v for v in listed if listed.count(v) > 1})
+            if twice:
+                raise ValueError(f"status values listed more than once: {twice}")
+            return self
+        if self.lost_values or self.open_values:
+            raise ValueError("lost_values/open_values need won_values (the won statuses)")
         if (self.column is None) == (self.won_date_column is None):
             raise ValueError("give exactly one of column or won_date_column")
         return self
@@ -156,13 +207,24 @@ class DataParams(Section):
     source: Literal["generator", "files"] = "generator"
     files: tuple[SourceFile, ...] = ()
     missing_values: tuple[str, ...] = ()  # values meaning "not answered", e.g. "Select"
-    id_column: str | None = "lead_id"  # null: found automatically (unique, id-like name)
+    # null: found automatically (unique, id-like name), else made (see leadscore.data.ids)
+    id_column: str | None = "lead_id"
     created_column: str | None = "created_at"  # null: no creation date (stratified split)
     export_months: float = Field(12.0, gt=0)  # months an undated export covers (leads/month)
+    # no creation date, but the rows are in the order the leads came: a chronological split
+    rows_in_time_order: bool = False
+    # a joined table may leave at most this share of lead rows without a match
+    max_unmatched_share: float = Field(0.05, ge=0, le=1)
     outcome: OutcomeColumns = OutcomeColumns(column="converted")
     types: dict[str, FieldKind] = {}  # overrides of the automatic typing
     exclude: tuple[str, ...] = ()
     leakage: LeakageParams = LeakageParams()
+    # Columns of an export for the funnel and the report (null: the export has none, and the
+    # views say what they miss). Value and cost are economics, never model inputs.
+    channel_column: str | None = None  # the lead-generation channel (webinar, paid search, ...)
+    campaign_column: str | None = None  # the campaign within the channel
+    value_column: str | None = None  # value of the won deal
+    cost_column: str | None = None  # marketing cost of the lead
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
@@ -175,7 +237,45 @@ class DataParams(Section):
             raise ValueError(
                 "outcome.won_date_column needs created_column (the window starts there)"
             )
+        if self.rows_in_time_order and self.created_column:
+            raise ValueError(
+                "rows_in_time_order is for exports without created_column (set it to null)"
+            )
         return self
+
+
+@dataclass(frozen=True)
+class EconomicsColumns:
+    """Which column of the scored leads plays each economic role (None: the data lack it)."""
+
+    channel: str | None
+    campaign: str | None
+    deal_value: str | None
+    lead_cost: str | None  # per lead; without it, costs come from the channel cost table
+
+    @property
+    def never_inputs(self) -> tuple[str, ...]:
+        """Deal value and cost describe the outcome and the spend, not the lead."""
+        return tuple(c for c in (self.deal_value, self.lead_cost) if c)
+
+
+GENERATOR_ECONOMICS = EconomicsColumns(fields.CHANNEL, fields.CAMPAIGN, fields.DEAL_VALUE, None)
+
+
+def economics_columns(data: DataParams) -> EconomicsColumns:
+    """The built-in CRM's columns, or those the `data.*_column` keys name for an export.
+
+    An export's value and cost columns are renamed to `deal_value` and `lead_cost` when it is
+    read (leadscore.data.sources); channel and campaign keep their names (they are inputs).
+    """
+    if data.source == "generator":
+        return GENERATOR_ECONOMICS
+    return EconomicsColumns(
+        channel=data.channel_column,
+        campaign=data.campaign_column,
+        deal_value=fields.DEAL_VALUE if data.value_column else None,
+        lead_cost=fields.LEAD_COST if data.cost_column else None,
+    )
 
 
 class IngestParams(Section):
@@ -183,7 +283,8 @@ class IngestParams(Section):
 
 
 class SplitParams(Section):
-    as_of: str | None = None  # date of the export; default: the day after the newest lead
+    # date of the export; default: the day after the newest won date (else the newest lead)
+    as_of: str | None = None
     valid_months: int = Field(3, ge=1)
     test_months: int = Field(3, ge=1)
     # Without creation dates (data.created_column: null) the split is stratified at random:
@@ -303,10 +404,14 @@ class MlflowParams(Section):
 
 
 class Params(BaseModel):
-    """All of `params.yaml`. Unknown top-level sections are kept for other tools."""
+    """All of `params.yaml` and `contract.yaml`. Unknown top-level sections are kept for other
+    tools."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    # Where dvc.yaml finds the code and bin/leadscore, relative to this params file (DVC runs the
+    # stages beside it): "." at the root, "../.." for an example under examples/.
+    project_dir: str = "."
     data: DataParams = DataParams()
     generate: GenerateParams = GenerateParams()
     contract: Contract
@@ -342,16 +447,61 @@ def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         raise ParamsError(f"{source} is invalid:\n{_describe(error)}") from None
 
 
-def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate a parameter file."""
-    path = Path(path)
+CONTRACT_FILE = "contract.yaml"
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file as DVC reads it: YAML 1.2 (ruamel.yaml, pure Python, safe types only)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except YAMLError as error:
+        raise ParamsError(f"{path} is not valid YAML: {error}") from None
+
+
+def _mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"{path} not found (run from the project root or pass --params)")
-    with path.open() as handle:
-        raw = yaml.safe_load(handle) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{path} must be a mapping of sections")
-    return parse_params(raw, source=str(path))
+    return raw
+
+
+def read_raw_params(path: Path | str = "params.yaml") -> dict[str, Any]:
+    """`params.yaml` with the `contract` section of the `contract.yaml` beside it, unvalidated.
+
+    Without a `contract.yaml`, the contract may sit in `params.yaml` itself (one file is handy
+    for a quick in-process run); with one, it must be there only.
+    """
+    path = Path(path)
+    raw = _mapping(path)
+    contract_path = path.with_name(CONTRACT_FILE)
+    if contract_path.is_file():
+        if "contract" in raw:
+            raise ParamsError(
+                f"the contract is in both {path} and {contract_path}: keep it in "
+                f"{contract_path} only (`dvc exp run -S contract.<key>=...` writes to "
+                f"{path.name}; write `-S {CONTRACT_FILE}:contract.<key>=...`)"
+            )
+        contract = _mapping(contract_path)
+        if set(contract) != {"contract"}:
+            raise ParamsError(
+                f"{contract_path} holds the contract section only (found {sorted(contract)})"
+            )
+        raw["contract"] = contract["contract"]
+    return raw
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate a parameter file and the contract beside it."""
+    path = Path(path)
+    sources = str(path)
+    if path.with_name(CONTRACT_FILE).is_file():
+        sources += f" + {path.with_name(CONTRACT_FILE)}"
+    return parse_params(read_raw_params(path), source=sources)
 
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

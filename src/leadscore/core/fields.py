@@ -10,8 +10,11 @@ LEAD_ID = "lead_id"
 CREATED_AT = "created_at"
 CONVERTED = "converted"
 WON_AT = "won_at"
+OUTCOME_STATUS = "outcome_status"  # won / lost / open, when the export lists its statuses
 DEAL_VALUE = "deal_value"
 CHANNEL = "channel"
+CAMPAIGN = "campaign"
+LEAD_COST = "lead_cost"  # marketing cost of one lead, from an export's data.cost_column
 
 CHANNELS = (
     "webinar",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
+from leadscore.core.io import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ STRONGEST_FIELDS = (
     "seniority",
 )
 NOISE_FIELDS = ("form_variant",)
+
+# What the generate stage read, beside data/raw/leads.parquet (ingest adds it to the report).
+EXPORT_REPORT = "export.json"
+GENERATOR_REPORT = {
+    "source": "generator",
+    "id": {"column": fields.LEAD_ID, "source_column": fields.LEAD_ID, "made": False},
+}
 
 # job title -> (seniority, department)
 JOB_TITLES = {
@@ -378,9 +386,10 @@ def generate_crm(
 
 def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    crm.leads.to_parquet(out_dir / "leads.parquet", index=False)
-    crm.truth.to_parquet(out_dir / "truth.parquet", index=False)
-    crm.channel_costs.to_csv(out_dir / "channel_costs.csv", index=False)
+    write_parquet(crm.leads, out_dir / "leads.parquet", index=False)
+    write_parquet(crm.truth, out_dir / "truth.parquet", index=False)
+    write_csv(crm.channel_costs, out_dir / "channel_costs.csv", index=False)
+    write_json(out_dir / EXPORT_REPORT, GENERATOR_REPORT)
 
 
 def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
@@ -389,17 +398,25 @@ def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
     from leadscore.data.sources import load_export
 
     params = load_params(params_path)
-    leads = load_export(
+    export = load_export(
         params.data, params.contract.outcome.window_days, base=Path(params_path).resolve().parent
     )
+    leads = export.leads
     out_dir.mkdir(parents=True, exist_ok=True)
-    leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}).to_parquet(
-        out_dir / "leads.parquet", index=False
+    write_json(out_dir / EXPORT_REPORT, {"source": "files", **export.report})
+    write_parquet(
+        leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}),
+        out_dir / "leads.parquet",
+        index=False,
     )
     # no generator truth and no channel costs for an export: empty tables keep the DAG whole
-    pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}).to_parquet(out_dir / "truth.parquet")
-    pd.DataFrame({"channel": [], "cost_per_lead": []}).to_csv(
-        out_dir / "channel_costs.csv", index=False
+    write_parquet(
+        pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}), out_dir / "truth.parquet"
+    )
+    write_csv(
+        pd.DataFrame({"channel": [], "cost_per_lead": []}),
+        out_dir / "channel_costs.csv",
+        index=False,
     )
     log.info(
         "generate: data.source is files: read %d leads from %s",

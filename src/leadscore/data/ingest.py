@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from leadscore.core import fields
+from leadscore.core import fields, outcome
+from leadscore.core.config import Params
 from leadscore.core.values import parse_bool
 
 log = logging.getLogger(__name__)
@@ -220,22 +221,57 @@ def builtin_kinds(spec: LeadTableSpec) -> dict[str, str]:
 
 
 def export_table_spec(kinds: dict[str, str], columns) -> LeadTableSpec:
-    """What ingest expects of a CRM export, from the inferred (or configured) kinds."""
+    """What ingest expects of a CRM export, from the inferred (or configured) kinds.
+
+    With an outcome status (won / lost / open), `converted` is missing exactly for open leads,
+    so it is not required; the status is.
+    """
     has_created, has_won = fields.CREATED_AT in columns, fields.WON_AT in columns
+    has_status = fields.OUTCOME_STATUS in columns
     dates = tuple(n for n, k in kinds.items() if k == "date")
     return LeadTableSpec(
         created_column=fields.CREATED_AT if has_created else None,
-        categorical=tuple(n for n, k in kinds.items() if k == "categorical"),
+        categorical=tuple(n for n, k in kinds.items() if k == "categorical")
+        + ((fields.OUTCOME_STATUS,) if has_status else ()),
         numeric=tuple(n for n, k in kinds.items() if k == "numeric"),
         boolean=(*(n for n, k in kinds.items() if k == "boolean"), fields.CONVERTED),
         dates=((fields.CREATED_AT,) if has_created else ())
         + ((fields.WON_AT,) if has_won else ())
         + dates,
-        required=(fields.LEAD_ID, fields.CONVERTED) + ((fields.CREATED_AT,) if has_created else ()),
+        required=(fields.LEAD_ID,)
+        + ((fields.OUTCOME_STATUS,) if has_status else (fields.CONVERTED,))
+        + ((fields.CREATED_AT,) if has_created else ()),
         non_negative=(),
-        allowed_values={},
+        allowed_values={fields.OUTCOME_STATUS: outcome.STATUSES} if has_status else {},
         won_column=fields.WON_AT if has_won and has_created else None,
     )
+
+
+def decided(leads: pd.DataFrame) -> pd.DataFrame:
+    """The leads whose outcome is decided (not open): the only ones that may train or judge."""
+    if fields.OUTCOME_STATUS not in leads:
+        return leads
+    closed = leads[fields.OUTCOME_STATUS] != outcome.OPEN
+    return leads.loc[closed].astype({fields.CONVERTED: bool})
+
+
+def outcome_counts(leads: pd.DataFrame) -> dict[str, int]:
+    """Valid leads by outcome: converted, not converted and (with a status column) open."""
+    counts = {"leads": int(len(leads))}
+    if fields.OUTCOME_STATUS in leads:
+        status = leads[fields.OUTCOME_STATUS].value_counts()
+        counts |= {name: int(status.get(name, 0)) for name in outcome.STATUSES}
+    converted = leads[fields.CONVERTED]
+    counts["converted"] = int((converted == True).sum())  # noqa: E712
+    counts["not_converted"] = int((converted == False).sum())  # noqa: E712
+    return counts
+
+
+def excluded_by_configuration(params: Params, kinds: dict[str, str]) -> tuple[str, ...]:
+    """Fields of the table the configuration excludes: data.exclude and the contract's
+    excluded_fields (reported as such, never as the leakage guard's finding)."""
+    named = (*params.data.exclude, *params.contract.excluded_fields)
+    return tuple(name for name in dict.fromkeys(named) if name in kinds)
 
 
 def input_fields(valid: pd.DataFrame, kept: dict[str, str], builtin: bool) -> dict:

@@ -30,7 +30,13 @@ STATUS_NAME = re.compile(
     re.IGNORECASE,
 )
 DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
-ROLE_COLUMNS = (fields.LEAD_ID, fields.CREATED_AT, fields.CONVERTED, fields.WON_AT)
+ROLE_COLUMNS = (
+    fields.LEAD_ID,
+    fields.CREATED_AT,
+    fields.CONVERTED,
+    fields.WON_AT,
+    fields.OUTCOME_STATUS,
+)
 
 
 def infer_kind(values: pd.Series, name: str) -> str:

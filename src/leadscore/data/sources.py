@@ -2,21 +2,41 @@
 
 The `data` section of `params.yaml` says where the files are, how they join, which values mean
 "missing", and which columns are the lead id, the creation date and the outcome. The result has
-the pipeline's role columns (`lead_id`, `created_at`, `converted`, `won_at`) plus every other
-column under its own name; typing, validation and the leakage guard happen at ingest.
+the pipeline's role columns (`lead_id`, `created_at`, `converted`, `won_at`, and
+`outcome_status` when the export lists won / lost / open statuses) plus every other column under
+its own name; typing, validation and the leakage guard happen at ingest.
+
+Reading also reports what it found, for `reports/validation.json`: per file the delimiter and
+encoding (detected or configured) and how dates were read; per joined table the key coverage;
+how the lead id was chosen; and the outcome counts.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from leadscore.core import fields
-from leadscore.core.config import DataParams, ParamsError
-from leadscore.core.io import read_table
+from leadscore.core import fields, outcome
+from leadscore.core.config import DataParams, ParamsError, SourceFile
+from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
+from leadscore.data.dates import normalise_dates
+from leadscore.data.ids import MADE_ID_RULE, made_ids, unique_id_column
+from leadscore.data.joins import describe, join_coverage, left_join, normalise_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Export:
+    """The raw lead table of an export and the report of how it was read."""
+
+    leads: pd.DataFrame
+    report: dict
 
 
 def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
@@ -26,30 +46,119 @@ def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
         raise ParamsError(f"data.{key}: {column!r} is not a column of {where}{hint}")
 
 
-def read_tables(data: DataParams, base: Path) -> pd.DataFrame:
-    """The leads table with every other table left-joined on its key."""
-    if not data.files:
-        raise ParamsError("data.files: no files configured (data.source is 'files')")
-    frames = []
-    for index, table in enumerate(data.files):
-        path = (base / table.path).resolve()
-        if not path.is_file():
-            raise ParamsError(f"data.files[{index}].path: {path} not found")
-        frames.append((index, table, path, read_table(path, dtype=str)))
-    _, _, first_path, leads = frames[0]
-    for index, table, path, frame in frames[1:]:
-        key = table.join_on
-        _require(leads, key, f"files[{index}].join_on", first_path.name)
-        _require(frame, key, f"files[{index}].join_on", path.name)
-        if frame[key].duplicated().any():
+def _date_columns(frame: pd.DataFrame, data: DataParams) -> tuple[list[str], tuple[str, ...]]:
+    """Columns that may hold dates (configured roles and types, date-like names), and the
+    configured date roles among them."""
+    from leadscore.data.leakage import DATE_NAME
+
+    roles = tuple(
+        c for c in (data.created_column, data.outcome.won_date_column) if c and c in frame
+    )
+    typed = [c for c, kind in data.types.items() if kind == "date" and c in frame]
+    named = [c for c in frame.columns if DATE_NAME.search(str(c))]
+    return list(dict.fromkeys([*roles, *typed, *named])), roles
+
+
+def _one_column_error(key: str, path: Path, frame: pd.DataFrame, how: str) -> ParamsError:
+    header = str(frame.columns[0])
+    seen = [DELIMITER_NAMES[d] + f" {d!r}" for d in DELIMITERS if d in header]
+    found = f"; the header contains {', '.join(seen)}" if seen else ""
+    return ParamsError(
+        f"{key}: {path.name} parsed into a single column ({header[:60]!r}) when read with "
+        f"{how}: the delimiter is probably wrong{found}. Set {key}.sep to the file's delimiter "
+        "(and check that fields containing it are quoted)"
+    )
+
+
+def read_source(index: int, table: SourceFile, path: Path) -> tuple[pd.DataFrame, dict]:
+    """One file of the export as text columns, as written, and what reading found."""
+    key = f"data.files[{index}]"
+    try:
+        frame, fmt = read_table_with_format(path, sep=table.sep, encoding=table.encoding, dtype=str)
+    except TableReadError as error:
+        raise ParamsError(
+            f"{key}: {error}. Set {key}.sep / {key}.encoding to override the detection"
+        ) from None
+    report: dict = {"path": table.path, "rows": int(len(frame)), "columns": len(frame.columns)}
+    if fmt is not None:
+        report |= fmt.to_dict()
+        if len(frame.columns) == 1:
+            raise _one_column_error(key, path, frame, fmt.describe())
+        log.info("read %s: %d rows, %s", path.name, len(frame), fmt.describe())
+    return frame, report
+
+
+def iso_dates(
+    index: int, table: SourceFile, frame: pd.DataFrame, data: DataParams, report: dict
+) -> pd.DataFrame:
+    """The file's date columns as ISO text (leadscore.data.dates); how each was read goes into
+    the file's report."""
+    columns, roles = _date_columns(frame, data)
+    key = f"data.files[{index}]"
+    frame, dates = normalise_dates(frame, columns, table.date_format, table.dayfirst, key, roles)
+    if dates:
+        report["dates"] = dates
+    return frame
+
+
+def join_tables(
+    leads: pd.DataFrame, tables: list[tuple], max_unmatched_share: float, leads_name: str
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The leads with every other table left-joined on its key, and each join's coverage.
+
+    `tables`: (index, SourceFile, path, frame). Fails when a join leaves more than
+    `max_unmatched_share` of the lead rows with a key unmatched.
+    """
+    coverage = []
+    for index, table, path, frame in tables:
+        key, where = table.join_on, f"files[{index}].join_on"
+        _require(leads, key, where, leads_name)
+        _require(frame, key, where, path.name)
+        normalised = table.match_keys == "normalised"
+        keys = normalise_key(frame[key]) if normalised else frame[key]
+        if keys.dropna().duplicated().any():
             raise ParamsError(
                 f"data.files[{index}].join_on: {key!r} is not unique in {path.name}; "
                 "each lead must match at most one row"
             )
+        report = join_coverage(leads[key], frame[key], normalised)
+        report |= {"table": table.path, "key": key, "file": f"data.files[{index}]"}
+        coverage.append(report)
+        line = describe(report, key, path.name)
+        log.info("join %s: %s", path.name, line)
+        own = table.max_unmatched_share is not None
+        limit = table.max_unmatched_share if own else max_unmatched_share
+        if report["unmatched_share"] > limit:
+            scope = f"data.files[{index}]." if own else "data."
+            raise ParamsError(
+                f"data.files[{index}]: {line}; above {scope}max_unmatched_share={limit:.1%} "
+                f"(fix the keys, or set data.files[{index}].max_unmatched_share to accept it "
+                "for this table)"
+            )
         overlap = (set(frame.columns) & set(leads.columns)) - {key}
         frame = frame.rename(columns={c: f"{c} ({path.stem})" for c in overlap})
-        leads = leads.merge(frame, on=key, how="left", validate="many_to_one")
-    return leads
+        leads = left_join(leads, frame, key, normalised)
+    return leads, coverage
+
+
+def read_tables(data: DataParams, base: Path) -> tuple[pd.DataFrame, dict]:
+    """The leads table with every other table left-joined on its key, and the read report."""
+    if not data.files:
+        raise ParamsError("data.files: no files configured (data.source is 'files')")
+    frames = []
+    files_report = []
+    for index, table in enumerate(data.files):
+        path = (base / table.path).resolve()
+        if not path.is_file():
+            raise ParamsError(f"data.files[{index}].path: {path} not found")
+        frame, report = read_source(index, table, path)
+        if index == 0:  # a made id hashes the values as written, before any rewriting
+            frame, id_report = with_lead_id(frame, data, path.name)
+        frames.append((index, table, path, iso_dates(index, table, frame, data, report)))
+        files_report.append(report)
+    leads = frames[0][3]
+    leads, joins = join_tables(leads, frames[1:], data.max_unmatched_share, frames[0][2].name)
+    return leads, {"files": files_report, "joins": joins, "id": id_report}
 
 
 def mark_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> pd.DataFrame:
@@ -64,61 +173,136 @@ def mark_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> pd.Dat
     return marked
 
 
-def find_id_column(frame: pd.DataFrame, where: str) -> str:
-    """`data.id_column: null`: the first column unique per row with an id-like name (else the
-    first unique text column)."""
-    from leadscore.data.leakage import ID_NAME
+def _outcome_columns(data: DataParams) -> tuple[str, ...]:
+    return tuple(c for c in (data.outcome.column, data.outcome.won_date_column) if c)
 
-    unique = [c for c in frame.columns if frame[c].notna().all() and frame[c].is_unique]
-    named = [c for c in unique if ID_NAME.search(str(c).strip())]
-    text = [c for c in unique if not pd.api.types.is_numeric_dtype(frame[c])]
-    if named or text:
-        return (named or text)[0]
-    raise ParamsError(
-        f"data.id_column: no column of {where} is unique per lead; name the id column"
+
+def with_lead_id(
+    frame: pd.DataFrame, data: DataParams, where: str = "the leads table"
+) -> tuple[pd.DataFrame, dict]:
+    """The leads table with its id in `lead_id`, and how the id was chosen.
+
+    A configured column is used as it is (duplicates are quarantined at ingest); with
+    `data.id_column: null` a column unique per lead is looked for, and when there is none a
+    stable id is made from each row's values (rule in leadscore.data.ids).
+    """
+    if data.id_column:
+        _require(frame, data.id_column, "id_column", where)
+        source, rule = data.id_column, "configured (data.id_column)"
+    else:
+        roles = (*_outcome_columns(data), data.created_column or "")
+        source = unique_id_column(frame, roles)
+        rule = "found: the first column unique per lead (data.id_column: null)"
+    if source is None:
+        hashed = [str(c) for c in frame.columns if c not in _outcome_columns(data)]
+        ids = made_ids(frame[hashed])
+        if fields.LEAD_ID in frame.columns:  # a non-unique column of that name: keep it aside
+            frame = frame.rename(columns={fields.LEAD_ID: f"{fields.LEAD_ID} (export)"})
+        log.warning(
+            "data.id_column: no column is unique per lead; made a stable id per row (%s)",
+            MADE_ID_RULE,
+        )
+        report = {"column": fields.LEAD_ID, "source_column": None, "made": True}
+        report |= {"rule": MADE_ID_RULE, "hashed_columns": hashed}
+        return frame.assign(**{fields.LEAD_ID: ids.to_numpy()}), report
+    if source != fields.LEAD_ID:
+        frame = frame.assign(**{fields.LEAD_ID: frame[source]})
+    return frame, {"column": fields.LEAD_ID, "source_column": source, "made": False, "rule": rule}
+
+
+def _status_label(table: pd.DataFrame, data: DataParams, window_days: int) -> dict:
+    """converted and outcome_status from a status column listing won / lost / open values."""
+    spec = data.outcome
+    values = table.pop(spec.column)
+    status, unlisted = outcome.classify_status(
+        values, spec.won_values, spec.lost_values, spec.open_values
     )
+    if unlisted:
+        shown = ", ".join(f"{value!r} ({count:,})" for value, count in unlisted.items())
+        raise ParamsError(
+            f"data.outcome: {spec.column!r} has values listed in none of won_values, "
+            f"lost_values, open_values: {shown}. Add each to the list it belongs to"
+        )
+    created = table.get(fields.CREATED_AT)
+    won = table.get(fields.WON_AT)
+    converted = outcome.label(status, created, won, window_days)
+    table[fields.CONVERTED] = converted
+    table[fields.OUTCOME_STATUS] = status
+    late = (status == outcome.WON).fillna(False) & (converted == False).fillna(False)  # noqa: E712
+    counts = status.fillna("missing").value_counts()
+    return {
+        "rule": "status: won, lost and open values listed; open leads are never negatives",
+        "column": spec.column,
+        **{name: int(counts.get(name, 0)) for name in (*outcome.STATUSES, "missing")},
+        "won_after_window": int(late.sum()),
+    }
 
 
 def assign_roles(
     frame: pd.DataFrame, data: DataParams, window_days: int, where: str
-) -> pd.DataFrame:
-    """Rename the role columns to the pipeline's names and derive `converted`.
+) -> tuple[pd.DataFrame, dict]:
+    """Rename the role columns to the pipeline's names and derive `converted` (the outcome
+    rule is leadscore.core.outcome); also the outcome counts.
 
-    The id is copied to `lead_id` and its column stays, so the leakage guard reports it among
-    the identifiers it excludes (an id is never an input).
+    The id's own column stays beside `lead_id`, so the leakage guard reports it among the
+    identifiers it excludes (an id is never an input).
     """
-    id_column = data.id_column or find_id_column(frame, where)
-    _require(frame, id_column, "id_column", where)
-    if id_column != fields.LEAD_ID:
-        frame = frame.assign(**{fields.LEAD_ID: frame[id_column]})
-    renames = {}
+    renames = economics_renames(frame, data, where)
     if data.created_column:
         _require(frame, data.created_column, "created_column", where)
         renames[data.created_column] = fields.CREATED_AT
-    outcome = data.outcome
-    if outcome.column:
-        _require(frame, outcome.column, "outcome.column", where)
-    else:
-        _require(frame, outcome.won_date_column, "outcome.won_date_column", where)
-        renames[outcome.won_date_column] = fields.WON_AT
-    taken = set(renames.values()) & (set(frame.columns) - set(renames) - {fields.LEAD_ID})
+    spec = data.outcome
+    if spec.column:
+        _require(frame, spec.column, "outcome.column", where)
+    if spec.won_date_column:
+        _require(frame, spec.won_date_column, "outcome.won_date_column", where)
+        renames[spec.won_date_column] = fields.WON_AT
+    roles = {fields.LEAD_ID, fields.CONVERTED, fields.OUTCOME_STATUS}
+    taken = (set(renames.values()) | roles - {fields.LEAD_ID}) & (
+        set(frame.columns) - set(renames) - {fields.LEAD_ID, spec.column}
+    )
     if taken:
         raise ParamsError(f"data: the export already has columns named {sorted(taken)}")
     table = frame.rename(columns=renames)
-    if outcome.column:
-        positive = {str(v).strip().lower() for v in outcome.positive_values}
-        values = table.pop(outcome.column)
+    if spec.has_status:
+        return table, _status_label(table, data, window_days)
+    if spec.column:
+        positive = {str(v).strip().lower() for v in spec.positive_values}
+        values = table.pop(spec.column)
         text = values.astype("string").str.strip().str.lower()
         table[fields.CONVERTED] = np.where(values.isna(), None, text.isin(positive))
+        rule = "positive values: anything else is not won; the window censors open windows"
     else:
-        created = pd.to_datetime(table[fields.CREATED_AT], errors="coerce")
-        won = pd.to_datetime(table[fields.WON_AT], errors="coerce")
-        in_window = won.notna() & ((won - created).dt.days <= window_days)
-        table[fields.CONVERTED] = in_window
-    return table
+        table[fields.CONVERTED] = outcome.won_within_window(
+            table[fields.CREATED_AT], table[fields.WON_AT], window_days
+        )
+        rule = "won date: won within the outcome window; the window censors open windows"
+    converted = pd.Series(table[fields.CONVERTED])
+    return table, {
+        "rule": rule,
+        "column": spec.column or spec.won_date_column,
+        "won": int((converted == True).sum()),  # noqa: E712
+        "not_won": int((converted == False).sum()),  # noqa: E712
+        "missing": int(converted.isna().sum()),
+    }
 
 
-def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> pd.DataFrame:
-    """The configured export as one raw lead table with role columns."""
-    frame = mark_missing(read_tables(data, base), data.missing_values)
-    return assign_roles(frame, data, window_days, Path(data.files[0].path).name)
+def economics_renames(frame: pd.DataFrame, data: DataParams, where: str) -> dict[str, str]:
+    """The export's won-value and per-lead cost columns under the names the funnel reads."""
+    renames = {}
+    for key, column, role in (
+        ("value_column", data.value_column, fields.DEAL_VALUE),
+        ("cost_column", data.cost_column, fields.LEAD_COST),
+    ):
+        if column:
+            _require(frame, column, key, where)
+            renames[column] = role
+    return renames
+
+
+def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> Export:
+    """The configured export as one raw lead table with role columns, and the read report."""
+    frame, report = read_tables(data, base)
+    frame = mark_missing(frame, data.missing_values)
+    table, outcome_report = assign_roles(frame, data, window_days, Path(data.files[0].path).name)
+    return Export(leads=table, report=report | {"outcome": outcome_report})

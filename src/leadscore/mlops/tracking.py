@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from leadscore.core.config import Params, tracking_uri
+from leadscore.core.redact import redact, redact_mapping
 from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
 
@@ -139,14 +140,16 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
     example = model_input_example(example)
     signature = infer_signature(example, pipeline.predict_proba(example))
     with mlflow.start_run(run_name=card["model_version"]) as run:
-        mlflow.log_params(flatten("train", params.train.model_dump()))
+        mlflow.log_params(redact_mapping(flatten("train", params.train.model_dump())))
         mlflow.log_params(
-            {
-                "contract.outcome.window_days": params.contract.outcome.window_days,
-                "contract.excluded_fields": ",".join(params.contract.excluded_fields),
-                "features": ",".join(FeatureSpec.from_dict(card["features"]).fields),
-                "training_data.sha256": card["training_data"]["sha256"],
-            }
+            redact_mapping(
+                {
+                    "contract.outcome.window_days": params.contract.outcome.window_days,
+                    "contract.excluded_fields": ",".join(params.contract.excluded_fields),
+                    "features": ",".join(FeatureSpec.from_dict(card["features"]).fields),
+                    "training_data.sha256": card["training_data"]["sha256"],
+                }
+            )
         )
         mlflow.log_metrics({k: float(v) for k, v in card["metrics"].items()})
         mlflow.set_tags({"model_version": card["model_version"], **choice_tags(card)})
@@ -163,7 +166,7 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
         )
     version = getattr(info, "registered_model_version", None)
     if version is not None:
-        tags = lineage(params, card)
+        tags = redact_mapping(lineage(params, card))
         client = mlflow.MlflowClient()
         name = params.mlflow.registered_model
         for key, value in tags.items():
@@ -177,7 +180,7 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
         version,
     )
     return {
-        "tracking_uri": tracking_uri(),
+        "tracking_uri": redact(tracking_uri()),  # the card is served: never a password
         "experiment_id": run.info.experiment_id,
         "run_id": run.info.run_id,
         "registered_model": params.mlflow.registered_model,
@@ -248,11 +251,11 @@ def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]
 def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With the bundle (pipeline, card, grading and the SHA-256 manifest) under `bundle/`, a
-    registered version (`models:/<name>@champion`) carries everything the scorer needs, and the
-    service verifies it exactly as it verifies `models/`.
+    With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
+    `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
+    needs, and the service verifies it exactly as it verifies `models/` (same signing key).
     """
-    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE
+    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=run_id):
@@ -265,7 +268,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in (*BUNDLE_FILES, MANIFEST_FILE):
+        for name in (*BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE):
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
@@ -297,7 +300,7 @@ def tag_publish_gate(run: dict, gate: dict) -> None:
     for name, check in gate["checks"].items():
         tags[f"publish_gate.{name}"] = f"{'pass' if check['passed'] else 'FAIL'}: {check['actual']}"
     client = mlflow.MlflowClient()
-    for key, value in tags.items():
+    for key, value in redact_mapping(tags).items():
         client.set_tag(run["run_id"], key, value)
         if run.get("registered_version"):
             client.set_model_version_tag(

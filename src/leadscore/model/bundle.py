@@ -1,14 +1,17 @@
-"""The model bundle: fitted pipeline, baseline, model card and grading, with a SHA-256 manifest.
+"""The model bundle: fitted pipeline, baseline, model card and grading, sealed and signed.
 
 `models/` holds exactly one bundle. The train stage writes the fitted files and the card; the
 grade stage adds the grading (thresholds derived from the contract) and seals the bundle: every
-file is hashed into `manifest.json`, and checked before loading, so a tampered or truncated file
-is refused instead of served.
+file is hashed into `manifest.json`, and the manifest is signed (HMAC-SHA256, `manifest.sig`,
+see `leadscore.model.signing`). Loading checks the signature first, then reads each file once,
+checks those bytes against the manifest and loads from the same bytes, so nothing is unpickled
+that the key holder did not seal, and a tampered or truncated file is refused instead of served.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +19,16 @@ from typing import Any
 
 import joblib
 
+from leadscore.core.io import atomic_path
 from leadscore.model.grading import Grading
+from leadscore.model.signing import BundleKeyError, bundle_key, signature_problem, signature_record
 
 MODEL_FILE = "model.joblib"
 BASELINE_FILE = "baseline.joblib"
 CARD_FILE = "model_card.json"
 GRADING_FILE = "grading.json"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
 BUNDLE_FILES = (MODEL_FILE, BASELINE_FILE, CARD_FILE, GRADING_FILE)
 
 
@@ -60,21 +66,33 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path, names: list[str]) -> dict[str, str]:
+def write_manifest(directory: Path, names: list[str], key: bytes | None = None) -> dict[str, str]:
+    """Hash `names` into `manifest.json` and sign it into `manifest.sig` (the key is created
+    on first use, see `leadscore.model.signing`)."""
     manifest = {name: sha256_of(directory / name) for name in sorted(names)}
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    record = signature_record(data, key or bundle_key(create=True))
+    with atomic_path(directory / MANIFEST_FILE) as temporary:
+        temporary.write_bytes(data)
+    write_json_file(directory / SIGNATURE_FILE, record)
     return manifest
 
 
 def write_json_file(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_fitted(directory: Path, pipeline: Any, baseline: Any, card: dict) -> None:
-    """The train stage's part: fitted pipeline, baseline and model card (not yet sealed)."""
+    """The train stage's part: fitted pipeline, baseline and model card (not yet sealed).
+
+    Each file replaces the old one only once it is completely written (dvc.yaml keeps these
+    outputs in place during a run), so a failed or interrupted run leaves the last bundle.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, directory / MODEL_FILE)
-    joblib.dump(baseline, directory / BASELINE_FILE)
+    for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
+        with atomic_path(directory / name) as temporary:
+            joblib.dump(fitted, temporary)
     write_json_file(directory / CARD_FILE, card)
 
 
@@ -100,50 +118,110 @@ def read_fitted(directory: Path) -> tuple[Any, dict]:
     return joblib.load(directory / MODEL_FILE), json.loads((directory / CARD_FILE).read_text())
 
 
-def verify_bundle(directory: Path) -> dict[str, str]:
-    """Check every file listed in the manifest against its SHA-256; raise on any mismatch."""
-    manifest_path = directory / MANIFEST_FILE
+def verified_manifest(
+    directory: Path, key: bytes | None = None, manifest_sha256: str | None = None
+) -> dict[str, str]:
+    """The manifest, after its signature is checked with the bundle key; raise if it fails.
+
+    `manifest_sha256`: the digest of a manifest already authenticated elsewhere (a Spark
+    driver checked the signature and ships this digest to its executors) instead of the key.
+    """
+    manifest_path, signature_path = directory / MANIFEST_FILE, directory / SIGNATURE_FILE
     if not manifest_path.is_file():
         raise BundleError(f"{manifest_path} not found: not a model bundle (run `dvc repro train`)")
+    if manifest_sha256 is not None:
+        data = manifest_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != manifest_sha256:
+            raise BundleError(f"{manifest_path} is not the manifest that was authenticated")
+        return parse_manifest(manifest_path, data)
+    if not signature_path.is_file():
+        raise BundleError(
+            f"{signature_path} not found: the bundle is not signed; refusing to load it "
+            "(seal it again with `dvc repro -f grade`)"
+        )
+    data = manifest_path.read_bytes()
     try:
-        manifest = json.loads(manifest_path.read_text())
+        record = json.loads(signature_path.read_bytes())
+        problem = signature_problem(data, record, key or bundle_key())
+    except (json.JSONDecodeError, AttributeError):
+        problem = f"{signature_path} is not a signature record"
+    except BundleKeyError as error:
+        raise BundleError(str(error)) from None
+    if problem:
+        raise BundleError(
+            f"{manifest_path}: {problem}; refusing to load a bundle that was not sealed with "
+            "this machine's bundle key (LEADSCORE_BUNDLE_KEY)"
+        )
+    return parse_manifest(manifest_path, data)
+
+
+def parse_manifest(manifest_path: Path, data: bytes) -> dict[str, str]:
+    try:
+        manifest = json.loads(data)
     except json.JSONDecodeError as error:
         raise BundleError(f"{manifest_path} is not valid JSON: {error}") from None
-    for name, expected in manifest.items():
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{manifest_path} is not a manifest")
+    return manifest
+
+
+def read_verified(
+    directory: Path,
+    names: tuple[str, ...] = BUNDLE_FILES,
+    key: bytes | None = None,
+    manifest_sha256: str | None = None,
+) -> dict[str, bytes]:
+    """The bytes of `names`, each read once and checked against the signed manifest.
+
+    Callers parse and unpickle these bytes, never the files again: what was checked is what
+    is loaded.
+    """
+    manifest = verified_manifest(directory, key, manifest_sha256)
+    missing = [name for name in names if name not in manifest]
+    if missing:
+        raise BundleError(f"{directory} manifest does not cover {missing}: an incomplete bundle")
+    files = {}
+    for name in names:
         path = directory / name
         if not path.is_file():
             raise BundleError(f"bundle file {path} is missing")
-        actual = sha256_of(path)
+        data = path.read_bytes()
+        actual, expected = hashlib.sha256(data).hexdigest(), manifest[name]
         if actual != expected:
             raise BundleError(
                 f"bundle file {path} does not match its manifest (sha256 {actual[:12]}... != "
                 f"{expected[:12]}...): refusing to load a tampered or truncated model"
             )
+        files[name] = data
+    return files
+
+
+def verify_bundle(directory: Path) -> dict[str, str]:
+    """Check the signature and every file of the manifest; raise on any mismatch."""
+    manifest = verified_manifest(directory)
+    read_verified(directory, tuple(manifest))
     return manifest
 
 
-def load_bundle(directory: Path | str) -> ModelBundle:
-    """Verify and load the bundle's pipeline, model card and grading."""
+def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> ModelBundle:
+    """Verify and load the bundle's pipeline, model card and grading (see `verified_manifest`
+    for `manifest_sha256`)."""
     directory = Path(directory)
-    manifest = verify_bundle(directory)
-    missing = [name for name in BUNDLE_FILES if name not in manifest]
-    if missing:
-        raise BundleError(f"{directory} manifest does not cover {missing}: an incomplete bundle")
-    card = json.loads((directory / CARD_FILE).read_text())
-    grading_record = json.loads((directory / GRADING_FILE).read_text())
+    files = read_verified(directory, (MODEL_FILE, CARD_FILE, GRADING_FILE), None, manifest_sha256)
+    card = json.loads(files[CARD_FILE])
+    grading_record = json.loads(files[GRADING_FILE])
     if grading_record.get("model_version") != card["model_version"]:
         raise BundleError(
             f"{directory / GRADING_FILE} was derived for model "
             f"{grading_record.get('model_version')}, not {card['model_version']}"
         )
-    pipeline = joblib.load(directory / MODEL_FILE)
+    pipeline = joblib.load(io.BytesIO(files[MODEL_FILE]))
     return ModelBundle(pipeline=pipeline, card=card, grading_record=grading_record, path=directory)
 
 
 def load_baseline(directory: Path | str) -> Any:
-    directory = Path(directory)
-    verify_bundle(directory)
-    return joblib.load(directory / BASELINE_FILE)
+    files = read_verified(Path(directory), (BASELINE_FILE,))
+    return joblib.load(io.BytesIO(files[BASELINE_FILE]))
 
 
 BUNDLE_ARTIFACT_PATH = "bundle"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core.config import Contract, GradePromise, GradePromises
-from leadscore.model.grading import GRADES, Grading, score_edges
+from leadscore.model.grading import GRADES, Grading, raw_score_edges, score_edges
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def derive_grading(
     promises: GradePromises,
     converted: np.ndarray | None = None,
     safety_margin: float = 0.0,
+    raw: np.ndarray | None = None,
 ) -> tuple[Grading, dict]:
     """Grade thresholds and score cut points from calibrated validation probabilities.
 
@@ -116,7 +117,8 @@ def derive_grading(
     the next grade's promise. A's share of the leads is capped so that `monthly_volume`
     incoming leads a month give at most the sales capacity in A leads; capacity wins over a
     lower bar. Returns the grading and, per grade, how the threshold was chosen (with the
-    observed validation conversion when `converted` is given).
+    observed validation conversion when `converted` is given). With `raw` (the booster's raw
+    output on the same leads) the score is cut from the raw output.
     """
     probability = np.asarray(probability, dtype=float)
     to_monthly = monthly_volume / len(probability)  # valid leads -> leads a month
@@ -163,7 +165,8 @@ def derive_grading(
         "safety_margin": safety_margin,
         "grades": record,
     }
-    return Grading(thresholds, score_edges(probability)), derivation
+    rank_edges = () if raw is None else raw_score_edges(raw)
+    return Grading(thresholds, score_edges(probability), rank_edges), derivation
 
 
 def grading_record(

@@ -151,6 +151,12 @@ def booster_of(pipeline: Pipeline):
     return calibrated.calibrated_classifiers_[0].estimator.estimator
 
 
+def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
+    """The booster's raw output (log-odds) for leads: what the calibration maps to probability."""
+    encoded = pipeline.named_steps["features"].transform(inputs)
+    return booster_of(pipeline).decision_function(encoded)
+
+
 def model_version(trained_on: str, training_hash: str, params: TrainParams, spec: dict) -> str:
     """Deterministic version: the same data, params and inputs give the same version."""
     payload = training_hash + params.model_dump_json() + repr(sorted(spec.items()))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
 from leadscore.scoring.scorer import CompileError, Scorer
 
@@ -49,7 +50,7 @@ def fetched_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, di
                 run_id=version.run_id, artifact_path=artifact, dst_path=target
             )
         except MlflowException as error:
-            message = f"cannot fetch {uri} from {tracking_uri()}: {error.message}"
+            message = redact(f"cannot fetch {uri} from {tracking_uri()}: {error.message}")
             raise BundleError(message) from None
         facts = {
             "name": name,
@@ -111,7 +112,14 @@ def load_served_model(uri: str) -> ServedModel:
         scorer = Scorer.from_bundle(bundle)
         scorer.warm_up()
     except (BundleError, CompileError, OSError, ValueError, KeyError) as error:
-        raise ModelLoadError(f"cannot load model from {uri}: {error}") from error
+        raise ModelLoadError(redact(f"cannot load model from {uri}: {error}")) from error
+    except Exception as error:  # authentic, but not a pipeline the scorer can compile
+        raise ModelLoadError(
+            redact(
+                f"cannot load model from {uri}: the bundle does not hold a fitted leadscore "
+                f"pipeline ({type(error).__name__}: {error})"
+            )
+        ) from error
     return ServedModel(
         scorer=scorer,
         card=bundle.card,

@@ -1,17 +1,27 @@
 """The scoring log: every scored lead, so monthly feedback can join outcomes to it later.
 
 One table, `scored_leads`, in SQLite by default (`data/scoring_log.db`) or any SQLAlchemy URL
-(PostgreSQL: `postgresql+psycopg://user:pass@host/db`). The service hands rows to a background
-writer that inserts them in batches, so a request never waits for a disk flush. A write that
-fails is never silent: it is logged as an error, counted, and the rows are appended to a spill
-file (JSON lines) next to the database, so no scored lead is lost.
+(PostgreSQL: `postgresql+psycopg://user:pass@host/db`).
+
+No answered lead is lost: `record` returns only once the rows are durable in the local journal
+(`leadscore.scoring.journal`: group commit, one `fdatasync` shared by concurrent requests). A
+background writer ships the journal into the table in batches. While the database fails, rows
+wait in the journal ("spilled"); the writer retries with a backoff and replays them as soon as
+it answers again, and health turns good again. Journals left by a process that died are
+replayed by the next one, or on demand with `leadscore scoring-log replay`. Each row carries a
+unique entry id and the table ignores ids it already holds, so replaying twice never logs a
+lead twice. A row the database refuses on its own (while the rest of its batch is fine) is set
+aside in the journal's `rejected.jsonl` with the reason, and does not hold up its batch. Only
+when the journal *and* the database both fail does `record` raise `ScoringLogUnavailable` (the
+service answers 503): it never answers for a lead it could not keep.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Iterable
@@ -19,7 +29,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
+
+from leadscore.core.redact import redact
+from leadscore.scoring.journal import (
+    REJECTED_FILE,
+    Adopted,
+    JournalError,
+    JournalWriter,
+    adopt_orphans,
+    read_checkpoint,
+    read_lines,
+    remove_segment,
+    write_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +54,13 @@ metadata = sa.MetaData()
 scored_leads = sa.Table(
     TABLE,
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),  # SQLite's INTEGER key is 64-bit
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("entry_id", sa.Text, nullable=True, unique=True),
     sa.Column("lead_id", sa.Text, nullable=False, index=True),
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("probability", sa.Float, nullable=False),
@@ -40,11 +70,15 @@ scored_leads = sa.Table(
     sa.Column("contract_version", sa.Text, nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
 )
-COLUMNS = tuple(c.name for c in scored_leads.columns if c.name != "id")
+COLUMNS = tuple(c.name for c in scored_leads.columns if c.name not in ("id", "entry_id"))
+
+
+class ScoringLogUnavailable(RuntimeError):
+    """Neither the journal nor the database could keep the rows."""
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for the log; SQLite files get their directory and write-ahead logging."""
+    """An engine for the log (no connection yet); SQLite files get their directory and WAL."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, pool_pre_ping=True)
@@ -55,8 +89,24 @@ def make_engine(url: str) -> sa.Engine:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA busy_timeout=5000")
 
-    metadata.create_all(engine)
     return engine
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create the table, or bring an older one up to date (entry ids, 64-bit ids)."""
+    metadata.create_all(engine)
+    inspector = sa.inspect(engine)
+    columns = {c["name"]: c for c in inspector.get_columns(TABLE)}
+    with engine.begin() as connection:
+        if "entry_id" not in columns:
+            connection.exec_driver_sql(f"ALTER TABLE {TABLE} ADD COLUMN entry_id TEXT")
+            connection.exec_driver_sql(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS ix_{TABLE}_entry_id ON {TABLE} (entry_id)"
+            )
+        if engine.dialect.name == "postgresql" and not isinstance(
+            columns["id"]["type"], sa.BigInteger
+        ):
+            connection.exec_driver_sql(f"ALTER TABLE {TABLE} ALTER COLUMN id TYPE BIGINT")
 
 
 def rows_for(
@@ -80,136 +130,415 @@ def rows_for(
     ]
 
 
+def decode_line(line: bytes) -> tuple[str, tuple]:
+    """A journal line back to (entry id, row)."""
+    entry_id, lead_id, stamp, *rest = orjson.loads(line)
+    return entry_id, (lead_id, datetime.fromisoformat(stamp), *rest)
+
+
 def insert_statement(engine: sa.Engine) -> str:
-    """A plain INSERT in the driver's parameter style: executemany without ORM overhead."""
+    """INSERT that skips entry ids already in the table (replays are idempotent)."""
     marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    names = ("entry_id", *COLUMNS)
     return (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join([marker] * len(COLUMNS))})"
+        f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))}) "
+        "ON CONFLICT (entry_id) DO NOTHING"
     )
 
 
-def write_rows(engine: sa.Engine, rows: list[tuple]) -> None:
-    """Insert rows in one transaction (raises on failure)."""
-    if not rows:
+def write_entries(engine: sa.Engine, entries: list[tuple[str, tuple]]) -> None:
+    """Insert (entry id, row) pairs in one transaction (raises on failure)."""
+    if not entries:
         return
-    if engine.dialect.name == "sqlite":  # stored as SQLAlchemy stores SQLite datetimes (UTC)
-        text: dict = {}  # one request's rows share one stamp: format each stamp once
-        rows = [
-            (r[0], text.get(r[1]) or text.setdefault(r[1], r[1].strftime("%Y-%m-%d %H:%M:%S.%f")))
-            + r[2:]
-            for r in rows
-        ]
+    sqlite = engine.dialect.name == "sqlite"
+    params = []
+    for entry_id, row in entries:
+        if sqlite:  # stored as SQLAlchemy stores SQLite datetimes (naive UTC text)
+            stamp = row[1].astimezone(UTC) if row[1].tzinfo else row[1]
+            row = (row[0], stamp.strftime("%Y-%m-%d %H:%M:%S.%f"), *row[2:])
+        params.append((entry_id, *row))
     with engine.begin() as connection:
-        connection.exec_driver_sql(insert_statement(engine), rows)
+        connection.exec_driver_sql(insert_statement(engine), params)
 
 
-def spill_path_for(url: str) -> Path:
-    """Where rows go when the database refuses them: beside a SQLite file, else in data/."""
+def journal_dir_for(url: str) -> Path:
+    """Where the journal lives: beside a SQLite file, else `data/scoring_log.journal`."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url.removeprefix("sqlite:///") + ".spill.jsonl")
-    return Path("data/scoring_log.spill.jsonl")
+        return Path(url.removeprefix("sqlite:///") + ".journal")
+    return Path("data/scoring_log.journal")
+
+
+def short_error(error: BaseException) -> str:
+    return redact(f"{type(error).__name__}: {error}".splitlines()[0][:500])
 
 
 @dataclass
 class LogStats:
-    written: int = 0
-    failed_writes: int = 0
-    spilled: int = 0
+    written: int = 0  # rows inserted into the table by this process
+    failed_writes: int = 0  # database writes that failed
+    spilled: int = 0  # rows kept in the journal while the database failed
+    replayed: int = 0  # of those, rows since written to the table
+    rejected: int = 0  # rows the database refused on their own (set aside, with the reason)
+    lost: int = 0  # rows neither in the table nor in the journal (should stay 0)
+    journal_failures: int = 0  # group commits that failed (rows then went to the database)
     last_error: str | None = None
     last_error_at: str | None = None
-    lost: int = 0  # rows neither written nor spilled (the spill file failed too)
 
 
 @dataclass
 class ScoringLog:
-    """Background, batched writer of scored leads. `record` never blocks on the database."""
+    """Durable scoring log: `record` returns once rows are journaled; a thread ships them."""
 
     url: str
-    spill_path: Path | None = None
+    journal_dir: Path | None = None
     batch_size: int = 500
     flush_seconds: float = 0.2
+    sync: bool = True
+    max_retry_seconds: float = 2.0
+    write_journal: bool = True  # False: only replay what ended processes left
     stats: LogStats = field(default_factory=LogStats)
 
     def __post_init__(self) -> None:
-        self.spill_path = self.spill_path or spill_path_for(self.url)
+        self.journal_dir = Path(self.journal_dir or journal_dir_for(self.url))
         self._engine = make_engine(self.url)
-        self._queue: queue.Queue[list[tuple] | None] = queue.Queue()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._pending = 0
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._closing = False
+        self._failing = False
+        self._last_outage_log = 0.0
+        self._offsets: dict[Path, int] = {}
+        self._rejected_in_batch = 0
+        self._spill_marks: dict[Path, int] = {}
+        self._schema_ready = self._probe(initial=True)
+        try:
+            self._journal: JournalWriter | None = (
+                JournalWriter(self.journal_dir, self.sync) if self.write_journal else None
+            )
+        except OSError as error:
+            self._journal = None
+            self._note_error(f"journal unavailable: {short_error(error)}")
+            log.error("scoring log: no journal at %s (%s); writing straight to the database",
+                      self.journal_dir, short_error(error))  # fmt: skip
+        own = self._journal.token if self._journal else None
+        self._adopted: list[Adopted] = adopt_orphans(self.journal_dir, own)
+        if self._adopted:
+            found = self._count_spilled()
+            log.warning(
+                "scoring log: %d rows left in the journal by an ended process; replaying them",
+                found,
+            )
         self._thread = threading.Thread(target=self._run, name="scoring-log", daemon=True)
         self._thread.start()
 
+    # --- the request side ----------------------------------------------------------------
+
     @property
     def healthy(self) -> bool:
-        return self.stats.failed_writes == 0
+        journal_ok = self._journal is not None and self._journal.last_error is None
+        return journal_ok and not self._failing
 
-    def record(self, rows: list[tuple]) -> None:
-        if rows:
-            with self._lock:
-                self._pending += len(rows)
-                self._idle.clear()
-            self._queue.put(rows)
+    def record(self, rows: list[tuple], entry_ids: Iterable[str] | None = None) -> None:
+        """Return once `rows` are durable; raise `ScoringLogUnavailable` if they cannot be."""
+        if not rows:
+            return
+        if self._journal is not None:
+            try:
+                self._journal.append(rows, entry_ids)
+                return
+            except JournalError as error:
+                reason = str(error)
+        else:
+            reason = "journal unavailable"
+        self._write_direct(rows, entry_ids, reason)
+
+    async def record_async(self, rows: list[tuple], entry_ids: Iterable[str] | None = None):
+        """`record` for the event loop: awaits the group commit without blocking the loop."""
+        if not rows:
+            return
+        if self._journal is not None:
+            try:
+                await asyncio.wrap_future(self._journal.submit(rows, entry_ids))
+                return
+            except JournalError as error:
+                reason = str(error)
+        else:
+            reason = "journal unavailable"
+        await asyncio.to_thread(self._write_direct, rows, entry_ids, reason)
+
+    def _write_direct(self, rows: list[tuple], entry_ids, journal_problem: str) -> None:
+        """The journal failed: write to the database now, or refuse (nothing answered, lost)."""
+        self.stats.journal_failures += 1
+        ids = list(entry_ids) if entry_ids is not None else None
+        if ids is None:
+            ids = [f"direct:{time.time_ns():x}:{i}" for i in range(len(rows))]
+        try:
+            write_entries(self._engine, list(zip(ids, rows, strict=True)))
+        except Exception as error:  # the database failed too: refuse, do not drop
+            self._note_error(short_error(error))
+            log.critical(
+                "scoring log: journal and database both failed (%s; %s): refusing %d rows",
+                journal_problem,
+                self.stats.last_error,
+                len(rows),
+            )
+            raise ScoringLogUnavailable(
+                "the scoring log cannot keep these leads: the journal failed "
+                f"({redact(journal_problem)}) and the database is unavailable "
+                f"({type(error).__name__})"
+            ) from None
+        self.stats.written += len(rows)
+        log.warning("scoring log: journal failed (%s); %d rows written directly", journal_problem,
+                    len(rows))  # fmt: skip
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every recorded row is written or spilled; False on timeout."""
-        return self._idle.wait(timeout)
+        """Ship everything journaled so far; False if the database has not taken it in time."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._caught_up():
+                self._wake.set()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+        return True
 
     def close(self, timeout: float = 10.0) -> None:
+        """Ship what can be shipped within `timeout`; what is left stays in the journal."""
         self.flush(timeout)
-        self._queue.put(None)
+        self._closing = True
+        self._wake.set()
         self._thread.join(timeout)
+        if self._journal is not None:
+            self._journal.close(timeout)
+            for segment, end, _ in self._journal.segments():
+                if self._offsets.get(segment, read_checkpoint(segment)) >= end:
+                    remove_segment(segment)
+            self._journal.release()
+        for adopted in self._adopted:
+            adopted.release(self.journal_dir)
         self._engine.dispose()
+
+    # --- the shipping side ---------------------------------------------------------------
+
+    def _work(self) -> list[tuple[Path, int | None, bool]]:
+        """Segments to ship, oldest first: (path, readable end or None for EOF, active)."""
+        work: list[tuple[Path, int | None, bool]] = []
+        for adopted in self._adopted:
+            work.extend((segment, None, False) for segment in adopted.segments)
+        if self._journal is not None:
+            work.extend(self._journal.segments())
+        return work
+
+    def _offset(self, segment: Path) -> int:
+        if segment not in self._offsets:
+            self._offsets[segment] = read_checkpoint(segment)
+        return self._offsets[segment]
+
+    def _caught_up(self) -> bool:
+        if self._adopted and any(a.segments for a in self._adopted):
+            return False
+        if self._journal is None:
+            return True
+        if not self._journal.idle():
+            return False
+        return all(self._offsets.get(path, 0) >= end for path, end, _ in self._journal.segments())
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
+            self._wake.clear()
+            try:
+                self._ship_all()
+            except Exception as error:  # never let the writer thread die
+                self._note_error(short_error(error))
+                log.exception("scoring log: unexpected error while shipping")
+            with self._cond:
+                self._cond.notify_all()
+            if self._closing:
                 return
-            batch = list(item)
-            deadline = time.monotonic() + self.flush_seconds
-            while len(batch) < self.batch_size:  # gather what else arrives within the window
-                try:
-                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                batch.extend(more)
-            self._write(batch)
-            with self._lock:
-                self._pending -= len(batch)
-                if self._pending == 0:
-                    self._idle.set()
 
-    def _write(self, batch: list[tuple]) -> None:
+    def _retry_delay(self) -> float:
+        return min(self.max_retry_seconds, 0.25 * 2 ** min(self.stats.failed_writes, 8))
+
+    def _ship_all(self) -> bool:
+        for segment, end, active in self._work():
+            while True:
+                offset = self._offset(segment)
+                lines = read_lines(segment, offset, self.batch_size, end)
+                if not lines:
+                    if not active:
+                        self._finish(segment, offset)
+                    break
+                if not self._ship(segment, offset, lines):
+                    return False
+        return True
+
+    def _finish(self, segment: Path, offset: int) -> None:
+        """A segment no longer written to is shipped: remove it (a torn tail was never answered)."""
+        with contextlib.suppress(FileNotFoundError):
+            if segment.stat().st_size > offset:
+                log.warning("scoring log: %s ends in an incomplete line (a write torn by a "
+                            "crash, never answered); skipped", segment.name)  # fmt: skip
+        remove_segment(segment)
+        self._offsets.pop(segment, None)
+        self._spill_marks.pop(segment, None)
+        for adopted in self._adopted:
+            if segment in adopted.segments:
+                adopted.segments.remove(segment)
+        if self._journal is not None:
+            self._journal.forget(segment)
+
+    def _ship(self, segment: Path, offset: int, lines: list[bytes]) -> bool:
+        self._rejected_in_batch = 0  # a batch cut short by an outage is retried whole
+        entries, corrupt = [], []
+        for line in lines:
+            try:
+                entries.append(decode_line(line))
+            except (ValueError, TypeError) as error:
+                corrupt.append((line, error))
         try:
-            write_rows(self._engine, batch)
-            self.stats.written += len(batch)
-        except Exception as error:  # any database failure: report it, keep the rows
+            write_entries(self._engine, entries)
+        except Exception as error:
+            first = short_error(error)
+            if not self._probe():
+                self._outage(first)
+                return False
             self.stats.failed_writes += 1
-            self.stats.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:500]
-            self.stats.last_error_at = datetime.now(UTC).isoformat(timespec="seconds")
-            log.error(
-                "scoring log: could not write %d rows to %s (%s); spilling them to %s",
-                len(batch),
-                self._engine.url.render_as_string(hide_password=True),
-                self.stats.last_error,
-                self.spill_path,
+            self._note_error(first)
+            if not self._isolate(entries):
+                return False
+        for line, error in corrupt:
+            self._set_aside(line, f"unreadable journal line: {error}", lost=True)
+        self._advance(segment, offset, lines)
+        if self._failing:
+            self._failing = False
+            log.warning(
+                "scoring log: the database is back; %d spilled rows replayed so far",
+                self.stats.replayed,
             )
-            self._spill(batch)
+        return True
 
-    def _spill(self, batch: list[tuple]) -> None:
+    def _isolate(self, entries: list[tuple[str, tuple]]) -> bool:
+        """The database works but refused the batch: write row by row, set aside the bad ones."""
+        for entry in entries:
+            try:
+                write_entries(self._engine, [entry])
+            except Exception as error:
+                if not self._probe():
+                    self._outage(short_error(error))
+                    return False
+                line = orjson.dumps([entry[0], *entry[1]]).decode()
+                self._set_aside(line, short_error(error))
+        return True
+
+    def _advance(self, segment: Path, offset: int, lines: list[bytes]) -> None:
+        mark = self._spill_marks.get(segment, 0)
+        position, replayed = offset, 0
+        for line in lines:
+            replayed += position < mark
+            position += len(line)
+        shipped = len(lines) - self._rejected_in_batch
+        self._rejected_in_batch = 0
+        self.stats.written += shipped
+        self.stats.replayed += replayed
+        self._offsets[segment] = position
+        with contextlib.suppress(FileNotFoundError):
+            write_checkpoint(segment, position)
+
+    def _set_aside(self, line: bytes | str, reason: str, lost: bool = False) -> None:
+        """A row the database will not take: into `rejected.jsonl` with the reason.
+
+        `lost`: the journal line itself is unreadable, so the row cannot be recovered."""
+        self._rejected_in_batch += 1
+        text = line.decode("utf-8", "replace").strip() if isinstance(line, bytes) else line
+        record = json.dumps({"row": text, "reason": reason, "at": now()}) + "\n"
         try:
-            self.spill_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.spill_path.open("a") as handle:
-                for row in batch:
-                    handle.write(
-                        json.dumps(dict(zip(COLUMNS, row, strict=True)), default=str) + "\n"
-                    )
-            self.stats.spilled += len(batch)
-        except OSError as error:
-            self.stats.lost += len(batch)
-            log.critical("scoring log: spill to %s failed too (%s)", self.spill_path, error)
+            with (self.journal_dir / REJECTED_FILE).open("a") as handle:
+                handle.write(record)
+        except OSError:
+            lost = True
+        if lost:
+            self.stats.lost += 1
+        else:
+            self.stats.rejected += 1
+        log.error("scoring log: a row was refused (%s); set aside in %s", reason, REJECTED_FILE)
+
+    def _outage(self, error: str) -> None:
+        self.stats.failed_writes += 1
+        self._note_error(error)
+        self._count_spilled()
+        if not self._failing or time.monotonic() - self._last_outage_log > 30:
+            self._last_outage_log = time.monotonic()
+            log.error(
+                "scoring log: cannot write to %s (%s); %d rows kept in the journal %s and "
+                "retried until it answers",
+                self._engine.url.render_as_string(hide_password=True),
+                error,
+                self.stats.spilled - self.stats.replayed,
+                self.journal_dir,
+            )
+        self._failing = True
+
+    def _count_spilled(self) -> int:
+        """Count the rows now waiting in the journal that were not counted as spilled yet."""
+        found = 0
+        for segment, end, _ in self._work():
+            start = max(self._spill_marks.get(segment, 0), self._offset(segment))
+            try:
+                with segment.open("rb") as handle:
+                    handle.seek(start)
+                    data = handle.read(None if end is None else max(0, end - start))
+            except FileNotFoundError:
+                continue
+            complete = data.rfind(b"\n") + 1
+            found += data.count(b"\n", 0, complete)
+            self._spill_marks[segment] = start + complete
+        self.stats.spilled += found
+        return found
+
+    def _probe(self, initial: bool = False) -> bool:
+        """Can the database be written at all (creating the table when missing)?"""
+        try:
+            ensure_schema(self._engine)
+            return True
+        except Exception as error:
+            if initial:
+                self._failing = True
+                self._note_error(short_error(error))
+                log.error(
+                    "scoring log: database %s unavailable at start (%s); rows wait in the "
+                    "journal until it answers",
+                    self._engine.url.render_as_string(hide_password=True),
+                    short_error(error),
+                )
+            return False
+
+    def _note_error(self, message: str) -> None:
+        self.stats.last_error = message
+        self.stats.last_error_at = now()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def replay(url: str, journal_dir: Path | None = None, timeout: float = 30.0) -> dict:
+    """Ship every journal left by ended processes into the table (`scoring-log replay`)."""
+    from leadscore.scoring.journal import unshipped_rows
+
+    directory = Path(journal_dir or journal_dir_for(url))
+    before = unshipped_rows(directory)
+    scoring_log = ScoringLog(url, journal_dir=directory, write_journal=False)
+    try:
+        done = scoring_log.flush(timeout)
+    finally:
+        scoring_log.close(timeout=1.0)
+    return {
+        "journal": str(directory),
+        "found": before,
+        "replayed": scoring_log.stats.replayed,
+        "rejected": scoring_log.stats.rejected,
+        "remaining": unshipped_rows(directory),
+        "complete": done,
+        "last_error": scoring_log.stats.last_error,
+    }

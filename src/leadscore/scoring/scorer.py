@@ -25,6 +25,7 @@ from leadscore.core.schema import FeatureSpec
 from leadscore.core.values import parse_bool
 from leadscore.model.bundle import ModelBundle
 from leadscore.model.grading import Grading
+from leadscore.model.train import raw_output
 from leadscore.scoring import linear, trees
 
 PARITY_TOLERANCE = 1e-9
@@ -40,13 +41,14 @@ def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
     spec = FeatureSpec.from_dict(bundle.card["features"])
     inputs = leads.reindex(columns=list(spec.fields))
     probability = bundle.pipeline.predict_proba(inputs)[:, 1]
+    raw = raw_output(bundle.pipeline, inputs)
     grading = bundle.grading
     ids = leads[fields.LEAD_ID] if fields.LEAD_ID in leads else pd.RangeIndex(len(leads))
     return pd.DataFrame(
         {
             fields.LEAD_ID: np.asarray(ids),
             "probability": probability,
-            "score": grading.score(probability),
+            "score": grading.score(probability, raw),
             "grade": grading.grade(probability),
         }
     )
@@ -294,7 +296,7 @@ class Scorer:
         return Scored(
             raw=raw,
             probability=probability,
-            score=self.grading.score(probability),
+            score=self.grading.score(probability, raw),
             grade=self.grading.grade(probability),
             contributions=self.contributions(matrix) if reasons else None,
         )
@@ -361,14 +363,18 @@ class Scorer:
         return pd.DataFrame(data)
 
     def check_against(self, pipeline) -> float:
-        """Max |compiled - pipeline| probability on the probe leads; raise above tolerance."""
+        """Max |compiled - pipeline| probability and raw output (the score's source) on the
+        probe leads; raise above tolerance."""
         probe = self.probe_frame()
         expected = pipeline.predict_proba(probe)[:, 1]
         matrix, _ = self.encode_records(
             probe.astype(object).where(probe.notna(), None).to_dict("records")
         )
-        got = self.score(matrix).probability
-        gap = float(np.max(np.abs(got - expected)))
+        got = self.score(matrix)
+        gap = max(
+            float(np.max(np.abs(got.probability - expected))),
+            float(np.max(np.abs(got.raw - raw_output(pipeline, probe)))),
+        )
         if not gap <= PARITY_TOLERANCE:
             raise CompileError(
                 f"compiled scorer differs from the pipeline by {gap:.2e} (> {PARITY_TOLERANCE:g}); "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.config import load_params
-from leadscore.core.io import read_json, write_json
+from leadscore.core.io import read_json, write_json, write_text
 from leadscore.core.schema import FeatureSpec
 from leadscore.views.align import _pct, align_report, render_markdown
 
@@ -26,7 +26,7 @@ def main(
     candidates = list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
     report = align_report(scored, params.contract, candidates)
     write_json(reports_dir / "align.json", report)
-    (reports_dir / "align.md").write_text(render_markdown(report))
+    write_text(reports_dir / "align.md", render_markdown(report))
     for name, row in report["views"].items():
         log.info("align: %s %d leads, conversion %s", name, row["leads"], _pct(row["conversion"]))
     return report

@@ -9,7 +9,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import read_json, write_json
+from leadscore.core.io import read_json, write_json, write_text
 from leadscore.views.contract import _pct, contract_report, render_markdown
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def main(
         params.warnings,
     )
     write_json(reports_dir / "contract.json", report)
-    (reports_dir / "contract.md").write_text(render_markdown(report))
+    write_text(reports_dir / "contract.md", render_markdown(report))
     run = read_json(card_path).get("mlflow") if card_path.is_file() else None
     if run and run.get("run_id"):
         from leadscore.mlops import tracking

@@ -21,7 +21,7 @@ from leadscore.analysis.evaluate import (
 )
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import write_json
+from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_baseline, load_bundle
 from leadscore.scoring.scorer import score_leads
@@ -86,7 +86,7 @@ def main(
         log.warning("evaluate: %s", item["message"])
     metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
     if not metrics["signal"]["usable"]:
-        log.warning("evaluate: %s", metrics["signal"]["reason"])
+        log.warning("evaluate: no usable signal: %s", metrics["signal"]["reason"])
     write_json(reports_dir / "metrics.json", metrics)
     plot_dir = reports_dir / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -94,11 +94,14 @@ def main(
     plot_files = []
     for name, table in curves(y, probability, params.evaluate.calibration_bins).items():
         path = plot_dir / f"{name}.csv"
-        table.round(6).to_csv(path, index=False)
+        write_csv(table.round(6), path, index=False)
         plot_files.append(path)
-    test.assign(
-        **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
-    ).to_parquet(data_dir / "test_scored.parquet")
+    write_parquet(
+        test.assign(
+            **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
+        ),
+        data_dir / "test_scored.parquet",
+    )
     run = bundle.card.get("mlflow") or {}
     if run.get("run_id"):
         from leadscore.mlops import tracking

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core import fields
-from leadscore.core.config import load_params
-from leadscore.core.io import read_json, read_table, write_json
+from leadscore.core.config import economics_columns, load_params
+from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.views.feedback import (
     join_scoring_log,
+    journal_backlog,
     monthly_feedback,
     outcomes_from_file,
     read_scoring_log,
@@ -32,6 +32,7 @@ def main(
     scoring_log: str | None = None,
     outcomes_path: Path | None = None,
     as_of: str | None = None,
+    journal_dir: Path | None = None,
 ) -> dict:
     params = load_params(params_path)
     contract = params.contract
@@ -40,7 +41,8 @@ def main(
         derived = read_json(grading_path).get("derivation", {}).get("grades", {})
         bindings = {grade: row.get("binding") for grade, row in derived.items()}
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
-    watched = [fields.CHANNEL]
+    channel = economics_columns(params.data).channel
+    watched = [channel] if channel else []
     if card_path.is_file():
         from leadscore.core.schema import FeatureSpec
 
@@ -50,6 +52,13 @@ def main(
             raise ValueError("--outcomes is required with --scoring-log")
         outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
         scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+        unshipped = journal_backlog(scoring_log, journal_dir)
+        if unshipped:
+            log.warning(
+                "feedback: %d scored leads are still only in the scoring journal, not in the "
+                "table this report reads; run `leadscore scoring-log replay` first",
+                unshipped,
+            )
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
@@ -57,14 +66,19 @@ def main(
             scored, contract, stamp, reference, watched, "scoring log", params.warnings, bindings
         )
         report["scored_leads_without_outcome"] = without
+        report["scored_leads_not_replayed"] = unshipped
     else:
         scored = pd.read_parquet(scored_path)
-        stamp = pd.Timestamp(as_of or read_json(split_path)["as_of"])
+        split = read_json(split_path) if split_path.is_file() else {}
+        stamp = as_of or split.get("as_of")  # a split without dates has no as-of date
+        stamp = pd.Timestamp(stamp) if stamp else None
         report = monthly_feedback(
             scored, contract, stamp, reference, watched, settings=params.warnings, bindings=bindings
         )
     write_json(reports_dir / "feedback.json", report)
-    (reports_dir / "feedback.md").write_text(render_markdown(report))
+    write_text(reports_dir / "feedback.md", render_markdown(report))
+    for item in report["missing"]:
+        log.warning("feedback: %s", item["message"])
     log.info(
         "feedback: %d closed months, %d flagged", len(report["months"]), report["flagged_months"]
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import load_params
-from leadscore.core.io import read_table, write_json
+from leadscore.core.config import economics_columns, load_params
+from leadscore.core.io import read_table, write_json, write_text
 from leadscore.views.funnel import _money, funnel_report, render_markdown
 
 log = logging.getLogger(__name__)
@@ -22,16 +22,21 @@ def main(
     revenue_target: float | None = None,
     response_rate: float | None = None,
 ) -> dict:
-    params = load_params(params_path).funnel
+    config = load_params(params_path)
+    params = config.funnel
     if revenue_target is not None:
         params = params.model_copy(update={"revenue_target": revenue_target})
     if response_rate is not None:
         params = params.model_copy(update={"response_rate": response_rate})
-    report = funnel_report(pd.read_parquet(scored_path), read_table(costs_path), params)
+    costs = read_table(costs_path) if costs_path.is_file() else pd.DataFrame()
+    columns = economics_columns(config.data)
+    report = funnel_report(pd.read_parquet(scored_path), costs, params, columns)
     if reports_dir is not None:
         write_json(reports_dir / "funnel.json", report)
-        (reports_dir / "funnel.md").write_text(render_markdown(report))
+        write_text(reports_dir / "funnel.md", render_markdown(report))
     plan = report["plan"]
+    for item in report["missing"]:
+        log.warning("funnel: %s", item["message"])
     log.info(
         "funnel: %s deals, %s A leads for a target of %s",
         plan["deals_needed"],

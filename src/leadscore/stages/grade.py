@@ -12,6 +12,7 @@ from leadscore.core.config import load_params
 from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import read_fitted, seal_bundle
 from leadscore.model.thresholds import busiest_month_volume, derive_grading, grading_record
+from leadscore.model.train import raw_output
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def main(
         params.contract.grades,
         valid[fields.CONVERTED].to_numpy(int),
         params.grade.safety_margin,
+        raw_output(pipeline, inputs),
     )
     record = grading_record(grading, derivation, params.contract, card["model_version"])
     seal_bundle(model_dir, record)

@@ -14,7 +14,7 @@ from leadscore.analysis.importance import (
     importance_figure,
 )
 from leadscore.core.config import load_params
-from leadscore.core.io import write_json
+from leadscore.core.io import write_csv, write_json
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.scorer import Scorer
 
@@ -38,8 +38,8 @@ def main(
     test = pd.read_parquet(data_dir / "test_scored.parquet")
     result = compute(scorer, test, params.importance)
     table, segments = result["table"], result["segments"]
-    table.round(6).to_csv(reports_dir / "importance.csv", index=False)
-    segments.round(6).to_csv(reports_dir / "segments.csv", index=False)
+    write_csv(table.round(6), reports_dir / "importance.csv", index=False)
+    write_csv(segments.round(6), reports_dir / "segments.csv", index=False)
     summary = {
         k: v for k, v in result["summary"].items() if k != "seconds"
     }  # DVC metrics: no timings

@@ -6,16 +6,21 @@ import json
 import logging
 from pathlib import Path
 
-from leadscore.core.config import load_params
-from leadscore.core.io import read_table, write_json
+from leadscore.core import fields
+from leadscore.core.config import economics_columns, load_params
+from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
+from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ingest import (
     IngestResult,
     LeadTableError,
     LeadTableSpec,
     builtin_kinds,
+    decided,
+    excluded_by_configuration,
     export_table_spec,
     ingest,
     input_fields,
+    outcome_counts,
 )
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,8 @@ def main(
 
     params = load_params(params_path)
     raw = read_table(raw_path)
+    export_path = raw_path.with_name(EXPORT_REPORT)
+    export = read_json(export_path) if export_path.is_file() else {}
     builtin = params.data.source == "generator"
     if builtin:
         spec = LeadTableSpec()
@@ -40,19 +47,42 @@ def main(
         spec = export_table_spec(kinds, raw.columns)
     result = ingest(raw, spec)
     leakage = params.data.leakage
+    economics = economics_columns(params.data)  # an export's won value and cost: never inputs
+    never = () if builtin else economics.never_inputs
+    configured = tuple(
+        dict.fromkeys(
+            (*excluded_by_configuration(params, kinds), *(n for n in never if n in kinds))
+        )
+    )
     kept, flagged = guard(
-        result.valid,
+        decided(result.valid),  # open leads have no outcome: no evidence either way
         kinds,
         leakage.max_single_field_auc,
         leakage.folds,
-        excluded=tuple(params.data.exclude),
+        excluded=configured,
         allowed=tuple(params.contract.allowed_fields),
     )
-    result.summary["fields"] = {"inputs": list(kept), "flagged": flagged}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result.valid.to_parquet(out_dir / "leads.parquet", index=False)
-    result.quarantine.to_csv(out_dir / "quarantine.csv", index=False)
-    write_json(out_dir / "features.json", input_fields(result.valid, kept, builtin))
+    result.summary["fields"] = {
+        "inputs": list(kept),
+        "flagged": flagged,
+        "excluded_by_configuration": list(configured),
+    }
+    result.summary["export"] = export
+    result.summary["outcomes"] = outcome_counts(result.valid)
+    share = result.summary["quarantined_share"]
+    if share > params.ingest.max_quarantine_share:  # fail before any output is replaced
+        failed = out_dir / "quarantine.failed.csv"
+        write_csv(result.quarantine, failed, index=False)
+        raise LeadTableError(
+            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
+            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
+            "are left as they were)"
+        )
+    write_parquet(result.valid, out_dir / "leads.parquet", index=False)
+    write_csv(result.quarantine, out_dir / "quarantine.csv", index=False)
+    features = input_fields(result.valid, kept, builtin)
+    features["id"] = export.get("id", {"column": fields.LEAD_ID})
+    write_json(out_dir / "features.json", features)
     write_json(report_path, result.summary)
     for name, why in flagged.items():
         log.info(
@@ -61,7 +91,6 @@ def main(
             name,
             "; ".join(why["flags"]),
         )
-    share = result.summary["quarantined_share"]
     log.info(
         "ingest: %d rows, %d valid, %d quarantined (%s)",
         result.summary["rows_in"],
@@ -69,9 +98,4 @@ def main(
         result.summary["rows_quarantined"],
         json.dumps(result.summary["reasons"]),
     )
-    if share > params.ingest.max_quarantine_share:
-        raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {out_dir / 'quarantine.csv'}"
-        )
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.io import read_json
+from leadscore.core.io import read_json, write_text
 from leadscore.views.report import render_report
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,6 @@ def main(
         pd.read_csv(importance_path) if importance_path.is_file() else None,
     )
     path = reports_dir / "report.html"
-    path.write_text(html, encoding="utf-8")
+    write_text(path, html)
     log.info("report: %s (%d kB)", path, len(html) // 1024)
     return path

@@ -9,8 +9,16 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.io import write_json
-from leadscore.data.split import SPLITS, SplitResult, resolve_as_of, stratified_split, time_split
+from leadscore.core.io import write_json, write_parquet
+from leadscore.data.split import (
+    SPLITS,
+    SplitResult,
+    minimum_data_error,
+    resolve_as_of,
+    row_order_split,
+    stratified_split,
+    time_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +30,34 @@ def main(
     report_path: Path = Path("reports/split.json"),
 ) -> SplitResult:
     params = load_params(params_path)
+    split = params.split
+    window_days = params.contract.outcome.window_days
     leads = pd.read_parquet(leads_path)
+    default_as_of = None
     if fields.CREATED_AT in leads:
-        result = time_split(
-            leads,
-            as_of=resolve_as_of(leads, params.split.as_of),
-            window_days=params.contract.outcome.window_days,
-            valid_months=params.split.valid_months,
-            test_months=params.split.test_months,
-        )
+        default_as_of = resolve_as_of(leads, None)
+        as_of = resolve_as_of(leads, split.as_of)
+        result = time_split(leads, as_of, window_days, split.valid_months, split.test_months)
+    elif params.data.rows_in_time_order:
+        result = row_order_split(leads, split.valid_share, split.test_share)
     else:
-        split = params.split
         result = stratified_split(leads, split.valid_share, split.test_share, split.seed)
+    gate = params.contract.publish_gate
+    error = minimum_data_error(
+        result,
+        leads,
+        gate.min_positives,
+        gate.min_negatives,
+        split.valid_months,
+        split.test_months,
+        default_as_of,
+        window_days,
+    )
+    if error is not None:
+        raise error
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
-        getattr(result, name).to_parquet(out_dir / f"{name}.parquet", index=False)
+        write_parquet(getattr(result, name), out_dir / f"{name}.parquet", index=False)
     write_json(report_path, result.summary)
     log.info("split: %s", result.summary)
     return result

@@ -13,7 +13,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract
-from leadscore.views.profiles import profile_mask
+from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def view_figures(converted: pd.Series, mask: pd.Series) -> dict:
 def views(scored: pd.DataFrame, contract: Contract) -> tuple[dict[str, pd.Series], dict]:
     """Masks and figures of marketing's profile, sales' profile and the model's A grade."""
     masks = {
-        "marketing": profile_mask(scored, contract.profiles.marketing),
-        "sales": profile_mask(scored, contract.profiles.sales),
+        "marketing": fitting_mask(scored, contract.profiles.marketing),
+        "sales": fitting_mask(scored, contract.profiles.sales),
         "model_A": scored["grade"] == "A",
     }
     converted = scored[fields.CONVERTED].astype(int)
@@ -153,6 +153,7 @@ def align_report(scored: pd.DataFrame, contract: Contract, candidates: list[str]
         "views": side_by_side,
         "agreement": agreement_table(scored, masks),
         "lead_elements": lead_elements(scored, candidates),
+        "missing": profile_gaps(scored, contract.profiles),
     }
 
 
@@ -166,6 +167,7 @@ def render_markdown(report: dict) -> str:
         "",
         f"{report['leads']:,} leads, base rate {report['base_rate']:.1%}.",
         f"Marketing: {report['profiles']['marketing']}. Sales: {report['profiles']['sales']}.",
+        *[f"> {item['message']}" for item in report.get("missing", [])],
         "",
         "| view | leads | conversion | lift | share of conversions |",
         "|---|---|---|---|---|",

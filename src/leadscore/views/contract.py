@@ -15,7 +15,7 @@ from leadscore.core.config import Contract, PublishGate, WarningParams
 from leadscore.core.stats import period_months, wilson_interval
 from leadscore.model import health
 from leadscore.model.grading import GRADES
-from leadscore.views.profiles import profile_mask
+from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def profile_figures(
     months = test_months(scored, months)
     base_rate, total = float(converted.mean()), int(converted.sum())
     return {
-        name: group_figures(converted[profile_mask(scored, profile)], months, base_rate, total)
+        name: group_figures(converted[fitting_mask(scored, profile)], months, base_rate, total)
         for name, profile in (
             ("marketing", contract.profiles.marketing),
             ("sales", contract.profiles.sales),
@@ -237,6 +237,7 @@ def contract_report(
             f"test period {created.min().date()} to {created.max().date()}" if dated else "test",
             warning_params or WarningParams(),
         ),
+        "missing": profile_gaps(scored, contract.profiles),
     }
 
 
@@ -254,11 +255,17 @@ def render_markdown(report: dict) -> str:
         f"Agreed by {agreed['sales_owner']} and {agreed['marketing_owner']} on {agreed['date']}. "
         f"Converted = {report['outcome']['converted_when']} "
         f"({report['outcome']['window_days']} days).",
-        f"Test period {period['from']} to {period['to']} ({period['months']} months): "
-        f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
+        (
+            f"Test period {period['from']} to {period['to']} ({period['months']} months): "
+            if period["from"]
+            else f"Test set (no creation dates; about {period['months']} months of leads): "
+        )
+        + f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
         f"{report['base_rate']:.1%}.",
         "",
     ]
+    lines += [f"> {item['message']}" for item in report.get("missing", [])]
+    lines += [""] if report.get("missing") else []
     signal = report.get("signal")
     if signal and not signal["usable"]:
         lines += [f"**The data carry no usable signal.** {signal['reason']}.", ""]

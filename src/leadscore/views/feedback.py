@@ -13,15 +13,18 @@ outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract, WarningParams
+from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
 from leadscore.model import health
 from leadscore.model.grading import GRADES
+from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ PSI_BINS = 10
 def closed_months(created_at: pd.Series, as_of: pd.Timestamp, window_days: int) -> pd.Series:
     """True for leads created in a month whose last lead's outcome window closed by `as_of`."""
     month_end = created_at.dt.to_period("M").dt.end_time.dt.normalize()
-    return month_end + pd.Timedelta(days=window_days) <= as_of
+    return ~window_open(month_end, as_of, window_days)
 
 
 def psi(reference: pd.Series, current: pd.Series) -> float:
@@ -134,10 +137,24 @@ def month_row(
     }
 
 
+def undated_feedback(contract: Contract, source: str) -> dict:
+    """The feedback of leads without creation dates: no months, and what would give them."""
+    return {
+        "source": source,
+        "as_of": None,
+        "window_days": contract.outcome.window_days,
+        "months_open": 0,
+        "leads_in_open_months": 0,
+        "months": [],
+        "flagged_months": 0,
+        "missing": [need("Monthly feedback", "dates")],
+    }
+
+
 def monthly_feedback(
     scored: pd.DataFrame,
     contract: Contract,
-    as_of: pd.Timestamp,
+    as_of: pd.Timestamp | None,
     reference: pd.DataFrame | None = None,
     watched: list[str] | None = None,
     source: str = "test period",
@@ -146,10 +163,16 @@ def monthly_feedback(
 ) -> dict:
     """Conversion by grade per closed month vs the promises; flags and likely causes.
 
+    `as_of`: the day outcomes are known up to (None: the day after the newest lead). Leads
+    without creation dates have no months: the report says what it needs instead.
     `bindings`: what set each grade's threshold (the grading's derivation); a grade set by
     capacity converts above its promise by design and is not called stale.
     """
+    if fields.CREATED_AT not in scored or scored[fields.CREATED_AT].isna().all():
+        return undated_feedback(contract, source)
     created = pd.to_datetime(scored[fields.CREATED_AT])
+    if as_of is None:
+        as_of = created.max().normalize() + pd.Timedelta(days=1)
     closed = closed_months(created, as_of, contract.outcome.window_days)
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
@@ -165,6 +188,7 @@ def monthly_feedback(
         "leads_in_open_months": int((~closed).sum()),
         "months": months,
         "flagged_months": sum(m["flagged"] for m in months),
+        "missing": [],
     }
 
 
@@ -178,8 +202,7 @@ def outcomes_from_file(outcomes: pd.DataFrame, window_days: int) -> pd.DataFrame
     if fields.CONVERTED in frame.columns:
         frame[fields.CONVERTED] = frame[fields.CONVERTED].astype(int)
     elif fields.WON_AT in frame.columns:
-        won = pd.to_datetime(frame[fields.WON_AT])
-        in_window = won.notna() & (won - frame[fields.CREATED_AT] <= pd.Timedelta(days=window_days))
+        in_window = won_within_window(frame[fields.CREATED_AT], frame[fields.WON_AT], window_days)
         frame[fields.CONVERTED] = in_window.astype(int)
     else:
         raise ValueError("outcomes file needs a 'converted' (0/1) or a 'won_at' (date) column")
@@ -197,10 +220,18 @@ def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
 
 
+LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
+
+
 def read_scoring_log(url: str) -> pd.DataFrame:
-    """All rows of the service's `scored_leads` table (SQLAlchemy URL or SQLite file path)."""
+    """All rows of the scoring log: the service's `scored_leads` table (SQLAlchemy URL or SQLite
+    file path), or the Parquet log of Spark runs (a directory or URI, partitioned by date)."""
     from sqlalchemy import create_engine
 
+    if url.rstrip("/").endswith(".parquet") or Path(url).is_dir() or url.startswith(LAKE_SCHEMES):
+        rows = pd.read_parquet(url).drop(columns="scored_date", errors="ignore")
+        stamps = pd.to_datetime(rows["scored_at"], utc=True).dt.tz_localize(None)  # as in SQL
+        return rows.assign(scored_at=stamps)
     if "://" not in url:
         url = f"sqlite:///{url}"
     engine = create_engine(url)
@@ -208,6 +239,15 @@ def read_scoring_log(url: str) -> pd.DataFrame:
         return pd.read_sql_table("scored_leads", engine, parse_dates=["scored_at"])
     finally:
         engine.dispose()
+
+
+def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
+    """Rows journaled for the scoring log `url` but not in its table yet (spilled, unreplayed)."""
+    from leadscore.scoring.journal import unshipped_rows
+    from leadscore.scoring.log import journal_dir_for
+
+    url = url if "://" in url else f"sqlite:///{url}"
+    return unshipped_rows(journal_dir or journal_dir_for(url))
 
 
 def _pct(value) -> str:
@@ -227,6 +267,12 @@ def within_uncertainty(month: dict) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    if report.get("missing"):
+        return (
+            f"# Monthly lead quality ({report['source']})\n\n"
+            + "\n".join(item["message"] for item in report["missing"])
+            + "\n"
+        )
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
         "",

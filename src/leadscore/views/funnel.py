@@ -1,9 +1,14 @@
 """Funnel planner: channel economics, and the funnel run backwards from a revenue target.
 
 Per channel on the test period: leads, cost, A-lead share, conversion, cost per A lead, cost per
-won deal, revenue per unit of cost. Backwards from a target: deals needed (average deal value),
-A leads needed (A-grade conversion), leads needed per channel under the current mix and under
-the efficient mix, and the reach needed when a response rate is given.
+won deal, revenue per unit of cost (and the same per campaign when the data name one). Backwards
+from a target: deals needed (average deal value), A leads needed (A-grade conversion), leads
+needed per channel under the current mix and under the efficient mix, and the reach needed when
+a response rate is given.
+
+Costs come from each lead's marketing cost when the export has one (`data.cost_column`), else
+from the channel cost table (the built-in generator's). Whatever the data lack (channel, costs,
+deal value) is left out and named, with the configuration key that provides it.
 """
 
 from __future__ import annotations
@@ -11,12 +16,17 @@ from __future__ import annotations
 import logging
 import math
 
+import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import FunnelParams
+from leadscore.core.config import GENERATOR_ECONOMICS, EconomicsColumns, FunnelParams
+from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
+
+ALL_LEADS = "all leads"  # the one group when the data name no channel
+NOT_GIVEN = "(not given)"  # leads whose channel or campaign is missing
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -24,23 +34,58 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return float(numerator / denominator) if denominator else None
 
 
-def channel_economics(scored: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
-    """One row per channel: volume, cost, A leads, conversions, revenue and the ratios."""
+def present(scored: pd.DataFrame, column: str | None) -> str | None:
+    """The column if the scored leads have it with at least one value, else None."""
+    return column if column and column in scored and scored[column].notna().any() else None
+
+
+def lead_costs(
+    scored: pd.DataFrame, costs: pd.DataFrame, columns: EconomicsColumns
+) -> tuple[pd.Series | None, str | None]:
+    """Marketing cost per lead and where it came from: the export's per-lead cost, else the
+    channel cost table by the lead's channel, else (None, None)."""
+    if lead_cost := present(scored, columns.lead_cost):
+        return pd.to_numeric(scored[lead_cost], errors="coerce"), "per-lead cost (data.cost_column)"
+    channel = present(scored, columns.channel)
+    if channel and len(costs):
+        per_channel = costs.set_index(fields.CHANNEL)["cost_per_lead"]
+        return scored[channel].astype(object).map(per_channel).astype(float), "channel cost table"
+    return None, None
+
+
+def economics_by(
+    scored: pd.DataFrame, group: pd.Series, cost: pd.Series | None, deal_value: str | None
+) -> pd.DataFrame:
+    """One row per group: volume, cost, A leads, conversions, revenue and the ratios."""
     won = scored[fields.CONVERTED].astype(bool)
-    frame = scored.assign(
-        _a=scored["grade"] == "A",
-        _won=won,
-        _revenue=scored[fields.DEAL_VALUE].where(won, 0.0).fillna(0.0),
+    nothing = pd.Series(np.nan, index=scored.index)
+    revenue = (
+        pd.to_numeric(scored[deal_value], errors="coerce").where(won, 0.0).fillna(0.0)
+        if deal_value
+        else nothing
     )
-    table = frame.groupby(fields.CHANNEL, observed=True).agg(
-        leads=(fields.LEAD_ID, "size"),
-        a_leads=("_a", "sum"),
-        won_deals=("_won", "sum"),
-        revenue=("_revenue", "sum"),
+    if group.isna().any():
+        group = group.astype(object).fillna(NOT_GIVEN)
+    frame = pd.DataFrame(
+        {
+            "_a": (scored["grade"] == "A").to_numpy(),
+            "_won": won.to_numpy(),
+            "_revenue": revenue.to_numpy(),
+            "_cost": (nothing if cost is None else cost).to_numpy(),
+        },
+        index=scored.index,
     )
-    cost_per_lead = costs.set_index(fields.CHANNEL)["cost_per_lead"]
-    table["cost_per_lead"] = cost_per_lead.reindex(table.index)
-    table["cost"] = table["leads"] * table["cost_per_lead"]
+    grouped = frame.groupby(group.rename(fields.CHANNEL), observed=True)
+    table = pd.DataFrame(
+        {
+            "leads": grouped.size(),
+            "a_leads": grouped["_a"].sum(),
+            "won_deals": grouped["_won"].sum(),
+            "revenue": grouped["_revenue"].sum(min_count=1),
+            "cost": grouped["_cost"].sum(min_count=1),
+        }
+    )
+    table["cost_per_lead"] = table["cost"] / table["leads"]
     table["a_share"] = table["a_leads"] / table["leads"]
     table["conversion"] = table["won_deals"] / table["leads"]
     for name, numerator, denominator in (
@@ -53,6 +98,16 @@ def channel_economics(scored: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame
             for n, d in zip(table[numerator], table[denominator], strict=True)
         ]
     return table.reset_index()
+
+
+def channel_economics(
+    scored: pd.DataFrame, costs: pd.DataFrame, columns: EconomicsColumns = GENERATOR_ECONOMICS
+) -> pd.DataFrame:
+    """Economics per channel (one `all leads` row when the data name no channel)."""
+    channel = present(scored, columns.channel)
+    group = scored[channel] if channel else pd.Series(ALL_LEADS, index=scored.index)
+    cost, _ = lead_costs(scored, costs, columns)
+    return economics_by(scored, group, cost, present(scored, columns.deal_value))
 
 
 def efficient_mix(economics: pd.DataFrame) -> pd.Series:
@@ -93,24 +148,31 @@ def plan_for_mix(mix: pd.Series, economics: pd.DataFrame, a_leads_needed: int) -
 
 
 def plan_backwards(
-    scored: pd.DataFrame, economics: pd.DataFrame, revenue_target: float, response_rate=None
+    scored: pd.DataFrame,
+    economics: pd.DataFrame,
+    revenue_target: float,
+    response_rate=None,
+    deal_value: str | None = fields.DEAL_VALUE,
 ) -> dict:
-    """Deals, A leads, leads per channel (current and efficient mix) and reach for a target."""
+    """Deals, A leads, leads per channel (current and efficient mix) and reach for a target.
+
+    Without deal values (or without a won deal that has one) the plan stops at what it can say.
+    """
     won = scored[scored[fields.CONVERTED].astype(bool)]
-    average_deal = float(won[fields.DEAL_VALUE].mean())
+    values = pd.to_numeric(won[deal_value], errors="coerce").dropna() if deal_value else None
+    average_deal = float(values.mean()) if values is not None and len(values) else None
     a_leads = scored[scored["grade"] == "A"]
     a_conversion = float(a_leads[fields.CONVERTED].mean()) if len(a_leads) else 0.0
-    deals_needed = math.ceil(revenue_target / average_deal)
-    a_needed = math.ceil(deals_needed / a_conversion) if a_conversion else None
+    deals_needed = math.ceil(revenue_target / average_deal) if average_deal else None
+    a_needed = math.ceil(deals_needed / a_conversion) if deals_needed and a_conversion else None
     current = (economics.set_index(fields.CHANNEL)["leads"] / economics["leads"].sum()).rename(
         "mix"
     )
     plans = {}
     if a_needed is not None:
-        plans = {
-            "current_mix": plan_for_mix(current, economics, a_needed),
-            "efficient_mix": plan_for_mix(efficient_mix(economics), economics, a_needed),
-        }
+        plans = {"current_mix": plan_for_mix(current, economics, a_needed)}
+        if len(economics) > 1 and economics["cost_per_a_lead"].notna().any():
+            plans["efficient_mix"] = plan_for_mix(efficient_mix(economics), economics, a_needed)
         if response_rate:
             for plan in plans.values():
                 plan["reach"] = (
@@ -133,51 +195,83 @@ def plan_backwards(
     }
 
 
-def funnel_report(scored: pd.DataFrame, costs: pd.DataFrame, params: FunnelParams) -> dict:
-    economics = channel_economics(scored, costs)
-    missing = economics.loc[economics["cost_per_lead"].isna(), fields.CHANNEL].tolist()
+def _records(economics: pd.DataFrame) -> dict[str, dict]:
     return {
-        "channels": {
-            str(row[fields.CHANNEL]): {
-                k: (None if pd.isna(v) else (float(v) if not isinstance(v, str) else v))
-                for k, v in row.items()
-                if k != fields.CHANNEL
-            }
-            for row in economics.to_dict("records")
-        },
-        "channels_without_cost": missing,
-        "plan": plan_backwards(scored, economics, params.revenue_target, params.response_rate),
+        str(row[fields.CHANNEL]): {
+            k: (None if pd.isna(v) else (float(v) if not isinstance(v, str) else v))
+            for k, v in row.items()
+            if k != fields.CHANNEL
+        }
+        for row in economics.to_dict("records")
     }
+
+
+def funnel_report(
+    scored: pd.DataFrame,
+    costs: pd.DataFrame,
+    params: FunnelParams,
+    columns: EconomicsColumns = GENERATOR_ECONOMICS,
+) -> dict:
+    """Channel (and campaign) economics and the plan; `missing` names what the data lack."""
+    channel, campaign = present(scored, columns.channel), present(scored, columns.campaign)
+    deal_value = present(scored, columns.deal_value)
+    cost, cost_source = lead_costs(scored, costs, columns)
+    missing = []
+    if channel is None:
+        missing.append(need("Channel economics", "channel"))
+    if cost is None:
+        missing.append(need("Each channel's cost", "cost"))
+    if deal_value is None:
+        missing.append(need("The revenue plan", "deal_value"))
+    economics = channel_economics(scored, costs, columns)
+    report = {
+        "channels": _records(economics),
+        "channels_without_cost": []
+        if cost is None
+        else economics.loc[economics["cost"].isna(), fields.CHANNEL].astype(str).tolist(),
+        "cost_source": cost_source,
+        "missing": missing,
+        "plan": plan_backwards(
+            scored, economics, params.revenue_target, params.response_rate, deal_value
+        ),
+    }
+    if campaign:
+        report["campaigns"] = _records(economics_by(scored, scored[campaign], cost, deal_value))
+    return report
 
 
 def _money(value) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def render_markdown(report: dict) -> str:
-    plan = report["plan"]
+def _table(rows: dict[str, dict], first: str) -> list[str]:
+    """Economics rows as a markdown table, cheapest A lead first."""
     lines = [
-        "# Channel economics and the funnel plan (test period)",
-        "",
-        "| channel | leads | cost | A share | conversion | cost per A lead | cost per won deal "
+        f"| {first} | leads | cost | A share | conversion | cost per A lead | cost per won deal "
         "| revenue per cost |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, row in sorted(
-        report["channels"].items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf
-    ):
+    for name, row in sorted(rows.items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf):
         per_cost = "-" if row["revenue_per_cost"] is None else f"{row['revenue_per_cost']:.1f}"
         lines.append(
             f"| {name} | {row['leads']:,.0f} | {_money(row['cost'])} | {row['a_share']:.1%} "
             f"| {row['conversion']:.1%} | {_money(row['cost_per_a_lead'])} "
             f"| {_money(row['cost_per_won_deal'])} | {per_cost} |"
         )
-    if report["channels_without_cost"]:
-        lines.append(f"\nNo cost known for: {', '.join(report['channels_without_cost'])}.")
-    lines += [
-        "",
-        f"## Backwards from a revenue target of {_money(plan['revenue_target'])}",
-        "",
+    return lines
+
+
+def _plan_lines(report: dict) -> list[str]:
+    """The plan backwards from the revenue target, or what it needs."""
+    plan = report["plan"]
+    if plan["deals_needed"] is None:
+        value_needed = [m for m in report.get("missing", []) if m["missing"] == "deal_value"]
+        return [
+            value_needed[0]["message"]
+            if value_needed
+            else "No won deal of the test period has a value: the plan needs an average deal."
+        ]
+    lines = [
         f"- Average deal value {_money(plan['average_deal_value'])}: "
         f"**{plan['deals_needed']:,} deals** needed.",
         f"- A leads convert at {plan['a_grade_conversion']:.1%}: "
@@ -191,8 +285,25 @@ def render_markdown(report: dict) -> str:
             + ", ".join(f"{c} {_money(v['leads'])}" for c, v in mix["channels"].items())
             + ")"
         )
-    lines.append(
-        "\nThe efficient mix keeps the channels whose cost per A lead is at or below the "
-        "all-channel figure, in their current proportions."
-    )
+    if "efficient_mix" in plan["plans"]:
+        lines.append(
+            "\nThe efficient mix keeps the channels whose cost per A lead is at or below the "
+            "all-channel figure, in their current proportions."
+        )
+    return lines
+
+
+def render_markdown(report: dict) -> str:
+    lines = ["# Channel economics and the funnel plan (test period)", ""]
+    lines += [f"> {item['message']}" for item in report.get("missing", [])]
+    lines += [""] if report.get("missing") else []
+    lines += _table(report["channels"], "channel")
+    if report["channels_without_cost"]:
+        lines.append(f"\nNo cost known for: {', '.join(report['channels_without_cost'])}.")
+    if report.get("cost_source"):
+        lines.append(f"\nCosts from the {report['cost_source']}.")
+    target = _money(report["plan"]["revenue_target"])
+    lines += ["", f"## Backwards from a revenue target of {target}", "", *_plan_lines(report)]
+    if report.get("campaigns"):
+        lines += ["", "## Campaigns", "", *_table(report["campaigns"], "campaign")]
     return "\n".join(lines) + "\n"

@@ -1,7 +1,9 @@
 """Marketing's and sales' profiles of the ideal lead: declarative rules evaluated on lead tables.
 
 A profile is a list of (field, op, value) rules from the contract, combined with all (AND) or
-any (OR). Nothing is evaluated as code; unknown fields are an error that names the field.
+any (OR). Nothing is evaluated as code; unknown fields are an error that names the field. The
+views use `fitting_mask`: a profile on fields the data lack fits no lead, and `profile_gaps`
+says which fields, so a report still builds on an export the contract was not written for.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadscore.core.config import LeadProfile, ProfileRule
+from leadscore.core.config import LeadProfile, ProfileRule, Profiles
 
 
 class ProfileError(ValueError):
@@ -58,3 +60,35 @@ def profile_mask(leads: pd.DataFrame, profile: LeadProfile) -> pd.Series:
     masks = np.column_stack([rule_mask(leads, rule).to_numpy(bool) for rule in profile.rules])
     combined = masks.all(axis=1) if profile.match == "all" else masks.any(axis=1)
     return pd.Series(combined, index=leads.index, name="fits_profile")
+
+
+def missing_fields(leads: pd.DataFrame, profile: LeadProfile) -> list[str]:
+    """Fields the profile's rules name that the lead table does not have."""
+    return sorted({rule.field for rule in profile.rules if rule.field not in leads.columns})
+
+
+def fitting_mask(leads: pd.DataFrame, profile: LeadProfile) -> pd.Series:
+    """`profile_mask`, or no lead at all when the profile names fields the table lacks."""
+    if missing_fields(leads, profile):
+        return pd.Series(False, index=leads.index, name="fits_profile")
+    return profile_mask(leads, profile)
+
+
+def profile_gaps(leads: pd.DataFrame, profiles: Profiles) -> list[dict]:
+    """For each side whose profile names fields the leads lack: which, and the key to fix."""
+    gaps = []
+    for side in ("marketing", "sales"):
+        absent = missing_fields(leads, getattr(profiles, side))
+        if absent:
+            key = f"contract.profiles.{side}"
+            gaps.append(
+                {
+                    "section": f"The {side} profile",
+                    "missing": "fields",
+                    "fields": absent,
+                    "key": key,
+                    "message": f"The {side} profile needs the field(s) {', '.join(absent)}, "
+                    f"which the data lack (change {key}); it fits no lead here.",
+                }
+            )
+    return gaps

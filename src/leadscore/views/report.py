@@ -2,7 +2,8 @@
 
 The contract and its verdicts, conversion by grade, channel economics, the profile comparison,
 the top drivers and the monthly feedback, from the JSON reports of the earlier stages. Charts
-are embedded PNGs; the page makes no external request.
+are embedded PNGs; the page makes no external request. A section whose data the export lacks
+shows what it needs and the configuration key that provides it (the reports' `missing`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pandas as pd
 from leadscore.model.grading import GRADES
 
 log = logging.getLogger(__name__)
+
+TOP_CAMPAIGNS = 10  # campaigns shown on the page (all are in reports/funnel.{json,md})
 
 
 def pct(value, digits: int = 1) -> str:
@@ -150,7 +153,9 @@ def render_report(
     environment = Environment(
         loader=PackageLoader("leadscore.views", "templates"), autoescape=select_autoescape()
     )
-    charts = {"grades": grade_chart(contract), "channels": channel_chart(funnel)}
+    charts = {"grades": grade_chart(contract)}
+    if any(row["cost_per_a_lead"] is not None for row in funnel["channels"].values()):
+        charts["channels"] = channel_chart(funnel)
     if importance is not None:
         charts["drivers"] = drivers_chart(importance)
     channels = sorted(
@@ -164,6 +169,19 @@ def render_report(
         model_version=model_version,
         charts=charts,
         channels=channels,
+        campaigns=sorted(
+            funnel.get("campaigns", {}).items(),
+            key=lambda item: item[1]["cost_per_a_lead"] or math.inf,
+        )[:TOP_CAMPAIGNS],
+        needs={
+            name: [item["message"] for item in part.get("missing", [])]
+            for name, part in (
+                ("contract", contract),
+                ("align", align),
+                ("funnel", funnel),
+                ("feedback", feedback),
+            )
+        },
         drivers=importance is not None,
         grades=GRADES,
         headline=headline(contract),

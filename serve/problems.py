@@ -1,0 +1,192 @@
+"""One error shape for every 4xx and 5xx: RFC 9457 problem details (application/problem+json).
+
+`Problem` carries the standard members (type, title, status, detail, instance) and `errors`,
+the field-by-field list of a 422 (empty otherwise). Routes raise `ProblemError` (or
+FastAPI's `HTTPException`); the handlers installed by `install_problem_handlers` turn every
+error, including Starlette's 404/405 and unexpected exceptions, into this shape. Routes declare
+the statuses they send with `problem_responses(...)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:leadscore:problem:"
+MAX_SUMMARY = 5  # field errors named in `detail`; all of them are in `errors`
+
+
+class FieldError(BaseModel):
+    """One field at fault in a request."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    field: str = Field(description="where, e.g. `leads[0].website_visits` (`body` for the whole)")
+    loc: list[str | int] = Field(description="the same place as a path: body, leads, 0, ...")
+    message: str = Field(description="what is wrong, e.g. `Input should be >= 0`")
+    type: str = Field(description="machine-readable kind of error, e.g. `greater_than_equal`")
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details), for every 4xx and 5xx the service sends."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    type: str = Field(
+        "about:blank",
+        description="URI naming the kind of problem (`urn:leadscore:problem:...`, or "
+        "`about:blank` when the HTTP status says it all)",
+    )
+    title: str = Field(description="short summary of the kind of problem")
+    status: int = Field(ge=400, le=599, description="the HTTP status code")
+    detail: str = Field(description="what went wrong for this request, in plain words")
+    instance: str | None = Field(None, description="the request path")
+    errors: list[FieldError] = Field(
+        default_factory=list, description="the fields at fault (422), empty otherwise"
+    )
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind = status, detail, kind
+        self.headers, self.extra = headers, extra or {}
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    instance: str | None = None,
+    kind: str | None = None,
+    errors: list[dict] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """The problem document as a dict: `kind` (e.g. `invalid-request`) names its type."""
+    return {
+        "type": f"{TYPE_PREFIX}{kind}" if kind else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "errors": errors or [],
+        **(extra or {}),
+    }
+
+
+def problem_response(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def field_path(loc) -> str:
+    """('body', 'leads', 0, 'website_visits') -> 'leads[0].website_visits'."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "header") else loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def field_errors(errors: list[dict]) -> list[dict]:
+    """pydantic's error list -> `FieldError`s."""
+    return [
+        {
+            "field": field_path(item.get("loc", ())),
+            "loc": list(item.get("loc", ())),
+            "message": item.get("msg", "invalid"),
+            "type": item.get("type", "invalid"),
+        }
+        for item in errors
+    ]
+
+
+async def validation_problem(request: Request, error: RequestValidationError) -> Response:
+    """422 naming each field at fault, e.g. `leads[0].website_visits: Input should be >= 0`."""
+    errors = field_errors(list(error.errors()))
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:MAX_SUMMARY])
+    if len(errors) > MAX_SUMMARY:
+        detail += f"; and {len(errors) - MAX_SUMMARY} more"
+    body = problem_body(422, detail, request.url.path, "invalid-request", errors)
+    return problem_response(422, body)
+
+
+async def http_problem(request: Request, error: StarletteHTTPException) -> Response:
+    """Starlette/FastAPI HTTP errors (404, 405, security refusals) as problems."""
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    body = problem_body(error.status_code, detail, request.url.path)
+    return problem_response(error.status_code, body, getattr(error, "headers", None))
+
+
+async def raised_problem(request: Request, error: ProblemError) -> Response:
+    body = problem_body(error.status, error.detail, request.url.path, error.kind, None, error.extra)
+    return problem_response(error.status, body, error.headers)
+
+
+async def unexpected_problem(request: Request, error: Exception) -> Response:
+    """500 for anything unforeseen; the cause goes to the log (the server logs the traceback
+    too), never to the client."""
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
+    detail = "the service failed to answer this request; the error is logged"
+    return problem_response(500, problem_body(500, detail, request.url.path, "internal-error"))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_problem)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
+    app.add_exception_handler(ProblemError, raised_problem)
+    app.add_exception_handler(Exception, unexpected_problem)
+
+
+DESCRIPTIONS = {
+    401: "missing or invalid API key (the `WWW-Authenticate` header names the scheme)",
+    403: "admin endpoints are disabled (no LEADSCORE_ADMIN_KEY)",
+    404: "no such path",
+    405: "method not allowed on this path",
+    408: "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)",
+    409: "the new model failed to load; the old model is still serving",
+    413: "request body too large (LEADSCORE_MAX_BODY_BYTES)",
+    415: "the body is not JSON (send `Content-Type: application/json`)",
+    422: "a field is missing, of the wrong type or out of range; `errors` names each one",
+    500: "unexpected server error (logged)",
+    503: "not ready (no model loaded yet), or the scoring log can keep no lead now (journal "
+    "and database both failing; nothing was scored into it)",
+}
+
+
+def problem_responses(*statuses: int, schemas: dict[int, str] | None = None) -> dict:
+    """`responses=` for a route: each status answered with a problem document (plus 500).
+
+    `schemas` names another component (a `Problem` with extension members) for a status.
+    """
+    schemas = schemas or {}
+    return {
+        status: {
+            "description": DESCRIPTIONS[status],
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {"$ref": f"#/components/schemas/{schemas.get(status, 'Problem')}"}
+                }
+            },
+        }
+        for status in (*statuses, 500)
+    }

