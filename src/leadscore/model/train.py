@@ -152,7 +152,7 @@ def booster_of(pipeline: Pipeline):
 
 
 def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
-    """The model's raw output (log-odds) for leads: what the calibration maps to probability."""
+    """The booster's raw output (log-odds) for leads: what the calibration maps to probability."""
     encoded = pipeline.named_steps["features"].transform(inputs)
     return booster_of(pipeline).decision_function(encoded)
 
