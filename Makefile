@@ -92,6 +92,10 @@ chaos: run ## Chaos on loopback: kill -9, DB outage, bad reloads, NUL bytes unde
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
 
+.PHONY: bench-model-choice
+bench-model-choice: run ## Every candidate's validation and test AUC on the built-in data (repeats the search)
+	$(BIN)/python bench/model_choice.py
+
 bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
 	$(BIN)/python bench/rank_resolution.py
 

@@ -123,10 +123,10 @@ def test_importance_lineage_and_champion_challenger(
 
     from leadscore.model.train import train_models
 
-    worse_params = parse_params(
-        {**params.model_dump(mode="json"), "train": {**params.train.model_dump(), "max_iter": 2,
-                                                     "learning_rate": 0.01}}
-    )  # fmt: skip
+    slow = {"leaf_size": 0.3, "leaves": 0.3, "learning_rate": 0.01, "l2_regularization": 1.0}
+    train = params.train.model_dump(mode="json")
+    train.update(max_iter=2, search={**train["search"], "boosting": [slow]})
+    worse_params = parse_params({**params.model_dump(mode="json"), "train": train})
     worse_models = train_models(tiny_split.train, tiny_split.valid, worse_params)
     worse = register(params, worse_models, tiny_grading_record, tmp_path / "worse", tiny_split)
     refused = promote(params, test)

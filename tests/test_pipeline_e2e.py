@@ -83,7 +83,7 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     finally:
         params.write_text(text)
     assert failed.returncode != 0
-    assert b"train.learning_rate" in failed.stdout + failed.stderr
+    assert b"train.search.boosting.0.learning_rate" in failed.stdout + failed.stderr
     assert load_bundle(tiny_project / "models").version == version
 
 
@@ -100,7 +100,13 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
-    assert run_data.params["train.learning_rate"]
+    assert run_data.params["train.choice.prefer"]
+    assert run_data.tags["model_family"] == card["model_family"]
+    (child,) = client.search_runs(  # the one candidate of the tiny search, as a child run
+        [card["mlflow"]["experiment_id"]],
+        f"tags.mlflow.parentRunId = '{card['mlflow']['run_id']}'",
+    )
+    assert child.data.tags["candidate.chosen"] == "true" and child.data.metrics["valid_roc_auc"]
     assert "test.roc_auc" in run_data.metrics and "valid_roc_auc" in run_data.metrics
     artifacts = {a.path for a in client.list_artifacts(card["mlflow"]["run_id"], "evaluation")}
     assert "evaluation/roc.csv" in artifacts
@@ -118,12 +124,13 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     env = project_env(tiny_project)
     contract_before = (tiny_project / "contract.yaml").read_bytes()
     before = read_raw_params(tiny_project / "params.yaml")
-    run([DVC, "exp", "run", "-S", "train.learning_rate=0.12"], tiny_project, env)
+    run([DVC, "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
     shown = run([DVC, "exp", "show", "--json"], tiny_project, env).stdout
-    assert "0.12" in shown and "roc_auc" in shown
+    assert "0.012" in shown and "roc_auc" in shown
     assert (tiny_project / "contract.yaml").read_bytes() == contract_before
     after = read_raw_params(tiny_project / "params.yaml")
-    assert after["train"] == {**before["train"], "learning_rate": 0.12}
+    choice = {**before["train"]["choice"], "margin": 0.012}
+    assert after["train"] == {**before["train"], "choice": choice}
     assert after["data"] == before["data"]
     assert after["data"]["outcome"]["positive_values"] == [1, True, "1", "yes", "true"]
     assert {k: v for k, v in after.items() if k != "train"} == {

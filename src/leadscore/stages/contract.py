@@ -33,7 +33,13 @@ def main(
         months = params.data.export_months * params.split.test_share
     review = field_review(params, reports_dir, card)
     report = contract_report(
-        scored, params.contract, read_json(grading_path), read_json(metrics_path), months, review
+        scored,
+        params.contract,
+        read_json(grading_path),
+        read_json(metrics_path),
+        months,
+        review,
+        params.warnings,
     )
     write_json(reports_dir / "contract.json", report)
     write_text(reports_dir / "contract.md", render_markdown(report))

@@ -11,9 +11,10 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, PublishGate
+from leadscore.core.config import Contract, PublishGate, WarningParams
 from leadscore.core.stats import period_months, wilson_interval
 from leadscore.data.leakage import awaiting_sign_off
+from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
@@ -224,7 +225,7 @@ def publish_gate(
     """
     positives = int(round(metrics.get("base_rate", base_rate) * metrics.get("leads", 0)))
     negatives = int(metrics.get("leads", 0)) - positives
-    auc_low = metrics.get("roc_auc_ci_low")
+    auc_low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
     a_conversion = grades["A"]["conversion"] or 0.0
     best_name = max(profiles, key=lambda name: profiles[name]["conversion"] or 0.0)
     best_conversion = profiles[best_name]["conversion"] or 0.0
@@ -239,7 +240,8 @@ def publish_gate(
             gate.min_auc_lower_bound,
             auc_low,
             auc_low is not None and auc_low >= gate.min_auc_lower_bound,
-            "lower end of the 95 % interval of the test AUC (0.5 = no signal)",
+            "lower end of the 95 % interval of the test AUC, the worst over seeds "
+            "(0.5 = no signal)",
         ),
         "odds_ratio_over_base_rate": odds_ratio_check(
             a_conversion, base_rate, gate.min_odds_ratio_over_base_rate
@@ -260,6 +262,32 @@ def publish_gate(
     return {"publishable": all(c["passed"] for c in checks.values()), "checks": checks}
 
 
+def contract_warnings(
+    grades: dict,
+    contract: Contract,
+    grading_record: dict,
+    metrics: dict,
+    period: str,
+    settings: WarningParams,
+) -> list[dict]:
+    """The model's warnings (from the evaluate stage) and the grades': order, promises, bounds."""
+    counts = {grade: (row["leads"], row["conversions"]) for grade, row in grades.items()}
+    derived = grading_record.get("derivation", {}).get("grades", {})
+    bindings = {grade: row.get("binding") for grade, row in derived.items()}
+    return [
+        *metrics.get("warnings", []),
+        *health.grades_out_of_order(period, counts, settings),
+        *health.promise_checks(period, counts, contract.grades, settings, bindings),
+        *health.threshold_at_bound("grading", grading_record["thresholds"]),
+    ]
+
+
+def render_warnings(warnings: list[dict]) -> list[str]:
+    if not warnings:
+        return ["## Warnings: none", ""]
+    return [f"## Warnings ({len(warnings)})", "", *[f"- {w['message']}" for w in warnings], ""]
+
+
 def contract_report(
     scored: pd.DataFrame,
     contract: Contract,
@@ -267,6 +295,7 @@ def contract_report(
     metrics: dict,
     months: float | None = None,
     review: dict | None = None,
+    warning_params: WarningParams | None = None,
 ) -> dict:
     """The whole contract report: grades, profiles, the leakage review and the publish gate.
 
@@ -298,6 +327,14 @@ def contract_report(
         "field_review": review,
         "publish_gate": publish_gate(
             grades, profiles, metrics, base_rate, contract.publish_gate, review
+        ),
+        "warnings": contract_warnings(
+            grades,
+            contract,
+            grading_record,
+            metrics,
+            f"test period {created.min().date()} to {created.max().date()}" if dated else "test",
+            warning_params or WarningParams(),
         ),
         "missing": profile_gaps(scored, contract.profiles),
     }
@@ -351,6 +388,7 @@ def render_markdown(report: dict) -> str:
             f"| {_pct(row['share_of_conversions'])} | {verdict} |"
         )
     lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
+    lines += render_warnings(report.get("warnings", []))
     gate = report["publish_gate"]
     lines += [
         f"## Publish gate: {'publishable' if gate['publishable'] else 'NOT publishable'}",
