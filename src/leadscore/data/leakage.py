@@ -4,9 +4,11 @@ A score must exist before sales touches the lead, so the guard excludes, with th
 - identifiers: unique per lead, or named like an id (`Prospect ID`, `Lead Number`);
 - fields that predict the outcome suspiciously well on their own (out-of-fold AUC of the
   field alone at or above `data.leakage.max_single_field_auc`), such as a copy of the outcome;
-- fields known only after sales worked the lead: dates after the lead's creation, and fields
-  whose names are the CRM's words for post-contact status (status, stage, tags, quality,
-  disposition, outcome, rating, score, profile, last activity, owner, reason, ...);
+- fields known only after sales worked the lead: dates after the lead's creation, fields
+  recorded only where such a date is (empty, or a zero count, exactly where the date is
+  missing: touches logged after a first contact, the owner who made it), and fields whose
+  names are the CRM's words for post-contact status (status, stage, tags, quality, disposition,
+  outcome, rating, score, profile, last activity, owner, reason, ...);
 - constant fields, and those excluded by configuration.
 A field the contract lists in `allowed_fields` is kept even when flagged (and still reported).
 """
@@ -104,6 +106,40 @@ def _id_like_values(present: pd.Series, kind: str) -> bool:
     return False
 
 
+RECORDED_WITH_AGREEMENT = 0.99  # empty where an event date is missing, and only there
+
+
+def event_dates(
+    frame: pd.DataFrame, kinds: dict[str, str], created: pd.Series | None
+) -> dict[str, np.ndarray]:
+    """Dates of events after the lead's creation (a first contact, a win) that some leads lack:
+    name -> where the date is missing."""
+    if created is None:
+        return {}
+    names = [n for n, k in kinds.items() if k == "date"]
+    names += [fields.WON_AT] if fields.WON_AT in frame and fields.WON_AT not in names else []
+    events = {}
+    for name in names:
+        dates = pd.to_datetime(frame[name], errors="coerce")
+        known = dates.notna()
+        after = (dates > pd.to_datetime(created))[known]
+        if 0.01 <= 1 - known.mean() <= 0.99 and after.mean() > 0.5:
+            events[name] = ~known.to_numpy()
+    return events
+
+
+def recorded_with(values: pd.Series, kind: str, events: dict[str, np.ndarray]) -> str | None:
+    """The event date whose absence this field follows (empty, or zero for a count, exactly
+    where that date is missing): a field recorded only once the event happened."""
+    empty = values.isna().to_numpy()
+    if kind == "numeric":
+        empty = empty | (pd.to_numeric(values, errors="coerce") == 0).to_numpy()
+    for name, missing in events.items():
+        if name != values.name and (empty == missing).mean() >= RECORDED_WITH_AGREEMENT:
+            return name
+    return None
+
+
 def guard(
     frame: pd.DataFrame,
     kinds: dict[str, str],
@@ -118,6 +154,7 @@ def guard(
     kept: dict[str, str] = {}
     report: dict[str, dict] = {}
     created = frame.get(fields.CREATED_AT)
+    events = event_dates(frame, kinds, created)
     for name, kind in kinds.items():
         values = frame[name]
         present = values.dropna()
@@ -142,6 +179,8 @@ def guard(
                 evidence["after_creation_share"] = round(float(after.mean()), 4)
                 if after.mean() > 0.01:
                     reasons.append("known only after creation (dated after the lead)")
+        if kind != "date" and (event := recorded_with(values, kind, events)):
+            reasons.append(f"post-contact: recorded only where {event} (a later date) is")
         if STATUS_NAME.search(name.strip()):
             reasons.append("post-contact: a status-like field name")
         if both_classes and kind != "date" and len(present):
