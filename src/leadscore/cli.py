@@ -230,6 +230,22 @@ def feedback(
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
 
 
+@app.command("follow-up")
+def follow_up(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Sales' side of the contract: follow-up per month and grade, and what slow follow-up cost."""
+    from leadscore.stages.follow_up import main
+
+    _run(main, params_path=params)
+
+
+@app.command()
+def credit(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Marketing's credit per month, channel and campaign (reports/credit.csv), reconciled."""
+    from leadscore.stages.credit import main
+
+    _run(main, params_path=params)
+
+
 scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")
 app.add_typer(scoring_log_app, name="scoring-log")
 
