@@ -220,7 +220,10 @@ def feedback(
         ),
     ] = None,
     outcomes: Annotated[
-        Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
+        Path | None,
+        typer.Option(
+            help="CSV/Parquet: lead_id, created_at, converted or won_at; first_contact_at optional."
+        ),
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Date outcomes are known up to.")] = None,
 ) -> None:

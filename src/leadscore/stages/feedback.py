@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, load_params
+from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.views.feedback import (
     join_scoring_log,
@@ -57,6 +57,7 @@ def main(
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
+        # the outcomes file names the first contact `first_contact_at`, as the built-in CRM does
         report = monthly_feedback(scored, contract, stamp, reference, watched, "scoring log")
         report["scored_leads_without_outcome"] = without
         report["scored_leads_not_replayed"] = unshipped
@@ -65,7 +66,9 @@ def main(
         split = read_json(split_path) if split_path.is_file() else {}
         stamp = as_of or split.get("as_of")  # a split without dates has no as-of date
         stamp = pd.Timestamp(stamp) if stamp else None
-        report = monthly_feedback(scored, contract, stamp, reference, watched)
+        report = monthly_feedback(
+            scored, contract, stamp, reference, watched, follow_up=follow_up_columns(params.data)
+        )
     write_json(reports_dir / "feedback.json", report)
     write_text(reports_dir / "feedback.md", render_markdown(report))
     for item in report["missing"]:

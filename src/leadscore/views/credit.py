@@ -170,6 +170,7 @@ def credit_report(
         "totals": all_totals,
         "months": _records(totals(table, ["month"])),
         "channels": _records(totals(table, ["channel"])),
+        "month_channels": _records(totals(table, ["month", "channel"])),
         "reconciliation": reconcile(table, contract),
         "missing": missing,
     }

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract
+from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
+from leadscore.views.follow_up import attribute_miss
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,12 @@ def likely_cause(month: pd.DataFrame, reference: pd.DataFrame | None, watched: l
 
 
 def month_row(
-    month: str, leads: pd.DataFrame, contract: Contract, reference, watched: list[str]
+    month: str,
+    leads: pd.DataFrame,
+    contract: Contract,
+    reference,
+    watched: list[str],
+    follow_up: FollowUpColumns = GENERATOR_FOLLOW_UP,
 ) -> dict:
     grades = {}
     for grade in GRADES:
@@ -95,12 +101,17 @@ def month_row(
             "judged": bool(judged),
         }
     flagged = any(grades[g]["below_promise"] for g in WATCHED_GRADES)
+    a_miss = None  # lead quality or follow-up, where the data show it
+    if grades["A"]["below_promise"]:
+        a_leads = leads[leads["grade"] == "A"]
+        a_miss = attribute_miss(a_leads, contract, follow_up, grades["A"]["promise"])
     return {
         "month": month,
         "leads": int(len(leads)),
         "grades": grades,
         "flagged": flagged,
         "likely_cause": likely_cause(leads, reference, watched) if flagged else None,
+        "a_miss": a_miss,
     }
 
 
@@ -125,8 +136,10 @@ def monthly_feedback(
     reference: pd.DataFrame | None = None,
     watched: list[str] | None = None,
     source: str = "test period",
+    follow_up: FollowUpColumns = GENERATOR_FOLLOW_UP,
 ) -> dict:
-    """Conversion by grade per closed month vs the promises; flags and likely causes.
+    """Conversion by grade per closed month vs the promises; flags and likely causes (for A:
+    lead quality or follow-up, when the leads carry first-contact dates).
 
     `as_of`: the day outcomes are known up to (None: the day after the newest lead). Leads
     without creation dates have no months: the report says what it needs instead.
@@ -140,7 +153,7 @@ def monthly_feedback(
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
     months = [
-        month_row(month, part, contract, reference, watched)
+        month_row(month, part, contract, reference, watched, follow_up)
         for month, part in leads.groupby("_month", sort=True)
     ]
     return {
@@ -243,5 +256,6 @@ def render_markdown(report: dict) -> str:
                 text += f" ({_pct(row['promise'])})"
             cells.append(text)
         flag = f"below promise: {month['likely_cause']}" if month["flagged"] else "ok"
+        flag += f"; A: {month['a_miss']}" if month.get("a_miss") else ""
         lines.append(f"| {month['month']} | {month['leads']:,} | {' | '.join(cells)} | {flag} |")
     return "\n".join(lines) + "\n"

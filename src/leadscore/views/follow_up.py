@@ -296,7 +296,8 @@ def cost_lines(cost: dict) -> list[str]:
         "| A leads first contacted | leads | converted (95 % interval) |",
         "|---|---|---|",
     ]
-    for name, row in cost["groups"].items():
+    for name in (PROMPT, LATE, NEVER):
+        row = cost["groups"][name]
         label = f"{name} ({cost['within_business_hours']:g} business hours)"
         label = label if name == PROMPT else name
         lines.append(
