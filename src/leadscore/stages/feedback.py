@@ -12,6 +12,7 @@ from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.views.feedback import (
     join_scoring_log,
     journal_backlog,
+    live_outcomes,
     monthly_feedback,
     outcomes_from_file,
     read_scoring_log,
@@ -43,10 +44,11 @@ def main(
 
         watched += list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
     if scoring_log:
-        if outcomes_path is None:
-            raise ValueError("--outcomes is required with --scoring-log")
-        outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
-        scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+        if outcomes_path is None:  # the CRM events stored beside the scores
+            scored, without = live_outcomes(scoring_log, contract.outcome.window_days)
+        else:
+            outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
+            scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
         unshipped = journal_backlog(scoring_log, journal_dir)
         if unshipped:
             log.warning(

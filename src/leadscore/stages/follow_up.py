@@ -18,14 +18,23 @@ def main(
     params_path: Path = Path("params.yaml"),
     scored_path: Path = Path("data/processed/test_scored.parquet"),
     reports_dir: Path = Path("reports"),
+    scoring_log: str | None = None,
 ) -> dict:
     params = load_params(params_path)
-    report = follow_up_report(
-        pd.read_parquet(scored_path),
-        params.contract,
-        follow_up_columns(params.data),
-        economics_columns(params.data),
-    )
+    if scoring_log:  # live: the scores and the CRM events stored beside them
+        from leadscore.views.feedback import live_outcomes
+
+        scored, without = live_outcomes(scoring_log, params.contract.outcome.window_days)
+        if without:
+            log.warning("follow-up: %d scored leads have no CRM event yet", without)
+        report = follow_up_report(scored, params.contract)  # the events' own column names
+    else:
+        report = follow_up_report(
+            pd.read_parquet(scored_path),
+            params.contract,
+            follow_up_columns(params.data),
+            economics_columns(params.data),
+        )
     write_json(reports_dir / "follow_up.json", report)
     write_text(reports_dir / "follow_up.md", render_markdown(report))
     for item in report["missing"]:

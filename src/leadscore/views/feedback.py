@@ -196,6 +196,18 @@ def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
 
 
+def live_outcomes(url: str, window_days: int) -> tuple[pd.DataFrame, int]:
+    """The latest score of each lead joined to the CRM events stored beside it (`lead_events`,
+    from POST /v1/outcomes or `leadscore outcomes import`); also the leads without an event."""
+    from leadscore.scoring.outcomes import outcomes_frame, read_events
+
+    log_rows = read_scoring_log(url)
+    outcomes = outcomes_frame(
+        read_events(url if "://" in url else f"sqlite:///{url}"), log_rows, window_days
+    )
+    return join_scoring_log(log_rows, outcomes)
+
+
 LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
 
 
