@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import API_KEY
+from conftest import ADMIN_KEY, API_KEY, Server
 from test_serve import as_request_leads
 from typer.testing import CliRunner
 
@@ -40,6 +40,25 @@ def crm_server(start_server, tiny_bundle_dir, tiny_split, tmp_path):
     answer = server.client.post("/v1/score", json={"leads": leads}, headers={"X-API-Key": API_KEY})
     assert answer.status_code == 200
     return server, f"sqlite:///{tmp_path / 'scoring_log.db'}"
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory, tiny_bundle_dir):
+    """One service with outcome keys for the tests that only read its answers."""
+    root = tmp_path_factory.mktemp("crm")
+    env = {
+        "LEADSCORE_MODEL_URI": str(tiny_bundle_dir),
+        "LEADSCORE_API_KEYS": API_KEY,
+        "LEADSCORE_ADMIN_KEY": ADMIN_KEY,
+        "LEADSCORE_OUTCOME_KEYS": OUTCOME_KEY,
+        "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
+    }
+    server = Server(env, root / "server.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 def test_events_are_stored_once_and_read_by_feedback_and_follow_up(crm_server, tmp_path):
@@ -103,8 +122,8 @@ def server_params(tmp_path):
         ({"event_id": ""}, "events[0].event_id", "at least 1 character"),
     ],
 )
-def test_bad_events_get_422_naming_the_field(crm_server, change, field, words):
-    server, _ = crm_server
+def test_bad_events_get_422_naming_the_field(shared_server, change, field, words):
+    server = shared_server
     event = {**EVENTS[0], **change}
     answer = server.client.post("/v1/outcomes", json={"events": [event]}, headers=CRM)
     assert answer.status_code == 422
@@ -132,3 +151,46 @@ def test_batch_import_is_idempotent_and_names_a_bad_row(tmp_path):
         app, ["outcomes", "import", str(tmp_path / "bad.parquet"), "--database-url", url]
     )
     assert bad.exit_code == 2 and "row 3, value: Value error, a won event needs" in bad.output
+
+
+def test_trend_across_three_scorings_of_one_lead(shared_server, tiny_split, tiny_bundle_dir):
+    server = shared_server
+    spec = FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    (lead,) = as_request_leads(tiny_split.test.head(1), spec.fields)
+    cold = {**lead, "lead_id": "T-1", "website_visits": 0.0, "pricing_page_visits": 0.0,
+            "demo_requested": False, "days_since_last_activity": 90.0}  # fmt: skip
+    hot = {**cold, "website_visits": 12.0, "pricing_page_visits": 4.0, "demo_requested": True,
+           "days_since_last_activity": 1.0}  # fmt: skip
+    answers = []
+    for body in (cold, hot, hot, cold):
+        answer = server.client.post(
+            "/v1/score", json={"leads": [body]}, headers={"X-API-Key": API_KEY}
+        )
+        answers.append(answer.json()["results"][0])
+    first, second, third, fourth = answers
+    assert first["trend"] == "new" and first["previous_grade"] is None
+    assert second["score"] >= first["score"] + 5
+    assert second["trend"] == "rising" and second["previous_grade"] == first["grade"]
+    assert second["previous_score"] == first["score"]
+    assert third["trend"] == "steady" and third["previous_grade"] == second["grade"]
+    assert fourth["trend"] == "falling" and fourth["previous_score"] == third["score"]
+
+
+def test_batch_output_carries_trend_and_previous_grade(tmp_path, tiny_bundle_dir, tiny_split):
+    from leadscore.scoring.batch import score_file
+    from leadscore.scoring.loading import load_served_model
+    from leadscore.scoring.log import ScoringLog
+
+    scorer = load_served_model(str(tiny_bundle_dir)).scorer
+    leads = tiny_split.test.head(30)
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    scoring_log = ScoringLog(f"sqlite:///{tmp_path / 'log.db'}", tmp_path / "journal")
+    try:
+        score_file(scorer, tmp_path / "leads.csv", tmp_path / "first.csv", scoring_log=scoring_log)
+        score_file(scorer, tmp_path / "leads.csv", tmp_path / "again.csv", scoring_log=scoring_log)
+    finally:
+        scoring_log.close()
+    first, again = pd.read_csv(tmp_path / "first.csv"), pd.read_csv(tmp_path / "again.csv")
+    assert (first["trend"] == "new").all() and first["previous_grade"].isna().all()
+    assert (again["trend"] == "steady").all()
+    assert again["previous_grade"].tolist() == first["grade"].tolist()

@@ -352,6 +352,7 @@ def score_file(
     if duplicates not in DUPLICATES:
         raise BatchInputError(f"duplicates must be one of {DUPLICATES}, not {duplicates!r}")
     from leadscore.scoring.log import rows_for
+    from leadscore.scoring.trend import with_trend
 
     chunks, total = read_chunks(input_path, chunk_size)
     key = run_key(input_path, scorer.model_version, scorer.contract_version)
@@ -379,6 +380,9 @@ def score_file(
                 )
                 frame, lines, earlier = frame[~repeat], lines[~repeat], None
             scored, rejected = score_chunk(scorer, frame, reasons, lines, earlier)
+            scored = with_trend(
+                scored, scoring_log.previous(scored[fields.LEAD_ID]) if scoring_log else {}
+            )
             writer.write(scored)
             if len(rejected):
                 rejects.write(rejected)
