@@ -380,9 +380,8 @@ def score_file(
                 )
                 frame, lines, earlier = frame[~repeat], lines[~repeat], None
             scored, rejected = score_chunk(scorer, frame, reasons, lines, earlier)
-            scored = with_trend(
-                scored, scoring_log.previous(scored[fields.LEAD_ID]) if scoring_log else {}
-            )
+            if scoring_log is not None:  # the previous scores are in the log it records to
+                scored = with_trend(scored, scoring_log.previous(scored[fields.LEAD_ID]))
             writer.write(scored)
             if len(rejected):
                 rejects.write(rejected)
