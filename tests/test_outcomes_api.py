@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import ADMIN_KEY, API_KEY, Server
+from conftest import ADMIN_KEY, API_KEY, OUTCOME_KEY, Server
 from test_serve import as_request_leads
 from typer.testing import CliRunner
 
@@ -16,7 +16,6 @@ from leadscore.model.bundle import load_bundle
 from leadscore.scoring.outcomes import read_events
 
 pytestmark = pytest.mark.server
-OUTCOME_KEY = "crm-key-789"
 CRM = {"X-Outcome-Key": OUTCOME_KEY}
 EVENTS = [
     {"event_id": "e1", "lead_id": "L-1", "kind": "first_contact", "occurred_at": "2026-06-01T10:00",
