@@ -16,11 +16,12 @@ from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
+from leadscore.scoring.outcomes import OutcomeStore
 from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodySizeLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
-from leadscore_serve.routers import admin, ops
+from leadscore_serve.routers import admin, ops, outcomes
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import (
     NotReady,
@@ -67,6 +68,7 @@ async def lifespan(app: FastAPI):
         else None
     )
     state.metrics.watch_scoring_log(lambda: state.scoring_log)
+    state.outcomes = OutcomeStore(settings.database_url)  # CRM events, beside the scores
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -79,6 +81,7 @@ async def lifespan(app: FastAPI):
             loop.remove_signal_handler(signal.SIGHUP)
         if state.scoring_log is not None:
             state.scoring_log.close()
+        state.outcomes.close()
 
 
 def with_component_schemas(
@@ -146,9 +149,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scoring_log = None
     app.state.api_keys = settings.api_key_list()
     app.state.admin_key = settings.admin_key_bytes()
+    app.state.outcome_keys = settings.outcome_key_list()
     install_problem_handlers(app)
-    register_secrets([key.decode() for key in (*app.state.api_keys, app.state.admin_key)])
+    secrets = (*app.state.api_keys, *app.state.outcome_keys, app.state.admin_key)
+    register_secrets([key.decode() for key in secrets])
     app.include_router(scoring_router(request_model))
+    app.include_router(outcomes.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))

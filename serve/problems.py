@@ -159,7 +159,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 DESCRIPTIONS = {
     401: "missing or invalid API key (the `WWW-Authenticate` header names the scheme)",
-    403: "admin endpoints are disabled (no LEADSCORE_ADMIN_KEY)",
+    403: "admin endpoints or outcomes are disabled (no LEADSCORE_ADMIN_KEY or "
+    "LEADSCORE_OUTCOME_KEYS)",
     404: "no such path",
     405: "method not allowed on this path",
     408: "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
@@ -146,6 +146,12 @@ class LeadScore(ResponseModel):
         ge=1, le=100, description="percentile among the calibration leads by the raw output"
     )
     grade: Grade = Field(description="A, B, C or D, as the contract defines them")
+    trend: Literal["rising", "steady", "falling", "new"] = Field(
+        description="the score since the lead's previous scoring in the log (rising / falling: "
+        "5 points or more; new: never scored before, or no scoring log)"
+    )
+    previous_score: int | None = Field(None, ge=1, le=100, description="the previous score")
+    previous_grade: Grade | None = Field(None, description="the previous grade")
     explanation: Explanation | None
     warnings: list[str]
     model_version: str

@@ -1,4 +1,5 @@
-"""API keys: `X-API-Key` for scoring, `X-Admin-Key` for admin; constant-time comparison.
+"""API keys: `X-API-Key` for scoring, `X-Outcome-Key` for CRM outcomes, `X-Admin-Key` for admin;
+constant-time comparison. A key of one scope opens no other.
 
 Each header is its own OpenAPI security scheme (`ClientKey`, `AdminKey`), so every route
 declares the header it really checks.
@@ -24,6 +25,14 @@ admin_key_header = APIKeyHeader(
     scheme_name="AdminKey",
     auto_error=False,
     description="admin key for /admin/* (LEADSCORE_ADMIN_KEY)",
+)
+
+
+outcome_key_header = APIKeyHeader(
+    name="X-Outcome-Key",
+    scheme_name="OutcomeKey",
+    auto_error=False,
+    description="CRM key for /v1/outcomes (one of LEADSCORE_OUTCOME_KEYS)",
 )
 
 
@@ -61,4 +70,25 @@ def require_admin_key(request: Request, key: str | None = Security(admin_key_hea
             "missing or invalid X-Admin-Key header",
             kind="unauthorized",
             headers={"WWW-Authenticate": 'ApiKey header="X-Admin-Key"'},
+        )
+
+
+def require_outcome_key(request: Request, key: str | None = Security(outcome_key_header)) -> None:
+    """Outcomes have their own keys; without any, they are open only on a service that has no
+    keys at all (a local trial), and disabled otherwise."""
+    keys = request.app.state.outcome_keys
+    if not keys:
+        if request.app.state.api_keys:
+            raise ProblemError(
+                status.HTTP_403_FORBIDDEN,
+                "outcomes are disabled: set LEADSCORE_OUTCOME_KEYS to enable them",
+                kind="outcomes-disabled",
+            )
+        return
+    if not matches(key, keys):
+        raise ProblemError(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid X-Outcome-Key header",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'ApiKey header="X-Outcome-Key"'},
         )

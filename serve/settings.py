@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     api_keys: SecretStr = Field(
         SecretStr(""), description="comma-separated keys for X-API-Key; empty = no auth"
     )
+    outcome_keys: SecretStr = Field(
+        SecretStr(""),
+        description="comma-separated keys for X-Outcome-Key on /v1/outcomes (the CRM's own "
+        "scope); empty = outcomes disabled, unless the service runs without any API key",
+    )
     admin_key: SecretStr = Field(
         SecretStr(""), description="key for X-Admin-Key on /admin/*; empty = admin disabled"
     )
@@ -49,6 +54,10 @@ class Settings(BaseSettings):
 
     def api_key_list(self) -> tuple[bytes, ...]:
         keys = self.api_keys.get_secret_value().split(",")
+        return tuple(key.strip().encode() for key in keys if key.strip())
+
+    def outcome_key_list(self) -> tuple[bytes, ...]:
+        keys = self.outcome_keys.get_secret_value().split(",")
         return tuple(key.strip().encode() for key in keys if key.strip())
 
     def admin_key_bytes(self) -> bytes:

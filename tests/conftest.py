@@ -311,6 +311,7 @@ class Server:
 
 API_KEY = "test-key-123"
 ADMIN_KEY = "admin-key-456"
+OUTCOME_KEY = "crm-key-789"
 
 
 @pytest.fixture()
@@ -350,6 +351,7 @@ def served(tmp_path_factory, tiny_bundle_dir):
     env = {
         "LEADSCORE_MODEL_URI": str(tiny_bundle_dir),
         "LEADSCORE_API_KEYS": f"other-key,{API_KEY}",
+        "LEADSCORE_OUTCOME_KEYS": OUTCOME_KEY,
         "LEADSCORE_ADMIN_KEY": ADMIN_KEY,
         "LEADSCORE_DATABASE_URL": f"sqlite:///{root / 'scoring_log.db'}",
         "LEADSCORE_MAX_BATCH": str(MAX_BATCH),

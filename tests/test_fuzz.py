@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY
+from conftest import API_KEY, OUTCOME_KEY
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.server]
 MIN_REQUESTS = 500
@@ -35,6 +35,7 @@ def test_no_server_errors_in_generated_requests(served, tmp_path):
             str(Path(sys.executable).parent / "st"), "run", f"{server.url}/openapi.json",
             "--checks", "not_a_server_error",
             "--header", f"X-API-Key: {API_KEY}",
+            "--header", f"X-Outcome-Key: {OUTCOME_KEY}",  # /v1/outcomes: events reach the store
             "--max-examples", "300",
             "--seed", "20261123",
             "--generation-database", "none",

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from leadscore.scoring.log import ScoringLogUnavailable, rows_for
+from leadscore.scoring.trend import score_trend
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse, id_field
 from leadscore_serve.security import require_api_key
@@ -85,6 +86,15 @@ def refuse_repeats(repeats: dict[int, int], field: str) -> None:
     )
 
 
+def trend_fields(previous: tuple[int, str] | None, score: int) -> dict:
+    """trend, previous score and previous grade of a lead (new: never in the scoring log)."""
+    return {
+        "trend": score_trend(None if previous is None else previous[0], score),
+        "previous_score": None if previous is None else previous[0],
+        "previous_grade": None if previous is None else previous[1],
+    }
+
+
 def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[int, int]):
     """The answer, and the rows the scoring log must keep before it is sent.
 
@@ -96,6 +106,11 @@ def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[i
     for i, j in (repeats or {}).items():
         warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
     scored = scorer.score(matrix, reasons=reasons)
+    previous = (
+        state.scoring_log.previous(record["lead_id"] for record in records)
+        if state.scoring_log is not None
+        else {}
+    )
     probability, score, grade = (
         scored.probability.tolist(),
         scored.score.tolist(),
@@ -113,6 +128,7 @@ def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[i
                 "probability": probability[i],
                 "score": score[i],
                 "grade": grade[i],
+                **trend_fields(previous.get(record["lead_id"]), score[i]),
                 "explanation": explanation,
                 "warnings": warnings[i],
                 "model_version": version,

@@ -220,7 +220,10 @@ def feedback(
         ),
     ] = None,
     outcomes: Annotated[
-        Path | None, typer.Option(help="CSV/Parquet: lead_id, created_at, converted or won_at.")
+        Path | None,  # without it, the CRM events stored beside the scores
+        typer.Option(
+            help="CSV/Parquet: lead_id, created_at, converted or won_at; first_contact_at optional."
+        ),
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Date outcomes are known up to.")] = None,
 ) -> None:
@@ -228,6 +231,70 @@ def feedback(
     from leadscore.stages.feedback import main
 
     _run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
+
+
+@app.command("follow-up")
+def follow_up(
+    params: ParamsOption = DEFAULT_PARAMS,
+    scoring_log: Annotated[
+        str | None,
+        typer.Option(
+            help="Scoring-log database (SQLAlchemy URL or SQLite file): its scores and the CRM "
+            "events beside them (default: the test period)."
+        ),
+    ] = None,
+) -> None:
+    """Sales' side of the contract: follow-up per month and grade, and what slow follow-up cost."""
+    from leadscore.stages.follow_up import main
+
+    _run(main, params_path=params, scoring_log=scoring_log)
+
+
+@app.command()
+def credit(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Marketing's credit per month, channel and campaign (reports/credit.csv), reconciled."""
+    from leadscore.stages.credit import main
+
+    _run(main, params_path=params)
+
+
+outcomes_app = typer.Typer(help="CRM outcome events beside the scores (lead_events).")
+app.add_typer(outcomes_app, name="outcomes")
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    path: Annotated[Path, typer.Argument(help="CSV/Parquet: event_id, lead_id, kind, ...")],
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
+    ] = None,
+) -> None:
+    """Import CRM events (first_contact, touch, won with value, lost with reason); a replayed
+    event id is stored once."""
+    from pydantic import ValidationError
+
+    from leadscore.core.io import read_table
+    from leadscore.core.redact import redact
+    from leadscore.scoring.log import DEFAULT_URL
+    from leadscore.scoring.outcomes import OutcomeStore, events_from_table
+
+    url = database_url or DEFAULT_URL
+    try:
+        events = events_from_table(read_table(path))
+    except ValidationError as error:
+        first = error.errors()[0]
+        row, *field = first["loc"]
+        _fail(f"{path}: row {row + 1}, {'.'.join(map(str, field))}: {first['msg']}", code=2)
+    store = OutcomeStore(url)
+    try:
+        counts = store.record(events, source="import")
+    finally:
+        store.close()
+    typer.echo(
+        f"{counts['stored']:,} events stored, {counts['duplicates']:,} already there "
+        f"(of {counts['received']:,}) in {redact(url)}"
+    )
 
 
 scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")

@@ -136,6 +136,35 @@ class AllowedField(Section):
     reason: str = ""
 
 
+class BusinessHours(Section):
+    """The working day the follow-up promise counts in (Monday to Friday)."""
+
+    start_hour: int = Field(9, ge=0, le=23)
+    end_hour: int = Field(18, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BusinessHours:
+        if self.end_hour <= self.start_hour:
+            raise ValueError(f"end_hour ({self.end_hour}) must be after start_hour")
+        return self
+
+
+class FollowUpPromise(Section):
+    """Sales' promise for a grade: at least `min_share` of its leads first contacted within
+    `within_business_hours` business hours of their creation."""
+
+    within_business_hours: float = Field(gt=0)
+    min_share: float = Field(gt=0, le=1)
+    says: str = ""  # the promise in the words the owners signed
+
+
+class FollowUpContract(Section):
+    """Sales' side of the contract: how fast and how fully it works what it was given."""
+
+    business_hours: BusinessHours = BusinessHours()
+    promises: dict[Literal["A", "B", "C", "D"], tuple[FollowUpPromise, ...]] = {}
+
+
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
 
@@ -149,6 +178,7 @@ class Contract(Section):
     allowed_fields: tuple[AllowedField, ...] = ()
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
+    follow_up: FollowUpContract = FollowUpContract()
 
     @field_validator("allowed_fields", mode="before")
     @classmethod
@@ -283,6 +313,10 @@ class DataParams(Section):
     campaign_column: str | None = None  # the campaign within the channel
     value_column: str | None = None  # value of the won deal
     cost_column: str | None = None  # marketing cost of the lead
+    # What the CRM records when sales works a lead (the follow-up view; never model inputs):
+    first_contact_column: str | None = None  # date and time of the first sales contact
+    touches_column: str | None = None  # number of sales touches (calls, emails, meetings)
+    owner_column: str | None = None  # the sales rep who owns the lead
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:
@@ -318,6 +352,35 @@ class EconomicsColumns:
 
 
 GENERATOR_ECONOMICS = EconomicsColumns(fields.CHANNEL, fields.CAMPAIGN, fields.DEAL_VALUE, None)
+
+
+@dataclass(frozen=True)
+class FollowUpColumns:
+    """Which column of the scored leads holds what sales recorded (None: the data lack it)."""
+
+    first_contact: str | None
+    touches: str | None
+    owner: str | None
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        """Post-contact by definition: never model inputs."""
+        return tuple(c for c in (self.first_contact, self.touches, self.owner) if c)
+
+
+GENERATOR_FOLLOW_UP = FollowUpColumns(fields.FIRST_CONTACT_AT, fields.SALES_TOUCHES, fields.OWNER)
+
+
+def follow_up_columns(data: DataParams) -> FollowUpColumns:
+    """The built-in CRM's follow-up columns, or those an export maps with `data.*_column`
+    (renamed to the built-in names when the export is read)."""
+    if data.source == "generator":
+        return GENERATOR_FOLLOW_UP
+    return FollowUpColumns(
+        first_contact=fields.FIRST_CONTACT_AT if data.first_contact_column else None,
+        touches=fields.SALES_TOUCHES if data.touches_column else None,
+        owner=fields.OWNER if data.owner_column else None,
+    )
 
 
 def economics_columns(data: DataParams) -> EconomicsColumns:

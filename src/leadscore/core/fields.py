@@ -15,6 +15,10 @@ DEAL_VALUE = "deal_value"
 CHANNEL = "channel"
 CAMPAIGN = "campaign"
 LEAD_COST = "lead_cost"  # marketing cost of one lead, from an export's data.cost_column
+# What the CRM records when sales works a lead (sales' side of the contract; never inputs):
+FIRST_CONTACT_AT = "first_contact_at"  # first sales contact (missing: never worked)
+SALES_TOUCHES = "sales_touches"  # calls, emails and meetings sales logged on the lead
+OWNER = "owner"  # the sales rep who worked the lead
 
 CHANNELS = (
     "webinar",
@@ -86,4 +90,7 @@ LEAD_COLUMNS = (
     WON_AT,
     DEAL_VALUE,
     *POST_CONTACT_FIELDS,
+    FIRST_CONTACT_AT,
+    SALES_TOUCHES,
+    OWNER,
 )

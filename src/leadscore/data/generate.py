@@ -5,6 +5,14 @@ with non-linear effects and interactions (engagement that fades with recency, a 
 that matters more at larger companies, a pricing-page threshold, saturating counts, seniority x
 company size). The truth goes to a separate table, never into the features, so evaluation can
 report the oracle AUC: the ceiling no model can pass.
+
+Sales' follow-up is part of the world: each lead is worked by one of `SALES_REPS` reps (or by
+nobody), after a number of business hours that grows when the month is busy and shrinks for
+leads that asked for a demo. How fast a lead is reached changes its chance of converting
+(`FOLLOW_UP_EFFECT`); a lead nobody works never converts. The CRM records what a real one would:
+the first-contact timestamp, the number of sales touches and the owner. These are post-contact
+fields: the leakage review must keep them out of the model. The truth is the chance of
+converting given what is known when the lead is scored: averaged over how sales may follow up.
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, ndtr
 
 from leadscore.core import fields
+from leadscore.core.business_hours import add_business_hours
 from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.data.inputs import INPUTS_FILE, InputNormalisation, inputs_record
 
@@ -158,6 +168,22 @@ DEPARTMENT_EFFECT = {
 REGION_WEIGHTS = np.array([45, 30, 17, 8], float)
 REGION_EFFECT = np.array([0.10, 0.0, -0.05, -0.20])
 BASE_LOGIT = -5.2
+
+# Sales follow-up: who works a lead, how fast (business hours), and what speed does to the odds.
+SALES_REPS = tuple(
+    f"{first} {last}"
+    for first, last in (
+        ("Ava", "Moreno"), ("Ben", "Clarke"), ("Chloe", "Nakamura"), ("Dev", "Patel"),
+        ("Elena", "Rossi"), ("Femi", "Adeyemi"), ("Grace", "Kim"), ("Hugo", "Lindqvist"),
+        ("Isla", "Murphy"), ("Jonas", "Weber"), ("Kira", "Ivanova"), ("Luis", "Ortega"),
+    )
+)  # fmt: skip
+REP_SPEED_SPREAD = 0.45  # sd of each rep's log response time
+FOLLOW_UP_SHIFT = 0.1  # added to the logit: prompt follow-up is the reference
+# (business hours up to which the first contact counts, effect on the log-odds)
+FOLLOW_UP_EFFECT = ((4.0, 0.30), (24.0, 0.0), (45.0, -0.45), (np.inf, -0.95))
+RESPONSE_HOURS = 10.0  # median business hours to first contact in a normal month
+RESPONSE_SPREAD = 1.1  # sd of the log response time
 
 
 @dataclass(frozen=True)
@@ -302,14 +328,18 @@ def _outcomes(
     size: np.ndarray,
     export: pd.Timestamp,
     window_days: int,
+    earliest_day: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Won within the window, won date and deal value; a win comes after the first contact
+    (`earliest_day`: days from creation to the day after it)."""
     n = len(probability)
-    wins_in_window = rng.random(n) < probability
+    earliest = np.zeros(n) if earliest_day is None else earliest_day
+    wins_in_window = (rng.random(n) < probability) & (earliest < window_days)
     late_win = ~wins_in_window & (rng.random(n) < 0.25 * probability)
     delay = np.where(
         wins_in_window,
-        np.minimum(rng.gamma(2.2, window_days / 6.0, n), window_days - 1),
-        window_days + rng.gamma(2.0, 30.0, n),
+        np.minimum(np.maximum(rng.gamma(2.2, window_days / 6.0, n), earliest), window_days - 1),
+        np.maximum(window_days + rng.gamma(2.0, 30.0, n), earliest),
     )
     won_at = pd.DatetimeIndex(created) + pd.to_timedelta(np.ceil(delay), unit="D")
     happened = (wins_in_window | late_win) & (won_at <= export)
@@ -328,6 +358,89 @@ def _sales_status(rng: np.random.Generator, converted: np.ndarray, won: np.ndarr
     status = np.where(won, "closed_won", status)
     slip = converted & (rng.random(n) < 0.08)
     return np.where(slip, "qualified", status)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How sales worked each lead, and the truth averaged over how it might have."""
+
+    worked: np.ndarray  # bool: sales reached the lead (before the export)
+    hours: np.ndarray  # business hours to first contact (NaN: never worked)
+    owner: np.ndarray  # the rep (None: never worked)
+    effect: np.ndarray  # what the follow-up did to the log-odds (-inf: never worked)
+    expected: np.ndarray  # chance of converting averaged over reps and response times
+
+
+def _month_load(created: np.ndarray) -> np.ndarray:
+    """Leads of the lead's creation month relative to the median month: a fixed sales team
+    falls behind as lead volume grows."""
+    month = pd.DatetimeIndex(created).to_period("M")
+    counts = pd.Series(month).map(pd.Series(month).value_counts()).to_numpy(float)
+    return counts / np.median(pd.Series(month).value_counts().to_numpy(float))
+
+
+def _priority(frame: pd.DataFrame) -> np.ndarray:
+    """What reps see and act on first: a demo request, pricing-page visits, a senior title."""
+    senior = frame["seniority"].isin(["director", "vp", "c_level"]).to_numpy()
+    return (
+        1.0 * frame["demo_requested"].to_numpy(bool)
+        + 0.5 * (frame["pricing_page_visits"].to_numpy(float) >= 2)
+        + 0.3 * senior
+    )
+
+
+def _follow_up_plan(load: np.ndarray, priority: np.ndarray, rep_speed: float) -> tuple:
+    """For one rep: chance the lead is never worked, and the log-normal response time."""
+    never = expit(-2.7 + 3.0 * (load - 1) - 0.9 * priority + 0.8 * rep_speed)
+    log_hours = np.log(RESPONSE_HOURS) + 1.2 * (load - 1) - 0.45 * priority + rep_speed
+    return never, log_hours
+
+
+def _expected_probability(logit: np.ndarray, plans: list[tuple]) -> np.ndarray:
+    """The chance of converting averaged over the reps (equally likely) and response times."""
+    total = np.zeros(len(logit))
+    for never, log_hours in plans:
+        previous = np.zeros(len(logit))
+        for upper, effect in FOLLOW_UP_EFFECT:
+            reached = ndtr((np.log(upper) - log_hours) / RESPONSE_SPREAD)
+            total += (1 - never) * (reached - previous) * expit(logit + effect)
+            previous = reached
+    return total / len(plans)
+
+
+def _follow_up(
+    rng: np.random.Generator, frame: pd.DataFrame, export: pd.Timestamp, logit: np.ndarray
+) -> FollowUp:
+    """Who worked each lead, how many business hours after creation, and its effect."""
+    n = len(frame)
+    created = frame[fields.CREATED_AT].to_numpy()
+    load, priority = _month_load(created), _priority(frame)
+    rep_speed = rng.normal(0, REP_SPEED_SPREAD, len(SALES_REPS))
+    plans = [_follow_up_plan(load, priority, speed) for speed in rep_speed]
+    rep = rng.integers(0, len(SALES_REPS), n)
+    never = np.choose(rep, [plan[0] for plan in plans])
+    log_hours = np.choose(rep, [plan[1] for plan in plans])
+    hours = np.round(np.exp(log_hours + RESPONSE_SPREAD * rng.normal(0, 1, n)), 2)
+    contact = add_business_hours(pd.Series(created), hours).to_numpy()
+    worked = (rng.random(n) >= never) & (contact <= export)
+    edges = np.array([upper for upper, _ in FOLLOW_UP_EFFECT])
+    effects = np.array([effect for _, effect in FOLLOW_UP_EFFECT])
+    effect = np.where(worked, effects[np.searchsorted(edges, hours)], -np.inf)
+    return FollowUp(
+        worked=worked,
+        hours=np.where(worked, hours, np.nan),
+        owner=np.where(worked, np.array(SALES_REPS, dtype=object)[rep], None),
+        effect=effect,
+        expected=_expected_probability(logit, plans),
+    )
+
+
+def _touches(
+    rng: np.random.Generator, follow_up: FollowUp, priority: np.ndarray, won: np.ndarray
+) -> np.ndarray:
+    """Sales touches logged: none for a lead never worked; deals that close take more."""
+    touches = 1 + rng.poisson(0.8 + 0.4 * priority + 2.5 * won)
+    return np.where(follow_up.worked, touches, 0).astype(float)
 
 
 def generate_crm(
@@ -368,14 +481,32 @@ def generate_crm(
             **_engagement(rng, latent, channel),
         }
     )
-    probability = 1 / (1 + np.exp(-true_logit(frame)))
-    converted, won_at, deal_value = _outcomes(rng, probability, created, size, export, window_days)
+    logit = true_logit(frame) + FOLLOW_UP_SHIFT
+    sales = np.random.default_rng([seed, 17])  # its own stream: the lead fields stay as they were
+    follow_up = _follow_up(sales, frame, export, logit)
+    probability = expit(logit + follow_up.effect)  # what actually happened to this lead
+    contact = add_business_hours(frame[fields.CREATED_AT], np.nan_to_num(follow_up.hours))
+    earliest = (contact.dt.normalize() - frame[fields.CREATED_AT]).dt.days.to_numpy() + 1
+    converted, won_at, deal_value = _outcomes(
+        rng,
+        probability,
+        created,
+        size,
+        export,
+        window_days,
+        np.where(follow_up.worked, earliest, 0),
+    )
     frame[fields.CONVERTED] = converted
     frame[fields.WON_AT] = won_at
     frame[fields.DEAL_VALUE] = deal_value
     frame["sales_status"] = _sales_status(rng, converted, ~np.isnat(won_at))
+    frame[fields.FIRST_CONTACT_AT] = contact.where(follow_up.worked)
+    frame[fields.SALES_TOUCHES] = _touches(sales, follow_up, _priority(frame), ~np.isnat(won_at))
+    frame[fields.OWNER] = follow_up.owner
     leads = frame[list(fields.LEAD_COLUMNS)]
-    truth = pd.DataFrame({fields.LEAD_ID: frame[fields.LEAD_ID], "true_probability": probability})
+    truth = pd.DataFrame(
+        {fields.LEAD_ID: frame[fields.LEAD_ID], "true_probability": follow_up.expected}
+    )
     costs = pd.DataFrame(
         {
             "channel": list(fields.CHANNELS),

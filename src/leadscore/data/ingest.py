@@ -28,12 +28,17 @@ class LeadTableSpec:
 
     id_column: str = fields.LEAD_ID
     created_column: str = fields.CREATED_AT
-    categorical: tuple[str, ...] = fields.CATEGORICAL_FEATURES + fields.POST_CONTACT_FIELDS
-    numeric: tuple[str, ...] = fields.NUMERIC_FEATURES + (fields.DEAL_VALUE,)
+    categorical: tuple[str, ...] = (
+        fields.CATEGORICAL_FEATURES + fields.POST_CONTACT_FIELDS + (fields.OWNER,)
+    )
+    numeric: tuple[str, ...] = fields.NUMERIC_FEATURES + (fields.DEAL_VALUE, fields.SALES_TOUCHES)
     boolean: tuple[str, ...] = fields.BOOLEAN_FEATURES + (fields.CONVERTED,)
-    dates: tuple[str, ...] = (fields.CREATED_AT, fields.WON_AT)
+    dates: tuple[str, ...] = (fields.CREATED_AT, fields.WON_AT, fields.FIRST_CONTACT_AT)
     required: tuple[str, ...] = (fields.LEAD_ID, fields.CREATED_AT, fields.CONVERTED)
-    non_negative: tuple[str, ...] = fields.NUMERIC_FEATURES + (fields.DEAL_VALUE,)
+    non_negative: tuple[str, ...] = fields.NUMERIC_FEATURES + (
+        fields.DEAL_VALUE,
+        fields.SALES_TOUCHES,
+    )
     allowed_values: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {
             "channel": fields.CHANNELS,
@@ -217,6 +222,7 @@ def builtin_kinds(spec: LeadTableSpec) -> dict[str, str]:
     roles = {spec.id_column, spec.created_column, fields.CONVERTED, fields.WON_AT}
     kinds = {c: "categorical" for c in spec.categorical}
     kinds |= {c: "numeric" for c in spec.numeric} | {c: "boolean" for c in spec.boolean}
+    kinds |= {c: "date" for c in spec.dates}  # dates are reviewed too (never inputs)
     return {name: kind for name, kind in kinds.items() if name not in roles}
 
 

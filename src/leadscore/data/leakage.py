@@ -5,7 +5,9 @@ and one of three verdicts:
 
 - **excluded**: identifiers (unique per lead, or an id-like name such as `Prospect ID`),
   constant fields, dates (never inputs; "post-creation" when most are after the lead's
-  creation), fields present for only one outcome (such as a deal value), fields that rank
+  creation), fields recorded only where such a later date is (empty, or a zero count, exactly
+  where the date is missing: touches logged after a first contact, the owner who made it),
+  fields present for only one outcome (such as a deal value), fields that rank
   converters too well on their own (out-of-fold AUC >= `data.leakage.max_single_field_auc`),
   and fields excluded by configuration (`data.exclude`, `contract.excluded_fields`);
 - **needs review**: a single-field AUC >= `data.leakage.review_single_field_auc`, missingness
@@ -307,6 +309,40 @@ def field_evidence(
     return evidence
 
 
+RECORDED_WITH_AGREEMENT = 0.99  # empty where an event date is missing, and only there
+
+
+def event_dates(
+    frame: pd.DataFrame, kinds: dict[str, str], created: pd.Series | None
+) -> dict[str, np.ndarray]:
+    """Dates of events after the lead's creation (a first contact, a win) that some leads lack:
+    name -> where the date is missing."""
+    if created is None:
+        return {}
+    names = [n for n, k in kinds.items() if k == "date"]
+    names += [fields.WON_AT] if fields.WON_AT in frame and fields.WON_AT not in names else []
+    events = {}
+    for name in names:
+        dates = pd.to_datetime(frame[name], errors="coerce")
+        known = dates.notna()
+        after = (dates > pd.to_datetime(created))[known]
+        if 0.01 <= 1 - known.mean() <= 0.99 and after.mean() > 0.5:
+            events[name] = ~known.to_numpy()
+    return events
+
+
+def recorded_with(values: pd.Series, kind: str, events: dict[str, np.ndarray]) -> str | None:
+    """The event date whose absence this field follows (empty, or zero for a count, exactly
+    where that date is missing): a field recorded only once the event happened."""
+    empty = values.isna().to_numpy()
+    if kind == "numeric":
+        empty = empty | (pd.to_numeric(values, errors="coerce") == 0).to_numpy()
+    for name, missing in events.items():
+        if name != values.name and (empty == missing).mean() >= RECORDED_WITH_AGREEMENT:
+            return name
+    return None
+
+
 # --- verdicts ------------------------------------------------------------------------------
 
 
@@ -332,6 +368,10 @@ def exclusion_reasons(name: str, evidence: dict, max_auc: float, unique_ids: boo
         for outcome, here, there in pairs:
             if there <= ONE_OUTCOME_ABSENT and here >= ONE_OUTCOME_PRESENT:
                 reasons.append(f"present only for {outcome} leads ({here:.0%} vs {there:.1%})")
+    if evidence.get("recorded_with"):
+        reasons.append(
+            f"post-contact: recorded only where {evidence['recorded_with']} (a later date) is"
+        )
     auc = evidence["single_field_auc"]
     if auc is not None and auc >= max_auc:
         reasons.append(f"predicts the outcome alone too well (AUC {auc:.3f} >= {max_auc})")
@@ -415,12 +455,15 @@ def review_fields(
     created = frame.get(fields.CREATED_AT)
     every = frame if every is None else every
     age = lead_age_days(every[fields.CREATED_AT]) if fields.CREATED_AT in every else None
+    events = event_dates(every, kinds, every.get(fields.CREATED_AT))
     rows = {}
     for name, kind in kinds.items():
         values = frame[name]
         recent = filling_in(every[name], kind, age)
         evidence = field_evidence(values, kind, y, leakage.folds, created, recent)
         evidence["name_cues"] = name_cues(name)
+        if kind != "date":
+            evidence["recorded_with"] = recorded_with(every[name], kind, events)
         present = values.dropna()
         unique_ids = (
             len(present) > 50

@@ -56,9 +56,8 @@ def _date_columns(frame: pd.DataFrame, data: DataParams) -> tuple[list[str], tup
     configured date roles among them."""
     from leadscore.data.leakage import DATE_NAME
 
-    roles = tuple(
-        c for c in (data.created_column, data.outcome.won_date_column) if c and c in frame
-    )
+    dated = (data.created_column, data.outcome.won_date_column, data.first_contact_column)
+    roles = tuple(c for c in dated if c and c in frame)
     typed = [c for c, kind in data.types.items() if kind == "date" and c in frame]
     named = [c for c in frame.columns if DATE_NAME.search(str(c))]
     return list(dict.fromkeys([*roles, *typed, *named])), roles
@@ -290,11 +289,15 @@ def assign_roles(
 
 
 def economics_renames(frame: pd.DataFrame, data: DataParams, where: str) -> dict[str, str]:
-    """The export's won-value and per-lead cost columns under the names the funnel reads."""
+    """The export's won-value and per-lead cost columns under the names the funnel reads, and
+    its follow-up columns under the names the follow-up view reads."""
     renames = {}
     for key, column, role in (
         ("value_column", data.value_column, fields.DEAL_VALUE),
         ("cost_column", data.cost_column, fields.LEAD_COST),
+        ("first_contact_column", data.first_contact_column, fields.FIRST_CONTACT_AT),
+        ("touches_column", data.touches_column, fields.SALES_TOUCHES),
+        ("owner_column", data.owner_column, fields.OWNER),
     ):
         if column:
             _require(frame, column, key, where)

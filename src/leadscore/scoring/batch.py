@@ -356,6 +356,7 @@ def score_file(
     if duplicates not in DUPLICATES:
         raise BatchInputError(f"duplicates must be one of {DUPLICATES}, not {duplicates!r}")
     from leadscore.scoring.log import rows_for
+    from leadscore.scoring.trend import with_trend
 
     chunks, total = read_chunks(input_path, chunk_size)
     key = run_key(input_path, scorer.model_version, scorer.contract_version)
@@ -384,6 +385,8 @@ def score_file(
                 )
                 frame, lines, earlier = frame[~repeat], lines[~repeat], None
             scored, rejected = score_chunk(scorer, frame, reasons, lines, earlier)
+            if scoring_log is not None:  # the previous scores are in the log it records to
+                scored = with_trend(scored, scoring_log.previous(scored[fields.LEAD_ID]))
             writer.write(scored)
             if len(rejected):
                 rejects.write(rejected)

@@ -161,6 +161,25 @@ def write_entries(engine: sa.Engine, entries: list[tuple[str, tuple]]) -> None:
         connection.exec_driver_sql(insert_statement(engine), params)
 
 
+LATEST_KEPT = 200_000  # leads whose newest score this process keeps in memory
+
+
+def latest_scores(engine: sa.Engine, lead_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """The newest (score, grade) in the table of each of these leads."""
+    found: dict[str, tuple[int, str]] = {}
+    columns = scored_leads.c
+    for start in range(0, len(lead_ids), 500):
+        query = (
+            sa.select(columns.lead_id, columns.score, columns.grade)
+            .where(columns.lead_id.in_(lead_ids[start : start + 500]))
+            .order_by(columns.scored_at, columns.id)
+        )
+        with engine.connect() as connection:
+            for lead, score, grade in connection.execute(query):
+                found[lead] = (int(score), str(grade))
+    return found
+
+
 def journal_dir_for(url: str) -> Path:
     """Where the journal lives: beside a SQLite file, else `data/scoring_log.journal`."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -209,6 +228,7 @@ class ScoringLog:
         self._offsets: dict[Path, int] = {}
         self._rejected_in_batch = 0
         self._spill_marks: dict[Path, int] = {}
+        self._latest: dict[str, tuple[int, str]] = {}  # lead -> newest (score, grade) recorded
         self._schema_ready = self._probe(initial=True)
         try:
             self._journal: JournalWriter | None = (
@@ -237,6 +257,29 @@ class ScoringLog:
         journal_ok = self._journal is not None and self._journal.last_error is None
         return journal_ok and not self._failing
 
+    def previous(self, lead_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """The latest logged (score, grade) of each lead: rows recorded by this process (not
+        yet in the table, perhaps), else the table's newest row. Leads never scored are absent;
+        when the table cannot be read, only what this process recorded is known."""
+        wanted = list(dict.fromkeys(lead_ids))
+        with self._cond:
+            found = {lead: self._latest[lead] for lead in wanted if lead in self._latest}
+        missing = [lead for lead in wanted if lead not in found]
+        if missing:
+            try:
+                found |= latest_scores(self._engine, missing)
+            except sa.exc.SQLAlchemyError as error:
+                self._note_error(f"previous scores unavailable: {short_error(error)}")
+        return found
+
+    def _remember(self, rows: list[tuple]) -> None:
+        with self._cond:
+            for row in rows:  # COLUMNS order: lead_id, scored_at, probability, score, grade, ...
+                self._latest.pop(row[0], None)
+                self._latest[row[0]] = (row[3], row[4])
+            while len(self._latest) > LATEST_KEPT:
+                self._latest.pop(next(iter(self._latest)))
+
     def record(self, rows: list[tuple], entry_ids: Iterable[str] | None = None) -> None:
         """Return once `rows` are durable; raise `ScoringLogUnavailable` if they cannot be."""
         if not rows:
@@ -244,12 +287,14 @@ class ScoringLog:
         if self._journal is not None:
             try:
                 self._journal.append(rows, entry_ids)
+                self._remember(rows)
                 return
             except JournalError as error:
                 reason = str(error)
         else:
             reason = "journal unavailable"
         self._write_direct(rows, entry_ids, reason)
+        self._remember(rows)
 
     async def record_async(self, rows: list[tuple], entry_ids: Iterable[str] | None = None):
         """`record` for the event loop: awaits the group commit without blocking the loop."""
@@ -258,12 +303,14 @@ class ScoringLog:
         if self._journal is not None:
             try:
                 await asyncio.wrap_future(self._journal.submit(rows, entry_ids))
+                self._remember(rows)
                 return
             except JournalError as error:
                 reason = str(error)
         else:
             reason = "journal unavailable"
         await asyncio.to_thread(self._write_direct, rows, entry_ids, reason)
+        self._remember(rows)
 
     def _write_direct(self, rows: list[tuple], entry_ids, journal_problem: str) -> None:
         """The journal failed: write to the database now, or refuse (nothing answered, lost)."""

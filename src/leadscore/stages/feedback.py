@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, load_params
+from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.views.feedback import (
     join_scoring_log,
     journal_backlog,
+    live_outcomes,
     monthly_feedback,
     outcomes_from_file,
     read_scoring_log,
@@ -48,10 +49,11 @@ def main(
 
         watched += list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
     if scoring_log:
-        if outcomes_path is None:
-            raise ValueError("--outcomes is required with --scoring-log")
-        outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
-        scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+        if outcomes_path is None:  # the CRM events stored beside the scores
+            scored, without = live_outcomes(scoring_log, contract.outcome.window_days)
+        else:
+            outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
+            scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
         unshipped = journal_backlog(scoring_log, journal_dir)
         if unshipped:
             log.warning(
@@ -62,6 +64,7 @@ def main(
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
+        # the outcomes file names the first contact `first_contact_at`, as the built-in CRM does
         report = monthly_feedback(
             scored, contract, stamp, reference, watched, "scoring log", params.warnings, bindings
         )
@@ -73,7 +76,14 @@ def main(
         stamp = as_of or split.get("as_of")  # a split without dates has no as-of date
         stamp = pd.Timestamp(stamp) if stamp else None
         report = monthly_feedback(
-            scored, contract, stamp, reference, watched, settings=params.warnings, bindings=bindings
+            scored,
+            contract,
+            stamp,
+            reference,
+            watched,
+            settings=params.warnings,
+            bindings=bindings,
+            follow_up=follow_up_columns(params.data),
         )
     write_json(reports_dir / "feedback.json", report)
     write_text(reports_dir / "feedback.md", render_markdown(report))

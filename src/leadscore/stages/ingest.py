@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from leadscore.core import fields
-from leadscore.core.config import economics_columns, load_params
+from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
 from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ingest import (
@@ -49,7 +49,9 @@ def main(
         spec = export_table_spec(kinds, raw.columns)
     result = ingest(raw, spec)
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
-    never = () if builtin else economics.never_inputs
+    # an export's declared follow-up columns are post-contact by definition (the generator's
+    # are left to the leakage guard's evidence)
+    never = () if builtin else economics.never_inputs + follow_up_columns(params.data).present
     configured = tuple(
         dict.fromkeys(
             (*excluded_by_configuration(params, kinds), *(n for n in never if n in kinds))

@@ -17,6 +17,11 @@ def main(
     reports_dir: Path = Path("reports"), card_path: Path = Path("models/model_card.json")
 ) -> Path:
     importance_path = reports_dir / "importance.csv"
+    optional = {
+        name: read_json(reports_dir / f"{name}.json")
+        for name in ("follow_up", "credit")
+        if (reports_dir / f"{name}.json").is_file()
+    }
     html = render_report(
         read_json(reports_dir / "contract.json"),
         read_json(reports_dir / "align.json"),
@@ -24,6 +29,7 @@ def main(
         read_json(reports_dir / "feedback.json"),
         read_json(card_path)["model_version"],
         pd.read_csv(importance_path) if importance_path.is_file() else None,
+        **optional,
     )
     path = reports_dir / "report.html"
     write_text(path, html)

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, WarningParams
+from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns, WarningParams
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
 from leadscore.model import health
 from leadscore.model.grading import GRADES
+from leadscore.views.follow_up import attribute_miss
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def month_row(
     watched: list[str],
     settings: WarningParams | None = None,
     bindings: dict[str, str] | None = None,
+    follow_up: FollowUpColumns = GENERATOR_FOLLOW_UP,
 ) -> dict:
     grades = {}
     for grade in GRADES:
@@ -125,6 +127,10 @@ def month_row(
     settings = settings or WarningParams(min_leads=MIN_LEADS_TO_JUDGE)
     warnings = month_warnings(month, leads, grades, contract, settings, bindings)
     flagged = bool(warnings)
+    a_miss = None  # lead quality or follow-up, where the data show it
+    if grades["A"]["below_promise"]:
+        a_leads = leads[leads["grade"] == "A"]
+        a_miss = attribute_miss(a_leads, contract, follow_up, grades["A"]["promise"])
     return {
         "month": month,
         "leads": int(len(leads)),
@@ -134,6 +140,7 @@ def month_row(
         "flagged": flagged,
         "warnings": warnings,
         "likely_cause": likely_cause(leads, reference, watched) if flagged else None,
+        "a_miss": a_miss,
     }
 
 
@@ -160,8 +167,10 @@ def monthly_feedback(
     source: str = "test period",
     settings: WarningParams | None = None,
     bindings: dict[str, str] | None = None,
+    follow_up: FollowUpColumns = GENERATOR_FOLLOW_UP,
 ) -> dict:
-    """Conversion by grade per closed month vs the promises; flags and likely causes.
+    """Conversion by grade per closed month vs the promises; flags and likely causes (for A:
+    lead quality or follow-up, when the leads carry first-contact dates).
 
     `as_of`: the day outcomes are known up to (None: the day after the newest lead). Leads
     without creation dates have no months: the report says what it needs instead.
@@ -177,7 +186,7 @@ def monthly_feedback(
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
     months = [
-        month_row(month, part, contract, reference, watched, settings, bindings)
+        month_row(month, part, contract, reference, watched, settings, bindings, follow_up)
         for month, part in leads.groupby("_month", sort=True)
     ]
     return {
@@ -218,6 +227,18 @@ def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     joined = latest.merge(outcomes, on=fields.LEAD_ID, how="left", indicator=True)
     without = int((joined["_merge"] == "left_only").sum())
     return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
+
+
+def live_outcomes(url: str, window_days: int) -> tuple[pd.DataFrame, int]:
+    """The latest score of each lead joined to the CRM events stored beside it (`lead_events`,
+    from POST /v1/outcomes or `leadscore outcomes import`); also the leads without an event."""
+    from leadscore.scoring.outcomes import outcomes_frame, read_events
+
+    log_rows = read_scoring_log(url)
+    outcomes = outcomes_frame(
+        read_events(url if "://" in url else f"sqlite:///{url}"), log_rows, window_days
+    )
+    return join_scoring_log(log_rows, outcomes)
 
 
 LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
@@ -296,5 +317,6 @@ def render_markdown(report: dict) -> str:
             prefix = f"{month['month']}: "
             found = "; ".join(w["message"].removeprefix(prefix) for w in month["warnings"])
             flag = f"{found} (likely cause: {month['likely_cause']})"
+        flag += f"; A: {month['a_miss']}" if month.get("a_miss") else ""
         lines.append(f"| {month['month']} | {month['leads']:,} | {' | '.join(cells)} | {flag} |")
     return "\n".join(lines) + "\n"

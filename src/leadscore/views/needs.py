@@ -12,6 +12,10 @@ NEEDED = {
     "cost": ("the marketing cost of each lead", "data.cost_column"),
     "deal_value": ("the value of won deals", "data.value_column"),
     "dates": ("the leads' creation dates", "data.created_column"),
+    "first_contact": (
+        "each lead's first sales contact (date and time)",
+        "data.first_contact_column",
+    ),
 }
 
 

@@ -147,8 +147,10 @@ def render_report(
     feedback: dict,
     model_version: str,
     importance: pd.DataFrame | None = None,
+    follow_up: dict | None = None,
+    credit: dict | None = None,
 ) -> str:
-    """The whole page as HTML text."""
+    """The whole page as HTML text (the follow-up and credit sections when given)."""
     from jinja2 import Environment, PackageLoader
 
     environment = Environment(loader=PackageLoader("leadscore.views", "templates"), autoescape=True)
@@ -165,6 +167,8 @@ def render_report(
         align=align,
         funnel=funnel,
         feedback=feedback,
+        follow_up=follow_up,
+        credit=credit,
         model_version=model_version,
         charts=charts,
         channels=channels,
@@ -179,6 +183,8 @@ def render_report(
                 ("align", align),
                 ("funnel", funnel),
                 ("feedback", feedback),
+                ("follow_up", follow_up or {}),
+                ("credit", credit or {}),
             )
         },
         drivers=importance is not None,
