@@ -67,7 +67,7 @@ def reviewed(tiny_split, tiny_params):
 def test_follow_up_fields_are_excluded_by_evidence(reviewed, tiny_params):
     _, kept, flagged = reviewed  # no configured exclusion at all: evidence only
     assert not set(FOLLOW_UP) & set(kept)
-    assert "known only after creation" in " ".join(flagged[fields.FIRST_CONTACT_AT]["flags"])
+    assert "post-creation date" in " ".join(flagged[fields.FIRST_CONTACT_AT]["flags"])
     for name in (fields.SALES_TOUCHES, fields.OWNER):
         assert f"recorded only where {fields.FIRST_CONTACT_AT}" in " ".join(flagged[name]["flags"])
     assert f"recorded only where {fields.WON_AT}" in " ".join(flagged[fields.DEAL_VALUE]["flags"])

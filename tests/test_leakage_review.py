@@ -446,12 +446,22 @@ def test_sales_follow_up_fields_are_caught_by_their_evidence_not_their_names():
     review = review_fields(frame, kinds, LEAKAGE)
     assert review["first_reply"]["verdict"] == EXCLUDED and not review["first_reply"]["input"]
     assert review["first_reply"]["reasons"][0].startswith("post-creation date: after the lead's")
-    for name in ("handled_by", "activity_count"):
+    for name in ("handled_by", "activity_count"):  # recorded exactly where the first reply is
         row = review[name]
+        assert row["verdict"] == EXCLUDED and not row["input"], (name, row)
+        assert "post-contact: recorded only where first_reply (a later date) is" in row["reasons"]
+        assert any(r.startswith("still filled in after creation") for r in row["reasons"])
+    # an export without the first-reply date: still filled in after creation puts them under review
+    without = review_fields(
+        frame.drop(columns=["first_reply"]),
+        {name: kind for name, kind in kinds.items() if name != "first_reply"},
+        LEAKAGE,
+    )
+    for name in ("handled_by", "activity_count"):
+        row = without[name]
         assert row["verdict"] == REVIEW and row["awaiting_sign_off"], (name, row)
         assert row["recent_auc_ci_low"] >= LEAKAGE.review_recent_auc_lower_bound, row
-        assert any(r.startswith("still filled in after creation") for r in row["reasons"])
-    assert review["handled_by"]["recent_by"] == "missingness"
+    assert without["handled_by"]["recent_by"] == "missingness"
     for name in ("page_views", "Source"):  # known when the lead came in: no sign of filling in
         assert review[name]["verdict"] == KEPT, review[name]
     assert review["page_views"]["recent_auc_ci_low"] < 0.55
