@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadscore.core import fields
+from leadscore.core.errors import LeadscoreError
 
 
 class Section(BaseModel):
@@ -295,10 +296,10 @@ class SplitParams(Section):
 
 class TrainParams(Section):
     seed: int = 42
-    learning_rate: float = Field(0.08, gt=0, le=1)
-    max_iter: int = Field(400, ge=1)
-    max_leaf_nodes: int = Field(31, ge=2)
-    min_samples_leaf: int = Field(80, ge=1)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    max_iter: int = Field(1000, ge=1)
+    max_leaf_nodes: int = Field(15, ge=2)
+    min_samples_leaf: int = Field(100, ge=1)
     l2_regularization: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(30, ge=1)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
@@ -329,7 +330,7 @@ class PromotionParams(Section):
 
 class FunnelParams(Section):
     revenue_target: float = Field(150_000_000, gt=0)
-    response_rate: float | None = Field(None, gt=0, le=1)  # leads per person reached
+    response_rate: float | None = Field(0.02, gt=0, le=1)  # leads per person reached; null: unknown
 
 
 class MlflowParams(Section):
@@ -360,7 +361,7 @@ class Params(BaseModel):
     mlflow: MlflowParams = MlflowParams()
 
 
-class ParamsError(ValueError):
+class ParamsError(LeadscoreError, ValueError):
     """`params.yaml` is missing, unreadable or does not match the expected shape."""
 
 

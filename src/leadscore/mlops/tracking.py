@@ -187,16 +187,16 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
     }
 
 
-def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
+def log_evaluation(run: dict, metrics: dict[str, float], artifacts: list[Path]) -> None:
     """Add test-period metrics and plot files to the training run."""
     mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
 
 
-def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
+def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
     With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
@@ -206,7 +206,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
     from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.set_tags(
             {
                 "contract.version": grading_record["contract"]["version"],
@@ -220,7 +220,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
-def log_importance(run_id: str, table: pd.DataFrame, segments: pd.DataFrame, figures: dict) -> None:
+def log_importance(run: dict, table: pd.DataFrame, segments: pd.DataFrame, figures: dict) -> None:
     """Importance by field (metrics, table, figures) and segment quality on the training run."""
     mlflow.set_tracking_uri(tracking_uri())
     metrics = {}
@@ -233,7 +233,7 @@ def log_importance(run_id: str, table: pd.DataFrame, segments: pd.DataFrame, fig
             value = getattr(row, name)
             if pd.notna(value):
                 metrics[metric_key("segment", row.segment, row.value, name)] = float(value)
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics(metrics)
         mlflow.log_table(table, artifact_file="importance/importance.json")
         mlflow.log_table(segments, artifact_file="importance/segments.json")

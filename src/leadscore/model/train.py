@@ -29,6 +29,7 @@ from leadscore.model.features import (
     linear_preprocessor,
     tree_preprocessor,
 )
+from leadscore.model.pipeline import booster_of, features_of
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +82,9 @@ def fit_baseline(train: pd.DataFrame, spec: FeatureSpec, params: TrainParams) ->
     return baseline.fit(train[list(spec.fields)], train[fields.CONVERTED].to_numpy())
 
 
-def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier:
-    """The fitted gradient-boosting model inside the calibrated pipeline."""
-    calibrated = pipeline.named_steps["classifier"]
-    return calibrated.calibrated_classifiers_[0].estimator.estimator
-
-
 def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
     """The booster's raw output (log-odds) for leads: what the calibration maps to probability."""
-    encoded = pipeline.named_steps["features"].transform(inputs)
+    encoded = features_of(pipeline).transform(inputs)
     return booster_of(pipeline).decision_function(encoded)
 
 

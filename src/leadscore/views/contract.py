@@ -14,6 +14,7 @@ from leadscore.core import fields
 from leadscore.core.config import Contract, PublishGate
 from leadscore.core.stats import period_months, wilson_interval
 from leadscore.model.grading import GRADES
+from leadscore.views.format import pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
@@ -204,10 +205,6 @@ def contract_report(
     }
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
 def render_markdown(report: dict) -> str:
     """`reports/contract.md`: the promises and the verdicts, readable without the code."""
     agreed = report["agreed_by"]
@@ -247,9 +244,9 @@ def render_markdown(report: dict) -> str:
         else:
             text, verdict = "the rest", "-"
         lines.append(
-            f"| {grade} | {text} | {_pct(row['conversion'])} ({_pct(row['conversion_ci_low'])}"
-            f"-{_pct(row['conversion_ci_high'])}) | {row['leads_per_month']:.0f} "
-            f"| {_pct(row['share_of_conversions'])} | {verdict} |"
+            f"| {grade} | {text} | {pct(row['conversion'])} ({pct(row['conversion_ci_low'])}"
+            f"-{pct(row['conversion_ci_high'])}) | {row['leads_per_month']:.0f} "
+            f"| {pct(row['share_of_conversions'])} | {verdict} |"
         )
     lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
     gate = report["publish_gate"]

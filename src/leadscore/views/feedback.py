@@ -20,6 +20,7 @@ from leadscore.core.config import Contract
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
+from leadscore.views.format import pct
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -213,10 +214,6 @@ def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
     return unshipped_rows(journal_dir or journal_dir_for(url))
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
 def render_markdown(report: dict) -> str:
     if report.get("missing"):
         return (
@@ -238,9 +235,9 @@ def render_markdown(report: dict) -> str:
         cells = []
         for grade in GRADES:
             row = month["grades"][grade]
-            text = f"{_pct(row['conversion'])} of {row['leads']}"
+            text = f"{pct(row['conversion'], 0)} of {row['leads']}"
             if row["promise"] is not None:
-                text += f" ({_pct(row['promise'])})"
+                text += f" ({pct(row['promise'], 0)})"
             cells.append(text)
         flag = f"below promise: {month['likely_cause']}" if month["flagged"] else "ok"
         lines.append(f"| {month['month']} | {month['leads']:,} | {' | '.join(cells)} | {flag} |")
