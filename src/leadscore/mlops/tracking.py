@@ -85,6 +85,14 @@ def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
     return {Path(out["path"]).stem: out.get("md5", "") for out in outs if "md5" in out}
 
 
+# The params a model version is trained from: the keys dvc.yaml's train stage declares (the
+# split's params reach training through the data, whose dvc.lock hashes are tagged as well).
+TRAINING_PARAMS = {
+    "train": True,
+    "contract": {"version", "outcome", "excluded_fields", "publish_gate"},
+}
+
+
 def lineage(params: Params, card: dict) -> dict[str, str]:
     """Tags that lead from a registered version back to its exact code, data and params."""
     import importlib.metadata as metadata
@@ -95,7 +103,7 @@ def lineage(params: Params, card: dict) -> dict[str, str]:
         "lineage.training_data_sha256": card["training_data"]["sha256"],
         "lineage.contract_version": params.contract.version,
         "lineage.params_sha256": hashlib.sha256(
-            params.model_dump_json(include={"train", "split", "contract"}).encode()
+            params.model_dump_json(include=TRAINING_PARAMS).encode()
         ).hexdigest(),
     }
     for name, md5 in dvc_data_hashes().items():
