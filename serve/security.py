@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Request, Security, status
+from fastapi import Security, status
 from fastapi.security import APIKeyHeader
 
+from leadscore_serve.deps import AdminKeyDep, ApiKeysDep
 from leadscore_serve.problems import ProblemError
 
 api_key_header = APIKeyHeader(
@@ -36,8 +37,7 @@ def matches(given: str | None, keys: tuple[bytes, ...]) -> bool:
     return found
 
 
-def require_api_key(request: Request, key: str | None = Security(api_key_header)) -> None:
-    keys = request.app.state.api_keys
+def require_api_key(keys: ApiKeysDep, key: str | None = Security(api_key_header)) -> None:
     if keys and not matches(key, keys):
         raise ProblemError(
             status.HTTP_401_UNAUTHORIZED,
@@ -47,8 +47,7 @@ def require_api_key(request: Request, key: str | None = Security(api_key_header)
         )
 
 
-def require_admin_key(request: Request, key: str | None = Security(admin_key_header)) -> None:
-    admin = request.app.state.admin_key
+def require_admin_key(admin: AdminKeyDep, key: str | None = Security(admin_key_header)) -> None:
     if not admin:
         raise ProblemError(
             status.HTTP_403_FORBIDDEN,
