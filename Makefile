@@ -52,6 +52,9 @@ test: lint install-spark ## Lint, layer contracts, then the test suite (slow che
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not fuzz" -q
 
+test-fast: install ## Unit tests only (tests/unit/<layer>/, no server, no Spark): under 30 s
+	$(BIN)/pytest tests/unit -m "not server and not spark" -q -p no:cacheprovider
+
 fuzz: install ## Schemathesis against the running service's OpenAPI: no 5xx in 500+ requests
 	$(BIN)/pytest -m fuzz -q -s
 

@@ -96,10 +96,26 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     assert load_bundle(tiny_project / "models").version == version
 
 
-def test_dvc_metrics_and_plots(tiny_project):
+def test_dvc_metrics_are_the_reports_and_sane(tiny_project):
+    """`dvc metrics show` reads the stages' reports as written, and their values make sense."""
     env = project_env(tiny_project)
-    shown = run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout
-    assert "roc_auc" in shown and "rows_censored" in shown
+    shown = json.loads(run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout)
+    (workspace,) = shown.values()
+    files = workspace["data"]
+    for name in ("reports/metrics.json", "reports/split.json"):
+        assert files[name]["data"] == json.loads((tiny_project / name).read_text()), name
+    metrics = files["reports/metrics.json"]["data"]
+    assert 0.6 < metrics["roc_auc_ci_low"] < metrics["roc_auc"] < metrics["roc_auc_ci_high"] <= 1
+    assert 0.5 < metrics["baseline_roc_auc"] < 1 and 0 < metrics["pr_auc"] < 1
+    assert metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.02  # the truth is the ceiling
+    assert 0 < metrics["base_rate"] < metrics["top_conversion_share"] < 1
+    assert metrics["top_lift"] > 1.5 and 0 < metrics["log_loss"] < 0.69  # beats a coin
+    assert 0 < metrics["brier"] < 0.25 and 0 <= metrics["ece"] < 0.1
+    card = json.loads((tiny_project / "models/model_card.json").read_text())
+    assert metrics["model_version"] == card["model_version"]
+    split = files["reports/split.json"]["data"]
+    assert metrics["leads"] == split["rows_test"] and split["rows_censored"] > 0
+    assert abs(metrics["base_rate"] - split["base_rate_test"]) < 1e-6
     plots = run([DVC, "plots", "show", "--json"], tiny_project, env).stdout
     assert "reports/plots/roc.csv" in plots
 
@@ -119,6 +135,16 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     assert version.run_id == card["mlflow"]["run_id"]
 
 
+def experiment_rows(shown: list[dict]) -> list[dict]:
+    """The experiments' rows of `dvc exp show --json` (baseline commits hold them)."""
+    return [
+        rev["data"]
+        for commit in shown
+        for experiment in commit.get("experiments") or []
+        for rev in experiment["revs"]
+    ]
+
+
 def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     """`dvc exp run -S train...` rewrites params.yaml (quotes dropped): contract.yaml stays
     byte for byte, and the data config means the same read as YAML 1.2."""
@@ -127,9 +153,16 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     env = project_env(tiny_project)
     contract_before = (tiny_project / "contract.yaml").read_bytes()
     before = read_raw_params(tiny_project / "params.yaml")
+    model_before = json.loads((tiny_project / "reports/metrics.json").read_text())
     run([DVC, "exp", "run", "-S", "train.learning_rate=0.12"], tiny_project, env)
-    shown = run([DVC, "exp", "show", "--json"], tiny_project, env).stdout
-    assert "0.12" in shown and "roc_auc" in shown
+    shown = json.loads(run([DVC, "exp", "show", "--json"], tiny_project, env).stdout)
+    (row,) = experiment_rows(shown)
+    assert row["params"]["params.yaml"]["data"]["train"]["learning_rate"] == 0.12
+    metrics = row["metrics"]["reports/metrics.json"]["data"]
+    assert 0.6 < metrics["roc_auc"] <= 1
+    assert metrics["model_version"] != model_before["model_version"]  # another model
+    baseline = next(commit["data"] for commit in shown if commit.get("experiments"))
+    assert baseline["params"]["params.yaml"]["data"]["train"]["learning_rate"] == 0.05
     assert (tiny_project / "contract.yaml").read_bytes() == contract_before
     after = read_raw_params(tiny_project / "params.yaml")
     assert after["train"] == {**before["train"], "learning_rate": 0.12}
