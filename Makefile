@@ -53,7 +53,7 @@ test: lint install-spark ## Lint, layer contracts, then the test suite (slow che
 	$(BIN)/pytest -m "not fuzz" -q
 
 test-fast: install ## Unit tests only (tests/unit/<layer>/, no server, no Spark): under 30 s
-	$(BIN)/pytest tests/unit -m "not server and not spark" -q -p no:cacheprovider
+	$(BIN)/pytest tests/unit -m "not server and not spark and not e2e" -q -p no:cacheprovider
 
 fuzz: install ## Schemathesis against the running service's OpenAPI: no 5xx in 500+ requests
 	$(BIN)/pytest -m fuzz -q -s
@@ -94,6 +94,10 @@ chaos: run ## Chaos on loopback: kill -9, DB outage, bad reloads, NUL bytes unde
 
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads
 	$(BIN)/python bench/importance.py
+
+.PHONY: bench-model-choice
+bench-model-choice: run ## Every candidate's validation and test AUC on the built-in data (repeats the search)
+	$(BIN)/python bench/model_choice.py
 
 bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
 	$(BIN)/python bench/rank_resolution.py

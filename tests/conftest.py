@@ -26,7 +26,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
 # The tiny project's params.yaml is the project's own file with these edits (comments, quotes
 # and layout kept, so DVC's rewrite of the real file is what the end-to-end tests see).
-TINY_EDITS = {"n_leads: 200000": f"n_leads: {TINY_LEADS}", "max_iter: 1000": "max_iter: 60"}
+# One booster candidate: the shared bundle exercises the tree path quickly; the model choice
+# itself is tested on its own fixtures (tests/unit/model/test_model_choice.py).
+TINY_EDITS = {
+    "n_leads: 200000": f"n_leads: {TINY_LEADS}",
+    "max_iter: 1000": "max_iter: 60",
+    "families: [logistic, boosting]": "families: [boosting]",
+    "prefer: logistic ": "prefer: boosting ",
+    **{
+        line: ""
+        for line in (
+            "      - {leaf_size: 0.3, leaves: 0.6, learning_rate: 0.1, l2_regularization: 0.0}\n",
+            "      - {leaf_size: 0.1, leaves: 0.3, learning_rate: 0.1, l2_regularization: 1.0}\n",
+            "      - {leaf_size: 0.1, leaves: 0.6, learning_rate: 0.05, l2_regularization: 0.0}\n",
+        )
+    },
+}
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
 BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
@@ -68,6 +83,9 @@ def tiny_params_raw(default_params_raw) -> dict:
     raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
     raw["generate"]["n_leads"] = TINY_LEADS
     raw["train"]["max_iter"] = 60
+    search = raw["train"]["search"]
+    search["families"], search["boosting"] = ["boosting"], search["boosting"][:1]
+    raw["train"]["choice"]["prefer"] = "boosting"
     return raw
 
 
@@ -124,26 +142,31 @@ def tiny_models(tiny_split, tiny_params):
     return train_models(tiny_split.train, tiny_split.valid, tiny_params)
 
 
-@pytest.fixture(scope="session")
-def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
-    """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
+def grading_record_of(models, split, params) -> dict:
+    """`grading.json` of a trained model, derived from the contract on the valid period."""
     from leadscore.core.schema import FeatureSpec
     from leadscore.model.thresholds import derive_grading, grading_record
     from leadscore.model.train import raw_output
 
-    pipeline, _, card = tiny_models
-    valid = tiny_split.valid
+    pipeline, _, card = models
+    valid = split.valid
     inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
     probability = pipeline.predict_proba(inputs)
-    monthly_volume = len(valid) / tiny_params.split.valid_months
+    monthly_volume = len(valid) / params.split.valid_months
     grading, derivation = derive_grading(
         probability[:, 1],
         monthly_volume,
-        tiny_params.contract.grades,
+        params.contract.grades,
         valid["converted"],
         raw=raw_output(pipeline, inputs),
     )
-    return grading_record(grading, derivation, tiny_params.contract, card["model_version"])
+    return grading_record(grading, derivation, params.contract, card["model_version"])
+
+
+@pytest.fixture(scope="session")
+def tiny_grading_record(tiny_models, tiny_split, tiny_params) -> dict:
+    """`grading.json` of the tiny model, derived from the contract on the tiny valid period."""
+    return grading_record_of(tiny_models, tiny_split, tiny_params)
 
 
 @pytest.fixture(scope="session")

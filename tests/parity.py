@@ -113,3 +113,23 @@ def api_parity(
         results += answer.json()["results"]
     scores = pd.DataFrame(results, columns=[fields.LEAD_ID, "probability"])
     return compare(scores, evaluated(root), len(leads), refused)
+
+
+def assert_scored_as_evaluated(root: Path, rows: pd.DataFrame, rows_file: Path, start_server):
+    """The acceptance of the one input normalisation on an example: its raw test rows (written
+    to `rows_file`, CSV or Parquet), through the batch CLI and a real server, are all scored,
+    none rejected, each with evaluation's probability (within 1e-12). Returns both Parities."""
+    from conftest import API_KEY
+
+    if rows_file.suffix == ".parquet":
+        rows.to_parquet(rows_file, index=False)
+    else:
+        rows.to_csv(rows_file, index=False)  # the export's own columns and text
+    expected = len(evaluated(root))
+    card, _ = card_inputs(root)
+    batch = batch_parity(root, rows_file, len(rows))
+    api = api_parity(start_server(root / "models"), root, rows, card, API_KEY)
+    for parity in (batch, api):
+        assert parity.rejected == 0 and parity.compared == expected, parity
+        assert parity.max_abs_difference <= TOLERANCE, parity
+    return batch, api

@@ -123,10 +123,10 @@ def test_importance_lineage_and_champion_challenger(
 
     from leadscore.model.train import train_models
 
-    worse_params = parse_params(
-        {**params.model_dump(mode="json"), "train": {**params.train.model_dump(), "max_iter": 2,
-                                                     "learning_rate": 0.01}}
-    )  # fmt: skip
+    slow = {"leaf_size": 0.3, "leaves": 0.3, "learning_rate": 0.01, "l2_regularization": 1.0}
+    train = params.train.model_dump(mode="json")
+    train.update(max_iter=2, search={**train["search"], "boosting": [slow]})
+    worse_params = parse_params({**params.model_dump(mode="json"), "train": train})
     worse_models = train_models(tiny_split.train, tiny_split.valid, worse_params)
     worse = register(params, worse_models, tiny_grading_record, tmp_path / "worse", tiny_split)
     refused = promote(params, test)
@@ -138,6 +138,12 @@ def test_importance_lineage_and_champion_challenger(
     assert tags["promotion.promoted"] == "False" and tags["promotion.champion_auc"]
 
     better = register(params, tiny_models, tiny_grading_record, tmp_path / "better", tiny_split)
+    # the contract stage found an input under leakage review without sign-off: not promotable
+    review_tag = "publish_gate.fields_under_review"
+    client.set_model_version_tag(name, better["registered_version"], review_tag, "FAIL: ['x']")
+    blocked = promote(params, test)
+    assert not blocked["promoted"] and "fields_under_review" in blocked["reasons"][0]
+    client.set_model_version_tag(name, better["registered_version"], review_tag, "pass: []")
     accepted = promote(params, test)
     assert accepted["promoted"] and accepted["version"] == better["registered_version"]
     served = load_served_model(f"models:/{name}@champion")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import API_KEY, PROJECT_ROOT
-from parity import api_parity, batch_parity, evaluated, raw_test_rows
+from conftest import PROJECT_ROOT
+from parity import assert_scored_as_evaluated, raw_test_rows
 
 from leadscore.core import fields
 from leadscore.core.config import ParamsError, parse_params, read_raw_params
@@ -26,7 +26,10 @@ def test_columns_are_typed_from_their_values():
     assert infer_kind(pd.Series(["3", "4.5", None]), "TotalVisits") == "numeric"
     assert infer_kind(pd.Series(["India", "Kuwait"]), "Country") == "categorical"
     assert infer_kind(pd.Series(["2026-01-02", "2026-02-03"]), "signup_date") == "date"
-    assert infer_kind(pd.Series(["2026-01-02", "2026-02-03"]), "batch") == "categorical"
+    # dated values are dates whatever the column is called (data.types can say otherwise)
+    assert infer_kind(pd.Series(["2026-01-02 09:30", None]), "first reply") == "date"
+    assert infer_kind(pd.Series(["02/01/2026", "03/02/2026"]), "batch") == "date"
+    assert infer_kind(pd.Series(["1-10", "11-50", "2026"]), "size") == "categorical"
 
 
 def test_an_id_column_and_a_copy_of_the_outcome_are_excluded():
@@ -224,19 +227,14 @@ def test_x_education_with_only_the_example_config(tmp_path, monkeypatch, start_s
     ]
     for name in ("Tags", "Lead Quality", "Prospect ID", "Lead Number"):
         assert flagged[name]["excluded"], name
+    assert flagged["Do Not Call"]["verdict"] == "needs review"  # its name, not excluded
+    assert flagged["Do Not Call"]["allowed_by_contract"]
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
-    assert metrics["roc_auc"] >= 0.87
+    assert metrics["roc_auc"] >= 0.86  # 0.868: every sales-side field excluded
     card = json.loads((tmp_path / "models" / "model_card.json").read_text())
     inputs = {f for kind in ("categorical", "numeric", "boolean") for f in card["features"][kind]}
     assert not inputs & {"Tags", "Lead Quality", "Prospect ID", "Lead Number", "Last Activity"}
     # the raw test rows, as the export writes them ("Select" and all), score as evaluated
     rows = raw_test_rows(pd.read_csv(XED_LEADS, dtype=str, keep_default_na=False), ID, tmp_path)
-    rows.to_csv(tmp_path / "raw_test_rows.csv", index=False)
-    expected = len(evaluated(tmp_path))
-    batch = batch_parity(tmp_path, tmp_path / "raw_test_rows.csv", len(rows))
-    assert batch.rejected == 0 and batch.compared == expected, batch
-    assert batch.max_abs_difference <= 1e-12, batch
-    api = api_parity(start_server(tmp_path / "models"), tmp_path, rows, card, API_KEY)
-    assert api.rejected == 0 and api.compared == expected, api
-    assert api.max_abs_difference <= 1e-12, api
+    assert_scored_as_evaluated(tmp_path, rows, tmp_path / "raw_test_rows.csv", start_server)
     shutil.rmtree(tmp_path / "data")

@@ -11,9 +11,9 @@ import subprocess
 import mlflow
 import pandas as pd
 import pytest
-from conftest import API_KEY, DVC, project_env, run
+from conftest import DVC, project_env, run
 from mlflow import MlflowClient
-from parity import api_parity, batch_parity, card_inputs, evaluated, raw_test_rows
+from parity import assert_scored_as_evaluated, raw_test_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +56,7 @@ def test_raw_test_rows_score_as_evaluated_through_batch_and_api(
     rows = raw_test_rows(
         pd.read_parquet(tiny_project / "data/raw/leads.parquet"), "lead_id", tiny_project
     )
-    rows_file = tmp_path / "raw_test_rows.parquet"
-    rows.to_parquet(rows_file, index=False)
-    expected = len(evaluated(tiny_project))
-    batch = batch_parity(tiny_project, rows_file, len(rows))
-    assert batch.rejected == 0 and batch.compared == expected, batch
-    assert batch.max_abs_difference <= 1e-12, batch
-    card, _ = card_inputs(tiny_project)
-    api = api_parity(start_server(tiny_project / "models"), tiny_project, rows, card, API_KEY)
-    assert api.rejected == 0 and api.compared == expected, api
-    assert api.max_abs_difference <= 1e-12, api
+    assert_scored_as_evaluated(tiny_project, rows, tmp_path / "rows.parquet", start_server)
 
 
 def test_second_repro_is_up_to_date(tiny_project):
@@ -92,7 +83,7 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     finally:
         params.write_text(text)
     assert failed.returncode != 0
-    assert b"train.learning_rate" in failed.stdout + failed.stderr
+    assert b"train.search.boosting.0.learning_rate" in failed.stdout + failed.stderr
     assert load_bundle(tiny_project / "models").version == version
 
 
@@ -125,7 +116,13 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
-    assert run_data.params["train.learning_rate"]
+    assert run_data.params["train.choice.prefer"]
+    assert run_data.tags["model_family"] == card["model_family"]
+    (child,) = client.search_runs(  # the one candidate of the tiny search, as a child run
+        [card["mlflow"]["experiment_id"]],
+        f"tags.mlflow.parentRunId = '{card['mlflow']['run_id']}'",
+    )
+    assert child.data.tags["candidate.chosen"] == "true" and child.data.metrics["valid_roc_auc"]
     assert "test.roc_auc" in run_data.metrics and "valid_roc_auc" in run_data.metrics
     artifacts = {a.path for a in client.list_artifacts(card["mlflow"]["run_id"], "evaluation")}
     assert "evaluation/roc.csv" in artifacts
@@ -153,19 +150,21 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     env = project_env(tiny_project)
     contract_before = (tiny_project / "contract.yaml").read_bytes()
     before = read_raw_params(tiny_project / "params.yaml")
-    model_before = json.loads((tiny_project / "reports/metrics.json").read_text())
-    run([DVC, "exp", "run", "-S", "train.learning_rate=0.12"], tiny_project, env)
+    run([DVC, "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
     shown = json.loads(run([DVC, "exp", "show", "--json"], tiny_project, env).stdout)
     (row,) = experiment_rows(shown)
-    assert row["params"]["params.yaml"]["data"]["train"]["learning_rate"] == 0.12
+    assert row["params"]["params.yaml"]["data"]["train"]["choice"]["margin"] == 0.012
     metrics = row["metrics"]["reports/metrics.json"]["data"]
+    workspace = json.loads((tiny_project / "reports/metrics.json").read_text())
+    assert metrics["model_version"] == workspace["model_version"]  # the experiment's own model
     assert 0.6 < metrics["roc_auc"] <= 1
-    assert metrics["model_version"] != model_before["model_version"]  # another model
     baseline = next(commit["data"] for commit in shown if commit.get("experiments"))
-    assert baseline["params"]["params.yaml"]["data"]["train"]["learning_rate"] == 0.05
+    margin = baseline["params"]["params.yaml"]["data"]["train"]["choice"]["margin"]
+    assert margin == before["train"]["choice"]["margin"] != 0.012
     assert (tiny_project / "contract.yaml").read_bytes() == contract_before
     after = read_raw_params(tiny_project / "params.yaml")
-    assert after["train"] == {**before["train"], "learning_rate": 0.12}
+    choice = {**before["train"]["choice"], "margin": 0.012}
+    assert after["train"] == {**before["train"], "choice": choice}
     assert after["data"] == before["data"]
     assert after["data"]["outcome"]["positive_values"] == [1, True, "1", "yes", "true"]
     assert {k: v for k, v in after.items() if k != "train"} == {

@@ -24,11 +24,15 @@ from sklearn.metrics import (
 )
 
 from leadscore.core import fields
+from leadscore.core.config import EvaluateParams, Params, WarningParams
+from leadscore.core.schema import FeatureSpec
 from leadscore.core.stats import (
     calibration_table,
     expected_calibration_error,
     roc_auc_interval,
 )
+from leadscore.model import health
+from leadscore.model.train import refit_recipe
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +135,12 @@ def evaluate(
 
 
 def signal_verdict(metrics: dict, min_auc_lower_bound: float) -> dict:
-    """Do the data carry a usable signal? The lower end of the AUC interval must clear the gate."""
-    low = metrics.get("roc_auc_ci_low")
+    """Do the data carry a usable signal? The lower end of the AUC interval must clear the gate.
+
+    The interval is the widest of the served model's and its refits' (`roc_auc_gate_low`), so a
+    lucky seed cannot pass as skill.
+    """
+    low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
     if low is None:
         return {"usable": False, "reason": "The test period has only one outcome: nothing to rank"}
     if low < min_auc_lower_bound:
@@ -158,3 +166,111 @@ def truth_for(test: pd.DataFrame, truth_path: Path) -> pd.Series | None:
     truth = pd.read_parquet(truth_path).set_index(fields.LEAD_ID)["true_probability"]
     matched = truth.reindex(test[fields.LEAD_ID])
     return None if matched.isna().any() else matched
+
+
+# --- spread over seeds, monthly calibration, warnings ----------------------------------------
+
+
+def spread_summary(values: list[float], method: str, low: float) -> dict:
+    """min / max / sd of the test AUC over refits (or bootstrap resamples), and the gate's bound."""
+    return {
+        "test_auc_spread_method": method,
+        "test_auc_spread_n": len(values),
+        "test_auc_spread_min": float(np.min(values)),
+        "test_auc_spread_max": float(np.max(values)),
+        "test_auc_spread_sd": float(np.std(values, ddof=1)),
+        "test_auc_spread_values": [round(float(v), 6) for v in values],
+        "roc_auc_gate_low": float(low),
+    }
+
+
+def uses_refits(card: dict, settings: EvaluateParams) -> bool:
+    """Refit the recipe when the training period is small enough, else bootstrap the test."""
+    return (
+        "model_choice" in card
+        and card["training_data"]["rows_train"] <= settings.stability_max_train_leads
+    )
+
+
+def recipe_spread(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    card: dict,
+    params: Params,
+    served_low: float,
+) -> dict:
+    """Test AUC of refits of the card's recipe with other seeds on 90 % subsamples of the
+    training period; the gate's bound is the lowest 95 % interval end among the served model
+    and its refits."""
+    y = test[fields.CONVERTED].to_numpy(int)
+    spec = FeatureSpec.from_dict(card["features"])
+    aucs, lows = [], []
+    for k in range(1, params.evaluate.stability_refits + 1):
+        refit = refit_recipe(train, valid, spec, params.train, card, params.train.seed + k)
+        probability = refit.predict_proba(test[list(spec.fields)])[:, 1]
+        aucs.append(float(roc_auc_score(y, probability)))
+        lows.append(roc_auc_interval(y, probability)[0])
+    return spread_summary(aucs, "refits", min([served_low, *lows]))
+
+
+def bootstrap_spread(
+    y: np.ndarray, probability: np.ndarray, n: int, seed: int, served_low: float
+) -> dict:
+    """Test AUC over `n` bootstrap resamples of the test leads (stratified by outcome); the
+    gate's bound is their 2.5 % quantile or the served interval's lower end, the lower."""
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    aucs = []
+    for _ in range(n):
+        rows = np.concatenate(
+            [rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))]
+        )
+        aucs.append(float(roc_auc_score(y[rows], probability[rows])))
+    low = min(served_low, float(np.quantile(aucs, 0.025)))
+    summary = spread_summary(aucs, "bootstrap", low)
+    summary["test_auc_spread_values"] = []  # the resamples are summarised, not listed
+    return summary
+
+
+def monthly_calibration(test: pd.DataFrame, probability: np.ndarray) -> list[dict]:
+    """Per creation month of the test period: leads, conversions, mean predicted and actual."""
+    if fields.CREATED_AT in test:
+        months = pd.to_datetime(test[fields.CREATED_AT]).dt.to_period("M").astype(str)
+    else:
+        months = pd.Series("test period", index=test.index)
+    frame = pd.DataFrame(
+        {"month": months.to_numpy(), "y": test[fields.CONVERTED].to_numpy(int), "p": probability}
+    )
+    return [
+        {
+            "month": str(month),
+            "leads": int(len(part)),
+            "conversions": int(part["y"].sum()),
+            "predicted": float(part["p"].mean()),
+            "actual": float(part["y"].mean()),
+        }
+        for month, part in frame.groupby("month", sort=True)
+    ]
+
+
+def model_warnings(
+    metrics: dict, valid_metrics: dict, settings: WarningParams, period: str
+) -> list[dict]:
+    """Baseline, calibration-drift and ECE warnings for the served model (validation and test)."""
+    found = health.baseline_beats_model(
+        "validation period",
+        valid_metrics.get("valid_roc_auc"),
+        valid_metrics.get("valid_roc_auc_ci_high", 1.0),
+        valid_metrics.get("valid_baseline_roc_auc"),
+    )
+    if "roc_auc" in metrics:
+        found += health.baseline_beats_model(
+            period, metrics["roc_auc"], metrics["roc_auc_ci_high"], metrics["baseline_roc_auc"]
+        )
+    found += health.ece_limit(period, metrics["ece"], settings)
+    for month in metrics.get("monthly", []):
+        found += health.calibration_drift(
+            month["month"], month["leads"], month["conversions"], month["predicted"], settings
+        )
+    return found

@@ -4,8 +4,9 @@
   field's values are shuffled across leads, mean and spread over repeats. Each input field is
   one column of the encoded matrix (categories are ordinal codes, not one-hot), so a field is
   shuffled as a whole.
-- Mean absolute tree contribution (TreeSHAP, in log-odds) per field, and dependence plots of
-  the top fields: how a field's contribution moves with its value.
+- Mean absolute contribution (in log-odds) per field: TreeSHAP for a booster, the exact
+  per-field terms for a logistic regression; and dependence plots of the top fields: how a
+  field's contribution moves with its value.
 - Segments: AUC, conversion and calibration per channel and per company-size band.
 
 Both measures run on the compiled scorer (the same numbers as the sklearn Pipeline, much
@@ -25,7 +26,6 @@ from sklearn.metrics import roc_auc_score
 from leadscore.analysis.evaluate import PROBABILITY
 from leadscore.core import fields
 from leadscore.core.stats import expected_calibration_error, roc_auc_interval
-from leadscore.scoring import trees
 from leadscore.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -52,22 +52,22 @@ def permutation_importance(
 ) -> pd.DataFrame:
     """AUC drop per field when its column is shuffled: mean and standard deviation.
 
-    Only the trees that split on the field can change, so each shuffle re-scores just those
-    (the rest of the raw score is kept), which gives exactly the full model's answer.
+    Only the part of the raw score that depends on the field can change (the trees that split
+    on it, or the field's term of a regression), so each shuffle re-scores just that part,
+    which gives exactly the full model's answer.
     """
     rng = np.random.default_rng(seed)
-    raw = trees.raw_scores(scorer.trees, matrix)
+    raw = scorer.raw_output(matrix)
     reference = roc_auc_score(y, scorer.probability(raw))
     rows = []
     shuffled = matrix.copy()
     for j, name in enumerate(scorer.fields):
-        subset = trees.trees_using(scorer.trees, j)
         drops = []
-        if len(subset):
-            rest = raw - trees.raw_scores(scorer.trees, matrix, subset)
+        if scorer.uses_field(j):
+            rest = raw - scorer.field_output(matrix, j)
             for _ in range(repeats):
                 shuffled[:, j] = rng.permutation(matrix[:, j])
-                changed = rest + trees.raw_scores(scorer.trees, shuffled, subset)
+                changed = rest + scorer.field_output(shuffled, j)
                 drops.append(reference - roc_auc_score(y, scorer.probability(changed)))
             shuffled[:, j] = matrix[:, j]
         else:  # the model never looks at this field
@@ -83,8 +83,8 @@ def permutation_importance(
 
 
 def mean_abs_contribution(scorer: Scorer, matrix: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-    """Mean |TreeSHAP contribution| per field (log-odds), and the contributions themselves."""
-    contributions = trees.contributions(scorer.trees, matrix)
+    """Mean |contribution| per field (log-odds), and the contributions themselves."""
+    contributions = scorer.contributions(matrix)
     return pd.Series(np.abs(contributions).mean(axis=0), index=list(scorer.fields)), contributions
 
 

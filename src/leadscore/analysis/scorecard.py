@@ -12,8 +12,18 @@ from leadscore.core.io import read_json
 def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[str, str, str]]:
     """(figure, value, what it means) rows from the stage reports."""
     rows = [("model version", str(metrics.get("model_version", "?")), "")]
+    if metrics.get("model_family"):
+        rows.append(
+            (
+                "model family",
+                metrics["model_family"],
+                f"chosen on the validation period; {metrics.get('calibration_method')} calibration",
+            )
+        )
     auc = metrics["roc_auc"]
     rows.append(("model AUC (test)", f"{auc:.4f}", "ranking quality on the newest leads"))
+    if "test_auc_spread_min" in metrics:
+        rows.append(spread_row(metrics))
     if "oracle_roc_auc" in metrics:
         oracle = metrics["oracle_roc_auc"]
         rows.append(("oracle AUC", f"{oracle:.4f}", f"ceiling; model reaches {auc / oracle:.1%}"))
@@ -60,6 +70,27 @@ def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[s
     return rows
 
 
+def spread_row(metrics: dict) -> tuple[str, str, str]:
+    method = metrics["test_auc_spread_method"]
+    how = (
+        f"{metrics['test_auc_spread_n']} refits with other seeds"
+        if method == "refits"
+        else f"{metrics['test_auc_spread_n']} bootstrap resamples of the test leads"
+    )
+    return (
+        "test AUC spread",
+        f"{metrics['test_auc_spread_min']:.4f}-{metrics['test_auc_spread_max']:.4f}",
+        f"{how}; sd {metrics['test_auc_spread_sd']:.4f}",
+    )
+
+
+def warning_rows(warnings: list[dict]) -> list[tuple[str, str, str]]:
+    """One row per warning (from `leadscore.model.health`), or a plain 'none'."""
+    if not warnings:
+        return [("warnings", "none", "baseline, calibration drift, ECE, grade order and promises")]
+    return [("WARNING", w["check"], w["message"]) for w in warnings]
+
+
 def split_label(split: dict) -> str:
     return split.get("split") or ("time" if "as_of" in split else "stratified")
 
@@ -90,7 +121,7 @@ def join_rows(joins: list[dict]) -> list[tuple[str, str, str]]:
 
 
 def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
-    """Excluded fields: those the configuration excludes, apart from the leakage guard's."""
+    """Excluded fields: those the configuration excludes, apart from the leakage review's."""
     flagged = fields.get("flagged", {})
     configured = [
         n
@@ -113,18 +144,22 @@ def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
             (
                 "fields excluded",
                 f"{len(automatic)}",
-                "by the leakage guard: " + ", ".join(automatic),
+                "by the leakage review: " + ", ".join(automatic),
             )
         )
     return rows
 
 
 def render_scorecard(reports: Path) -> Table:
+    metrics = read_json(reports / "metrics.json")
     rows = scorecard_rows(
-        read_json(reports / "metrics.json"),
+        metrics,
         read_json(reports / "split.json"),
         read_json(reports / "validation.json"),
     )
+    contract = reports / "contract.json"  # holds the model's warnings and the grades'
+    warnings = read_json(contract).get("warnings") if contract.is_file() else None
+    rows += warning_rows(metrics.get("warnings", []) if warnings is None else warnings)
     table = Table(title="leadscore scorecard", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")

@@ -1,7 +1,7 @@
 """Typed view of `params.yaml` and `contract.yaml`: each stage reads its own section.
 
 The signed A-lead contract lives in its own file, `contract.yaml` beside `params.yaml`, so an
-experiment (`dvc exp run -S train.learning_rate=...`, which rewrites `params.yaml`) never touches
+experiment (`dvc exp run -S train.choice.margin=...`, which rewrites `params.yaml`) never touches
 it. Both files are read as YAML 1.2, the way DVC reads and writes them: `yes`, `on` and `no`
 stay strings, so a value keeps its meaning after DVC has rewritten the file without quotes.
 
@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadscore.core import fields
 from leadscore.core.errors import LeadscoreError
@@ -72,12 +79,20 @@ class GradePromises(Section):
 
 
 class PublishGate(Section):
-    """What a model must show before it may be served (checked on the test period)."""
+    """What a model must show before it may be served (checked on the test period).
+
+    `min_odds_ratio_over_base_rate`: the odds of an A lead converting (converted : not) must be
+    this many times the odds of the average test lead. Unlike a plain lift (A conversion / base
+    rate, which can never pass 1 / base rate: 2.0 is out of reach from a 50 % base rate), it can
+    be met at any base rate, and at a low base rate it reads almost as a lift. The old lift rule
+    is still checked when `min_lift_over_base_rate` is set.
+    """
 
     min_positives: int = Field(100, ge=1)
     min_negatives: int = Field(100, ge=1)
     min_auc_lower_bound: float = Field(0.55, ge=0.5, lt=1)  # 95 % interval of the test AUC
-    min_lift_over_base_rate: float = Field(2.0, ge=1)  # A-grade conversion / base rate
+    min_odds_ratio_over_base_rate: float = Field(2.5, ge=1)  # odds(A) / odds(base rate)
+    min_lift_over_base_rate: float | None = Field(None, ge=1)  # A conversion / base rate
     min_margin_over_best_profile: float = Field(0.0, ge=-1, le=1)  # A minus best profile
 
 
@@ -115,6 +130,13 @@ class Profiles(Section):
     sales: LeadProfile
 
 
+class AllowedField(Section):
+    """A field both owners signed off as known at the moment of scoring, and why."""
+
+    field: str = Field(min_length=1)
+    reason: str = ""
+
+
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
 
@@ -123,10 +145,30 @@ class Contract(Section):
     outcome: OutcomeDefinition = OutcomeDefinition()
     grades: GradePromises
     excluded_fields: tuple[str, ...] = ()
-    # Fields the leakage guard would exclude that both owners explicitly allow.
-    allowed_fields: tuple[str, ...] = ()
+    # Fields the leakage review put under review (or would exclude) that both owners sign off
+    # as known at the moment of scoring: `{field: ..., reason: ...}`, or a plain name.
+    allowed_fields: tuple[AllowedField, ...] = ()
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
+
+    @field_validator("allowed_fields", mode="before")
+    @classmethod
+    def _plain_names(cls, entries: Any) -> Any:
+        if isinstance(entries, list | tuple):
+            return [{"field": e} if isinstance(e, str) else e for e in entries]
+        return entries
+
+    @model_validator(mode="after")
+    def _allowed_or_excluded(self) -> Contract:
+        both = sorted(set(self.allowed) & set(self.excluded_fields))
+        if both:
+            raise ValueError(f"fields both allowed and excluded: {', '.join(both)}")
+        return self
+
+    @property
+    def allowed(self) -> dict[str, str]:
+        """Signed-off fields: name -> reason."""
+        return {entry.field: entry.reason for entry in self.allowed_fields}
 
 
 class SourceFile(Section):
@@ -198,8 +240,24 @@ FieldKind = Literal["categorical", "numeric", "boolean", "date"]
 
 
 class LeakageParams(Section):
-    max_single_field_auc: float = Field(0.85, gt=0.5, le=1.0)  # alone this good: suspicious
+    """Thresholds of the leakage review (see leadscore.data.leakage)."""
+
+    max_single_field_auc: float = Field(0.85, gt=0.5, le=1.0)  # alone this good: excluded
+    review_single_field_auc: float = Field(0.75, gt=0.5, le=1.0)  # alone this good: review
+    max_importance_share: float = Field(0.5, gt=0, le=1.0)  # one field carrying more: review
+    # the newest leads told from slightly older ones this well (lower end of the 95 % interval
+    # of that AUC): the field is still being filled in after creation, review
+    review_recent_auc_lower_bound: float = Field(0.6, gt=0.5, le=1.0)
     folds: int = Field(5, ge=2, le=20)
+
+    @model_validator(mode="after")
+    def _review_below_exclusion(self) -> LeakageParams:
+        if self.review_single_field_auc > self.max_single_field_auc:
+            raise ValueError(
+                f"review_single_field_auc ({self.review_single_field_auc}) must not exceed "
+                f"max_single_field_auc ({self.max_single_field_auc})"
+            )
+        return self
 
 
 class DataParams(Section):
@@ -294,16 +352,68 @@ class SplitParams(Section):
     seed: int = 42
 
 
+Family = Literal["logistic", "boosting"]
+
+
+class BoostingConfig(Section):
+    """One gradient-boosting candidate, its tree size scaled to the training size n:
+    min_samples_leaf = leaf_size * sqrt(n), max_leaf_nodes = leaves * cbrt(n)."""
+
+    leaf_size: float = Field(gt=0)
+    leaves: float = Field(gt=0)
+    learning_rate: float = Field(gt=0, le=1)
+    l2_regularization: float = Field(0.0, ge=0)
+
+
+def _default_boosting() -> tuple[BoostingConfig, ...]:
+    return (
+        BoostingConfig(leaf_size=0.3, leaves=0.3, learning_rate=0.05, l2_regularization=1.0),
+        BoostingConfig(leaf_size=0.3, leaves=0.6, learning_rate=0.1, l2_regularization=0.0),
+        BoostingConfig(leaf_size=0.1, leaves=0.3, learning_rate=0.1, l2_regularization=1.0),
+        BoostingConfig(leaf_size=0.1, leaves=0.6, learning_rate=0.05, l2_regularization=0.0),
+    )
+
+
+class SearchParams(Section):
+    """The candidates fitted on the training period and compared on the validation period."""
+
+    families: tuple[Family, ...] = Field(("logistic", "boosting"), min_length=1)
+    logistic_c: tuple[float, ...] = Field((0.01, 0.1, 1.0), min_length=1)
+    boosting: tuple[BoostingConfig, ...] = Field(default_factory=_default_boosting, min_length=1)
+    max_rows: int = Field(30_000, ge=1_000)  # boosting search on a subsample; the winner is refit
+
+
+class ChoiceRule(Section):
+    """How the family is chosen on the validation period (declared before the test is seen)."""
+
+    prefer: Family = "logistic"  # the simpler model wins unless the other beats it ...
+    margin: float = Field(0.005, ge=0, lt=0.5)  # ... by this much validation AUC ...
+    monthly_stability: bool = True  # ... and in more than half of the validation months
+
+
+class CalibrationRule(Section):
+    """Isotonic only on a calibration set this large, and only when its cross-validated log
+    loss beats the sigmoid's; `method` fixes one instead."""
+
+    method: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    isotonic_min_leads: int = Field(10_000, ge=100)
+    folds: int = Field(5, ge=2, le=20)
+
+
 class TrainParams(Section):
     seed: int = 42
-    learning_rate: float = Field(0.05, gt=0, le=1)
     max_iter: int = Field(1000, ge=1)
-    max_leaf_nodes: int = Field(15, ge=2)
-    min_samples_leaf: int = Field(100, ge=1)
-    l2_regularization: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(30, ge=1)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    search: SearchParams = SearchParams()
+    choice: ChoiceRule = ChoiceRule()
+    calibration: CalibrationRule = CalibrationRule()
     min_category_share: float = Field(0.002, ge=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _preferred_is_searched(self) -> TrainParams:
+        if self.choice.prefer not in self.search.families and len(self.search.families) > 1:
+            raise ValueError(f"choice.prefer {self.choice.prefer!r} is not in search.families")
+        return self
 
 
 class GradeParams(Section):
@@ -314,6 +424,20 @@ class GradeParams(Section):
 class EvaluateParams(Section):
     calibration_bins: int = Field(10, ge=2)
     top_share: float = Field(0.10, gt=0, lt=1)
+    # Spread of the test AUC: refits of the chosen recipe (seeded 90 % subsamples of the training
+    # period) up to this many training leads; above it a bootstrap over the test leads.
+    stability_refits: int = Field(3, ge=2, le=10)
+    stability_max_train_leads: int = Field(40_000, ge=0)
+    stability_bootstrap: int = Field(200, ge=20)
+
+
+class WarningParams(Section):
+    """When the scorecard, contract report and monthly feedback raise a warning."""
+
+    max_test_ece: float = Field(0.05, gt=0, lt=1)  # calibration error on the test period
+    calibration_band: float = Field(0.25, ge=0, lt=1)  # predicted outside actual's interval +-25 %
+    above_promise: float = Field(2.0, gt=1)  # a grade's interval wholly above 2x its promise
+    min_leads: int = Field(30, ge=1)  # months and grades with fewer leads are not judged
 
 
 class ImportanceParams(Section):
@@ -355,6 +479,7 @@ class Params(BaseModel):
     train: TrainParams = TrainParams()
     grade: GradeParams = GradeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    warnings: WarningParams = WarningParams()
     funnel: FunnelParams = FunnelParams()
     importance: ImportanceParams = ImportanceParams()
     promotion: PromotionParams = PromotionParams()

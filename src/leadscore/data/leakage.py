@@ -1,19 +1,33 @@
-"""Typing the columns of a CRM export, and the leakage guard that decides which may be inputs.
+"""Typing the columns of a CRM export, and the leakage review that decides which may be inputs.
 
-A score must exist before sales touches the lead, so the guard excludes, with the evidence:
-- identifiers: unique per lead, or named like an id (`Prospect ID`, `Lead Number`);
-- fields that predict the outcome suspiciously well on their own (out-of-fold AUC of the
-  field alone at or above `data.leakage.max_single_field_auc`), such as a copy of the outcome;
-- fields known only after sales worked the lead: dates after the lead's creation, and fields
-  whose names are the CRM's words for post-contact status (status, stage, tags, quality,
-  disposition, outcome, rating, score, profile, last activity, owner, reason, ...);
-- constant fields, and those excluded by configuration.
-A field the contract lists in `allowed_fields` is kept even when flagged (and still reported).
+A score must exist before sales touches the lead. Every candidate field gets a row of evidence
+and one of three verdicts:
+
+- **excluded**: identifiers (unique per lead, or an id-like name such as `Prospect ID`),
+  constant fields, dates (never inputs; "post-creation" when most are after the lead's
+  creation), fields present for only one outcome (such as a deal value), fields that rank
+  converters too well on their own (out-of-fold AUC >= `data.leakage.max_single_field_auc`),
+  and fields excluded by configuration (`data.exclude`, `contract.excluded_fields`);
+- **needs review**: a single-field AUC >= `data.leakage.review_single_field_auc`, missingness
+  that alone ranks converters that well, a field still being filled in after creation (its
+  values or its missingness tell the newest leads from slightly older ones, the lower end of
+  the 95 % interval of that AUC >= `data.leakage.review_recent_auc_lower_bound`: what sales
+  records once it works a lead, such as touches, an owner or a first contact, is still empty
+  for a lead created days before the export), a post-contact name cue (`NAME_CUES`), and, once
+  the model exists, one field carrying more than `data.leakage.max_importance_share` of its
+  permutation importance (`with_importance`);
+- **kept**.
+
+A name cue alone never excludes a field: it puts it under review. A field under review stays
+an input, but the model is not publishable until the contract signs it off
+(`contract.allowed_fields`, known at the moment of scoring) or excludes it. A field the
+contract allows is kept even when the review would exclude it (except by configuration).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,15 +35,52 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core import fields
+from leadscore.core.config import LeakageParams
+from leadscore.core.stats import roc_auc_interval
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS
 
+EXCLUDED, REVIEW, KEPT = "excluded", "needs review", "kept"
+VERDICTS = (EXCLUDED, REVIEW, KEPT)
+
 ID_NAME = re.compile(r"(^|[\s_\-])(id|uuid|guid|number|no|key)$", re.IGNORECASE)
-STATUS_NAME = re.compile(
-    r"(status|stage|tags?$|quality|disposition|outcome|result|rating|score|grade|owner|"
-    r"assigned|profile|reason|^last[\s_]*(notable[\s_]*)?activity$|^lost|^won|closed)",
-    re.IGNORECASE,
+# Words a CRM uses for what sales did or decided after it worked the lead. Matched on the name
+# in lower-case words (`LastActivity`, `last_activity` and `Last Activity` read the same).
+NAME_CUES: tuple[tuple[str, str], ...] = (
+    ("status-like", r"\bstatus"),
+    ("status-like", r"\bstages?\b"),
+    ("status-like", r"\btags?\b"),
+    ("status-like", r"\bquality\b"),
+    ("status-like", r"\bdisposition"),
+    ("status-like", r"\boutcomes?\b"),
+    ("status-like", r"\bresults?\b"),
+    ("status-like", r"\bratings?\b"),
+    ("status-like", r"\bscor(e|es|ing)\b"),
+    ("status-like", r"\bgrades?\b"),
+    ("status-like", r"\bowner"),
+    ("status-like", r"\bassigned\b"),
+    ("status-like", r"\bprofile"),
+    ("status-like", r"\bclosed?\b"),
+    ("post-contact", r"\bcall"),
+    ("post-contact", r"\bduration"),
+    ("post-contact", r"\btouch"),
+    ("post-contact", r"\bcontacted\b"),
+    ("post-contact", r"\bvisit"),
+    ("post-contact", r"\bmeeting"),
+    ("post-contact", r"\bappointment"),
+    ("post-contact", r"\breasons?\b"),
+    ("post-contact", r"\blost\b"),
+    ("post-contact", r"\bwon\b"),
+    ("post-contact", r"\b(dis)?qualified\b"),
+    ("post-contact", r"\bproposal"),
+    ("post-contact", r"\bnegotiat"),
+    ("post-contact", r"\bfollow ?ups?\b"),
+    ("post-contact", r"\blast (notable )?activit"),
 )
 DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
+# Values that are dates whatever the column is called: 2026-03-01[ 09:30[:00]], 01/03/2026.
+DATE_VALUE = re.compile(
+    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4})$"
+)
 ROLE_COLUMNS = (
     fields.LEAD_ID,
     fields.CREATED_AT,
@@ -37,6 +88,11 @@ ROLE_COLUMNS = (
     fields.WON_AT,
     fields.OUTCOME_STATUS,
 )
+ONE_OUTCOME_ABSENT = 0.005  # present for at most this share of one outcome ...
+ONE_OUTCOME_PRESENT = 0.05  # ... and at least this share of the other: present for one outcome
+MOST_AFTER_CREATION = 0.5  # a date after creation for more than this share of leads: post-creation
+RECENT_DAYS = (3, 7, 28)  # leads younger than this at the export, against those up to 4x older
+MIN_RECENT = 30  # leads needed on each side of that comparison
 
 
 def infer_kind(values: pd.Series, name: str) -> str:
@@ -53,7 +109,8 @@ def infer_kind(values: pd.Series, name: str) -> str:
         return "boolean"
     if len(text) and pd.to_numeric(text, errors="coerce").notna().mean() >= 0.98:
         return "numeric"
-    if DATE_NAME.search(name) and len(text):
+    dated = len(text) and text.str.fullmatch(DATE_VALUE).mean() >= 0.98
+    if (DATE_NAME.search(name) or dated) and len(text):
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="mixed")
         if parsed.notna().mean() >= 0.98:
             return "date"
@@ -69,14 +126,16 @@ def infer_kinds(frame: pd.DataFrame, overrides: dict[str, str]) -> dict[str, str
     }
 
 
-def single_field_auc(
-    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
-) -> float:
-    """How well the field alone ranks converters: out-of-fold AUC, folded to >= 0.5.
+# --- evidence ------------------------------------------------------------------------------
 
-    Each value (numbers: each of 10 quantile bins; missing: its own value) is scored by the
-    conversion rate of that value in the other folds, so any shape of relation counts,
-    including "present only for converted leads".
+
+def out_of_fold_scores(
+    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
+) -> np.ndarray:
+    """Each lead scored by its field value's conversion rate in the other folds.
+
+    Numbers fall into 10 quantile bins and missing is a value of its own, so any shape of
+    relation counts, including "present only for converted leads".
     """
     if kind == "numeric":
         numeric = pd.to_numeric(values, errors="coerce").astype(float)
@@ -90,8 +149,35 @@ def single_field_auc(
     for train, test in splitter.split(text, y):
         means = pd.Series(y[train]).groupby(text[train]).mean()
         predicted[test] = pd.Series(text[test]).map(means).fillna(y[train].mean()).to_numpy()
-    auc = roc_auc_score(y, predicted)
-    return float(max(auc, 1 - auc))
+    return predicted
+
+
+def folded_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
+    """AUC folded to >= 0.5 (a field ranks either way), with its 95 % interval."""
+    auc = float(roc_auc_score(y, score))
+    low, high = roc_auc_interval(y, score)
+    if auc < 0.5:
+        return 1 - auc, 1 - high, 1 - low
+    return auc, low, high
+
+
+def single_field_auc(
+    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
+) -> float:
+    """How well the field alone ranks converters: out-of-fold AUC, folded to >= 0.5."""
+    return folded_auc(y, out_of_fold_scores(values, kind, y, folds, seed))[0]
+
+
+def name_cues(name: str) -> list[str]:
+    """The post-contact and status-like words in a field name, e.g. `post-contact: 'call'`."""
+    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    words = " ".join(re.findall(r"[a-z0-9]+", words.lower()))
+    cues = []
+    for label, pattern in NAME_CUES:
+        found = re.search(pattern, words)
+        if found:
+            cues.append(f"{label}: '{found.group(0)}'")
+    return cues
 
 
 def _id_like_values(present: pd.Series, kind: str) -> bool:
@@ -104,6 +190,311 @@ def _id_like_values(present: pd.Series, kind: str) -> bool:
     return False
 
 
+def presence_by_outcome(values: pd.Series, y: np.ndarray) -> tuple[float, float]:
+    """Share of converted and of unconverted leads for which the field has a value."""
+    present = values.notna().to_numpy()
+    positive = y == 1
+    return float(present[positive].mean()), float(present[~positive].mean())
+
+
+def date_after_creation(values: pd.Series, created: pd.Series | None) -> float | None:
+    """Share of the dated leads whose date falls after the lead's creation."""
+    if created is None:
+        return None
+    dates = pd.to_datetime(values, errors="coerce")
+    known = dates.notna() & created.notna()
+    if not known.any():
+        return None
+    return float((dates[known] > pd.to_datetime(created[known])).mean())
+
+
+def lead_age_days(created: pd.Series) -> pd.Series:
+    """Days from each lead's creation to the newest lead's (the export's moment)."""
+    created = pd.to_datetime(created)
+    return (created.max() - created).dt.total_seconds() / 86400
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    """Numbers and flags as floats (missing stays missing)."""
+    if pd.api.types.is_bool_dtype(values) or values.dtype == object:
+        values = values.map(lambda v: float(v) if isinstance(v, bool | np.bool_) else v)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def filling_in(values: pd.Series, kind: str, age: pd.Series | None) -> dict | None:
+    """Whether the field is still being filled in after the lead's creation.
+
+    The newest leads (younger than 3, 7 or 28 days at the export) against leads up to four times
+    older: a field known at creation looks the same in both, a field sales records once it works
+    the lead (touches, owner, first contact) is still empty or small for the newest. Measured on
+    missingness for every kind and on the values of numbers and flags (not on categories, whose
+    mix may drift with campaigns). Returns the strongest AUC (folded) with its interval.
+    """
+    if age is None or kind == "date":
+        return None
+    best = None
+    for days in RECENT_DAYS:
+        young, older = age < days, (age >= days) & (age < 4 * days)
+        if young.sum() < MIN_RECENT or older.sum() < MIN_RECENT:
+            continue
+        window = values[young | older]
+        label = young[young | older].to_numpy(int)
+        scores = {"missingness": window.isna().to_numpy(float)}
+        if kind in ("numeric", "boolean"):
+            numeric = _as_numbers(window)
+            present = numeric.notna().to_numpy()
+            if label[present].sum() >= MIN_RECENT and (1 - label[present]).sum() >= MIN_RECENT:
+                scores["values"] = (numeric[present].to_numpy(float), present)
+        for what, score in scores.items():
+            y, x = (label[score[1]], score[0]) if isinstance(score, tuple) else (label, score)
+            if np.unique(x).size < 2:
+                continue
+            auc, low, high = folded_auc(y, x)
+            if best is None or auc > best["auc"]:
+                best = {"auc": auc, "low": low, "high": high, "days": days, "what": what}
+    return best
+
+
+def field_evidence(
+    values: pd.Series,
+    kind: str,
+    y: np.ndarray,
+    folds: int,
+    created: pd.Series | None,
+    recent: dict | None = None,
+) -> dict:
+    """The facts about one field the verdict rests on (no thresholds applied here)."""
+    present = values.dropna()
+    missing = values.isna().to_numpy()
+    evidence: dict = {
+        "kind": kind,
+        "missing_share": round(float(missing.mean()), 4),
+        "distinct_values": int(present.nunique()),
+        "name_cues": [],
+        "single_field_auc": None,
+        "auc_ci_low": None,
+        "auc_ci_high": None,
+        "missing_auc": None,
+        "present_share_converted": None,
+        "present_share_unconverted": None,
+        "after_creation_share": None,
+        "recent_auc": None,
+        "recent_auc_ci_low": None,
+        "recent_days": None,
+        "recent_by": None,
+    }
+    if recent is not None:
+        evidence.update(
+            recent_auc=round(recent["auc"], 4),
+            recent_auc_ci_low=round(recent["low"], 4),
+            recent_days=recent["days"],
+            recent_by=recent["what"],
+        )
+    both_classes = 0 < y.sum() < len(y)
+    if kind == "date":
+        share = date_after_creation(values, created)
+        evidence["after_creation_share"] = None if share is None else round(share, 4)
+    elif both_classes and len(present):
+        auc, low, high = folded_auc(y, out_of_fold_scores(values, kind, y, folds))
+        evidence.update(
+            single_field_auc=round(auc, 4), auc_ci_low=round(low, 4), auc_ci_high=round(high, 4)
+        )
+    if both_classes and 0 < missing.mean() < 1:
+        evidence["missing_auc"] = round(folded_auc(y, missing.astype(float))[0], 4)
+        converted, unconverted = presence_by_outcome(values, y)
+        evidence["present_share_converted"] = round(converted, 4)
+        evidence["present_share_unconverted"] = round(unconverted, 4)
+    return evidence
+
+
+# --- verdicts ------------------------------------------------------------------------------
+
+
+def exclusion_reasons(name: str, evidence: dict, max_auc: float, unique_ids: bool) -> list[str]:
+    """The findings that exclude a field outright (evidence, never a name cue alone)."""
+    reasons = []
+    if evidence["distinct_values"] <= 1:
+        reasons.append("constant: one value (or none)")
+    if ID_NAME.search(name.strip()):
+        reasons.append("identifier: id-like name")
+    elif unique_ids:
+        reasons.append(f"identifier: unique per lead ({evidence['distinct_values']:,} values)")
+    if evidence["kind"] == "date":
+        after = evidence["after_creation_share"]
+        if after is not None and after > MOST_AFTER_CREATION:
+            reasons.append(f"post-creation date: after the lead's creation for {after:.0%}")
+        else:
+            reasons.append("a date: not a model input")
+    converted = evidence["present_share_converted"]
+    unconverted = evidence["present_share_unconverted"]
+    if converted is not None:
+        pairs = (("converted", converted, unconverted), ("unconverted", unconverted, converted))
+        for outcome, here, there in pairs:
+            if there <= ONE_OUTCOME_ABSENT and here >= ONE_OUTCOME_PRESENT:
+                reasons.append(f"present only for {outcome} leads ({here:.0%} vs {there:.1%})")
+    auc = evidence["single_field_auc"]
+    if auc is not None and auc >= max_auc:
+        reasons.append(f"predicts the outcome alone too well (AUC {auc:.3f} >= {max_auc})")
+    return reasons
+
+
+def review_reasons(
+    evidence: dict, review_auc: float, max_auc: float, recent_low: float = 0.6
+) -> list[str]:
+    """The findings that put a field under review: signal worth a human look, or its name."""
+    reasons = []
+    auc = evidence["single_field_auc"]
+    if auc is not None and review_auc <= auc < max_auc:
+        reasons.append(f"strong alone: single-field AUC {auc:.3f} >= {review_auc}")
+    missing_auc = evidence["missing_auc"]
+    if missing_auc is not None and missing_auc >= review_auc:
+        reasons.append(f"missingness tracks the outcome: AUC {missing_auc:.3f} >= {review_auc}")
+    low = evidence.get("recent_auc_ci_low")
+    if low is not None and low >= recent_low:
+        reasons.append(
+            f"still filled in after creation: its {evidence['recent_by']} tells leads younger "
+            f"than {evidence['recent_days']} days at the export from older ones "
+            f"(AUC {evidence['recent_auc']:.3f}, 95 % interval from {low:.3f} >= {recent_low})"
+        )
+    reasons += [f"name cue {cue}" for cue in evidence["name_cues"]]
+    return reasons
+
+
+def verdict_row(
+    name: str,
+    evidence: dict,
+    leakage: LeakageParams,
+    unique_ids: bool,
+    configured: str | None,
+    allowed: Mapping[str, str],
+) -> dict:
+    """One row of the review: evidence, verdict, reasons and whether the model may use it."""
+    excluded = exclusion_reasons(name, evidence, leakage.max_single_field_auc, unique_ids)
+    if configured:
+        excluded.insert(0, configured)
+    review = review_reasons(
+        evidence,
+        leakage.review_single_field_auc,
+        leakage.max_single_field_auc,
+        leakage.review_recent_auc_lower_bound,
+    )
+    verdict = EXCLUDED if excluded else REVIEW if review else KEPT
+    signed_off = name in allowed and not configured
+    usable = evidence["kind"] != "date" and (verdict != EXCLUDED or signed_off)
+    return {
+        **evidence,
+        "verdict": verdict,
+        "reasons": excluded + review,
+        "allowed_by_contract": name in allowed,
+        "allowed_reason": allowed.get(name),
+        "input": usable,
+        "awaiting_sign_off": usable and verdict == REVIEW and name not in allowed,
+        "importance_share": None,
+    }
+
+
+def review_fields(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    leakage: LeakageParams,
+    excluded: Mapping[str, str] | None = None,
+    allowed: Mapping[str, str] | None = None,
+    every: pd.DataFrame | None = None,
+) -> dict[str, dict]:
+    """The leakage review of every candidate field (name -> row), in table order.
+
+    `frame`: the leads whose outcome is decided; `every`: all valid leads, open ones included
+    (whether a field is still being filled in needs no outcome; default `frame`).
+
+    `leakage`: the `data.leakage` parameters. `excluded`: fields excluded by configuration,
+    with where (e.g. "excluded by the contract"). `allowed`: fields the contract signs off as
+    known at the moment of scoring, with the reason.
+    """
+    excluded, allowed = excluded or {}, allowed or {}
+    y = frame[fields.CONVERTED].to_numpy(int)
+    created = frame.get(fields.CREATED_AT)
+    every = frame if every is None else every
+    age = lead_age_days(every[fields.CREATED_AT]) if fields.CREATED_AT in every else None
+    rows = {}
+    for name, kind in kinds.items():
+        values = frame[name]
+        recent = filling_in(every[name], kind, age)
+        evidence = field_evidence(values, kind, y, leakage.folds, created, recent)
+        evidence["name_cues"] = name_cues(name)
+        present = values.dropna()
+        unique_ids = (
+            len(present) > 50
+            and evidence["distinct_values"] == len(values)
+            and _id_like_values(present, kind)
+        )
+        rows[name] = verdict_row(name, evidence, leakage, unique_ids, excluded.get(name), allowed)
+    return rows
+
+
+def inputs_of(review: Mapping[str, dict]) -> dict[str, str]:
+    """The fields the model may use (name -> kind)."""
+    return {name: row["kind"] for name, row in review.items() if row["input"]}
+
+
+def flagged(review: Mapping[str, dict]) -> dict[str, dict]:
+    """Rows that are not plainly kept, in the shape of `reports/validation.json` fields.flagged."""
+    return {
+        name: {**row, "excluded": not row["input"], "flags": row["reasons"]}
+        for name, row in review.items()
+        if row["reasons"]
+    }
+
+
+# --- model time: importance and sign-off ---------------------------------------------------
+
+
+def importance_shares(permutation: Mapping[str, float]) -> dict[str, float]:
+    """Each field's share of the model's permutation importance (negative drops count as 0)."""
+    positive = {name: max(float(drop), 0.0) for name, drop in permutation.items()}
+    total = sum(positive.values())
+    return {name: (drop / total if total > 0 else 0.0) for name, drop in positive.items()}
+
+
+def with_importance(
+    review: Mapping[str, dict],
+    shares: Mapping[str, float] | None,
+    inputs: Iterable[str],
+    allowed: Mapping[str, str],
+    max_share: float,
+) -> dict[str, dict]:
+    """The review completed by the trained model: importance shares, dominance, sign-off.
+
+    `inputs`: the fields the model actually uses (its card). A field carrying more than
+    `max_share` of the permutation importance goes under review. `awaiting_sign_off` marks the
+    inputs under review that the contract has not allowed: they block publishing.
+    """
+    inputs = set(inputs)
+    done = {}
+    for name, row in review.items():
+        row = {**row, "reasons": list(row["reasons"]), "input": name in inputs}
+        share = (shares or {}).get(name) if name in inputs else None
+        row["importance_share"] = None if share is None else round(share, 4)
+        if share is not None and share > max_share:
+            row["reasons"].append(
+                f"dominates the model: {share:.0%} of its permutation importance "
+                f"(more than {max_share:.0%})"
+            )
+            if row["verdict"] == KEPT:
+                row["verdict"] = REVIEW
+        row["allowed_by_contract"] = name in allowed
+        row["allowed_reason"] = allowed.get(name)
+        row["awaiting_sign_off"] = (
+            row["input"] and row["verdict"] == REVIEW and not row["allowed_by_contract"]
+        )
+        done[name] = row
+    return done
+
+
+def awaiting_sign_off(review: Mapping[str, dict]) -> list[str]:
+    """Inputs under review that the contract neither allows nor excludes."""
+    return [name for name, row in review.items() if row.get("awaiting_sign_off")]
+
+
 def guard(
     frame: pd.DataFrame,
     kinds: dict[str, str],
@@ -111,56 +502,22 @@ def guard(
     folds: int,
     excluded: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
+    review_single_field_auc: float | None = None,
 ) -> tuple[dict[str, str], dict[str, dict]]:
-    """Fields kept as inputs (name -> kind) and fields excluded (name -> reason, evidence)."""
-    y = frame[fields.CONVERTED].to_numpy(int)
-    both_classes = 0 < y.sum() < len(y)
-    kept: dict[str, str] = {}
-    report: dict[str, dict] = {}
-    created = frame.get(fields.CREATED_AT)
-    for name, kind in kinds.items():
-        values = frame[name]
-        present = values.dropna()
-        reasons: list[str] = []
-        evidence: dict = {"kind": kind, "missing_share": round(float(values.isna().mean()), 4)}
-        if name in excluded:
-            reasons.append("excluded by configuration")
-        if present.nunique() <= 1:
-            reasons.append("constant: one value (or none)")
-        if ID_NAME.search(name.strip()):
-            reasons.append("identifier: id-like name")
-        elif (
-            len(present) > 50
-            and present.nunique() == len(values)
-            and _id_like_values(present, kind)
-        ):
-            reasons.append(f"identifier: unique per lead ({present.nunique():,} values)")
-        if kind == "date":
-            reasons.append("a date: not a model input")
-            if created is not None:
-                after = pd.to_datetime(values, errors="coerce") > pd.to_datetime(created)
-                evidence["after_creation_share"] = round(float(after.mean()), 4)
-                if after.mean() > 0.01:
-                    reasons.append("known only after creation (dated after the lead)")
-        if STATUS_NAME.search(name.strip()):
-            reasons.append("post-contact: a status-like field name")
-        if both_classes and kind != "date" and len(present):
-            auc = single_field_auc(values, kind, y, folds)
-            evidence["single_field_auc"] = round(auc, 4)
-            if auc >= max_single_field_auc:
-                reasons.append(
-                    f"predicts the outcome alone too well (AUC {auc:.3f} >= {max_single_field_auc})"
-                )
-        if reasons and name in allowed and "excluded by configuration" not in reasons:
-            report[name] = {
-                "excluded": False,
-                "flags": reasons,
-                "allowed_by_contract": True,
-                **evidence,
-            }
-            kept[name] = kind
-        elif reasons:
-            report[name] = {"excluded": True, "flags": reasons, **evidence}
-        else:
-            kept[name] = kind
-    return kept, report
+    """Fields kept as inputs (name -> kind) and the flagged fields (name -> reasons, evidence)."""
+    leakage = LeakageParams(
+        max_single_field_auc=max_single_field_auc,
+        review_single_field_auc=min(
+            review_single_field_auc or LeakageParams().review_single_field_auc,
+            max_single_field_auc,
+        ),
+        folds=folds,
+    )
+    review = review_fields(
+        frame,
+        kinds,
+        leakage,
+        excluded={name: "excluded by configuration" for name in excluded},
+        allowed={name: "" for name in allowed},
+    )
+    return inputs_of(review), flagged(review)

@@ -36,7 +36,34 @@ def judge(uri: str, test: pd.DataFrame, contract) -> dict:
     metrics = quality_metrics(y, scored.probability, 10, 0.1)
     frame = test.assign(probability=scored.probability, score=scored.score, grade=scored.grade)
     gate = contract_report(frame, contract, bundle.grading_record, metrics)["publish_gate"]
+    gate = with_recorded_review(gate, facts)
     return {**facts, "model_version": bundle.version, "roc_auc": metrics["roc_auc"], "gate": gate}
+
+
+REVIEW_TAG = "publish_gate.fields_under_review"
+
+
+def with_recorded_review(gate: dict, facts: dict) -> dict:
+    """The gate plus the leakage-review sign-off the contract stage tagged on the version.
+
+    The review rests on the ingest evidence, which a registered bundle does not carry, so a
+    version the contract stage found with unsigned fields under review stays unpublishable.
+    """
+    from mlflow import MlflowClient
+
+    tag = MlflowClient().get_model_version(facts["name"], facts["version"]).tags.get(REVIEW_TAG)
+    if tag is None:
+        return gate
+    passed = tag.startswith("pass")
+    recorded = {
+        "required": [],
+        "actual": tag.split(": ", 1)[-1],
+        "passed": passed,
+        "why": "inputs under leakage review without the contract's sign-off (contract stage)",
+        "explanation": "",
+    }
+    checks = {**gate["checks"], "fields_under_review": recorded}
+    return {"publishable": gate["publishable"] and passed, "checks": checks}
 
 
 def promote(params, test: pd.DataFrame, version: str | None = None) -> dict:

@@ -160,7 +160,8 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
             )
         )
         mlflow.log_metrics({k: float(v) for k, v in card["metrics"].items()})
-        mlflow.set_tags({"model_version": card["model_version"]})
+        mlflow.set_tags({"model_version": card["model_version"], **choice_tags(card)})
+        log_candidates(card)
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
@@ -193,6 +194,57 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
         "registered_model": params.mlflow.registered_model,
         "registered_version": None if version is None else str(version),
     }
+
+
+def choice_tags(card: dict) -> dict[str, str]:
+    """What was chosen and why, as tags of the training run."""
+    choice = card.get("model_choice")
+    if not choice:
+        return {}
+    return {
+        "model_family": choice["chosen"]["family"],
+        "model_choice.chosen": choice["chosen"]["name"],
+        "model_choice.reason": choice["reason"],
+        "calibration.method": card["calibration"]["method"],
+        "calibration.reason": card["calibration"]["reason"],
+    }
+
+
+def log_candidates(card: dict) -> None:
+    """Each candidate as a child run of the (active) training run: settings and validation
+    figures, so analysts compare them side by side in the MLflow UI."""
+    choice = card.get("model_choice") or {}
+    chosen = choice.get("chosen", {})
+    for record in choice.get("candidates", []):
+        is_chosen = record["name"] == chosen.get("name") and record["stage"] == chosen.get("stage")
+        with mlflow.start_run(run_name=record["name"], nested=True):
+            mlflow.log_params(
+                {
+                    "family": record["family"],
+                    "stage": record["stage"],
+                    "training_rows": record["training_rows"],
+                    **flatten("settings", record["settings"]),
+                }
+            )
+            metrics = {
+                "valid_roc_auc": record["valid_roc_auc"],
+                "valid_log_loss": record["valid_log_loss"],
+                "fit_seconds": record["fit_seconds"],
+                **{
+                    metric_key("valid_roc_auc", month): auc
+                    for month, auc in record["valid_monthly_roc_auc"].items()
+                },
+            }
+            if "iterations" in record:
+                metrics["iterations"] = record["iterations"]
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            mlflow.set_tags(
+                {
+                    "candidate.family": record["family"],
+                    "candidate.chosen": str(is_chosen).lower(),
+                    "model_version": card["model_version"],
+                }
+            )
 
 
 def log_evaluation(run: dict, metrics: dict[str, float], artifacts: list[Path]) -> None:

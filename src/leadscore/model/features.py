@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from leadscore.core import fields
 from leadscore.core.schema import FeatureSpec
@@ -76,28 +75,3 @@ def tree_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTra
         ("numeric", FunctionTransformer(_as_float), [*spec.numeric, *spec.boolean]),
     ]
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
-
-
-def linear_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTransformer:
-    """One-hot categories, median-imputed standardised numbers: the plain baseline's view."""
-    one_hot = OneHotEncoder(
-        handle_unknown="infrequent_if_exist",
-        min_frequency=min_category_share or None,
-        sparse_output=False,
-    )
-    numeric = make_pipeline(
-        FunctionTransformer(_as_float), SimpleImputer(strategy="median"), StandardScaler()
-    )
-    transformers = [
-        (
-            "categorical",
-            make_pipeline(
-                FunctionTransformer(_as_object),
-                SimpleImputer(strategy="constant", fill_value="missing"),
-                one_hot,
-            ),
-            list(spec.categorical),
-        ),
-        ("numeric", numeric, [*spec.numeric, *spec.boolean]),
-    ]
-    return ColumnTransformer(transformers, remainder="drop")

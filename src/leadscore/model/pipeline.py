@@ -1,7 +1,8 @@
-"""Where the parts of the fitted scoring Pipeline sit: features, calibration, booster.
+"""Where the parts of the fitted scoring Pipeline sit: features, calibration, chosen model.
 
-Training builds `Pipeline([(FEATURES, transformer), (CLASSIFIER, calibrated booster)])`; the
-scorer compiles it and the tests take it apart through these accessors only.
+Training builds `Pipeline([(FEATURES, transformer), (CLASSIFIER, calibrated model)])`, the
+model being a gradient-boosting classifier or a logistic regression (the model choice); the
+scorer compiles it through these accessors.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 FEATURES = "features"
@@ -25,6 +27,6 @@ def calibrated_of(pipeline: Pipeline) -> CalibratedClassifierCV:
     return pipeline.named_steps[CLASSIFIER]
 
 
-def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier:
-    """The fitted gradient-boosting model inside the calibrated pipeline."""
+def booster_of(pipeline: Pipeline) -> HistGradientBoostingClassifier | LogisticRegression:
+    """The fitted model inside the calibrated pipeline (a booster or a logistic regression)."""
     return calibrated_of(pipeline).calibrated_classifiers_[0].estimator.estimator

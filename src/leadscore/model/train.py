@@ -1,7 +1,10 @@
-"""Train stage: one sklearn Pipeline (features -> gradient boosting -> calibration) and a baseline.
+"""Train stage: candidates of two families, one chosen on validation, calibrated, in one Pipeline.
 
-The booster learns on the training period; the calibration is fitted on the validation period
-(newer leads the booster never saw), so the probabilities are honest for the leads to come.
+Every candidate (logistic regression and gradient boosting, `leadscore.model.candidates`) learns
+on the training period and is judged on the validation period; the declared rule picks the
+family. The chosen model is then calibrated on the validation period (newer leads it never
+saw), isotonic or sigmoid by the rule of `leadscore.model.calibration`, so the probabilities are
+honest for the leads to come. The best logistic regression is kept as the baseline.
 """
 
 from __future__ import annotations
@@ -9,26 +12,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from leadscore.core import fields
 from leadscore.core.config import Params, TrainParams
 from leadscore.core.schema import FeatureSpec
-from leadscore.model.features import (
-    apply_exclusions,
-    candidate_features,
-    linear_preprocessor,
-    tree_preprocessor,
+from leadscore.core.stats import roc_auc_interval
+from leadscore.model.calibration import choose_method, fit_calibrated
+from leadscore.model.candidates import (
+    BOOSTING,
+    LOGISTIC,
+    Candidate,
+    Result,
+    best_of,
+    candidate_from_record,
+    choose,
+    fit_candidates,
+    fit_one,
+    make_estimator,
 )
+from leadscore.model.features import apply_exclusions, candidate_features, tree_preprocessor
 from leadscore.model.pipeline import booster_of, features_of
 
 log = logging.getLogger(__name__)
@@ -42,44 +52,98 @@ def data_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def make_booster(params: TrainParams, n_categorical: int) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(
-        learning_rate=params.learning_rate,
-        max_iter=params.max_iter,
-        max_leaf_nodes=params.max_leaf_nodes,
-        min_samples_leaf=params.min_samples_leaf,
-        l2_regularization=params.l2_regularization,
-        categorical_features=list(range(n_categorical)) or None,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=params.early_stopping_rounds,
-        scoring="loss",
-        random_state=params.seed,
+@dataclass
+class Fitted:
+    """The outcome of training: the served pipeline, the baseline and how both were chosen."""
+
+    pipeline: Pipeline
+    baseline: Pipeline
+    candidates: list[dict]
+    choice: dict
+    calibration: dict
+    search_seconds: float
+    results: list[Result]
+
+
+def validation_months(valid: pd.DataFrame) -> pd.Series | None:
+    """The calendar month of each validation lead (None for an undated export)."""
+    if fields.CREATED_AT not in valid:
+        return None
+    return pd.to_datetime(valid[fields.CREATED_AT]).dt.to_period("M").astype(str)
+
+
+def fit_models(
+    train: pd.DataFrame, valid: pd.DataFrame, spec: FeatureSpec, params: TrainParams
+) -> Fitted:
+    """Fit the candidates, choose on validation, calibrate the chosen one on validation."""
+    features = tree_preprocessor(spec, params.min_category_share)
+    x_train = features.fit_transform(train[list(spec.fields)])
+    x_valid = features.transform(valid[list(spec.fields)])
+    y_train = train[fields.CONVERTED].to_numpy(int)
+    y_valid = valid[fields.CONVERTED].to_numpy(int)
+    started = time.perf_counter()
+    results = fit_candidates(
+        x_train, y_train, x_valid, y_valid, spec, params, validation_months(valid)
+    )
+    choice = choose(results, params.choice)
+    search_seconds = time.perf_counter() - started
+    log.info("model choice: %s", choice.reason)
+    estimator = choice.chosen.estimator
+    calibration = choose_method(estimator, x_valid, y_valid, params.calibration, params.seed)
+    calibrated, bounds = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
+    log.info("calibration: %s (%s)", calibration["method"], calibration["reason"])
+    linear = best_of(results, LOGISTIC) or fit_one(
+        Candidate(LOGISTIC, {"C": 1.0}), spec, params, x_train, y_train
+    )
+    return Fitted(
+        pipeline=Pipeline([("features", features), ("classifier", calibrated)]),
+        baseline=Pipeline([("features", features), ("classifier", linear.estimator)]),
+        candidates=[result.record() for result in results],
+        choice={
+            "rule": params.choice.model_dump(),
+            "chosen": choice.chosen.record(),
+            "reason": choice.reason,
+            "checks": choice.checks,
+        },
+        calibration={**calibration, "bounds": bounds},
+        search_seconds=search_seconds,
+        results=results,
     )
 
 
 def fit_scoring_pipeline(
     train: pd.DataFrame, valid: pd.DataFrame, spec: FeatureSpec, params: TrainParams
 ) -> Pipeline:
-    """Fit features + booster on train, calibrate on valid; return one Pipeline of both."""
+    """The served pipeline alone: features -> chosen model -> calibration."""
+    return fit_models(train, valid, spec, params).pipeline
+
+
+def refit_recipe(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    spec: FeatureSpec,
+    params: TrainParams,
+    card: dict,
+    seed: int,
+    share: float = 0.9,
+) -> Pipeline:
+    """The card's chosen recipe refit on a seeded stratified `share` of the training period.
+
+    Same family, settings and calibration method; only the seed (early-stopping hold-out) and
+    the training leads differ. Used to show the spread of the test AUC.
+    """
+    y = train[fields.CONVERTED].to_numpy(int)
+    rows, _ = train_test_split(np.arange(len(y)), train_size=share, stratify=y, random_state=seed)
+    part = train.iloc[np.sort(rows)]
     features = tree_preprocessor(spec, params.min_category_share)
-    x_train = features.fit_transform(train[list(spec.fields)])
-    booster = make_booster(params, len(spec.categorical))
-    booster.fit(x_train, train[fields.CONVERTED].to_numpy())
-    calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method=params.calibration)
-    calibrated.fit(features.transform(valid[list(spec.fields)]), valid[fields.CONVERTED].to_numpy())
-    return Pipeline([("features", features), ("classifier", calibrated)])
-
-
-def fit_baseline(train: pd.DataFrame, spec: FeatureSpec, params: TrainParams) -> Pipeline:
-    """Logistic regression on the raw fields: the plain model the booster must beat."""
-    baseline = Pipeline(
-        [
-            ("features", linear_preprocessor(spec, params.min_category_share)),
-            ("classifier", LogisticRegression(max_iter=2000, C=1.0)),
-        ]
+    x = features.fit_transform(part[list(spec.fields)])
+    candidate = candidate_from_record(card["model_choice"]["chosen"])
+    estimator = make_estimator(candidate, spec, params, seed).fit(x, y[np.sort(rows)])
+    x_valid = features.transform(valid[list(spec.fields)])
+    calibrated, _ = fit_calibrated(
+        estimator, x_valid, valid[fields.CONVERTED].to_numpy(int), card["calibration"]["method"]
     )
-    return baseline.fit(train[list(spec.fields)], train[fields.CONVERTED].to_numpy())
+    return Pipeline([("features", features), ("classifier", calibrated)])
 
 
 def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
@@ -100,11 +164,12 @@ def build_card(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     metrics: dict[str, float],
-    n_iter: int,
+    fitted: Fitted,
 ) -> dict:
     training_hash = data_hash(train)
     dated = fields.CREATED_AT in train
     trained_on = valid[fields.CREATED_AT].max().strftime("%Y.%m") if dated else "undated"
+    chosen = fitted.choice["chosen"]
     return {
         "model_version": model_version(trained_on, training_hash, params.train, spec.to_dict()),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -118,7 +183,10 @@ def build_card(
         "features": spec.to_dict(),
         "excluded_fields": list(params.contract.excluded_fields),
         "params": params.train.model_dump(),
-        "booster_iterations": n_iter,
+        "model_family": chosen["family"],
+        "booster_iterations": chosen.get("iterations") if chosen["family"] == BOOSTING else None,
+        "model_choice": {**fitted.choice, "candidates": fitted.candidates},
+        "calibration": fitted.calibration,
         "outcome": params.contract.outcome.model_dump(mode="json"),
         "metrics": metrics,
     }
@@ -170,19 +238,22 @@ def train_models(
     check_enough_data(labels.astype(int), params.contract.publish_gate)
     spec = apply_exclusions(candidates or candidate_features(), params.contract.excluded_fields)
     started = time.perf_counter()
-    pipeline = fit_scoring_pipeline(train, valid, spec, params.train)
+    fitted = fit_models(train, valid, spec, params.train)
     fit_seconds = time.perf_counter() - started
-    baseline = fit_baseline(train, spec, params.train)
-    y_valid = valid[fields.CONVERTED].to_numpy()
+    y_valid = valid[fields.CONVERTED].to_numpy(int)
     x_valid = valid[list(spec.fields)]
-    p_valid = pipeline.predict_proba(x_valid)[:, 1]
+    p_valid = fitted.pipeline.predict_proba(x_valid)[:, 1]
+    low, high = roc_auc_interval(y_valid, p_valid)
     metrics = {
         "valid_roc_auc": float(roc_auc_score(y_valid, p_valid)),
+        "valid_roc_auc_ci_low": low,
+        "valid_roc_auc_ci_high": high,
         "valid_baseline_roc_auc": float(
-            roc_auc_score(y_valid, baseline.predict_proba(x_valid)[:, 1])
+            roc_auc_score(y_valid, fitted.baseline.predict_proba(x_valid)[:, 1])
         ),
         "fit_seconds": round(fit_seconds, 3),
+        "search_seconds": round(fitted.search_seconds, 3),
     }
-    card = build_card(params, spec, train, valid, metrics, int(booster_of(pipeline).n_iter_))
+    card = build_card(params, spec, train, valid, metrics, fitted)
     card["input_example"] = example_lead(valid, spec)
-    return pipeline, baseline, card
+    return fitted.pipeline, fitted.baseline, card

@@ -2,7 +2,8 @@
 
 The bundle's sklearn Pipeline is the model. For the hot path it is *compiled* once at load time:
 the fitted ordinal encoders become value -> code dictionaries, the boosted trees become flat
-arrays (`leadscore.scoring.trees`), the calibrator becomes its interpolation table. Nothing
+arrays (`leadscore.scoring.trees`) or the logistic regression per-field tables
+(`leadscore.scoring.linear`), the calibrator becomes its interpolation table. Nothing
 about the features is written by hand: everything is read from the fitted pipeline, and
 `Scorer.from_bundle` refuses to serve unless the compiled scorer reproduces
 `pipeline.predict_proba` on a probe set that covers every known category, unseen values and
@@ -32,7 +33,7 @@ from leadscore.model.bundle import ModelBundle
 from leadscore.model.grading import Grading
 from leadscore.model.pipeline import booster_of, calibrated_of
 from leadscore.model.train import raw_output
-from leadscore.scoring import trees
+from leadscore.scoring import linear, trees
 
 PARITY_TOLERANCE = 1e-9
 MAX_REASONS = 5  # per direction
@@ -147,7 +148,7 @@ class Scorer:
 
     spec: FeatureSpec
     category_codes: tuple[dict[str, float], ...]
-    trees: trees.TreeArrays
+    trees: trees.TreeArrays | None  # None when the model is a logistic regression
     base_value: float
     calibrators: tuple[Calibrator, ...]
     grading: Grading
@@ -155,6 +156,7 @@ class Scorer:
     contract_version: str
     inputs: InputNormalisation = InputNormalisation()
     lookup_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    linear: linear.LinearArrays | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -177,18 +179,27 @@ class Scorer:
         if columns != spec.fields:
             raise CompileError("the pipeline's feature order differs from the model card's")
         calibrated, booster = calibrated_of(bundle.pipeline), booster_of(bundle.pipeline)
-        tree_arrays = trees.from_hist_gradient_boosting(booster)
+        category_codes = _category_codes(bundle.pipeline, spec)
+        tree_arrays, linear_arrays = None, None
+        if linear.is_linear(booster):
+            n_codes = tuple(int(max(codes.values(), default=-1)) + 1 for codes in category_codes)
+            linear_arrays = linear.from_logistic(booster, n_codes)
+            base_value = linear_arrays.intercept
+        else:
+            tree_arrays = trees.from_hist_gradient_boosting(booster)
+            base_value = trees.base_value(tree_arrays)
         scorer = cls(
             spec=spec,
-            category_codes=_category_codes(bundle.pipeline, spec),
+            category_codes=category_codes,
             trees=tree_arrays,
-            base_value=trees.base_value(tree_arrays),
+            base_value=base_value,
             calibrators=_compile_calibrators(calibrated, booster),
             grading=bundle.grading,
             model_version=bundle.version,
             contract_version=bundle.contract_version,
             inputs=InputNormalisation.from_dict(bundle.card.get("inputs")),
             lookup_tables=tables_from_record(bundle.lookups),
+            linear=linear_arrays,
         )
         if check:
             scorer.check_against(bundle.pipeline)
@@ -318,15 +329,39 @@ class Scorer:
         calibrated = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
         return np.clip(calibrated, 0.0, 1.0)
 
+    def raw_output(self, matrix: np.ndarray) -> np.ndarray:
+        """The model's raw output (log-odds) for encoded leads."""
+        if self.linear is not None:
+            return linear.raw_scores(self.linear, matrix)
+        return trees.raw_scores(self.trees, matrix)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression."""
+        if self.linear is not None:
+            return linear.contributions(self.linear, matrix)
+        return trees.contributions(self.trees, matrix)
+
+    def uses_field(self, j: int) -> bool:
+        """Can field j change the raw output at all?"""
+        if self.linear is not None:
+            return True
+        return len(trees.trees_using(self.trees, j)) > 0
+
+    def field_output(self, matrix: np.ndarray, j: int) -> np.ndarray:
+        """The part of the raw output that depends on field j (the rest does not move with it)."""
+        if self.linear is not None:
+            return linear.field_scores(self.linear, matrix, j)
+        return trees.raw_scores(self.trees, matrix, trees.trees_using(self.trees, j))
+
     def score(self, matrix: np.ndarray, reasons: bool = False) -> Scored:
-        raw = trees.raw_scores(self.trees, matrix)
+        raw = self.raw_output(matrix)
         probability = self.probability(raw)
         return Scored(
             raw=raw,
             probability=probability,
             score=self.grading.score(probability, raw),
             grade=self.grading.grade(probability),
-            contributions=trees.contributions(self.trees, matrix) if reasons else None,
+            contributions=self.contributions(matrix) if reasons else None,
         )
 
     def reasons(self, contributions: np.ndarray, values: Mapping) -> dict:
@@ -372,8 +407,11 @@ class Scorer:
             column = [known[i % len(known)] for i in range(rows)]
             column[-1], column[-2] = None, "__never_seen__"
             data[name] = column
-        inner = ~self.trees.is_leaf
-        splits, split_feature = self.trees.split[inner], self.trees.links[inner, 0]
+        if self.trees is not None:
+            inner = ~self.trees.is_leaf
+            splits, split_feature = self.trees.split[inner], self.trees.links[inner, 0]
+        else:  # a regression has no cut points: numbers spread over a wide range
+            splits, split_feature = np.zeros(0), np.zeros(0, dtype=np.int32)
         for offset, name in enumerate(self.spec.numeric + self.spec.boolean):
             j = len(self.spec.categorical) + offset
             cuts = splits[split_feature == j]

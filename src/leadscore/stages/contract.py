@@ -10,6 +10,8 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import read_json, write_json, write_text
+from leadscore.core.schema import FeatureSpec
+from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.views.contract import contract_report, render_markdown
 from leadscore.views.format import pct
@@ -27,15 +29,22 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
+    card = read_json(card_path) if card_path.is_file() else {}
     months = None
     if fields.CREATED_AT not in scored:
         months = params.data.export_months * params.split.test_share
+    review = field_review(params, reports_dir, card)
     report = contract_report(
-        scored, params.contract, read_json(grading_path), read_json(metrics_path), months
+        scored,
+        params.contract,
+        read_json(grading_path),
+        read_json(metrics_path),
+        months,
+        review,
+        params.warnings,
     )
     write_json(reports_dir / "contract.json", report)
     write_text(reports_dir / "contract.md", render_markdown(report))
-    card = read_json(card_path) if card_path.is_file() else None
     log_to_training_run(card, "tag_publish_gate", report["publish_gate"])
     a = report["grades"]["A"]
     log.info(
@@ -45,4 +54,33 @@ def main(
         a["leads_per_month"],
         report["publish_gate"]["publishable"],
     )
+    waiting = report["publish_gate"]["checks"].get("fields_under_review", {}).get("actual")
+    if waiting:
+        log.warning(
+            "contract: inputs under leakage review without sign-off: %s (contract.allowed_fields"
+            " or contract.excluded_fields)",
+            ", ".join(waiting),
+        )
     return report
+
+
+def field_review(params, reports_dir: Path, card: dict) -> dict | None:
+    """The ingest stage's leakage review completed with the model's permutation importance."""
+    evidence_path, importance_path = reports_dir / "leakage.json", reports_dir / "importance.csv"
+    if not evidence_path.is_file() or "features" not in card:
+        log.warning("contract: no leakage review (%s) to check the inputs against", evidence_path)
+        return None
+    shares = None
+    if importance_path.is_file():
+        table = pd.read_csv(importance_path)
+        drops = dict(zip(table["field"], table["permutation_auc_mean"], strict=True))
+        shares = importance_shares(drops)
+    leakage = params.data.leakage
+    fields_ = with_importance(
+        read_json(evidence_path)["fields"],
+        shares,
+        FeatureSpec.from_dict(card["features"]).fields,
+        params.contract.allowed,
+        leakage.max_importance_share,
+    )
+    return {"thresholds": leakage.model_dump(), "fields": fields_}

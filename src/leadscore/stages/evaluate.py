@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.analysis.evaluate import PROBABILITY, curves, evaluate, signal_verdict, truth_for
+from leadscore.analysis.evaluate import (
+    PROBABILITY,
+    bootstrap_spread,
+    curves,
+    evaluate,
+    model_warnings,
+    monthly_calibration,
+    recipe_spread,
+    signal_verdict,
+    truth_for,
+    uses_refits,
+)
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
@@ -17,6 +28,29 @@ from leadscore.model.bundle import load_baseline, load_bundle
 from leadscore.scoring.scorer import score_leads
 
 log = logging.getLogger(__name__)
+
+
+def period_label(test: pd.DataFrame) -> str:
+    if fields.CREATED_AT not in test:
+        return "test period"
+    created = pd.to_datetime(test[fields.CREATED_AT])
+    return f"test period {created.min().date()} to {created.max().date()}"
+
+
+def auc_spread(
+    params, card: dict, data_dir: Path, test: pd.DataFrame, probability, metrics: dict
+) -> dict:
+    """Spread of the test AUC: refits of the chosen recipe, or a bootstrap over test leads."""
+    if "roc_auc" not in metrics:
+        return {}
+    low = metrics["roc_auc_ci_low"]
+    if uses_refits(card, params.evaluate):
+        train = pd.read_parquet(data_dir / "train.parquet")
+        valid = pd.read_parquet(data_dir / "valid.parquet")
+        return recipe_spread(train, valid, test, card, params, low)
+    y = test[fields.CONVERTED].to_numpy(int)
+    n, seed = params.evaluate.stability_bootstrap, params.train.seed
+    return bootstrap_spread(y, probability, n, seed, low)
 
 
 def main(
@@ -42,6 +76,15 @@ def main(
         params.evaluate.top_share,
     )
     metrics["model_version"] = bundle.version
+    metrics["model_family"] = bundle.card.get("model_family", "boosting")
+    metrics["calibration_method"] = (bundle.card.get("calibration") or {}).get("method")
+    metrics.update(auc_spread(params, bundle.card, data_dir, test, probability, metrics))
+    metrics["monthly"] = monthly_calibration(test, probability)
+    metrics["warnings"] = model_warnings(
+        metrics, bundle.card.get("metrics", {}), params.warnings, period_label(test)
+    )
+    for item in metrics["warnings"]:
+        log.warning("evaluate: %s", item["message"])
     metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
     if not metrics["signal"]["usable"]:
         log.warning("evaluate: no usable signal: %s", metrics["signal"]["reason"])

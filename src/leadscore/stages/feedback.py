@@ -28,6 +28,7 @@ def main(
     split_path: Path = Path("reports/split.json"),
     card_path: Path = Path("models/model_card.json"),
     reports_dir: Path = Path("reports"),
+    grading_path: Path = Path("models/grading.json"),
     scoring_log: str | None = None,
     outcomes_path: Path | None = None,
     as_of: str | None = None,
@@ -35,6 +36,10 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     contract = params.contract
+    bindings = None
+    if grading_path.is_file():
+        derived = read_json(grading_path).get("derivation", {}).get("grades", {})
+        bindings = {grade: row.get("binding") for grade, row in derived.items()}
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
     channel = economics_columns(params.data).channel
     watched = [channel] if channel else []
@@ -57,7 +62,9 @@ def main(
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
-        report = monthly_feedback(scored, contract, stamp, reference, watched, "scoring log")
+        report = monthly_feedback(
+            scored, contract, stamp, reference, watched, "scoring log", params.warnings, bindings
+        )
         report["scored_leads_without_outcome"] = without
         report["scored_leads_not_replayed"] = unshipped
     else:
@@ -65,7 +72,9 @@ def main(
         split = read_json(split_path) if split_path.is_file() else {}
         stamp = as_of or split.get("as_of")  # a split without dates has no as-of date
         stamp = pd.Timestamp(stamp) if stamp else None
-        report = monthly_feedback(scored, contract, stamp, reference, watched)
+        report = monthly_feedback(
+            scored, contract, stamp, reference, watched, settings=params.warnings, bindings=bindings
+        )
     write_json(reports_dir / "feedback.json", report)
     write_text(reports_dir / "feedback.md", render_markdown(report))
     for item in report["missing"]:

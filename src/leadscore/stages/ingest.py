@@ -31,8 +31,10 @@ def main(
     raw_path: Path = Path("data/raw/leads.parquet"),
     out_dir: Path = Path("data/interim"),
     report_path: Path = Path("reports/validation.json"),
+    leakage_path: Path | None = None,
 ) -> IngestResult:
-    from leadscore.data.leakage import guard, infer_kinds
+    """`leakage_path`: the leakage review (default: `leakage.json` beside `report_path`)."""
+    from leadscore.data.leakage import flagged, infer_kinds, inputs_of, review_fields
 
     params = load_params(params_path)
     raw = read_table(raw_path)
@@ -46,7 +48,6 @@ def main(
         kinds = infer_kinds(raw, params.data.types)
         spec = export_table_spec(kinds, raw.columns)
     result = ingest(raw, spec)
-    leakage = params.data.leakage
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     never = () if builtin else economics.never_inputs
     configured = tuple(
@@ -54,17 +55,18 @@ def main(
             (*excluded_by_configuration(params, kinds), *(n for n in never if n in kinds))
         )
     )
-    kept, flagged = guard(
+    review = review_fields(
         decided(result.valid),  # open leads have no outcome: no evidence either way
         kinds,
-        leakage.max_single_field_auc,
-        leakage.folds,
-        excluded=configured,
-        allowed=tuple(params.contract.allowed_fields),
+        params.data.leakage,
+        {name: configuration_reason(name, params) for name in configured},
+        params.contract.allowed,
+        every=result.valid,  # open leads too: whether a field is still being filled in
     )
+    kept = inputs_of(review)
     result.summary["fields"] = {
         "inputs": list(kept),
-        "flagged": flagged,
+        "flagged": flagged(review),
         "excluded_by_configuration": list(configured),
     }
     result.summary["export"] = export
@@ -84,13 +86,13 @@ def main(
     features["id"] = export.get("id", {"column": fields.LEAD_ID})
     write_json(out_dir / "features.json", features)
     write_json(report_path, result.summary)
-    for name, why in flagged.items():
-        log.info(
-            "ingest: %s %s: %s",
-            "excluded" if why["excluded"] else "allowed",
-            name,
-            "; ".join(why["flags"]),
-        )
+    leakage_path = leakage_path or report_path.with_name("leakage.json")
+    write_json(leakage_path, {"thresholds": params.data.leakage.model_dump(), "fields": review})
+    for name, row in review.items():
+        if row["verdict"] != "kept":
+            signed = "allowed by the contract, " if row["allowed_by_contract"] else ""
+            why = "; ".join(row["reasons"])
+            log.info("ingest: %s %s (%s%s)", name, row["verdict"], signed, why)
     log.info(
         "ingest: %d rows, %d valid, %d quarantined (%s)",
         result.summary["rows_in"],
@@ -99,3 +101,12 @@ def main(
         json.dumps(result.summary["reasons"]),
     )
     return result
+
+
+def configuration_reason(name: str, params) -> str:
+    """Which key of the configuration excludes a field, in the review's words."""
+    if name in params.contract.excluded_fields:
+        return "excluded by the contract (contract.excluded_fields)"
+    if name in params.data.exclude:
+        return "excluded by configuration (data.exclude)"
+    return "excluded by configuration: deal value or lead cost (data.value_column, cost_column)"

@@ -11,8 +11,10 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, PublishGate
+from leadscore.core.config import Contract, PublishGate, WarningParams
 from leadscore.core.stats import period_months, wilson_interval
+from leadscore.data.leakage import awaiting_sign_off
+from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.format import pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
@@ -123,21 +125,111 @@ def profile_figures(
     }
 
 
-def check(required, actual, passed: bool, why: str) -> dict:
-    return {"required": required, "actual": actual, "passed": bool(passed), "why": why}
+def check(required, actual, passed: bool, why: str, explanation: str = "") -> dict:
+    return {
+        "required": required,
+        "actual": actual,
+        "passed": bool(passed),
+        "why": why,
+        "explanation": explanation,
+    }
+
+
+def odds(rate: float) -> float:
+    """Converted : not converted (rate / (1 - rate))."""
+    return rate / (1 - rate)
+
+
+def conversion_for_odds_ratio(base_rate: float, ratio: float) -> float:
+    """The conversion whose odds are `ratio` times the odds of `base_rate`."""
+    target = ratio * odds(base_rate)
+    return target / (1 + target)
+
+
+def odds_ratio_check(a_conversion: float, base_rate: float, required: float) -> dict:
+    """A leads must convert at odds `required` times the base rate's: reachable at any base rate."""
+    if not 0 < base_rate < 1:
+        return check(
+            required,
+            None,
+            False,
+            "odds of converting, A grade / all test leads",
+            "Not assessable: the test period has only one outcome.",
+        )
+    needed = conversion_for_odds_ratio(base_rate, required)
+    ratio = odds(a_conversion) / odds(base_rate) if a_conversion < 1 else None
+    explanation = (
+        f"The odds that an A lead converts (converted : not converted) must be at least "
+        f"{required:g} times the odds of the average test lead. At this base rate of "
+        f"{base_rate:.1%} that means A leads must convert at {needed:.1%} or more; they "
+        f"converted at {a_conversion:.1%}"
+        + (f" (odds ratio {ratio:.2f})" if ratio is not None else "")
+        + ". Unlike a lift (A conversion / base rate), which can never exceed 1 / base rate "
+        f"(here {1 / base_rate:.2f}), this bar can be met at any base rate; when conversions "
+        "are rare it reads almost as a lift."
+    )
+    result = check(
+        required,
+        ratio,
+        a_conversion >= needed - 1e-12,
+        "odds of converting, A grade / all test leads",
+        explanation,
+    )
+    return {**result, "required_a_conversion": needed}
+
+
+def lift_check(a_conversion: float, base_rate: float, required: float) -> dict:
+    """The optional plain-lift rule, saying so when the base rate puts it out of reach."""
+    lift = a_conversion / base_rate if base_rate else 0.0
+    explanation = (
+        f"A leads must convert at {required:g} times the base rate: {required * base_rate:.1%}."
+    )
+    if base_rate and required > 1 / base_rate:
+        explanation += (
+            f" This cannot be reached at a base rate of {base_rate:.1%}: the largest possible "
+            f"lift is 1 / base rate = {1 / base_rate:.2f}. Use min_odds_ratio_over_base_rate."
+        )
+    return check(required, lift, lift >= required, "A-grade conversion / base rate", explanation)
+
+
+def review_check(review: dict) -> dict:
+    """No input the leakage review put under review may lack the contract's sign-off."""
+    waiting = awaiting_sign_off(review["fields"])
+    explanation = (
+        "Every input the leakage review put under review must be signed off in "
+        "contract.allowed_fields (known at the moment of scoring, with a reason) or excluded "
+        "in contract.excluded_fields."
+    )
+    if waiting:
+        explanation += " Waiting: " + ", ".join(waiting) + "."
+    return check(
+        [],
+        waiting,
+        not waiting,
+        "inputs under leakage review without the contract's sign-off",
+        explanation,
+    )
 
 
 def publish_gate(
-    grades: dict, profiles: dict[str, dict], metrics: dict, base_rate: float, gate: PublishGate
+    grades: dict,
+    profiles: dict[str, dict],
+    metrics: dict,
+    base_rate: float,
+    gate: PublishGate,
+    review: dict | None = None,
 ) -> dict:
-    """May this model be served? Every check of the contract's gate, with its numbers."""
+    """May this model be served? Every check of the contract's gate, with its numbers.
+
+    `review`: the leakage review completed with the model's importance (`field_review` of the
+    contract report); without it the sign-off check is left out.
+    """
     positives = int(round(metrics.get("base_rate", base_rate) * metrics.get("leads", 0)))
     negatives = int(metrics.get("leads", 0)) - positives
-    auc_low = metrics.get("roc_auc_ci_low")
+    auc_low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
     a_conversion = grades["A"]["conversion"] or 0.0
     best_name = max(profiles, key=lambda name: profiles[name]["conversion"] or 0.0)
     best_conversion = profiles[best_name]["conversion"] or 0.0
-    lift = a_conversion / base_rate if base_rate else 0.0
     checks = {
         "min_positives": check(
             gate.min_positives, positives, positives >= gate.min_positives, "converted test leads"
@@ -149,22 +241,52 @@ def publish_gate(
             gate.min_auc_lower_bound,
             auc_low,
             auc_low is not None and auc_low >= gate.min_auc_lower_bound,
-            "lower end of the 95 % interval of the test AUC (0.5 = no signal)",
+            "lower end of the 95 % interval of the test AUC, the worst over seeds "
+            "(0.5 = no signal)",
         ),
-        "lift_over_base_rate": check(
-            gate.min_lift_over_base_rate,
-            lift,
-            lift >= gate.min_lift_over_base_rate,
-            "A-grade conversion / base rate",
-        ),
-        "margin_over_best_profile": check(
-            gate.min_margin_over_best_profile,
-            a_conversion - best_conversion,
-            a_conversion - best_conversion >= gate.min_margin_over_best_profile,
-            f"A-grade conversion minus the best rule profile's ({best_name})",
+        "odds_ratio_over_base_rate": odds_ratio_check(
+            a_conversion, base_rate, gate.min_odds_ratio_over_base_rate
         ),
     }
+    if gate.min_lift_over_base_rate is not None:
+        checks["lift_over_base_rate"] = lift_check(
+            a_conversion, base_rate, gate.min_lift_over_base_rate
+        )
+    checks["margin_over_best_profile"] = check(
+        gate.min_margin_over_best_profile,
+        a_conversion - best_conversion,
+        a_conversion - best_conversion >= gate.min_margin_over_best_profile,
+        f"A-grade conversion minus the best rule profile's ({best_name})",
+    )
+    if review is not None:
+        checks["fields_under_review"] = review_check(review)
     return {"publishable": all(c["passed"] for c in checks.values()), "checks": checks}
+
+
+def contract_warnings(
+    grades: dict,
+    contract: Contract,
+    grading_record: dict,
+    metrics: dict,
+    period: str,
+    settings: WarningParams,
+) -> list[dict]:
+    """The model's warnings (from the evaluate stage) and the grades': order, promises, bounds."""
+    counts = {grade: (row["leads"], row["conversions"]) for grade, row in grades.items()}
+    derived = grading_record.get("derivation", {}).get("grades", {})
+    bindings = {grade: row.get("binding") for grade, row in derived.items()}
+    return [
+        *metrics.get("warnings", []),
+        *health.grades_out_of_order(period, counts, settings),
+        *health.promise_checks(period, counts, contract.grades, settings, bindings),
+        *health.threshold_at_bound("grading", grading_record["thresholds"]),
+    ]
+
+
+def render_warnings(warnings: list[dict]) -> list[str]:
+    if not warnings:
+        return ["## Warnings: none", ""]
+    return [f"## Warnings ({len(warnings)})", "", *[f"- {w['message']}" for w in warnings], ""]
 
 
 def contract_report(
@@ -173,10 +295,13 @@ def contract_report(
     grading_record: dict,
     metrics: dict,
     months: float | None = None,
+    review: dict | None = None,
+    warning_params: WarningParams | None = None,
 ) -> dict:
-    """The whole contract report: grades, profiles and the publish gate.
+    """The whole contract report: grades, profiles, the leakage review and the publish gate.
 
-    `months`: how long the test period is, for an export without creation dates.
+    `months`: how long the test period is, for an export without creation dates. `review`:
+    `{"thresholds": ..., "fields": ...}` from leadscore.data.leakage.with_importance.
     """
     dated = fields.CREATED_AT in scored
     created = pd.to_datetime(scored[fields.CREATED_AT]) if dated else None
@@ -200,7 +325,18 @@ def contract_report(
         "grades": grades,
         "profiles": profiles,
         "derivation": grading_record.get("derivation", {}),
-        "publish_gate": publish_gate(grades, profiles, metrics, base_rate, contract.publish_gate),
+        "field_review": review,
+        "publish_gate": publish_gate(
+            grades, profiles, metrics, base_rate, contract.publish_gate, review
+        ),
+        "warnings": contract_warnings(
+            grades,
+            contract,
+            grading_record,
+            metrics,
+            f"test period {created.min().date()} to {created.max().date()}" if dated else "test",
+            warning_params or WarningParams(),
+        ),
         "missing": profile_gaps(scored, contract.profiles),
     }
 
@@ -249,6 +385,7 @@ def render_markdown(report: dict) -> str:
             f"| {pct(row['share_of_conversions'])} | {verdict} |"
         )
     lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
+    lines += render_warnings(report.get("warnings", []))
     gate = report["publish_gate"]
     lines += [
         f"## Publish gate: {'publishable' if gate['publishable'] else 'NOT publishable'}",
@@ -257,10 +394,107 @@ def render_markdown(report: dict) -> str:
         "|---|---|---|---|",
     ]
     for name, item in gate["checks"].items():
-        actual = item["actual"]
-        shown = f"{actual:.4g}" if isinstance(actual, float) else str(actual)
         lines.append(
-            f"| {name} ({item['why']}) | {item['required']} | {shown} "
+            f"| {name} ({item['why']}) | {shown(item['required'])} | {shown(item['actual'])} "
             f"| {'yes' if item['passed'] else 'NO'} |"
         )
+    explained = [item for item in gate["checks"].values() if item.get("explanation")]
+    if explained:
+        lines += ["", *[f"- **{item['why']}**: {item['explanation']}" for item in explained]]
+    if report.get("field_review"):
+        lines += ["", *review_markdown(report["field_review"])]
     return "\n".join(lines) + "\n"
+
+
+def shown(value) -> str:
+    """A gate figure for people: 4 significant digits, lists joined, nothing as "none"."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "none"
+    return "-" if value is None else str(value)
+
+
+VERDICT_ORDER = {"needs review": 0, "excluded": 1, "kept": 2}
+
+
+def review_rows(review: dict) -> list[tuple[str, dict]]:
+    """The review's fields, those under review first, then by single-field AUC."""
+    return sorted(
+        review["fields"].items(),
+        key=lambda item: (
+            VERDICT_ORDER.get(item[1]["verdict"], 3),
+            -(item[1]["single_field_auc"] or 0.0),
+            item[0],
+        ),
+    )
+
+
+def review_rule(thresholds: dict) -> str:
+    """The review's rules in one paragraph."""
+    return (
+        "Excluded: identifiers, constant fields, dates (post-creation when most fall after "
+        "the lead's creation), fields present for only one outcome, and fields whose "
+        f"out-of-fold AUC alone is at least {thresholds['max_single_field_auc']}. Needs review: "
+        f"single-field AUC (or the AUC of its missingness) of at least "
+        f"{thresholds['review_single_field_auc']}, more than "
+        f"{thresholds['max_importance_share']:.0%} of the model's permutation importance, still "
+        "being filled in after creation (its values or missingness tell the leads created in the "
+        "last days before the export from older ones, lower end of the 95 % interval of that AUC "
+        f"at least {thresholds.get('review_recent_auc_lower_bound', 0.6)}), or a "
+        "post-contact name cue (a name alone never excludes). A field under review blocks "
+        "publishing until contract.allowed_fields signs it off or contract.excluded_fields "
+        "excludes it."
+    )
+
+
+def verdict_text(row: dict) -> str:
+    text = row["verdict"]
+    if row.get("allowed_by_contract"):
+        reason = row.get("allowed_reason") or "no reason given"
+        text += f"; allowed by the contract ({reason})"
+    elif row.get("awaiting_sign_off"):
+        text += "; BLOCKS publishing"
+    return text
+
+
+def _auc_text(row: dict) -> str:
+    if row["single_field_auc"] is None:
+        return "-"
+    return f"{row['single_field_auc']:.3f} ({row['auc_ci_low']:.3f}-{row['auc_ci_high']:.3f})"
+
+
+def _missing_auc_text(row: dict) -> str:
+    return "-" if row["missing_auc"] is None else f"{row['missing_auc']:.3f}"
+
+
+def _recent_text(row: dict) -> str:
+    """Newest leads against older ones: AUC, lower end of its interval, window, what differs."""
+    if row.get("recent_auc") is None:
+        return "-"
+    return (
+        f"{row['recent_auc']:.3f} (from {row['recent_auc_ci_low']:.3f}; "
+        f"{row['recent_days']} d, {row['recent_by']})"
+    )
+
+
+def review_markdown(review: dict) -> list[str]:
+    """The leakage review table of `reports/contract.md`."""
+    lines = [
+        "## Leakage review: which fields the model may use",
+        "",
+        review_rule(review["thresholds"]),
+        "",
+        "| field | kind | single-field AUC (95 %) | missing AUC | newest vs older leads AUC "
+        "| share of importance | input | verdict | evidence |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in review_rows(review):
+        share = row.get("importance_share")
+        lines.append(
+            f"| {name} | {row['kind']} | {_auc_text(row)} "
+            f"| {_missing_auc_text(row)} | {_recent_text(row)} | {pct(share)} "
+            f"| {'yes' if row['input'] else 'no'} | {verdict_text(row)} "
+            f"| {'; '.join(row['reasons']) or '-'} |"
+        )
+    return lines

@@ -1,8 +1,11 @@
 """Monthly lead-quality feedback: how each grade really converted, month by month.
 
 For every month of scored leads whose outcome window has closed, conversion by grade beside the
-contract's promise; months where A or B fell below the promise are flagged with the likely
-cause (a shift in the channel mix or in a field's distribution) when one is visible. Works from
+contract's promise. A month is flagged (`leadscore.model.health`, thresholds in params
+`warnings`) when any grade fell below its promise or converted far above it (a stale bar),
+when the grades came out of order, or when the mean predicted probability left the band around
+the actual conversion; the likely cause (a shift in the channel mix or in a field's
+distribution) is named when one is visible. Works from
 the test period (the `feedback` stage) and from the service's scoring log joined with an
 outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
 """
@@ -16,16 +19,16 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract
+from leadscore.core.config import Contract, WarningParams
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
+from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.format import pct
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
 
-WATCHED_GRADES = ("A", "B")
 MIN_LEADS_TO_JUDGE = 30
 DRIFT_PSI = 0.10  # population stability index above which a shift is called visible
 PSI_BINS = 10
@@ -75,8 +78,33 @@ def likely_cause(month: pd.DataFrame, reference: pd.DataFrame | None, watched: l
     return f"drift in {what} (PSI {value:.2f} against the reference period)"
 
 
+def month_warnings(
+    month: str,
+    leads: pd.DataFrame,
+    grades: dict,
+    contract: Contract,
+    settings: WarningParams,
+    bindings: dict[str, str] | None,
+) -> list[dict]:
+    """Every grade against its promise, the grades' order and the month's calibration."""
+    counts = {grade: (row["leads"], row["conversions"]) for grade, row in grades.items()}
+    found = health.promise_checks(month, counts, contract.grades, settings, bindings)
+    found += health.grades_out_of_order(month, counts, settings)
+    if "probability" in leads:
+        conversions = int(leads[fields.CONVERTED].sum())
+        predicted = float(leads["probability"].mean())
+        found += health.calibration_drift(month, len(leads), conversions, predicted, settings)
+    return found
+
+
 def month_row(
-    month: str, leads: pd.DataFrame, contract: Contract, reference, watched: list[str]
+    month: str,
+    leads: pd.DataFrame,
+    contract: Contract,
+    reference,
+    watched: list[str],
+    settings: WarningParams | None = None,
+    bindings: dict[str, str] | None = None,
 ) -> dict:
     grades = {}
     for grade in GRADES:
@@ -95,12 +123,17 @@ def month_row(
             "below_promise": bool(judged and k / n < promise.min_conversion),
             "judged": bool(judged),
         }
-    flagged = any(grades[g]["below_promise"] for g in WATCHED_GRADES)
+    settings = settings or WarningParams(min_leads=MIN_LEADS_TO_JUDGE)
+    warnings = month_warnings(month, leads, grades, contract, settings, bindings)
+    flagged = bool(warnings)
     return {
         "month": month,
         "leads": int(len(leads)),
+        "predicted": float(leads["probability"].mean()) if "probability" in leads else None,
+        "conversion": float(leads[fields.CONVERTED].mean()) if len(leads) else None,
         "grades": grades,
         "flagged": flagged,
+        "warnings": warnings,
         "likely_cause": likely_cause(leads, reference, watched) if flagged else None,
     }
 
@@ -126,11 +159,15 @@ def monthly_feedback(
     reference: pd.DataFrame | None = None,
     watched: list[str] | None = None,
     source: str = "test period",
+    settings: WarningParams | None = None,
+    bindings: dict[str, str] | None = None,
 ) -> dict:
     """Conversion by grade per closed month vs the promises; flags and likely causes.
 
     `as_of`: the day outcomes are known up to (None: the day after the newest lead). Leads
     without creation dates have no months: the report says what it needs instead.
+    `bindings`: what set each grade's threshold (the grading's derivation); a grade set by
+    capacity converts above its promise by design and is not called stale.
     """
     if fields.CREATED_AT not in scored or scored[fields.CREATED_AT].isna().all():
         return undated_feedback(contract, source)
@@ -141,7 +178,7 @@ def monthly_feedback(
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
     months = [
-        month_row(month, part, contract, reference, watched)
+        month_row(month, part, contract, reference, watched, settings, bindings)
         for month, part in leads.groupby("_month", sort=True)
     ]
     return {
@@ -214,6 +251,18 @@ def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
     return unshipped_rows(journal_dir or journal_dir_for(url))
 
 
+def within_uncertainty(month: dict) -> str:
+    """Grades below their promise whose interval still reaches it: said, not flagged."""
+    names = [
+        grade
+        for grade, row in month["grades"].items()
+        if row["below_promise"] and row["conversion_ci_high"] >= row["promise"]
+    ]
+    if not names:
+        return ""
+    return f" ({', '.join(names)} below the promise, within the uncertainty of the month)"
+
+
 def render_markdown(report: dict) -> str:
     if report.get("missing"):
         return (
@@ -239,6 +288,10 @@ def render_markdown(report: dict) -> str:
             if row["promise"] is not None:
                 text += f" ({pct(row['promise'], 0)})"
             cells.append(text)
-        flag = f"below promise: {month['likely_cause']}" if month["flagged"] else "ok"
+        flag = "ok" + within_uncertainty(month)
+        if month["flagged"]:
+            prefix = f"{month['month']}: "
+            found = "; ".join(w["message"].removeprefix(prefix) for w in month["warnings"])
+            flag = f"{found} (likely cause: {month['likely_cause']})"
         lines.append(f"| {month['month']} | {month['leads']:,} | {' | '.join(cells)} | {flag} |")
     return "\n".join(lines) + "\n"

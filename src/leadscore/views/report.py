@@ -18,6 +18,7 @@ import pandas as pd
 
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
+from leadscore.views.contract import review_rows, review_rule, shown
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,9 @@ def render_report(
     importance: pd.DataFrame | None = None,
 ) -> str:
     """The whole page as HTML text."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    environment = Environment(
-        loader=PackageLoader("leadscore.views", "templates"), autoescape=select_autoescape()
-    )
+    environment = Environment(loader=PackageLoader("leadscore.views", "templates"), autoescape=True)
     charts = {"grades": grade_chart(contract)}
     if any(row["cost_per_a_lead"] is not None for row in funnel["channels"].values()):
         charts["channels"] = channel_chart(funnel)
@@ -178,4 +177,7 @@ def render_report(
         pct=pct,
         money=money,
         num=num,
+        shown=shown,
+        review_rows=review_rows,
+        review_rule=review_rule,
     )

@@ -82,6 +82,7 @@ def test_a_failed_ingest_leaves_the_previous_outputs_intact(tmp_path, tiny_crm, 
     raw.to_parquet(raw_path, index=False)
     main(params_path=params, raw_path=raw_path, out_dir=out_dir, report_path=report)
     outputs = [out_dir / "leads.parquet", out_dir / "features.json", report]
+    outputs.append(tmp_path / "leakage.json")  # beside the validation report
     before = {path: path.read_bytes() for path in outputs}
 
     raw.loc[: len(raw) // 3, "website_visits"] = -1  # a third of the rows are bad

@@ -48,7 +48,7 @@ def test_configured_exclusions_are_not_credited_to_the_leakage_guard():
     }
     assert exclusion_rows(fields) == [
         ("fields excluded", "2", "by configuration: sales_status, notes"),
-        ("fields excluded", "1", "by the leakage guard: Tags"),
+        ("fields excluded", "1", "by the leakage review: Tags"),
     ]
 
 

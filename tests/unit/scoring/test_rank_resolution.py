@@ -1,12 +1,16 @@
-"""The 1-100 score ranks leads by the booster's raw output; the grade follows the calibrated
-probability. Calibration's flat steps must not tie leads the booster separates."""
+"""The 1-100 score ranks leads by the model's raw output; the grade follows the calibrated
+probability. Calibration's flat steps must not tie leads the model separates.
+
+The tiny bundle's calibration set is small, so it is calibrated by a sigmoid (no ties); these
+tests use the same model calibrated by isotonic regression, whose steps do tie leads."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import grading_record_of
 
-from leadscore.model.bundle import load_bundle
+from leadscore.model.bundle import load_bundle, save_bundle
 from leadscore.model.grading import Grading, raw_score_edges
 from leadscore.model.train import raw_output
 from leadscore.scoring.scorer import Scorer, score_leads
@@ -15,8 +19,19 @@ GRADE_ORDER = {"D": 0, "C": 1, "B": 2, "A": 3}
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_bundle_dir):
-    return load_bundle(tiny_bundle_dir)
+def bundle(tiny_split, tiny_params, tmp_path_factory):
+    from leadscore.model.train import train_models
+
+    train = tiny_params.train
+    calibration = train.calibration.model_copy(update={"method": "isotonic"})
+    params = tiny_params.model_copy(
+        update={"train": train.model_copy(update={"calibration": calibration})}
+    )
+    models = train_models(tiny_split.train, tiny_split.valid, params)
+    assert models[2]["calibration"]["method"] == "isotonic"
+    directory = tmp_path_factory.mktemp("isotonic") / "models"
+    save_bundle(directory, *models, grading_record_of(models, tiny_split, params))
+    return load_bundle(directory)
 
 
 @pytest.fixture(scope="module")

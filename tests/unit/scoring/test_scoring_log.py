@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import PROJECT_ROOT
 
 from leadscore.scoring.journal import REJECTED_FILE, unshipped_rows
 from leadscore.scoring.log import (
@@ -136,8 +137,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def feedback_warns_about_the_journal(tmp_path, store, caplog, expected: int) -> None:
-    from conftest import PROJECT_ROOT
-
     from leadscore.stages.feedback import main as feedback
 
     ensure_schema(make_engine(store.url))  # the table exists, empty: its rows are journaled

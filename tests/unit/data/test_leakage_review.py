@@ -1,0 +1,459 @@
+"""The leakage review (evidence, three verdicts, sign-off); a publish gate fair at any base rate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from test_byo_data import files_params, run_stages
+
+from leadscore.core import fields
+from leadscore.core.config import LeakageParams, ParamsError, parse_params
+from leadscore.data.leakage import (
+    EXCLUDED,
+    KEPT,
+    REVIEW,
+    awaiting_sign_off,
+    importance_shares,
+    infer_kinds,
+    name_cues,
+    review_fields,
+    with_importance,
+)
+from leadscore.views.contract import contract_report
+
+LEAKAGE = LeakageParams()
+PIPELINE = ("prepare", "ingest", "split", "train", "grade", "evaluate", "importance", "contract")
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def export_frame(n: int, seed: int, intercept: float = -1.3) -> pd.DataFrame:
+    """A CRM export with a field measured during the sales contact (`call_minutes`).
+
+    Converted leads talked longer to sales: alone the call length ranks converters with an AUC
+    of about 0.8. `meeting_room` has a post-contact name and no signal. The outcome of the
+    previous campaign is an earlier, finished interaction known before the contact: a
+    suspicious name and a moderate signal.
+    """
+    rng = np.random.default_rng(seed)
+    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 420, n), unit="D")
+    page_views = rng.poisson(4, n)
+    previous = rng.choice(["success", "failure", "none"], n, p=[0.15, 0.3, 0.55])
+    source = rng.choice(["web", "event", "partner"], n)
+    logit = intercept + 0.25 * (page_views - 4) + 0.9 * (previous == "success")
+    logit = logit + 0.2 * (source == "web")
+    converted = rng.random(n) < sigmoid(logit)
+    follow_up = created + pd.to_timedelta(rng.integers(1, 30, n), unit="D")
+    return pd.DataFrame(
+        {
+            "Lead Key": [f"K{i:05d}" for i in range(n)],
+            "Created": created.astype(str),
+            "Converted": np.where(converted, "yes", "no"),
+            "page_views": page_views,
+            "Source": source,
+            "previous_campaign_outcome": previous,
+            "call_minutes": np.exp(rng.normal(2.0 + 1.2 * converted, 1.0)).round(1),
+            "meeting_room": rng.choice(["north", "south", "east"], n),
+            "follow_up_date": follow_up.astype(str),
+        }
+    )
+
+
+# --- evidence and verdicts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "cue"),
+    [
+        ("Do Not Call", "'call'"),
+        ("TotalVisits", "'visit'"),
+        ("Last Notable Activity", "'last notable activit'"),
+        ("sales_touches", "'touch'"),
+        ("lead_stage", "'stage'"),
+        ("LeadStatus", "'status'"),
+    ],
+)
+def test_post_contact_words_are_found_in_any_spelling(name, cue):
+    assert any(cue in found for found in name_cues(name))
+
+
+@pytest.mark.parametrize(
+    "name", ["email_opens", "content_downloads", "Lead Origin", "company_size", "demo_requested"]
+)
+def test_ordinary_names_carry_no_cue(name):
+    assert name_cues(name) == []
+
+
+@pytest.fixture(scope="module")
+def typed_export() -> tuple[pd.DataFrame, dict[str, str]]:
+    """The export typed as ingest types it, plus an id, a copy of the outcome and a deal value."""
+    raw = export_frame(4000, seed=3)
+    y = raw["Converted"].eq("yes")
+    frame = pd.DataFrame(
+        {
+            fields.CONVERTED: y,
+            fields.CREATED_AT: pd.to_datetime(raw["Created"]),
+            "crm_ref": raw["Lead Key"],
+            "page_views": raw["page_views"].astype(float),
+            "previous_campaign_outcome": raw["previous_campaign_outcome"],
+            "call_minutes": raw["call_minutes"],
+            "engagement_index": raw["call_minutes"],  # the same in-contact measure, plain name
+            "meeting_room": raw["meeting_room"],
+            "follow_up_date": pd.to_datetime(raw["follow_up_date"]),
+            "deal_amount": np.where(y, 1000.0, np.nan),
+            "enrolled": np.where(y, "Y", "N"),
+        }
+    )
+    kinds = {
+        "crm_ref": "categorical",
+        "page_views": "numeric",
+        "previous_campaign_outcome": "categorical",
+        "call_minutes": "numeric",
+        "engagement_index": "numeric",
+        "meeting_room": "categorical",
+        "follow_up_date": "date",
+        "deal_amount": "numeric",
+        "enrolled": "categorical",
+    }
+    return frame, kinds
+
+
+@pytest.fixture(scope="module")
+def review(typed_export) -> dict[str, dict]:
+    return review_fields(*typed_export, LEAKAGE)
+
+
+def test_every_field_gets_a_row_of_evidence(review, typed_export):
+    assert list(review) == list(typed_export[1])
+    row = review["call_minutes"]
+    assert row["auc_ci_low"] < row["single_field_auc"] < row["auc_ci_high"]
+    assert row["auc_ci_high"] - row["auc_ci_low"] < 0.05  # 4,000 leads: a narrow interval
+    assert review["deal_amount"]["missing_auc"] == 1.0
+    assert review["follow_up_date"]["after_creation_share"] == 1.0
+    for name, row in review.items():
+        assert row["verdict"] in (EXCLUDED, REVIEW, KEPT), name
+        assert row["verdict"] == KEPT or row["reasons"], name
+
+
+def test_a_field_measured_during_the_contact_needs_review(review):
+    for name in ("call_minutes", "engagement_index"):
+        row = review[name]
+        assert 0.76 <= row["single_field_auc"] <= 0.84, row["single_field_auc"]
+        assert row["verdict"] == REVIEW and row["input"] and row["awaiting_sign_off"], name
+        assert any(r.startswith("strong alone") for r in row["reasons"])
+    assert review["engagement_index"]["name_cues"] == []  # caught by its signal, not its name
+
+
+def test_a_post_contact_name_without_signal_needs_review_not_exclusion(review):
+    row = review["meeting_room"]
+    assert row["single_field_auc"] < 0.56
+    assert row["verdict"] == REVIEW and row["input"]
+    assert row["reasons"] == ["name cue post-contact: 'meeting'"]
+
+
+def test_an_earlier_interaction_is_never_excluded_for_its_name(review):
+    row = review["previous_campaign_outcome"]
+    assert 0.55 < row["single_field_auc"] < LEAKAGE.review_single_field_auc
+    assert row["verdict"] == REVIEW and row["input"]
+    assert all(reason.startswith("name cue") for reason in row["reasons"])
+
+
+def test_certain_cases_are_excluded(review):
+    assert review["crm_ref"]["verdict"] == EXCLUDED
+    assert "identifier: unique per lead" in review["crm_ref"]["reasons"][0]
+    assert review["follow_up_date"]["reasons"] == [
+        "post-creation date: after the lead's creation for 100%",
+        "name cue post-contact: 'follow up'",
+    ]
+    assert "present only for converted leads (100% vs 0.0%)" in review["deal_amount"]["reasons"]
+    assert review["enrolled"]["reasons"][0].startswith("predicts the outcome alone too well")
+    assert review["page_views"]["verdict"] == KEPT
+    assert not any(review[n]["input"] for n in ("crm_ref", "follow_up_date", "deal_amount"))
+
+
+def test_configuration_and_the_contract_decide_last(typed_export):
+    review = review_fields(
+        *typed_export,
+        LEAKAGE,
+        excluded={"page_views": "excluded by the contract (contract.excluded_fields)"},
+        allowed={"call_minutes": "logged by the dialler before the lead is scored", "enrolled": ""},
+    )
+    assert review["page_views"]["verdict"] == EXCLUDED and not review["page_views"]["input"]
+    call = review["call_minutes"]
+    assert call["verdict"] == REVIEW and call["allowed_by_contract"]
+    assert not call["awaiting_sign_off"]
+    assert review["enrolled"]["input"]  # a signed-off field is kept even when excluded
+
+
+def test_a_field_that_dominates_the_model_goes_under_review(review):
+    shares = importance_shares({"page_views": 0.07, "previous_campaign_outcome": 0.02,
+                                "meeting_room": -0.001})  # fmt: skip
+    assert shares["page_views"] == pytest.approx(0.07 / 0.09)
+    assert shares["meeting_room"] == 0.0
+    inputs = ("page_views", "previous_campaign_outcome", "meeting_room")
+    done = with_importance(review, shares, inputs, {}, LEAKAGE.max_importance_share)
+    assert done["page_views"]["verdict"] == REVIEW
+    assert done["page_views"]["reasons"] == [
+        "dominates the model: 78% of its permutation importance (more than 50%)"
+    ]
+    assert done["call_minutes"]["importance_share"] is None  # not an input of this model
+    assert awaiting_sign_off(done) == ["page_views", "previous_campaign_outcome", "meeting_room"]
+    allowed = {"page_views": "web analytics", "previous_campaign_outcome": "earlier campaign",
+               "meeting_room": "booked before the contact"}  # fmt: skip
+    signed = with_importance(review, shares, inputs, allowed, LEAKAGE.max_importance_share)
+    assert awaiting_sign_off(signed) == []
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def test_allowed_fields_take_a_reason_or_a_plain_name(default_params_raw):
+    raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
+    raw["contract"]["allowed_fields"] = ["Do Not Call", {"field": "TotalVisits", "reason": "web"}]
+    contract = parse_params(raw).contract
+    assert contract.allowed == {"Do Not Call": "", "TotalVisits": "web"}
+    raw["contract"]["allowed_fields"] = ["sales_status"]
+    with pytest.raises(ParamsError, match="both allowed and excluded: sales_status"):
+        parse_params(raw)
+    raw["contract"]["allowed_fields"] = [{"reason": "no field"}]
+    with pytest.raises(ParamsError, match=r"contract\.allowed_fields\.0\.field"):
+        parse_params(raw)
+
+
+def test_the_review_threshold_sits_below_the_exclusion_threshold():
+    with pytest.raises(ValueError, match="must not exceed max_single_field_auc"):
+        LeakageParams(max_single_field_auc=0.8, review_single_field_auc=0.9)
+
+
+def test_the_default_contract_signs_off_every_built_in_field_under_review(default_params_raw):
+    contract = parse_params(default_params_raw).contract
+    assert set(contract.allowed) == {
+        "website_visits",
+        "pages_per_visit",
+        "pricing_page_visits",
+        "days_since_last_activity",
+    }
+    assert all(len(reason) > 20 for reason in contract.allowed.values())
+
+
+# --- the publish gate at any base rate -----------------------------------------------------
+
+
+def scored_period(base_rate: float, a_conversion: float, n: int = 2000, seed: int = 0):
+    """A hand-built graded test period: 10 % of leads graded A converting at `a_conversion`."""
+    rng = np.random.default_rng(seed)
+    n_a = n // 10
+    rest = (base_rate * n - a_conversion * n_a) / (n - n_a)
+    converted = np.concatenate([rng.random(n_a) < a_conversion, rng.random(n - n_a) < rest])
+    grades = ["A"] * n_a + list(rng.choice(["B", "C", "D"], n - n_a))
+    return pd.DataFrame(
+        {
+            fields.CREATED_AT: pd.date_range("2026-06-01", periods=n, freq="45min"),
+            "grade": grades,
+            fields.CONVERTED: converted.astype(int),
+            "demo_requested": False,
+            "pricing_page_visits": 0,
+            "seniority": "vp",
+            "company_size": "1-10",
+        }
+    )
+
+
+def gate_of(scored: pd.DataFrame, raw: dict) -> dict:
+    contract = parse_params(raw).contract
+    grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
+    metrics = {"leads": len(scored), "base_rate": scored[fields.CONVERTED].mean(),
+               "roc_auc_ci_low": 0.7}  # fmt: skip
+    return contract_report(scored, contract, grading, metrics)
+
+
+@pytest.mark.parametrize(("a_conversion", "passes"), [(0.9, True), (0.6, False)])
+def test_the_odds_rule_at_a_60_percent_base_rate(default_params_raw, a_conversion, passes):
+    """A good model's A grade (90 %) passes; a useless one's (the base rate) does not."""
+    report = gate_of(scored_period(0.6, a_conversion), default_params_raw)
+    check = report["publish_gate"]["checks"]["odds_ratio_over_base_rate"]
+    base = report["base_rate"]
+    assert check["required_a_conversion"] == pytest.approx(2.5 * 1.5 / (1 + 2.5 * 1.5), abs=0.02)
+    assert check["passed"] is passes and report["publish_gate"]["publishable"] is passes
+    a = report["grades"]["A"]["conversion"]
+    assert check["actual"] == pytest.approx((a / (1 - a)) / (base / (1 - base)))
+    assert "at any base rate" in check["explanation"]
+
+
+def test_the_old_lift_rule_says_when_it_cannot_be_reached(default_params_raw):
+    raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
+    raw["contract"]["publish_gate"]["min_lift_over_base_rate"] = 2.0
+    report = gate_of(scored_period(0.6, 0.95), raw)
+    lift = report["publish_gate"]["checks"]["lift_over_base_rate"]
+    assert not lift["passed"]
+    assert "cannot be reached at a base rate of" in lift["explanation"]
+    assert "the largest possible lift is 1 / base rate = 1.6" in lift["explanation"]
+    assert report["publish_gate"]["checks"]["odds_ratio_over_base_rate"]["passed"]
+
+
+def test_at_a_low_base_rate_the_odds_rule_reads_like_a_lift(default_params_raw):
+    report = gate_of(scored_period(0.05, 0.15, n=6000), default_params_raw)
+    check = report["publish_gate"]["checks"]["odds_ratio_over_base_rate"]
+    assert 0.115 < check["required_a_conversion"] < 0.12  # 2.4x the base rate
+    assert check["passed"]
+
+
+# --- in-process pipeline: the in-contact field blocks publishing until signed off ----------
+
+
+def leak_contract(raw: dict, allowed: list) -> dict:
+    """A contract for the export below: promises fit for a base rate of about 60 %."""
+    contract = raw["contract"]
+    contract["grades"] = {
+        "A": {"min_conversion": 0.85, "max_leads_per_month": 100},
+        "B": {"min_conversion": 0.6},
+        "C": {"min_conversion": 0.4},
+    }
+    contract["excluded_fields"] = []
+    contract["allowed_fields"] = allowed
+    contract["profiles"] = {
+        "marketing": {"match": "all", "rules": [{"field": "page_views", "op": "ge", "value": 7}]},
+        "sales": {"match": "all", "rules": [{"field": "Source", "op": "eq", "value": "event"}]},
+    }
+    return raw
+
+
+def export_data() -> dict:
+    return {
+        "source": "files",
+        "files": [{"path": "leads.csv"}],
+        "id_column": "Lead Key",
+        "created_column": "Created",
+        "outcome": {"column": "Converted", "positive_values": ["yes"], "won_date_column": None},
+    }
+
+
+EARLIER = [
+    {"field": "previous_campaign_outcome", "reason": "the previous campaign ended before"},
+    {"field": "meeting_room", "reason": "the room of the webinar the lead signed up for"},
+]
+
+
+def test_an_in_contact_field_blocks_publishing_until_the_contract_signs_it_off(
+    tmp_path, default_params_raw, monkeypatch
+):
+    """The acceptance fixture, at a base rate of about 60 % (where a lift of 2.0 is impossible)."""
+    export_frame(5000, seed=11, intercept=0.25).to_csv(tmp_path / "leads.csv", index=False)
+    raw = leak_contract(files_params(default_params_raw, export_data()), EARLIER)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    run_stages(tmp_path, monkeypatch, PIPELINE)
+
+    contract = json.loads((tmp_path / "reports" / "contract.json").read_text())
+    assert 0.55 < contract["base_rate"] < 0.65 and 2.0 * contract["base_rate"] > 1
+    call = contract["field_review"]["fields"]["call_minutes"]
+    assert 0.75 <= call["single_field_auc"] <= 0.85 and call["input"]
+    assert call["importance_share"] > 0.5, call["importance_share"]
+    assert call["verdict"] == REVIEW and call["awaiting_sign_off"]
+    assert any(r.startswith("dominates the model") for r in call["reasons"])
+    for name in ("meeting_room", "previous_campaign_outcome"):
+        row = contract["field_review"]["fields"][name]
+        assert row["verdict"] == REVIEW and row["input"] and row["allowed_by_contract"], name
+    gate = contract["publish_gate"]
+    assert not gate["publishable"]
+    failed = [name for name, check in gate["checks"].items() if not check["passed"]]
+    assert failed == ["fields_under_review"]
+    assert gate["checks"]["fields_under_review"]["actual"] == ["call_minutes"]
+    assert gate["checks"]["odds_ratio_over_base_rate"]["actual"] > 2.5  # ranks well at 60 %
+    markdown = (tmp_path / "reports" / "contract.md").read_text()
+    assert "## Leakage review" in markdown and "| call_minutes | numeric |" in markdown
+    assert "BLOCKS publishing" in markdown and "odds that an A lead converts" in markdown
+
+    # Both owners sign the call length off (say the dialler logs it before the score is due):
+    signed = [*EARLIER, {"field": "call_minutes", "reason": "logged before scoring"}]
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(leak_contract(raw, signed), sort_keys=False)
+    )
+    run_stages(tmp_path, monkeypatch, ("contract",))
+    contract = json.loads((tmp_path / "reports" / "contract.json").read_text())
+    assert contract["publish_gate"]["publishable"]
+    assert contract["field_review"]["fields"]["call_minutes"]["allowed_reason"] == (
+        "logged before scoring"
+    )
+
+
+@pytest.mark.e2e  # runs the tiny project (dvc repro)
+def test_the_built_in_run_shows_the_review_and_signs_off_its_fields(tiny_project: Path):
+    contract = json.loads((tiny_project / "reports" / "contract.json").read_text())
+    review = contract["field_review"]["fields"]
+    assert review["sales_status"]["verdict"] == EXCLUDED and not review["sales_status"]["input"]
+    for name in ("website_visits", "pages_per_visit", "pricing_page_visits",
+                 "days_since_last_activity"):  # fmt: skip
+        assert review[name]["verdict"] == REVIEW and review[name]["allowed_by_contract"], name
+    assert contract["publish_gate"]["checks"]["fields_under_review"]["passed"]
+    html = (tiny_project / "reports" / "report.html").read_text()
+    assert "the leakage review" in html and "days_since_last_activity" in html
+    assert "<b>Signed off:</b> days since the lead&#39;s own last web" in html
+
+
+# --- sales follow-up fields are caught by their evidence, whatever they are called ---------
+
+
+def follow_up_export(n: int, seed: int) -> pd.DataFrame:
+    """A CRM snapshot with what sales records once it works a lead, under plain names.
+
+    `handled_by` (the owner), `activity_count` (sales touches) and `first_reply` (first-contact
+    timestamp) exist only once sales has contacted the lead, so for the leads created in the
+    last days before the export they are still empty. Prompt follow-up raises the chance of
+    converting; converted leads were touched more often.
+    """
+    rng = np.random.default_rng(seed)
+    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.uniform(0, 420, n), unit="D")
+    export = created.max()
+    worked = rng.random(n) < 0.85
+    delay = pd.to_timedelta(rng.exponential(40, n), unit="h")
+    contacted = worked & (created + delay <= export)
+    page_views = rng.poisson(4, n)
+    prompt = contacted & (delay < pd.Timedelta(hours=24))
+    converted = rng.random(n) < sigmoid(-1.6 + 0.25 * (page_views - 4) + 0.5 * prompt)
+    age_days = (export - created).days.to_numpy()
+    touches = 1 + rng.poisson(np.minimum(age_days, 30) / 30 * (1.5 + 1.5 * converted))
+    return pd.DataFrame(
+        {
+            fields.CREATED_AT: created,
+            fields.CONVERTED: converted,
+            "page_views": page_views.astype(float),
+            "Source": rng.choice(["web", "event", "partner"], n),
+            "handled_by": np.where(contacted, rng.choice(["ana", "ben", "chloe", "dev"], n), None),
+            "activity_count": np.where(contacted, touches, np.nan),
+            "first_reply": np.where(
+                contacted, (created + delay).strftime("%Y-%m-%d %H:%M:%S"), None
+            ),
+        }
+    )
+
+
+def test_sales_follow_up_fields_are_caught_by_their_evidence_not_their_names():
+    frame = follow_up_export(12000, seed=5)  # 29 leads a day, as a mid-sized B2B CRM
+    kinds = {
+        name: kind
+        for name, kind in infer_kinds(frame, {}).items()
+        if name not in (fields.CREATED_AT, fields.CONVERTED)
+    }
+    assert kinds["first_reply"] == "date"  # dated values, whatever the column is called
+    frame["first_reply"] = pd.to_datetime(frame["first_reply"])
+    assert not any(name_cues(name) for name in kinds)  # no name gives them away
+    review = review_fields(frame, kinds, LEAKAGE)
+    assert review["first_reply"]["verdict"] == EXCLUDED and not review["first_reply"]["input"]
+    assert review["first_reply"]["reasons"][0].startswith("post-creation date: after the lead's")
+    for name in ("handled_by", "activity_count"):
+        row = review[name]
+        assert row["verdict"] == REVIEW and row["awaiting_sign_off"], (name, row)
+        assert row["recent_auc_ci_low"] >= LEAKAGE.review_recent_auc_lower_bound, row
+        assert any(r.startswith("still filled in after creation") for r in row["reasons"])
+    assert review["handled_by"]["recent_by"] == "missingness"
+    for name in ("page_views", "Source"):  # known when the lead came in: no sign of filling in
+        assert review[name]["verdict"] == KEPT, review[name]
+    assert review["page_views"]["recent_auc_ci_low"] < 0.55
+    assert review["Source"]["recent_auc"] is None  # never missing; a category mix may drift

@@ -1,0 +1,143 @@
+"""A logistic regression that wins the choice is served by the compiled scorer, reasons exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leadscore.analysis.importance import compute, permutation_importance
+from leadscore.core.config import ImportanceParams, parse_params
+from leadscore.model.bundle import load_bundle, save_bundle
+from leadscore.model.thresholds import derive_grading, grading_record
+from leadscore.model.train import booster_of, train_models
+from leadscore.scoring import linear
+from leadscore.scoring.scorer import Scorer
+
+BUNDLES: dict[str, object] = {}
+
+
+def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
+    """A sealed bundle whose model is the logistic regression, calibrated by `method`."""
+    if method in BUNDLES:
+        return BUNDLES[method]
+    raw = {**raw_params}
+    raw["train"] = {
+        **raw["train"],
+        "search": {**raw["train"]["search"], "families": ["logistic"]},
+        "calibration": {**raw["train"]["calibration"], "method": method},
+    }
+    params = parse_params(raw)
+    export = exports["sparse"]
+    pipeline, baseline, card = train_models(export.train, export.valid, params, export.spec)
+    probability = pipeline.predict_proba(export.valid[list(export.spec.fields)])[:, 1]
+    grading, derivation = derive_grading(
+        probability, len(export.valid) / 3, params.contract.grades, export.valid["converted"]
+    )
+    record = grading_record(grading, derivation, params.contract, card["model_version"])
+    save_bundle(directory / "models", pipeline, baseline, card, record)
+    BUNDLES[method] = load_bundle(directory / "models")
+    return BUNDLES[method]
+
+
+@pytest.fixture(scope="module", params=["sigmoid", "isotonic"])
+def linear_bundle(request, exports, choice_params_raw, tmp_path_factory):
+    directory = tmp_path_factory.mktemp(f"linear-{request.param}")
+    return bundle_with(request.param, exports, choice_params_raw, directory)
+
+
+@pytest.fixture(scope="module")
+def scorer(linear_bundle):
+    return Scorer.from_bundle(linear_bundle)  # refuses unless it matches the pipeline
+
+
+def test_the_compiled_scorer_matches_the_pipeline(scorer, linear_bundle, exports):
+    assert scorer.trees is None and scorer.linear is not None
+    assert scorer.check_against(linear_bundle.pipeline) <= 1e-9
+    test = exports["sparse"].test
+    matrix, _, rejected = scorer.encode_frame(test)
+    assert (rejected == "").all()
+    scored = scorer.score(matrix)
+    expected = linear_bundle.pipeline.predict_proba(test)[:, 1]
+    np.testing.assert_allclose(scored.probability, expected, atol=1e-12)
+    encoded = linear_bundle.pipeline.named_steps["features"].transform(test)
+    raw = booster_of(linear_bundle.pipeline).decision_function(encoded)
+    np.testing.assert_allclose(scored.raw, raw, atol=1e-10)
+    assert scored.probability.min() > 0 and scored.probability.max() < 1
+
+
+def test_contributions_are_coefficient_times_encoded_value_per_field(
+    scorer, linear_bundle, exports
+):
+    test = exports["sparse"].test.head(200)
+    matrix, _, _ = scorer.encode_frame(test)
+    model = booster_of(linear_bundle.pipeline)
+    encoder, coefficients = model.named_steps["encode"], model.named_steps["logistic"].coef_[0]
+    columns = encoder.transform(linear_bundle.pipeline.named_steps["features"].transform(test))
+    expected = np.column_stack(
+        [
+            columns[:, encoder.output_indices_[name]] @ coefficients[encoder.output_indices_[name]]
+            for name in scorer.fields
+        ]
+    )
+    contributions = scorer.score(matrix, reasons=True).contributions
+    np.testing.assert_allclose(contributions, expected, atol=1e-10)
+    assert scorer.base_value == pytest.approx(model.named_steps["logistic"].intercept_[0])
+
+
+def test_a_partner_leads_top_reason_is_its_partner_score(scorer, exports):
+    test = exports["sparse"].test
+    partner = test[test["partner_score"].notna()].head(3)
+    matrix, _, _ = scorer.encode_frame(partner)
+    scored = scorer.score(matrix, reasons=True)
+    for i, (_, lead) in enumerate(partner.iterrows()):
+        explanation = scorer.reasons(scored.contributions[i], lead.to_dict())
+        assert explanation["reasons"][0]["field"] == "partner_score"
+        assert explanation["reasons"][0]["contribution"] > 1
+        total = explanation["base_value"] + explanation["rest"]
+        total += sum(reason["contribution"] for reason in explanation["reasons"])
+        assert total == pytest.approx(scored.raw[i], abs=1e-9)
+
+
+def test_importance_works_for_a_regression(scorer, exports, linear_bundle):
+    test = exports["sparse"].test
+    scored = test.assign(probability=linear_bundle.pipeline.predict_proba(test)[:, 1])
+    params = ImportanceParams(max_rows=3000, shap_rows=500, repeats=3)
+    result = compute(scorer, scored, params)
+    table = result["table"].set_index("field")
+    assert table.loc["x0", "rank"] == 1  # the strongest dense effect
+    assert table.loc["partner_score", "mean_abs_shap"] > table.loc["x5", "mean_abs_shap"]
+    matrix, _, _ = scorer.encode_frame(test)
+    y = test["converted"].to_numpy(int)
+    again = permutation_importance(scorer, matrix, y, 3, 0).set_index("field")
+    assert again.loc["x0", "permutation_auc_mean"] > 0.02
+
+
+def test_the_field_terms_rebuild_the_raw_output(scorer, linear_bundle, exports):
+    assert linear.is_linear(booster_of(linear_bundle.pipeline))
+    matrix, _, _ = scorer.encode_frame(exports["sparse"].test.head(100))
+    total = sum(scorer.field_output(matrix, j) for j in range(len(scorer.fields)))
+    np.testing.assert_allclose(scorer.linear.intercept + total, scorer.raw_output(matrix))
+    assert all(scorer.uses_field(j) for j in range(len(scorer.fields)))
+
+
+@pytest.mark.server
+def test_the_service_serves_a_regression_with_reasons(
+    start_server, exports, choice_params_raw, tmp_path
+):
+    linear_bundle = bundle_with("isotonic", exports, choice_params_raw, tmp_path)
+    server = start_server(linear_bundle.path)
+    test = exports["sparse"].test
+    lead = test[test["partner_score"].notna()].iloc[0]
+    request = {"lead_id": lead["lead_id"], "channel": lead["channel"]}
+    request.update({name: float(lead[name]) for name in linear_bundle.card["features"]["numeric"]})
+    answer = server.client.post(
+        "/v1/score",
+        json={"leads": [request]},
+        headers={"X-API-Key": "test-key-123"},  # tests/conftest.py API_KEY
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["results"][0]
+    expected = linear_bundle.pipeline.predict_proba(test[test["lead_id"] == lead["lead_id"]])[0, 1]
+    assert result["probability"] == pytest.approx(expected, abs=1e-12)
+    assert result["explanation"]["reasons"][0]["field"] == "partner_score"
+    assert result["model_version"] == linear_bundle.version

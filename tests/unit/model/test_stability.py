@@ -1,0 +1,54 @@
+"""The spread of the test AUC over refits of the chosen recipe, and the gate on its lower end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leadscore.analysis.evaluate import (
+    bootstrap_spread,
+    recipe_spread,
+    signal_verdict,
+    uses_refits,
+)
+from leadscore.core.stats import roc_auc_interval
+
+
+def test_refits_of_the_recipe_spread_the_test_auc(exports, trained, choice_params):
+    export = exports["sparse"]
+    pipeline, _, card = trained
+    assert uses_refits(card, choice_params.evaluate)
+    y = export.test["converted"].to_numpy(int)
+    served = pipeline.predict_proba(export.test)[:, 1]
+    low, _ = roc_auc_interval(y, served)
+    spread = recipe_spread(export.train, export.valid, export.test, card, choice_params, low)
+    values = spread["test_auc_spread_values"]
+    assert spread["test_auc_spread_method"] == "refits" and len(values) == 3
+    assert len(set(values)) == 3  # each refit saw other training leads
+    assert spread["test_auc_spread_min"] == pytest.approx(min(values), abs=1e-6)
+    assert spread["test_auc_spread_max"] == pytest.approx(max(values), abs=1e-6)
+    assert spread["test_auc_spread_sd"] > 0
+    assert spread["roc_auc_gate_low"] <= min(low, min(values))
+
+
+def test_a_lucky_seed_cannot_pass_the_gate():
+    """The gate reads the lowest interval end over the seeds, not the served point."""
+    metrics = {"roc_auc": 0.66, "roc_auc_ci_low": 0.56, "roc_auc_gate_low": 0.53}
+    verdict = signal_verdict(metrics, 0.55)
+    assert not verdict["usable"] and "0.530" in verdict["reason"]
+    assert signal_verdict({**metrics, "roc_auc_gate_low": 0.555}, 0.55)["usable"]
+
+
+def test_the_bootstrap_spread_on_a_large_training_period():
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.2).astype(int)
+    probability = np.clip(0.2 + 0.3 * (y - 0.2) + rng.normal(0, 0.2, 3000), 0, 1)
+    low, high = roc_auc_interval(y, probability)
+    spread = bootstrap_spread(y, probability, 200, 0, low)
+    assert spread["test_auc_spread_method"] == "bootstrap" and spread["test_auc_spread_n"] == 200
+    assert low - 0.01 < spread["roc_auc_gate_low"] <= low
+    assert spread["test_auc_spread_min"] < spread["test_auc_spread_max"] < high + 0.01
+    card = {"model_choice": {}, "training_data": {"rows_train": 120_000}}
+    from leadscore.core.config import EvaluateParams
+
+    assert not uses_refits(card, EvaluateParams())
