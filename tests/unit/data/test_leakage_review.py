@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_byo_data import files_params, run_stages
+from stages import files_params, run_stages
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
