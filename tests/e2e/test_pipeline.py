@@ -93,8 +93,10 @@ def test_dvc_metrics_are_the_reports_and_sane(tiny_project):
     shown = json.loads(run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout)
     (workspace,) = shown.values()
     files = workspace["data"]
-    for name in ("reports/metrics.json", "reports/split.json"):
-        assert files[name]["data"] == json.loads((tiny_project / name).read_text()), name
+    for name in ("reports/metrics.json", "reports/split.json"):  # dvc shows the numbers
+        written = json.loads((tiny_project / name).read_text())
+        numbers = {k: v for k, v in written.items() if isinstance(v, int | float)}
+        assert numbers and {k: files[name]["data"].get(k) for k in numbers} == numbers, name
     metrics = files["reports/metrics.json"]["data"]
     assert 0.6 < metrics["roc_auc_ci_low"] < metrics["roc_auc"] < metrics["roc_auc_ci_high"] <= 1
     assert 0.5 < metrics["baseline_roc_auc"] < 1 and 0 < metrics["pr_auc"] < 1
