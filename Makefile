@@ -50,7 +50,10 @@ format: install ## Fix lint and formatting where ruff can
 
 test: lint install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not slow and not fuzz" -q
+	$(BIN)/pytest -m "not fuzz" -q
+
+test-fast: install ## Unit tests only (tests/unit/<layer>/, no server, no Spark): under 30 s
+	$(BIN)/pytest tests/unit -m "not server and not spark and not e2e" -q -p no:cacheprovider
 
 fuzz: install ## Schemathesis against the running service's OpenAPI: no 5xx in 500+ requests
 	$(BIN)/pytest -m fuzz -q -s

@@ -12,6 +12,7 @@ from typing_extensions import TypedDict
 from leadscore.core import fields as roles
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
 from leadscore.core.schema import FeatureSpec, InputNormalisation
+from leadscore.core.values import NON_NEGATIVE_MIN
 from leadscore_serve.problems import Problem
 
 MAX_TEXT = 200
@@ -80,7 +81,7 @@ def lead_model(
     for name in spec.categorical:
         fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
     for name in spec.numeric:
-        bound = {"ge": 0} if name in spec.non_negative else {}
+        bound = {"ge": NON_NEGATIVE_MIN} if name in spec.non_negative else {}
         fields[name] = NotRequired[Annotated[float | None, Field(**bound)]]
     for name in spec.boolean:
         fields[name] = NotRequired[bool | None]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Request, Security, status
+from fastapi import Security, status
 from fastapi.security import APIKeyHeader
 
+from leadscore_serve.deps import AdminKeyDep, ApiKeysDep, OutcomeKeysDep
 from leadscore_serve.problems import ProblemError
 
 api_key_header = APIKeyHeader(
@@ -45,8 +46,7 @@ def matches(given: str | None, keys: tuple[bytes, ...]) -> bool:
     return found
 
 
-def require_api_key(request: Request, key: str | None = Security(api_key_header)) -> None:
-    keys = request.app.state.api_keys
+def require_api_key(keys: ApiKeysDep, key: str | None = Security(api_key_header)) -> None:
     if keys and not matches(key, keys):
         raise ProblemError(
             status.HTTP_401_UNAUTHORIZED,
@@ -56,8 +56,7 @@ def require_api_key(request: Request, key: str | None = Security(api_key_header)
         )
 
 
-def require_admin_key(request: Request, key: str | None = Security(admin_key_header)) -> None:
-    admin = request.app.state.admin_key
+def require_admin_key(admin: AdminKeyDep, key: str | None = Security(admin_key_header)) -> None:
     if not admin:
         raise ProblemError(
             status.HTTP_403_FORBIDDEN,
@@ -73,12 +72,13 @@ def require_admin_key(request: Request, key: str | None = Security(admin_key_hea
         )
 
 
-def require_outcome_key(request: Request, key: str | None = Security(outcome_key_header)) -> None:
+def require_outcome_key(
+    keys: OutcomeKeysDep, api_keys: ApiKeysDep, key: str | None = Security(outcome_key_header)
+) -> None:
     """Outcomes have their own keys; without any, they are open only on a service that has no
     keys at all (a local trial), and disabled otherwise."""
-    keys = request.app.state.outcome_keys
     if not keys:
-        if request.app.state.api_keys:
+        if api_keys:
             raise ProblemError(
                 status.HTTP_403_FORBIDDEN,
                 "outcomes are disabled: set LEADSCORE_OUTCOME_KEYS to enable them",

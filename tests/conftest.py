@@ -1,4 +1,10 @@
-"""Shared fixtures: a small generated CRM, its ingested and split tables, a trained bundle."""
+"""Shared fixtures: a small generated CRM, its ingested and split tables, a trained bundle.
+
+The tests mirror the layers: `tests/unit/<layer>/` test one room of `src/leadscore/` with
+in-process fixtures, `tests/e2e/` run the pipeline, servers and examples. Every test under
+`tests/e2e/` is marked `e2e`, every test under `tests/unit/` `unit` (`make test-fast` runs the
+unit tests that start no server and no Spark session).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,14 @@ TINY_EDITS = {
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
 BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tier of a test is the folder it lives in."""
+    for item in items:
+        parts = Path(str(item.path)).relative_to(PROJECT_ROOT / "tests").parts
+        if parts[0] in ("unit", "e2e"):
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -29,7 +29,7 @@ async def reload_model(app) -> dict:
     responses=problem_responses(401, 403, 409, schemas={409: "ReloadFailed"}),
 )
 async def reload(request: Request) -> dict:
-    outcome = await reload_model(request.app)
+    outcome = await reload_model(request.app)  # also called on SIGHUP, with no request
     if not outcome["reloaded"]:
         detail = f"reload failed, still serving {outcome['serving']}: {outcome['error']}"
         raise ProblemError(409, detail, kind="reload-failed", extra=outcome)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from leadscore.core.redact import redact, redact_mapping
+from leadscore_serve.deps import ApiKeysDep, HolderDep, MetricsDep, ScoringLogDep
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import Liveness, ModelCard, Readiness
 from leadscore_serve.security import matches, require_api_key
@@ -35,27 +36,27 @@ def healthz() -> dict[str, str]:
     response_model=Readiness,
     responses=problem_responses(503, schemas={503: "NotReady"}),
 )
-def readyz(request: Request) -> dict:
-    state = request.app.state
-    model = state.holder.current
-    detailed = has_api_key(request)  # no host, user or path for anonymous callers
+def readyz(
+    request: Request, holder: HolderDep, scoring_log: ScoringLogDep, keys: ApiKeysDep
+) -> dict:
+    model = holder.current
+    detailed = has_api_key(request, keys)  # no host, user or path for anonymous callers
     body = {
         "ready": model is not None,
         "model_version": model.version if model else None,
         "contract_version": model.contract_version if model else None,
         "loaded_at": model.loaded_at if model else None,
-        "last_reload": reload_status(state.holder.last_reload, detailed),
-        "scoring_log": scoring_log_status(state.scoring_log, detailed),
+        "last_reload": reload_status(holder.last_reload, detailed),
+        "scoring_log": scoring_log_status(scoring_log, detailed),
     }
     if detailed:
-        body["model_source"] = redact(model.source if model else state.holder.uri)
+        body["model_source"] = redact(model.source if model else holder.uri)
     if model is None:
         raise ProblemError(503, "no model loaded yet", kind="not-ready", extra=body)
     return body
 
 
-def has_api_key(request: Request) -> bool:
-    keys = request.app.state.api_keys
+def has_api_key(request: Request, keys: tuple[bytes, ...]) -> bool:
     return bool(keys) and matches(request.headers.get("x-api-key"), keys)
 
 
@@ -89,12 +90,11 @@ def scoring_log_status(scoring_log, detailed: bool) -> dict | None:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
     | problem_responses(),
 )
-def metrics(request: Request) -> Response:
-    state = request.app.state
-    if state.scoring_log is not None:
-        state.metrics.log_written.set(state.scoring_log.stats.written)
-        state.metrics.log_failures.set(state.scoring_log.stats.failed_writes)
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(service_metrics: MetricsDep, scoring_log: ScoringLogDep) -> Response:
+    if scoring_log is not None:
+        service_metrics.log_written.set(scoring_log.stats.written)
+        service_metrics.log_failures.set(scoring_log.stats.failed_writes)
+    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def without_credentials(uri: str) -> str:
@@ -114,8 +114,8 @@ def without_credentials(uri: str) -> str:
     response_model=ModelCard,
     responses=problem_responses(401),
 )
-def model_card(request: Request) -> dict:
-    model = request.app.state.holder.current
+def model_card(holder: HolderDep) -> dict:
+    model = holder.current
     card = {key: value for key, value in model.card.items() if key != "input_example"}
     if (card.get("mlflow") or {}).get("tracking_uri"):
         card["mlflow"] = {

@@ -6,10 +6,11 @@ field) and stored idempotently by event id in the scoring-log database (`lead_ev
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from leadscore.scoring.outcomes import OutcomeBatch
+from leadscore_serve.deps import OutcomesDep
 from leadscore_serve.problems import problem_responses
 from leadscore_serve.security import require_outcome_key
 
@@ -29,5 +30,5 @@ class OutcomesStored(BaseModel):
     response_model=OutcomesStored,
     responses=problem_responses(401, 403, 413, 422),
 )
-def record_outcomes(batch: OutcomeBatch, request: Request) -> dict:
-    return request.app.state.outcomes.record(batch.events, source="api")
+def record_outcomes(batch: OutcomeBatch, outcomes: OutcomesDep) -> dict:
+    return outcomes.record(batch.events, source="api")

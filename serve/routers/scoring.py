@@ -17,8 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from leadscore.scoring.log import ScoringLogUnavailable, rows_for
+from leadscore.scoring.loading import ServedModel
+from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
 from leadscore.scoring.trend import score_trend
+from leadscore_serve.deps import HolderDep, MetricsDep, ScoringLogDep, SettingsDep
+from leadscore_serve.metrics import ServiceMetrics
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse, id_field
 from leadscore_serve.security import require_api_key
@@ -95,7 +98,14 @@ def trend_fields(previous: tuple[int, str] | None, score: int) -> dict:
     }
 
 
-def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[int, int]):
+def score_body(
+    metrics: ServiceMetrics,
+    scoring_log: ScoringLog | None,
+    model: ServedModel,
+    records: list[dict],
+    reasons: bool,
+    repeats: dict[int, int],
+) -> tuple[bytes, list | None]:
     """The answer, and the rows the scoring log must keep before it is sent.
 
     `records`: the validated leads (plain dicts) after the model's input normalisation.
@@ -107,8 +117,8 @@ def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[i
         warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
     scored = scorer.score(matrix, reasons=reasons)
     previous = (
-        state.scoring_log.previous(record["lead_id"] for record in records)
-        if state.scoring_log is not None
+        scoring_log.previous(record["lead_id"] for record in records)
+        if scoring_log is not None
         else {}
     )
     probability, score, grade = (
@@ -136,7 +146,7 @@ def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[i
             }
         )
     rows = None
-    if state.scoring_log is not None:
+    if scoring_log is not None:
         rows = rows_for(
             [record["lead_id"] for record in records],
             probability,
@@ -146,7 +156,7 @@ def score_body(state, model, records: list[dict], reasons: bool, repeats: dict[i
             contract_version,
             source="api",
         )
-    state.metrics.observe_leads(scored.grade, sum(map(len, warnings)))
+    metrics.observe_leads(scored.grade, sum(map(len, warnings)))
     answer = {"model_version": version, "contract_version": contract_version, "results": results}
     return orjson.dumps(answer), rows
 
@@ -163,11 +173,16 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         openapi_extra=request_body_openapi(request_model),
         responses=problem_responses(401, 408, 413, 415, 422, 503),
     )
-    async def score(request: Request) -> Response:
-        state = request.app.state
+    async def score(
+        request: Request,
+        holder: HolderDep,
+        settings: SettingsDep,
+        metrics: MetricsDep,
+        scoring_log: ScoringLogDep,
+    ) -> Response:
         require_json(request.headers.get("content-type"))
         try:
-            body = await asyncio.wait_for(request.body(), state.settings.body_timeout_seconds)
+            body = await asyncio.wait_for(request.body(), settings.body_timeout_seconds)
         except TimeoutError:
             raise ProblemError(
                 408,
@@ -178,19 +193,19 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
             log.info("client disconnected before sending the whole body")
             return Response(status_code=499)
         parsed = parse_body(request_model, body)
-        model = state.holder.current  # one reference: a reload cannot change it mid-request
+        model = holder.current  # one reference: a reload cannot change it mid-request
         leads = model.scorer.normalise_records(parsed.leads)  # id, joined fields, tokens
         repeats = repeated_ids(leads)
-        if repeats and state.settings.duplicate_lead_ids == "reject":
+        if repeats and settings.duplicate_lead_ids == "reject":
             refuse_repeats(repeats, id_field(model.scorer.inputs))
-        job = (state, model, leads, parsed.reasons, repeats)
+        job = (metrics, scoring_log, model, leads, parsed.reasons, repeats)
         if len(leads) <= INLINE_LEADS:
             content, rows = score_body(*job)
         else:
             content, rows = await run_in_threadpool(score_body, *job)
         if rows:  # durable in the scoring log before the answer leaves
             try:
-                await state.scoring_log.record_async(rows)
+                await scoring_log.record_async(rows)
             except ScoringLogUnavailable as error:
                 raise ProblemError(
                     503, str(error), kind="scoring-log-unavailable", headers={"Retry-After": "5"}

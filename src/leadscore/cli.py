@@ -51,13 +51,11 @@ def _fail(message: object, code: int = 1) -> NoReturn:
 
 def _run(stage_main, **kwargs):
     """Run a stage and return its result; expected failures become `_fail`."""
-    from leadscore.core.config import ParamsError
-    from leadscore.data.ingest import LeadTableError
-    from leadscore.model.bundle import BundleError
+    from leadscore.core.errors import LeadscoreError
 
     try:
         return stage_main(**kwargs)
-    except (ParamsError, LeadTableError, BundleError, FileNotFoundError, ValueError) as error:
+    except (LeadscoreError, FileNotFoundError, ValueError) as error:
         _fail(error)
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from leadscore.core import fields
+from leadscore.core.errors import LeadscoreError
 
 
 class Section(BaseModel):
@@ -464,7 +465,7 @@ class CalibrationRule(Section):
 
 class TrainParams(Section):
     seed: int = 42
-    max_iter: int = Field(400, ge=1)
+    max_iter: int = Field(1000, ge=1)
     early_stopping_rounds: int = Field(30, ge=1)
     search: SearchParams = SearchParams()
     choice: ChoiceRule = ChoiceRule()
@@ -516,7 +517,7 @@ class PromotionParams(Section):
 
 class FunnelParams(Section):
     revenue_target: float = Field(150_000_000, gt=0)
-    response_rate: float | None = Field(None, gt=0, le=1)  # leads per person reached
+    response_rate: float | None = Field(0.02, gt=0, le=1)  # leads per person reached; null: unknown
 
 
 class MlflowParams(Section):
@@ -548,7 +549,7 @@ class Params(BaseModel):
     mlflow: MlflowParams = MlflowParams()
 
 
-class ParamsError(ValueError):
+class ParamsError(LeadscoreError, ValueError):
     """`params.yaml` is missing, unreadable or does not match the expected shape."""
 
 

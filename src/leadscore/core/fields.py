@@ -77,6 +77,10 @@ NUMERIC_FEATURES = (
 )
 BOOLEAN_FEATURES = ("webinar_attended", "demo_requested")
 
+# Numbers of the built-in table that are never negative (counts, minutes, money): ingest
+# quarantines a negative value, and scoring rejects one (see `core.values.NON_NEGATIVE_MIN`).
+NON_NEGATIVE_FIELDS = (*NUMERIC_FEATURES, DEAL_VALUE, SALES_TOUCHES)
+
 # Set after sales worked the lead: leaks the outcome; the contract excludes it.
 POST_CONTACT_FIELDS = ("sales_status",)
 

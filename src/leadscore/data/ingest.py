@@ -15,7 +15,8 @@ import pandera.pandas as pa
 
 from leadscore.core import fields, outcome
 from leadscore.core.config import Params
-from leadscore.core.values import parse_bool
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.values import NON_NEGATIVE_MIN, below_minimum, parse_bool
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,7 @@ class LeadTableSpec:
     boolean: tuple[str, ...] = fields.BOOLEAN_FEATURES + (fields.CONVERTED,)
     dates: tuple[str, ...] = (fields.CREATED_AT, fields.WON_AT, fields.FIRST_CONTACT_AT)
     required: tuple[str, ...] = (fields.LEAD_ID, fields.CREATED_AT, fields.CONVERTED)
-    non_negative: tuple[str, ...] = fields.NUMERIC_FEATURES + (
-        fields.DEAL_VALUE,
-        fields.SALES_TOUCHES,
-    )
+    non_negative: tuple[str, ...] = fields.NON_NEGATIVE_FIELDS
     allowed_values: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {
             "channel": fields.CHANNELS,
@@ -66,7 +64,7 @@ class IngestResult:
     summary: dict
 
 
-class LeadTableError(ValueError):
+class LeadTableError(LeadscoreError, ValueError):
     """The table as a whole cannot be ingested (missing columns, too many bad rows)."""
 
 
@@ -115,7 +113,7 @@ def build_schema(spec: LeadTableSpec) -> pa.DataFrameSchema:
     for column in spec.columns:
         checks = []
         if column in spec.non_negative:
-            checks.append(pa.Check.ge(0))
+            checks.append(pa.Check.ge(NON_NEGATIVE_MIN))
         if column in spec.allowed_values:
             allowed = list(spec.allowed_values[column])
             checks.append(pa.Check.isin(allowed))
@@ -286,7 +284,7 @@ def input_fields(valid: pd.DataFrame, kept: dict[str, str], builtin: bool) -> di
     if builtin:
         non_negative = [n for n in numeric if n in fields.NUMERIC_FEATURES]
     else:  # never negative in the export: a negative value later is out of range
-        non_negative = [n for n in numeric if (valid[n].dropna() >= 0).all()]
+        non_negative = [n for n in numeric if not below_minimum(valid[n].dropna()).any()]
     return {
         "categorical": [n for n, k in kept.items() if k == "categorical"],
         "numeric": numeric,

@@ -85,6 +85,14 @@ def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
     return {Path(out["path"]).stem: out.get("md5", "") for out in outs if "md5" in out}
 
 
+# The params a model version is trained from: the keys dvc.yaml's train stage declares (the
+# split's params reach training through the data, whose dvc.lock hashes are tagged as well).
+TRAINING_PARAMS = {
+    "train": True,
+    "contract": {"version", "outcome", "excluded_fields", "publish_gate"},
+}
+
+
 def lineage(params: Params, card: dict) -> dict[str, str]:
     """Tags that lead from a registered version back to its exact code, data and params."""
     import importlib.metadata as metadata
@@ -95,7 +103,7 @@ def lineage(params: Params, card: dict) -> dict[str, str]:
         "lineage.training_data_sha256": card["training_data"]["sha256"],
         "lineage.contract_version": params.contract.version,
         "lineage.params_sha256": hashlib.sha256(
-            params.model_dump_json(include={"train", "split", "contract"}).encode()
+            params.model_dump_json(include=TRAINING_PARAMS).encode()
         ).hexdigest(),
     }
     for name, md5 in dvc_data_hashes().items():
@@ -239,16 +247,16 @@ def log_candidates(card: dict) -> None:
             )
 
 
-def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
+def log_evaluation(run: dict, metrics: dict[str, float], artifacts: list[Path]) -> None:
     """Add test-period metrics and plot files to the training run."""
     mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
 
 
-def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
+def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
     With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
@@ -258,7 +266,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
     from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.set_tags(
             {
                 "contract.version": grading_record["contract"]["version"],
@@ -272,7 +280,7 @@ def log_grading(run_id: str, grading_record: dict, model_dir: Path) -> None:
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
-def log_importance(run_id: str, table: pd.DataFrame, segments: pd.DataFrame, figures: dict) -> None:
+def log_importance(run: dict, table: pd.DataFrame, segments: pd.DataFrame, figures: dict) -> None:
     """Importance by field (metrics, table, figures) and segment quality on the training run."""
     mlflow.set_tracking_uri(tracking_uri())
     metrics = {}
@@ -285,7 +293,7 @@ def log_importance(run_id: str, table: pd.DataFrame, segments: pd.DataFrame, fig
             value = getattr(row, name)
             if pd.notna(value):
                 metrics[metric_key("segment", row.segment, row.value, name)] = float(value)
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics(metrics)
         mlflow.log_table(table, artifact_file="importance/importance.json")
         mlflow.log_table(segments, artifact_file="importance/segments.json")

@@ -19,7 +19,8 @@ from typing import Any
 
 import joblib
 
-from leadscore.core.io import atomic_path
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.io import atomic_path, write_json
 from leadscore.data.inputs import LOOKUPS_FILE
 from leadscore.model.grading import Grading
 from leadscore.model.signing import BundleKeyError, bundle_key, signature_problem, signature_record
@@ -35,7 +36,7 @@ SIGNATURE_FILE = "manifest.sig"
 BUNDLE_FILES = (MODEL_FILE, BASELINE_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
 
 
-class BundleError(RuntimeError):
+class BundleError(LeadscoreError, RuntimeError):
     """The bundle is missing, incomplete, or does not match its manifest."""
 
 
@@ -79,13 +80,8 @@ def write_manifest(directory: Path, names: list[str], key: bytes | None = None) 
     record = signature_record(data, key or bundle_key(create=True))
     with atomic_path(directory / MANIFEST_FILE) as temporary:
         temporary.write_bytes(data)
-    write_json_file(directory / SIGNATURE_FILE, record)
+    write_json(directory / SIGNATURE_FILE, record)
     return manifest
-
-
-def write_json_file(path: Path, data: dict) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_fitted(
@@ -101,13 +97,13 @@ def save_fitted(
     for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
         with atomic_path(directory / name) as temporary:
             joblib.dump(fitted, temporary)
-    write_json_file(directory / CARD_FILE, card)
-    write_json_file(directory / LOOKUPS_FILE, lookups or {})
+    write_json(directory / CARD_FILE, card)
+    write_json(directory / LOOKUPS_FILE, lookups or {})
 
 
 def seal_bundle(directory: Path, grading_record: dict) -> dict[str, str]:
     """The grade stage's part: write the grading and the manifest of all bundle files."""
-    write_json_file(directory / GRADING_FILE, grading_record)
+    write_json(directory / GRADING_FILE, grading_record)
     return write_manifest(directory, list(BUNDLE_FILES))
 
 

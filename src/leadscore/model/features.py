@@ -1,7 +1,10 @@
 """Model inputs: which lead fields feed the model, and the column transformer that encodes them.
 
-The transformer is the first step of the one sklearn Pipeline the service loads, so batch
-scoring and the API never re-implement features.
+The transformer is the first step of the one sklearn Pipeline saved in the bundle. The fast
+scorer (`leadscore.scoring.scorer`) compiles its encoding from this fitted transformer (the
+category codes are read from it, not written by hand) and refuses to serve unless it reproduces
+`pipeline.predict_proba` on a probe set, so batch scoring and the API encode leads exactly as
+training did.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ The grade comes from the calibrated probability. The score is the lead's rank am
 calibration leads, cut from the booster's raw output: isotonic calibration is a step function
 that gives whole blocks of leads one probability, while the raw output keeps them apart (see
 `bench/rank_resolution.py`). Gradings made before that cut the score from the probability.
-The grading is learned at training time and sealed into the bundle, so batch scoring and the
-API grade identically.
+The grading (grade thresholds and score cut points) is derived by the grade stage from the
+contract's promises on validation leads and sealed into the bundle as `grading.json`, so batch
+scoring, Spark and the API grade identically.
 """
 
 from __future__ import annotations

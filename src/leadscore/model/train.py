@@ -39,6 +39,7 @@ from leadscore.model.candidates import (
     make_estimator,
 )
 from leadscore.model.features import apply_exclusions, candidate_features, tree_preprocessor
+from leadscore.model.pipeline import booster_of, features_of
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +146,9 @@ def refit_recipe(
     return Pipeline([("features", features), ("classifier", calibrated)])
 
 
-def booster_of(pipeline: Pipeline):
-    """The fitted model inside the calibrated pipeline (a booster or a logistic regression)."""
-    calibrated = pipeline.named_steps["classifier"]
-    return calibrated.calibrated_classifiers_[0].estimator.estimator
-
-
 def raw_output(pipeline: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
     """The booster's raw output (log-odds) for leads: what the calibration maps to probability."""
-    encoded = pipeline.named_steps["features"].transform(inputs)
+    encoded = features_of(pipeline).transform(inputs)
     return booster_of(pipeline).decision_function(encoded)
 
 

@@ -22,7 +22,7 @@ from scipy.special import expit
 
 from leadscore.core import fields
 from leadscore.core.schema import FeatureSpec, InputNormalisation
-from leadscore.core.values import parse_bool
+from leadscore.core.values import NEGATIVE_REASON, below_minimum, parse_bool
 from leadscore.data.inputs import (
     clean_text,
     normalise,
@@ -31,6 +31,7 @@ from leadscore.data.inputs import (
 )
 from leadscore.model.bundle import ModelBundle
 from leadscore.model.grading import Grading
+from leadscore.model.pipeline import booster_of, calibrated_of
 from leadscore.model.train import raw_output
 from leadscore.scoring import linear, trees
 
@@ -119,11 +120,6 @@ def _category_codes(pipeline, spec: FeatureSpec) -> tuple[dict[str, float], ...]
     )
 
 
-def _booster(pipeline):
-    calibrated = pipeline.named_steps["classifier"]
-    return calibrated, calibrated.calibrated_classifiers_[0].estimator.estimator
-
-
 # --- the scorer ----------------------------------------------------------------------------
 
 
@@ -182,7 +178,7 @@ class Scorer:
         )
         if columns != spec.fields:
             raise CompileError("the pipeline's feature order differs from the model card's")
-        calibrated, booster = _booster(bundle.pipeline)
+        calibrated, booster = calibrated_of(bundle.pipeline), booster_of(bundle.pipeline)
         category_codes = _category_codes(bundle.pipeline, spec)
         tree_arrays, linear_arrays = None, None
         if linear.is_linear(booster):
@@ -321,7 +317,7 @@ class Scorer:
                 note(reasons, present & np.isnan(values), f"{name}: not a valid value")
                 note(reasons, np.isinf(values), f"{name}: must be finite")
                 if name in self.spec.non_negative:
-                    note(reasons, values < 0, f"{name}: must be >= 0")
+                    note(reasons, below_minimum(values), f"{name}: {NEGATIVE_REASON}")
                 matrix[:, j] = np.where(np.isfinite(values), values, np.nan)
             note(warnings, ~present, missing_warning(name))
         joined = pd.Series(["; ".join(r) for r in reasons], index=frame.index)

@@ -43,10 +43,6 @@ class TreeArrays:
     max_depth: int
 
     @property
-    def n_trees(self) -> int:
-        return len(self.roots)
-
-    @property
     def is_leaf(self) -> np.ndarray:
         return self.links[:, 0] < 0
 

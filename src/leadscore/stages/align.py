@@ -10,7 +10,8 @@ import pandas as pd
 from leadscore.core.config import load_params
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.core.schema import FeatureSpec
-from leadscore.views.align import _pct, align_report, render_markdown
+from leadscore.views.align import align_report, render_markdown
+from leadscore.views.format import pct
 
 log = logging.getLogger(__name__)
 
@@ -28,5 +29,5 @@ def main(
     write_json(reports_dir / "align.json", report)
     write_text(reports_dir / "align.md", render_markdown(report))
     for name, row in report["views"].items():
-        log.info("align: %s %d leads, conversion %s", name, row["leads"], _pct(row["conversion"]))
+        log.info("align: %s %d leads, conversion %s", name, row["leads"], pct(row["conversion"]))
     return report

@@ -12,7 +12,9 @@ from leadscore.core.config import load_params
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.leakage import importance_shares, with_importance
-from leadscore.views.contract import _pct, contract_report, render_markdown
+from leadscore.mlops.runs import log_to_training_run
+from leadscore.views.contract import contract_report, render_markdown
+from leadscore.views.format import pct
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,11 @@ def main(
     )
     write_json(reports_dir / "contract.json", report)
     write_text(reports_dir / "contract.md", render_markdown(report))
-    run = card.get("mlflow")
-    if run and run.get("run_id"):
-        from leadscore.mlops import tracking
-
-        tracking.tag_publish_gate(run, report["publish_gate"])
+    log_to_training_run(card, "tag_publish_gate", report["publish_gate"])
     a = report["grades"]["A"]
     log.info(
         "contract: A converted %s (promise %.0f%%), %.0f A leads/month; publishable: %s",
-        _pct(a["conversion"]),
+        pct(a["conversion"]),
         100 * params.contract.grades.A.min_conversion,
         a["leads_per_month"],
         report["publish_gate"]["publishable"],

@@ -23,6 +23,7 @@ from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.core.schema import FeatureSpec
+from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import load_baseline, load_bundle
 from leadscore.scoring.scorer import score_leads
 
@@ -102,11 +103,7 @@ def main(
         ),
         data_dir / "test_scored.parquet",
     )
-    run = bundle.card.get("mlflow") or {}
-    if run.get("run_id"):
-        from leadscore.mlops import tracking
-
-        flat = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
-        tracking.log_evaluation(run["run_id"], flat, plot_files)
+    flat = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    log_to_training_run(bundle.card, "log_evaluation", flat, plot_files)
     log.info("evaluate: test AUC %.4f, ECE %.4f", metrics["roc_auc"], metrics["ece"])
     return metrics

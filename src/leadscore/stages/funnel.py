@@ -9,7 +9,8 @@ import pandas as pd
 
 from leadscore.core.config import economics_columns, load_params
 from leadscore.core.io import read_table, write_json, write_text
-from leadscore.views.funnel import _money, funnel_report, render_markdown
+from leadscore.views.format import money
+from leadscore.views.funnel import funnel_report, render_markdown
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,6 @@ def main(
         "funnel: %s deals, %s A leads for a target of %s",
         plan["deals_needed"],
         plan["a_leads_needed"],
-        _money(plan["revenue_target"]),
+        money(plan["revenue_target"]),
     )
     return report

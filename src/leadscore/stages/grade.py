@@ -10,6 +10,7 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.schema import FeatureSpec
+from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_fitted, seal_bundle
 from leadscore.model.thresholds import busiest_month_volume, derive_grading, grading_record
 from leadscore.model.train import raw_output
@@ -43,10 +44,6 @@ def main(
     )
     record = grading_record(grading, derivation, params.contract, card["model_version"])
     seal_bundle(model_dir, record)
-    run = card.get("mlflow") or {}
-    if run.get("run_id"):
-        from leadscore.mlops import tracking
-
-        tracking.log_grading(run["run_id"], record, model_dir)
+    log_to_training_run(card, "log_grading", record, model_dir)
     log.info("grade: thresholds %s", {k: round(v, 4) for k, v in grading.thresholds.items()})
     return record

@@ -15,6 +15,7 @@ from leadscore.analysis.importance import (
 )
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json
+from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.scorer import Scorer
 
@@ -56,11 +57,7 @@ def main(
         )
     for file_name, figure in figures.items():
         figure.savefig(figures_dir / file_name, dpi=110)
-    run = bundle.card.get("mlflow") or {}
-    if run.get("run_id"):
-        from leadscore.mlops import tracking
-
-        tracking.log_importance(run["run_id"], table, segments, figures)
+    log_to_training_run(bundle.card, "log_importance", table, segments, figures)
     for figure in figures.values():
         plt.close(figure)
     log.info(

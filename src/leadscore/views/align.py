@@ -13,6 +13,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract
+from leadscore.views.format import pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
@@ -157,10 +158,6 @@ def align_report(scored: pd.DataFrame, contract: Contract, candidates: list[str]
     }
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
 def render_markdown(report: dict) -> str:
     lines = [
         "# Marketing's profile, sales' profile and the model's A grade (test period)",
@@ -175,8 +172,8 @@ def render_markdown(report: dict) -> str:
     for name, row in report["views"].items():
         lift = "-" if row["lift"] is None else f"{row['lift']:.2f}x"
         lines.append(
-            f"| {name.replace('_', ' ')} | {row['leads']:,} | {_pct(row['conversion'])} "
-            f"| {lift} | {_pct(row['share_of_conversions'])} |"
+            f"| {name.replace('_', ' ')} | {row['leads']:,} | {pct(row['conversion'])} "
+            f"| {lift} | {pct(row['share_of_conversions'])} |"
         )
     lines += [
         "",
@@ -187,8 +184,8 @@ def render_markdown(report: dict) -> str:
     ]
     for name, row in report["agreement"].items():
         lines.append(
-            f"| {name.replace('_', ' ')} | {row['leads']:,} | {_pct(row['conversion'])} "
-            f"| {_pct(row['share_of_conversions'])} | {_pct(row['a_grade_share'])} |"
+            f"| {name.replace('_', ' ')} | {row['leads']:,} | {pct(row['conversion'])} "
+            f"| {pct(row['share_of_conversions'])} | {pct(row['a_grade_share'])} |"
         )
     lines += ["", "## What actually produces customers", ""]
     lines += [f"- {item['sentence']}" for item in report["lead_elements"]]

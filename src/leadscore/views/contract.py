@@ -16,6 +16,7 @@ from leadscore.core.stats import period_months, wilson_interval
 from leadscore.data.leakage import awaiting_sign_off
 from leadscore.model import health
 from leadscore.model.grading import GRADES
+from leadscore.views.format import pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
@@ -340,10 +341,6 @@ def contract_report(
     }
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
 def render_markdown(report: dict) -> str:
     """`reports/contract.md`: the promises and the verdicts, readable without the code."""
     agreed = report["agreed_by"]
@@ -383,9 +380,9 @@ def render_markdown(report: dict) -> str:
         else:
             text, verdict = "the rest", "-"
         lines.append(
-            f"| {grade} | {text} | {_pct(row['conversion'])} ({_pct(row['conversion_ci_low'])}"
-            f"-{_pct(row['conversion_ci_high'])}) | {row['leads_per_month']:.0f} "
-            f"| {_pct(row['share_of_conversions'])} | {verdict} |"
+            f"| {grade} | {text} | {pct(row['conversion'])} ({pct(row['conversion_ci_low'])}"
+            f"-{pct(row['conversion_ci_high'])}) | {row['leads_per_month']:.0f} "
+            f"| {pct(row['share_of_conversions'])} | {verdict} |"
         )
     lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
     lines += render_warnings(report.get("warnings", []))
@@ -496,7 +493,7 @@ def review_markdown(review: dict) -> list[str]:
         share = row.get("importance_share")
         lines.append(
             f"| {name} | {row['kind']} | {_auc_text(row)} "
-            f"| {_missing_auc_text(row)} | {_recent_text(row)} | {_pct(share)} "
+            f"| {_missing_auc_text(row)} | {_recent_text(row)} | {pct(share)} "
             f"| {'yes' if row['input'] else 'no'} | {verdict_text(row)} "
             f"| {'; '.join(row['reasons']) or '-'} |"
         )

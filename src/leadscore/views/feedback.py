@@ -25,6 +25,7 @@ from leadscore.core.stats import wilson_interval
 from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.follow_up import attribute_miss
+from leadscore.views.format import pct
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -271,10 +272,6 @@ def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
     return unshipped_rows(journal_dir or journal_dir_for(url))
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
 def within_uncertainty(month: dict) -> str:
     """Grades below their promise whose interval still reaches it: said, not flagged."""
     names = [
@@ -308,9 +305,9 @@ def render_markdown(report: dict) -> str:
         cells = []
         for grade in GRADES:
             row = month["grades"][grade]
-            text = f"{_pct(row['conversion'])} of {row['leads']}"
+            text = f"{pct(row['conversion'], 0)} of {row['leads']}"
             if row["promise"] is not None:
-                text += f" ({_pct(row['promise'])})"
+                text += f" ({pct(row['promise'], 0)})"
             cells.append(text)
         flag = "ok" + within_uncertainty(month)
         if month["flagged"]:

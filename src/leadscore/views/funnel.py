@@ -21,6 +21,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import GENERATOR_ECONOMICS, EconomicsColumns, FunnelParams
+from leadscore.views.format import money
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -240,10 +241,6 @@ def funnel_report(
     return report
 
 
-def _money(value) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
 def _table(rows: dict[str, dict], first: str) -> list[str]:
     """Economics rows as a markdown table, cheapest A lead first."""
     lines = [
@@ -254,9 +251,9 @@ def _table(rows: dict[str, dict], first: str) -> list[str]:
     for name, row in sorted(rows.items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf):
         per_cost = "-" if row["revenue_per_cost"] is None else f"{row['revenue_per_cost']:.1f}"
         lines.append(
-            f"| {name} | {row['leads']:,.0f} | {_money(row['cost'])} | {row['a_share']:.1%} "
-            f"| {row['conversion']:.1%} | {_money(row['cost_per_a_lead'])} "
-            f"| {_money(row['cost_per_won_deal'])} | {per_cost} |"
+            f"| {name} | {row['leads']:,.0f} | {money(row['cost'])} | {row['a_share']:.1%} "
+            f"| {row['conversion']:.1%} | {money(row['cost_per_a_lead'])} "
+            f"| {money(row['cost_per_won_deal'])} | {per_cost} |"
         )
     return lines
 
@@ -272,17 +269,17 @@ def _plan_lines(report: dict) -> list[str]:
             else "No won deal of the test period has a value: the plan needs an average deal."
         ]
     lines = [
-        f"- Average deal value {_money(plan['average_deal_value'])}: "
+        f"- Average deal value {money(plan['average_deal_value'])}: "
         f"**{plan['deals_needed']:,} deals** needed.",
         f"- A leads convert at {plan['a_grade_conversion']:.1%}: "
-        f"**{_money(plan['a_leads_needed'])} A leads** needed.",
+        f"**{money(plan['a_leads_needed'])} A leads** needed.",
     ]
     for name, mix in plan["plans"].items():
-        reach = f", reach {_money(mix['reach'])}" if "reach" in mix else ""
+        reach = f", reach {money(mix['reach'])}" if "reach" in mix else ""
         lines.append(
-            f"- {name.replace('_', ' ')}: {_money(mix['leads'])} leads, cost "
-            f"{_money(mix['cost'])}{reach} ("
-            + ", ".join(f"{c} {_money(v['leads'])}" for c, v in mix["channels"].items())
+            f"- {name.replace('_', ' ')}: {money(mix['leads'])} leads, cost "
+            f"{money(mix['cost'])}{reach} ("
+            + ", ".join(f"{c} {money(v['leads'])}" for c, v in mix["channels"].items())
             + ")"
         )
     if "efficient_mix" in plan["plans"]:
@@ -302,7 +299,7 @@ def render_markdown(report: dict) -> str:
         lines.append(f"\nNo cost known for: {', '.join(report['channels_without_cost'])}.")
     if report.get("cost_source"):
         lines.append(f"\nCosts from the {report['cost_source']}.")
-    target = _money(report["plan"]["revenue_target"])
+    target = money(report["plan"]["revenue_target"])
     lines += ["", f"## Backwards from a revenue target of {target}", "", *_plan_lines(report)]
     if report.get("campaigns"):
         lines += ["", "## Campaigns", "", *_table(report["campaigns"], "campaign")]

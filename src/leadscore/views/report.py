@@ -12,10 +12,12 @@ import base64
 import io
 import logging
 import math
+from functools import partial
 
 import pandas as pd
 
 from leadscore.model.grading import GRADES
+from leadscore.views import format as fmt
 from leadscore.views.contract import review_rows, review_rule, shown
 
 log = logging.getLogger(__name__)
@@ -23,22 +25,10 @@ log = logging.getLogger(__name__)
 TOP_CAMPAIGNS = 10  # campaigns shown on the page (all are in reports/funnel.{json,md})
 
 
-def pct(value, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}%}"
-
-
-def money(value) -> str:
-    return (
-        "–"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:,.0f}"
-    )
-
-
-def num(value) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+# The page marks a missing value with an en dash (the Markdown reports use a hyphen).
+pct = partial(fmt.pct, missing="–")
+money = partial(fmt.money, missing="–")
+num = partial(fmt.num, missing="–")
 
 
 def png(figure) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_byo_data import files_params, run_stages
+from stages import files_params, run_stages
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
@@ -383,6 +383,7 @@ def test_an_in_contact_field_blocks_publishing_until_the_contract_signs_it_off(
     )
 
 
+@pytest.mark.e2e  # runs the tiny project (dvc repro)
 def test_the_built_in_run_shows_the_review_and_signs_off_its_fields(tiny_project: Path):
     contract = json.loads((tiny_project / "reports" / "contract.json").read_text())
     review = contract["field_review"]["fields"]

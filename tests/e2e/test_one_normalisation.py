@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import API_KEY
 from parity import assert_scored_as_evaluated, card_inputs, raw_test_rows
-from test_byo_data import files_params, run_stages
+from stages import files_params, run_stages
 
 from leadscore.core.schema import InputNormalisation, Lookup
 from leadscore.data.inputs import normalise

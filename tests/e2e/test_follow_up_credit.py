@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_byo_data import files_params, run_stages
+from stages import files_params, run_stages
 
 from leadscore.core import fields
 from leadscore.core.config import FollowUpColumns, parse_params

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT
 from parity import assert_scored_as_evaluated, card_inputs, raw_test_rows
-from test_byo_data import run_stages
+from stages import run_stages
 
 from leadscore.core.config import read_raw_params
 

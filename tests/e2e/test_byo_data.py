@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT
 from parity import assert_scored_as_evaluated, raw_test_rows
+from stages import files_params, run_stages
 
 from leadscore.core import fields
 from leadscore.core.config import ParamsError, parse_params, read_raw_params
@@ -115,28 +116,6 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
 
 
 # --- files end to end ---------------------------------------------------------------------
-
-
-def run_stages(
-    root: Path, monkeypatch, stages=("prepare", "ingest", "split", "train", "grade", "evaluate")
-):
-    """The pipeline's stage mains, in `root`, against a private MLflow store."""
-    import importlib
-
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    for stage in stages:
-        importlib.import_module(f"leadscore.stages.{stage}").main()
-
-
-def files_params(default_params_raw, data: dict, **overrides) -> dict:
-    raw = yaml.safe_load(yaml.safe_dump(default_params_raw))
-    raw["data"] = {**raw["data"], **data}
-    raw["split"].update(valid_months=2, test_months=2)
-    raw["train"]["max_iter"] = 80
-    for key, value in overrides.items():
-        raw[key] = value
-    return raw
 
 
 @pytest.fixture()

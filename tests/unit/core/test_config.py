@@ -63,3 +63,43 @@ def test_a_contract_in_both_files_is_refused(tmp_path, project_root, default_par
     (tmp_path / "params.yaml").write_text("train: {}\n")
     with pytest.raises(ParamsError, match="holds the contract section only"):
         load_params(tmp_path / "params.yaml")
+
+
+# What the two owners agreed in the contract is its content, not a setting with a default.
+AGREEMENT_CONTENT = {
+    "contract.grades",
+    "contract.excluded_fields",
+    "contract.allowed_fields",
+    "contract.profiles",
+}
+
+
+def code_defaults_that_differ(model, default=None, path: str = "") -> list[str]:
+    """Keys whose value in the parsed file differs from the code's default for that key.
+
+    `default` is the default instance of `model`'s section, when the section has one.
+    """
+    from pydantic import BaseModel
+
+    differ = []
+    for name, field in type(model).model_fields.items():
+        key = f"{path}.{name}" if path else name
+        if key in AGREEMENT_CONTENT:
+            continue
+        value = getattr(model, name)
+        if default is not None:
+            expected, has_default = getattr(default, name), True
+        else:
+            has_default = not field.is_required()
+            expected = field.get_default(call_default_factory=True) if has_default else None
+        if isinstance(value, BaseModel):
+            differ += code_defaults_that_differ(value, expected, key)
+        elif has_default and expected != value:
+            differ.append(f"{key}: code {expected!r}, params.yaml {value!r}")
+    return differ
+
+
+def test_code_defaults_agree_with_params_yaml(project_root):
+    """A key left out of params.yaml behaves as the project's params.yaml documents it."""
+    params = load_params(project_root / "params.yaml")
+    assert code_defaults_that_differ(params) == []

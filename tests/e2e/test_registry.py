@@ -17,7 +17,7 @@ def test_champion_alias_serves_the_registered_bundle(
     pipeline, _, card = tiny_models
     example = tiny_split.valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(3)
     run = tracking.log_training_run(tiny_params, pipeline, card, example)
-    tracking.log_grading(run["run_id"], tiny_grading_record, tiny_bundle_dir)
+    tracking.log_grading(run, tiny_grading_record, tiny_bundle_dir)
     name = run["registered_model"]
     MlflowClient().set_registered_model_alias(name, "champion", run["registered_version"])
 

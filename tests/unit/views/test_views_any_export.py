@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_byo_data import files_params, run_stages
+from stages import files_params, run_stages
 
 VIEW_STAGES = ("contract", "align", "funnel", "feedback", "report")
 PIPELINE = ("prepare", "ingest", "split", "train", "grade", "evaluate")

@@ -79,7 +79,7 @@ def register(params, models, grading_record, directory: Path, split) -> dict:
     example = split.valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(3)
     run = tracking.log_training_run(params, pipeline, card, example)
     save_bundle(directory, pipeline, baseline, {**card, "mlflow": run}, grading_record)
-    tracking.log_grading(run["run_id"], grading_record, directory)
+    tracking.log_grading(run, grading_record, directory)
     return run
 
 
@@ -98,7 +98,7 @@ def test_importance_lineage_and_champion_challenger(
     scored = tiny_split.test.assign(probability=scorer.score(matrix).probability)
     result = compute(scorer, scored, params.importance)
     figures = {"importance.png": importance_figure(result["table"])}
-    tracking.log_importance(good["run_id"], result["table"], result["segments"], figures)
+    tracking.log_importance(good, result["table"], result["segments"], figures)
 
     run = client.get_run(good["run_id"])
     for field in scorer.fields:

@@ -226,7 +226,7 @@ def test_no_password_anywhere_and_no_answered_lead_lost(
     card["mlflow"] = run
     bundle_dir = tmp_path / "models"
     save_bundle(bundle_dir, pipeline, baseline, card, tiny_grading_record)
-    tracking.log_grading(run["run_id"], tiny_grading_record, bundle_dir)
+    tracking.log_grading(run, tiny_grading_record, bundle_dir)
     mlflow = MlflowClient(tracking_url)
     name, version = run["registered_model"], run["registered_version"]
     mlflow.set_registered_model_alias(name, "champion", version)

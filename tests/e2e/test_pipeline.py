@@ -87,10 +87,28 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     assert load_bundle(tiny_project / "models").version == version
 
 
-def test_dvc_metrics_and_plots(tiny_project):
+def test_dvc_metrics_are_the_reports_and_sane(tiny_project):
+    """`dvc metrics show` reads the stages' reports as written, and their values make sense."""
     env = project_env(tiny_project)
-    shown = run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout
-    assert "roc_auc" in shown and "rows_censored" in shown
+    shown = json.loads(run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout)
+    (workspace,) = shown.values()
+    files = workspace["data"]
+    for name in ("reports/metrics.json", "reports/split.json"):  # dvc shows the numbers
+        written = json.loads((tiny_project / name).read_text())
+        numbers = {k: v for k, v in written.items() if isinstance(v, int | float)}
+        assert numbers and {k: files[name]["data"].get(k) for k in numbers} == numbers, name
+    metrics = files["reports/metrics.json"]["data"]
+    assert 0.6 < metrics["roc_auc_ci_low"] < metrics["roc_auc"] < metrics["roc_auc_ci_high"] <= 1
+    assert 0.5 < metrics["baseline_roc_auc"] < 1 and 0 < metrics["pr_auc"] < 1
+    assert metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.02  # the truth is the ceiling
+    assert 0 < metrics["base_rate"] < metrics["top_conversion_share"] < 1
+    assert metrics["top_lift"] > 1.5 and 0 < metrics["log_loss"] < 0.69  # beats a coin
+    assert 0 < metrics["brier"] < 0.25 and 0 <= metrics["ece"] < 0.1
+    card = json.loads((tiny_project / "models/model_card.json").read_text())
+    assert metrics["model_version"] == card["model_version"]
+    split = files["reports/split.json"]["data"]
+    assert metrics["leads"] == split["rows_test"] and split["rows_censored"] > 0
+    assert abs(metrics["base_rate"] - split["base_rate_test"]) < 1e-6
     plots = run([DVC, "plots", "show", "--json"], tiny_project, env).stdout
     assert "reports/plots/roc.csv" in plots
 
@@ -116,6 +134,16 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     assert version.run_id == card["mlflow"]["run_id"]
 
 
+def experiment_rows(shown: list[dict]) -> list[dict]:
+    """The experiments' rows of `dvc exp show --json` (baseline commits hold them)."""
+    return [
+        rev["data"]
+        for commit in shown
+        for experiment in commit.get("experiments") or []
+        for rev in experiment["revs"]
+    ]
+
+
 def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     """`dvc exp run -S train...` rewrites params.yaml (quotes dropped): contract.yaml stays
     byte for byte, and the data config means the same read as YAML 1.2."""
@@ -125,8 +153,16 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     contract_before = (tiny_project / "contract.yaml").read_bytes()
     before = read_raw_params(tiny_project / "params.yaml")
     run([DVC, "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
-    shown = run([DVC, "exp", "show", "--json"], tiny_project, env).stdout
-    assert "0.012" in shown and "roc_auc" in shown
+    shown = json.loads(run([DVC, "exp", "show", "--json"], tiny_project, env).stdout)
+    (row,) = experiment_rows(shown)
+    assert row["params"]["params.yaml"]["data"]["train"]["choice"]["margin"] == 0.012
+    metrics = row["metrics"]["reports/metrics.json"]["data"]
+    workspace = json.loads((tiny_project / "reports/metrics.json").read_text())
+    assert metrics["model_version"] == workspace["model_version"]  # the experiment's own model
+    assert 0.6 < metrics["roc_auc"] <= 1
+    baseline = next(commit["data"] for commit in shown if commit.get("experiments"))
+    margin = baseline["params"]["params.yaml"]["data"]["train"]["choice"]["margin"]
+    assert margin == before["train"]["choice"]["margin"] != 0.012
     assert (tiny_project / "contract.yaml").read_bytes() == contract_before
     after = read_raw_params(tiny_project / "params.yaml")
     choice = {**before["train"]["choice"], "margin": 0.012}

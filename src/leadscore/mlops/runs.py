@@ -1,0 +1,31 @@
+"""The MLflow run a model was trained in: the later stages add what they find to it.
+
+The train stage writes the run into the model card (`mlflow`). The grade, evaluate, importance
+and contract stages log to that run through `log_to_training_run` only. A model trained without
+MLflow (no `mlflow` section, or no run id) logs nothing, and MLflow is not even imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+RunLog = Literal["log_grading", "log_evaluation", "log_importance", "tag_publish_gate"]
+
+
+def training_run(card: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The card's MLflow run (`run_id`, `registered_model`, ...), or None without one."""
+    run = dict((card or {}).get("mlflow") or {})
+    return run if run.get("run_id") else None
+
+
+def log_to_training_run(card: Mapping[str, Any] | None, what: RunLog, *args: Any) -> bool:
+    """Call `leadscore.mlops.tracking.<what>(run, *args)` on the card's training run; False
+    (and nothing logged) for a model trained without MLflow."""
+    run = training_run(card)
+    if run is None:
+        return False
+    from leadscore.mlops import tracking
+
+    getattr(tracking, what)(run, *args)
+    return True
