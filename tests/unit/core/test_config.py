@@ -71,6 +71,7 @@ AGREEMENT_CONTENT = {
     "contract.excluded_fields",
     "contract.allowed_fields",
     "contract.profiles",
+    "contract.follow_up.promises",  # sales' promises: none unless the owners sign some
 }
 
 
