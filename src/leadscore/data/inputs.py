@@ -35,10 +35,11 @@ INPUTS_FILE = "inputs.json"  # in data/raw: the normalisation and joined tables 
 # --- the rules ------------------------------------------------------------------------------
 
 
-def clean_text(values: pd.Series, missing_values: Sequence[str] = ()) -> pd.Series:
-    """Text stripped of surrounding spaces; empty text and missing-value tokens become missing."""
+def clean_text(values: pd.Series) -> pd.Series:
+    """Text stripped of surrounding spaces; empty text becomes missing (missing-value tokens
+    are already missing: `mark_missing`)."""
     text = values.astype("string").str.strip()
-    return text.mask((text == "") | text.isin(list(missing_values)))
+    return text.mask(text == "")
 
 
 def mark_missing(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
