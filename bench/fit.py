@@ -46,15 +46,14 @@ class PeakMemory:
 
 
 def run_one(n_leads: int) -> dict:
-    import yaml
 
-    from leadscore.core.config import parse_params
+    from leadscore.core.config import parse_params, read_raw_params
     from leadscore.data.generate import generate_crm
     from leadscore.data.ingest import ingest
     from leadscore.data.split import resolve_as_of, time_split
     from leadscore.model.train import train_models
 
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw = read_raw_params(ROOT / "params.yaml")
     raw["generate"]["n_leads"] = n_leads
     params = parse_params(raw)
     started = time.perf_counter()

@@ -41,15 +41,15 @@ def make_leads(n_leads: int, work: Path) -> Path:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    import yaml
 
+    from leadscore.core.config import load_params
     from leadscore.core.schema import FeatureSpec
     from leadscore.data.generate import generate_crm
 
     path = work / f"leads-{n_leads}.parquet"
     if path.exists():
         return path
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = load_params(ROOT / "params.yaml")
     card = json.loads((ROOT / "models" / "model_card.json").read_text())
     columns = ["lead_id", *FeatureSpec.from_dict(card["features"]).fields]
     base_leads = min(n_leads, BASE_LEADS)
@@ -57,10 +57,10 @@ def make_leads(n_leads: int, work: Path) -> Path:
     if not base.exists():
         crm = generate_crm(
             n_leads=base_leads,
-            months=params["generate"]["months"],
-            export_date=params["generate"]["export_date"],
-            window_days=params["contract"]["outcome"]["window_days"],
-            seed=params["generate"]["seed"],
+            months=params.generate.months,
+            export_date=params.generate.export_date,
+            window_days=params.contract.outcome.window_days,
+            seed=params.generate.seed,
         )
         table = pa.Table.from_pandas(crm.leads[columns], preserve_index=False)
         pq.write_table(table, base, row_group_size=250_000)

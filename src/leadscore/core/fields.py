@@ -6,6 +6,12 @@ roles by the data configuration.
 
 from __future__ import annotations
 
+import re
+
+# What an export's column names say about their role (matched on the name as written).
+ID_NAME = re.compile(r"(^|[\s_\-])(id|uuid|guid|number|no|key)$", re.IGNORECASE)
+DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
+
 LEAD_ID = "lead_id"
 CREATED_AT = "created_at"
 CONVERTED = "converted"

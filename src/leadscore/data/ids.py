@@ -14,8 +14,8 @@ import logging
 
 import pandas as pd
 
+from leadscore.core.fields import DATE_NAME, ID_NAME
 from leadscore.core.schema import MADE_ID_RULE
-from leadscore.data.leakage import DATE_NAME, ID_NAME
 
 __all__ = ["MADE_ID_RULE", "made_ids", "unique_id_column"]
 

@@ -38,13 +38,13 @@ from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams
+from leadscore.core.fields import DATE_NAME, ID_NAME
 from leadscore.core.stats import roc_auc_interval
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS
 
 EXCLUDED, REVIEW, KEPT = "excluded", "needs review", "kept"
 VERDICTS = (EXCLUDED, REVIEW, KEPT)
 
-ID_NAME = re.compile(r"(^|[\s_\-])(id|uuid|guid|number|no|key)$", re.IGNORECASE)
 # Words a CRM uses for what sales did or decided after it worked the lead. Matched on the name
 # in lower-case words (`LastActivity`, `last_activity` and `Last Activity` read the same).
 NAME_CUES: tuple[tuple[str, str], ...] = (
@@ -78,7 +78,6 @@ NAME_CUES: tuple[tuple[str, str], ...] = (
     ("post-contact", r"\bfollow ?ups?\b"),
     ("post-contact", r"\blast (notable )?activit"),
 )
-DATE_NAME = re.compile(r"(date|time|_at$|created|updated|modified)", re.IGNORECASE)
 # Values that are dates whatever the column is called: 2026-03-01[ 09:30[:00]], 01/03/2026.
 DATE_VALUE = re.compile(
     r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4})$"

@@ -54,7 +54,7 @@ def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
 def _date_columns(frame: pd.DataFrame, data: DataParams) -> tuple[list[str], tuple[str, ...]]:
     """Columns that may hold dates (configured roles and types, date-like names), and the
     configured date roles among them."""
-    from leadscore.data.leakage import DATE_NAME
+    from leadscore.core.fields import DATE_NAME
 
     dated = (data.created_column, data.outcome.won_date_column, data.first_contact_column)
     roles = tuple(c for c in dated if c and c in frame)

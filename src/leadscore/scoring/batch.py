@@ -198,7 +198,7 @@ def score_chunk(
     bad = (problems != "").to_numpy()
     good = ~bad
     scored = scorer.score(matrix[good], reasons=reasons)
-    notes = ["; ".join(w) for w in warnings[good]]
+    notes = warnings.to_numpy()[good].tolist()
     if duplicates is not None:
         earlier = duplicates.to_numpy()[good]
         notes = [

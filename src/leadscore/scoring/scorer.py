@@ -278,20 +278,29 @@ class Scorer:
         return matrix, warnings
 
     def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series]:
-        """A table of raw leads (e.g. a CSV chunk) -> model matrix, warnings, rejection reasons.
+        """A table of raw leads (e.g. a CSV chunk) -> model matrix, warnings, rejection reasons
+        (each row's messages joined by "; ", "" for none).
 
         A row is rejected (reason given) when a number or yes/no value cannot be read or a
         non-negative field is negative; missing and unseen values are warnings, as in the API.
+        Messages are kept only for the rows that have one: a list per row of a large chunk
+        costs more in allocation and garbage collection than the scoring itself.
         """
         n = len(frame)
         matrix = np.full((n, len(self.fields)), np.nan)
-        warnings = [[] for _ in range(n)]
-        reasons = [[] for _ in range(n)]
+        warnings: dict[int, list[str]] = {}
+        reasons: dict[int, list[str]] = {}
         n_categorical = len(self.spec.categorical)
 
-        def note(target, mask, message):
-            for i in np.flatnonzero(mask):
-                target[i].append(message)
+        def note(target: dict[int, list[str]], mask: np.ndarray, message: str) -> None:
+            for i in np.flatnonzero(mask).tolist():
+                target.setdefault(i, []).append(message)
+
+        def joined(target: dict[int, list[str]]) -> pd.Series:
+            out = np.full(n, "", dtype=object)
+            for i, messages in target.items():
+                out[i] = "; ".join(messages)
+            return pd.Series(out, index=frame.index)
 
         for j, name in enumerate(self.fields):
             if name not in frame:
@@ -304,8 +313,8 @@ class Scorer:
                 present = text.notna().to_numpy()
                 codes = text.map(self.category_codes[j]).astype("float64").to_numpy()
                 unseen = present & np.isnan(codes)
-                for i in np.flatnonzero(unseen):
-                    warnings[i].append(unseen_warning(name, text.iloc[i]))
+                for i in np.flatnonzero(unseen).tolist():
+                    warnings.setdefault(i, []).append(unseen_warning(name, text.iloc[i]))
                 matrix[:, j] = codes
             else:
                 if name in self.spec.boolean:
@@ -320,8 +329,7 @@ class Scorer:
                     note(reasons, below_minimum(values), f"{name}: {NEGATIVE_REASON}")
                 matrix[:, j] = np.where(np.isfinite(values), values, np.nan)
             note(warnings, ~present, missing_warning(name))
-        joined = pd.Series(["; ".join(r) for r in reasons], index=frame.index)
-        return matrix, pd.Series(warnings, index=frame.index), joined
+        return matrix, joined(warnings), joined(reasons)
 
     # scoring ----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import load_params
+from leadscore.core.config import follow_up_columns, load_params
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.leakage import importance_shares, with_importance
@@ -34,6 +34,7 @@ def main(
     if fields.CREATED_AT not in scored:
         months = params.data.export_months * params.split.test_share
     review = field_review(params, reports_dir, card)
+    first_contact = follow_up_columns(params.data).first_contact
     report = contract_report(
         scored,
         params.contract,
@@ -42,6 +43,7 @@ def main(
         months,
         review,
         params.warnings,
+        worked=scored[first_contact].notna() if first_contact in scored else None,
     )
     write_json(reports_dir / "contract.json", report)
     write_text(reports_dir / "contract.md", render_markdown(report))

@@ -22,6 +22,9 @@ from leadscore.views.profiles import fitting_mask, profile_gaps
 log = logging.getLogger(__name__)
 
 KEPT, NOT_KEPT = "kept", "not kept"
+# The grade's leads missed the promise, but those sales worked kept it: the shortfall is the
+# leads never worked, which is sales' side of the contract (the follow-up view), not the grading.
+KEPT_WHERE_WORKED = "kept where sales worked"
 
 
 def group_figures(converted: pd.Series, months: float, base_rate: float, total: int) -> dict:
@@ -41,11 +44,23 @@ def group_figures(converted: pd.Series, months: float, base_rate: float, total: 
     }
 
 
-def grade_verdicts(figures: dict, min_conversion: float, max_per_month: int | None) -> dict:
-    """Kept / not kept per promise (the point estimate decides; the interval is reported)."""
+def grade_verdicts(
+    figures: dict,
+    min_conversion: float,
+    max_per_month: int | None,
+    worked: dict | None = None,
+) -> dict:
+    """Kept / not kept per promise (the point estimate decides; the interval is reported).
+
+    `worked`: the figures of the grade's leads sales worked, when the export records first
+    contact. A conversion promise missed over all leads but kept on those is "kept where sales
+    worked": the grading held, and the follow-up view answers for the leads never worked.
+    """
     verdicts = {}
-    if figures["leads"]:
-        verdicts["conversion"] = KEPT if figures["conversion"] >= min_conversion else NOT_KEPT
+    if figures["leads"] and figures["conversion"] >= min_conversion:
+        verdicts["conversion"] = KEPT
+    elif worked and worked["leads"] and worked["conversion"] >= min_conversion:
+        verdicts["conversion"] = KEPT_WHERE_WORKED
     else:
         verdicts["conversion"] = NOT_KEPT
     if max_per_month is not None:
@@ -53,7 +68,25 @@ def grade_verdicts(figures: dict, min_conversion: float, max_per_month: int | No
     return verdicts
 
 
-def grade_note(grade: str, figures: dict, verdicts: dict, promise: dict, derived: dict) -> str:
+def worked_note(figures: dict, worked: dict) -> str:
+    """Why a promise missed over all leads is kept where sales worked."""
+    return (
+        f"; below the promise over all its leads, but the {worked['leads']:,} leads sales worked"
+        f" ({worked['leads'] / figures['leads']:.1%}) converted at {worked['conversion']:.1%} "
+        f"(95 % interval {worked['conversion_ci_low']:.1%}-{worked['conversion_ci_high']:.1%}):"
+        f" the shortfall is the {1 - worked['leads'] / figures['leads']:.1%} never worked, which"
+        " is sales' follow-up (reports/follow_up.md)"
+    )
+
+
+def grade_note(
+    grade: str,
+    figures: dict,
+    verdicts: dict,
+    promise: dict,
+    derived: dict,
+    worked: dict | None = None,
+) -> str:
     """One plain sentence per grade: what happened, and why when a promise was not kept."""
     if not figures["leads"]:
         return derived.get("note") or f"No lead was graded {grade} in the test period."
@@ -62,7 +95,9 @@ def grade_note(grade: str, figures: dict, verdicts: dict, promise: dict, derived
         f"-{figures['conversion_ci_high']:.1%}) against a promise of "
         f"{promise['min_conversion']:.0%}"
     )
-    if verdicts.get("conversion") == NOT_KEPT:
+    if verdicts.get("conversion") == KEPT_WHERE_WORKED and worked:
+        text += worked_note(figures, worked)
+    elif verdicts.get("conversion") == NOT_KEPT:
         if figures["conversion_ci_high"] >= promise["min_conversion"]:
             text += "; below the promise, but within the uncertainty of this period"
         else:
@@ -83,25 +118,47 @@ def test_months(scored: pd.DataFrame, months: float | None) -> float:
 
 
 def grade_table(
-    scored: pd.DataFrame, contract: Contract, grading_record: dict, months: float | None = None
+    scored: pd.DataFrame,
+    contract: Contract,
+    grading_record: dict,
+    months: float | None = None,
+    worked: pd.Series | None = None,
 ) -> dict:
-    """Per grade: the promise, the threshold and what the test period achieved."""
+    """Per grade: the promise, the threshold and what the test period achieved.
+
+    `worked`: per lead, whether sales worked it (a first contact is recorded), when the export
+    says; each grade then also gets the conversion of the leads sales worked.
+    """
     months = test_months(scored, months)
     converted = scored[fields.CONVERTED].astype(int)
     base_rate, total = float(converted.mean()), int(converted.sum())
     derived = grading_record.get("derivation", {}).get("grades", {})
     table = {}
     for grade in GRADES:
-        figures = group_figures(converted[scored["grade"] == grade], months, base_rate, total)
-        entry = {**figures, "threshold": grading_record["thresholds"].get(grade)}
+        in_grade = scored["grade"] == grade
+        figures = group_figures(converted[in_grade], months, base_rate, total)
+        worked_figures = (
+            None
+            if worked is None
+            else group_figures(converted[in_grade & worked], months, base_rate, total)
+        )
+        entry = {
+            **figures,
+            "threshold": grading_record["thresholds"].get(grade),
+            "worked": worked_figures,
+        }
         promise = getattr(contract.grades, grade, None)  # D has no promise
         if promise is not None:
             promise_dict = promise.model_dump()
-            verdicts = grade_verdicts(figures, promise.min_conversion, promise.max_leads_per_month)
+            verdicts = grade_verdicts(
+                figures, promise.min_conversion, promise.max_leads_per_month, worked_figures
+            )
             entry.update(
                 promise=promise_dict,
                 verdicts=verdicts,
-                note=grade_note(grade, figures, verdicts, promise_dict, derived.get(grade, {})),
+                note=grade_note(
+                    grade, figures, verdicts, promise_dict, derived.get(grade, {}), worked_figures
+                ),
             )
         else:
             entry.update(promise=None, verdicts={}, note="The rest: no promise.")
@@ -297,17 +354,19 @@ def contract_report(
     months: float | None = None,
     review: dict | None = None,
     warning_params: WarningParams | None = None,
+    worked: pd.Series | None = None,
 ) -> dict:
     """The whole contract report: grades, profiles, the leakage review and the publish gate.
 
     `months`: how long the test period is, for an export without creation dates. `review`:
-    `{"thresholds": ..., "fields": ...}` from leadscore.data.leakage.with_importance.
+    `{"thresholds": ..., "fields": ...}` from leadscore.data.leakage.with_importance. `worked`:
+    per lead, whether sales worked it (see `grade_table`).
     """
     dated = fields.CREATED_AT in scored
     created = pd.to_datetime(scored[fields.CREATED_AT]) if dated else None
     base_rate = float(scored[fields.CONVERTED].mean())
     months = test_months(scored, months)
-    grades = grade_table(scored, contract, grading_record, months)
+    grades = grade_table(scored, contract, grading_record, months, worked)
     profiles = profile_figures(scored, contract, months)
     return {
         "contract_version": contract.version,

@@ -18,7 +18,13 @@ import pandas as pd
 
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
-from leadscore.views.contract import review_rows, review_rule, shown
+from leadscore.views.contract import (
+    KEPT_WHERE_WORKED,
+    NOT_KEPT,
+    review_rows,
+    review_rule,
+    shown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +120,27 @@ def drivers_chart(importance: pd.DataFrame, top: int = 10) -> str:
 
 def headline(contract: dict) -> str:
     """One sentence a department head can act on."""
-    broken = [
-        f"{grade} ({name})"
+    verdicts = [
+        (f"{grade} ({name})", verdict)
         for grade, row in contract["grades"].items()
         for name, verdict in row["verdicts"].items()
-        if verdict != "kept"
     ]
+    broken = [name for name, verdict in verdicts if verdict == NOT_KEPT]
+    where_worked = [name for name, verdict in verdicts if verdict == KEPT_WHERE_WORKED]
     a = contract["grades"]["A"]
     text = (
         f"A leads converted at {pct(a['conversion'])} ({a['leads_per_month']:,.0f} a month) and "
         f"brought {pct(a['share_of_conversions'])} of all conversions. "
     )
+    if where_worked:
+        text += (
+            "Kept only on the leads sales worked (the rest were never worked: see the follow-up"
+            " view): " + ", ".join(where_worked) + ". "
+        )
     if broken:
         return text + "Promises not kept: " + ", ".join(broken) + "."
+    if where_worked:
+        return text + "Every other promise of the contract was kept in the test period."
     return text + "Every promise of the contract was kept in the test period."
 
 

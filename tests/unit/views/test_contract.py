@@ -100,6 +100,35 @@ def test_verdicts():
     assert grade_verdicts(figures, 0.4, 700) == {"conversion": "kept", "capacity": "kept"}
 
 
+def test_a_promise_missed_only_by_leads_never_worked_is_kept_where_sales_worked(
+    default_params_raw,
+):
+    contract = parse_params(default_params_raw).contract  # C: at least 10 %
+    # 100 C leads, 9 converted (9 %): 20 never worked (none converted), 80 worked (9 of 80)
+    worked = pd.Series([False] * 20 + [True] * 80)
+    scored = pd.DataFrame(
+        {
+            "created_at": pd.to_datetime(["2026-06-01", "2026-07-31"] * 50),
+            "grade": ["C"] * 100,
+            "converted": [0] * 20 + [1] * 9 + [0] * 71,
+        }
+    )
+    grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
+    c = contract_report(scored, contract, grading, {"leads": 100}, worked=worked)["grades"]["C"]
+    assert c["conversion"] == 0.09 and c["worked"]["conversion"] == 9 / 80
+    assert c["verdicts"] == {"conversion": "kept where sales worked"}
+    assert "the 80 leads sales worked (80.0%) converted at 11.2%" in c["note"]
+    assert "20.0% never worked" in c["note"]
+    # without first-contact dates the same leads miss the promise; worked leads below it too
+    assert contract_report(scored, contract, grading, {"leads": 100})["grades"]["C"][
+        "verdicts"
+    ] == {"conversion": "not kept"}
+    fewer = scored.assign(converted=[0] * 20 + [1] * 7 + [0] * 73)
+    assert contract_report(fewer, contract, grading, {"leads": 100}, worked=worked)["grades"][
+        "C"
+    ]["verdicts"] == {"conversion": "not kept"}
+
+
 def test_contract_report_on_a_hand_built_test_period(default_params_raw):
     contract = parse_params(default_params_raw).contract
     # 2 months (2026-06-01..2026-07-31 = 61 days = 2.004 months), 40 leads
