@@ -3,13 +3,17 @@
 The server binaries come from the `pgserver` wheel (dev extra, so `make install` brings them).
 Each `PostgresServer` is a fresh cluster in its own temporary directory, listening only on a
 free loopback port, with password authentication, started and stopped by its owner. PostgreSQL
-refuses to run as root, so as root the cluster belongs to the unprivileged `nobody` user.
+refuses to run as root, so as root the cluster belongs to the unprivileged `nobody` user; when
+`nobody` cannot reach the wheel (a checkout in a private directory, mode 0700), the binaries are
+copied once to a directory it can read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import stat
 import shutil
 import socket
 import subprocess
@@ -30,6 +34,36 @@ def binaries() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user outside the owner and group can reach `path` (every parent searchable)."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.resolve().parents)
+
+
+def binaries_for_nobody() -> Path:
+    """The binaries where `nobody` can run them: the wheel's, or a copy made once per install.
+
+    The copy keeps the wheel's layout (`pgserver/pginstall` beside `pgserver.libs`), which the
+    binaries' RPATH (`$ORIGIN/../../../pgserver.libs`) expects.
+    """
+    bin_dir = binaries()
+    if reachable_by_others(bin_dir):
+        return bin_dir
+    site = bin_dir.parents[2]
+    key = hashlib.sha256(str(site).encode()).hexdigest()[:12]
+    copy = Path(tempfile.gettempdir()) / f"leadscore-pgserver-{key}"
+    if not (copy / "pgserver" / "pginstall" / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix="leadscore-pgserver-"))
+        try:
+            os.chmod(staging, 0o755)
+            shutil.copytree(bin_dir.parent, staging / "pgserver" / "pginstall", symlinks=True)
+            shutil.copytree(site / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
+            with contextlib.suppress(OSError):  # another process made the copy first
+                staging.rename(copy)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy / "pgserver" / "pginstall" / "bin"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,11 +81,13 @@ class PostgresServer:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._as_user: dict = {}
+        self.bin = binaries()
         if os.geteuid() == 0:  # postgres will not run as root
             import pwd
 
             nobody = pwd.getpwnam("nobody")
             os.chown(self.root, nobody.pw_uid, nobody.pw_gid)
+            self.bin = binaries_for_nobody()
             self._as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
         self._initdb()
 
@@ -66,7 +102,7 @@ class PostgresServer:
         if self._as_user:
             os.chown(password_file, self._as_user["user"], self._as_user["group"])
         self._run(
-            str(binaries() / "initdb"),
+            str(self.bin / "initdb"),
             "-D", str(self.data), "-U", USER, f"--pwfile={password_file}",
             "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C",
             "--no-sync",
@@ -77,7 +113,7 @@ class PostgresServer:
         log = (self.root / "postgres.log").open("a")
         self.process = subprocess.Popen(
             [
-                str(binaries() / "postgres"),
+                str(self.bin / "postgres"),
                 "-D",
                 str(self.data),
                 "-p",

@@ -260,12 +260,14 @@ class ScoringLog:
     def previous(self, lead_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
         """The latest logged (score, grade) of each lead: rows recorded by this process (not
         yet in the table, perhaps), else the table's newest row. Leads never scored are absent;
-        when the table cannot be read, only what this process recorded is known."""
+        when the table cannot be read, only what this process recorded is known. While the
+        writer finds the database down, the table is not asked: a request never waits on an
+        outage for a trend."""
         wanted = list(dict.fromkeys(lead_ids))
         with self._cond:
             found = {lead: self._latest[lead] for lead in wanted if lead in self._latest}
         missing = [lead for lead in wanted if lead not in found]
-        if missing:
+        if missing and not self._failing:
             try:
                 found |= latest_scores(self._engine, missing)
             except sa.exc.SQLAlchemyError as error:
