@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time

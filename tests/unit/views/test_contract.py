@@ -124,9 +124,9 @@ def test_a_promise_missed_only_by_leads_never_worked_is_kept_where_sales_worked(
         "verdicts"
     ] == {"conversion": "not kept"}
     fewer = scored.assign(converted=[0] * 20 + [1] * 7 + [0] * 73)
-    assert contract_report(fewer, contract, grading, {"leads": 100}, worked=worked)["grades"][
-        "C"
-    ]["verdicts"] == {"conversion": "not kept"}
+    assert contract_report(fewer, contract, grading, {"leads": 100}, worked=worked)["grades"]["C"][
+        "verdicts"
+    ] == {"conversion": "not kept"}
 
 
 def test_contract_report_on_a_hand_built_test_period(default_params_raw):
