@@ -21,6 +21,7 @@ import yaml
 # variable its HTTP client reads: under load that race failed a request ('_MLFLOW_TELEMETRY_
 # SESSION_ID'). The project turns telemetry off everywhere (Makefile); so do the tests.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DVC_NO_ANALYTICS"] = "1"  # no analytics daemon from the DVC projects tests make
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
