@@ -38,6 +38,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from leadscore.core.config import BoostingConfig, ChoiceRule, TrainParams
 from leadscore.core.schema import FeatureSpec
+from leadscore.model.card import CandidateRecord
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,6 @@ def choose(results: list[Result], rule: ChoiceRule) -> Choice:
     )
 
 
-def candidate_from_record(record: dict) -> Candidate:
+def candidate_from_record(record: CandidateRecord) -> Candidate:
     """The chosen recipe back from the model card (for refits of the same recipe)."""
-    return Candidate(record["family"], dict(record["settings"]))
+    return Candidate(record.family, dict(record.settings))

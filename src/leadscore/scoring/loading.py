@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
+from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import CompileError, Scorer
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -68,7 +68,7 @@ class ModelLoadError(RuntimeError):
 @dataclass(frozen=True)
 class ServedModel:
     scorer: Scorer
-    card: dict
+    card: ModelCard
     grading: dict
     source: str
     registry: dict | None
@@ -94,7 +94,7 @@ def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict
         yield Path(uri), None
 
 
-def read_card(uri: str) -> dict:
+def read_card(uri: str) -> ModelCard:
     """The model card alone (for the request schema), without loading the model."""
     with local_bundle(uri, only=CARD_FILE) as (path, _):
         card_path = path / CARD_FILE
@@ -102,7 +102,7 @@ def read_card(uri: str) -> dict:
             raise ModelLoadError(
                 f"no model card at {card_path}: run `make run` (or `dvc repro`) first"
             )
-        return json.loads(card_path.read_text())
+        return ModelCard.read(card_path)
 
 
 def load_served_model(uri: str) -> ServedModel:

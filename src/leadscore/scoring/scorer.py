@@ -45,7 +45,7 @@ class CompileError(RuntimeError):
 
 def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
     """Calibrated probability, score 1-100 and grade for each lead, through the sklearn Pipeline."""
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     inputs = leads.reindex(columns=list(spec.fields))
     probability = bundle.pipeline.predict_proba(inputs)[:, 1]
     raw = raw_output(bundle.pipeline, inputs)
@@ -171,7 +171,7 @@ class Scorer:
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, check: bool = True) -> Scorer:
-        spec = FeatureSpec.from_dict(bundle.card["features"])
+        spec = bundle.card.spec
         features = bundle.pipeline.named_steps["features"]
         columns = tuple(
             c for name, _, cols in features.transformers_ if name != "remainder" for c in cols
@@ -197,7 +197,7 @@ class Scorer:
             grading=bundle.grading,
             model_version=bundle.version,
             contract_version=bundle.contract_version,
-            inputs=InputNormalisation.from_dict(bundle.card.get("inputs")),
+            inputs=bundle.card.input_normalisation,
             lookup_tables=tables_from_record(bundle.lookups),
             linear=linear_arrays,
         )
