@@ -41,9 +41,7 @@ def test_keys_never_set_stay_absent_not_null(trained, tmp_path):
     assert rewritten(again, tmp_path) == rewritten(card, tmp_path)
 
 
-def test_an_older_card_without_the_optional_sections_reads_with_defaults(
-    tiny_bundle_dir, tmp_path
-):
+def test_an_older_card_without_the_optional_sections_reads_with_defaults(tiny_bundle_dir, tmp_path):
     record = json.loads((tiny_bundle_dir / CARD_FILE).read_text())
     for key in OPTIONAL:
         record.pop(key, None)
