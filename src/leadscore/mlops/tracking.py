@@ -87,7 +87,7 @@ def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
 
 # The params a model version is trained from: the keys dvc.yaml's train stage declares (the
 # split's params reach training through the data, whose dvc.lock hashes are tagged as well).
-TRAINING_PARAMS = {
+TRAINING_PARAMS: dict[str, Any] = {
     "train": True,
     "contract": {"version", "outcome", "excluded_fields", "publish_gate"},
 }

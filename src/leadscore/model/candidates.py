@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ class Result:
     """A fitted candidate and its validation figures."""
 
     candidate: Candidate
-    estimator: object
+    estimator: Any  # a fitted scikit-learn estimator
     rows: int  # training leads it was fitted on
     fit_seconds: float
     valid_roc_auc: float = math.nan

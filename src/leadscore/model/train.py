@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -205,7 +206,9 @@ def build_card(
 def example_lead(frame: pd.DataFrame, spec: FeatureSpec) -> dict:
     """One real lead's inputs as plain JSON values: the API's documented request example."""
     row = frame.iloc[0]
-    example = {fields.LEAD_ID: str(row[fields.LEAD_ID])} if fields.LEAD_ID in frame else {}
+    example: dict[str, Any] = (
+        {fields.LEAD_ID: str(row[fields.LEAD_ID])} if fields.LEAD_ID in frame else {}
+    )
     for name in spec.fields:
         value = row[name]
         if pd.isna(value):

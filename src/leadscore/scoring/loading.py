@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
@@ -23,7 +24,9 @@ def is_registry_uri(uri: str) -> bool:
 
 
 @contextlib.contextmanager
-def fetched_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict]]:
+def fetched_bundle(
+    uri: str, only: str | None = None
+) -> Iterator[tuple[Path, dict[str, str | None]]]:
     """Download a registered version's bundle (or just its file `only`) into a temporary
     directory; yields that directory and the version's facts, and removes it afterwards."""
     import mlflow
@@ -69,9 +72,9 @@ class ModelLoadError(RuntimeError):
 class ServedModel:
     scorer: Scorer
     card: ModelCard
-    grading: dict
+    grading: dict[str, Any]
     source: str
-    registry: dict | None
+    registry: dict[str, str | None] | None
     loaded_at: str
 
     @property
@@ -84,7 +87,9 @@ class ServedModel:
 
 
 @contextlib.contextmanager
-def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict | None]]:
+def local_bundle(
+    uri: str, only: str | None = None
+) -> Iterator[tuple[Path, dict[str, str | None] | None]]:
     """A local bundle directory for a model URI; registry versions are downloaded (all files,
     or just `only`) into a temporary directory that is removed afterwards."""
     if is_registry_uri(uri):
