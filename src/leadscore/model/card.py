@@ -92,6 +92,8 @@ class Calibration(CardSection):
     reason: str
     cv_log_loss: dict[str, float] | None = None  # per method, only when `method: auto` compared
     bounds: dict[str, float] = Field(default_factory=dict)  # isotonic floor and ceiling
+    backwards: bool | None = None  # set when a sigmoid ranking backwards was flattened
+    served_probability: float | None = None  # the base rate every lead is then served
 
 
 class TrainingMetrics(CardSection):

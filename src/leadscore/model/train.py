@@ -99,7 +99,7 @@ def fit_models(
     log.info("model choice: %s", choice.reason)
     estimator = choice.chosen.estimator
     calibration = choose_method(estimator, x_valid, y_valid, params.calibration, params.seed)
-    calibrated, bounds = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
+    calibrated, adjusted = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
     log.info("calibration: %s (%s)", calibration["method"], calibration["reason"])
     linear = best_of(results, LOGISTIC) or fit_one(
         Candidate(LOGISTIC, {"C": 1.0}), spec, params, x_train, y_train
@@ -114,7 +114,7 @@ def fit_models(
             checks=choice.checks,
             candidates=[CandidateRecord.model_validate(result.record()) for result in results],
         ),
-        calibration=Calibration.model_validate({**calibration, "bounds": bounds}),
+        calibration=Calibration.model_validate({**calibration, **adjusted}),
         search_seconds=search_seconds,
         results=results,
     )

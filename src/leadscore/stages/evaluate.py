@@ -79,6 +79,8 @@ def main(
     metrics["model_family"] = bundle.card.model_family
     calibration = bundle.card.calibration
     metrics["calibration_method"] = None if calibration is None else calibration.method
+    if calibration is not None and calibration.backwards:
+        metrics["calibration_backwards"] = True
     metrics.update(auc_spread(params, bundle.card, data_dir, test, probability, metrics))
     metrics["monthly"] = monthly_calibration(test, probability)
     metrics["warnings"] = model_warnings(
