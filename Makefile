@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
+.PHONY: help install install-spark run repro scorecard test fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,11 +46,14 @@ lint: install ## ruff check + ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install ## mypy: the library; strict on leadscore.core, leadscore.scoring and the model card
+	$(BIN)/mypy
+
 format: install ## Fix lint and formatting where ruff can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
+test: lint typecheck install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not fuzz" -q
 

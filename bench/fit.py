@@ -85,11 +85,11 @@ def run_one(n_leads: int) -> dict:
         "valid_rows": len(split.valid),
         "prep_seconds": round(prep_seconds, 1),
         "prep_peak_gib": prep_memory.gib,
-        "pipeline_fit_seconds": card["metrics"]["fit_seconds"],
+        "pipeline_fit_seconds": card.metrics.fit_seconds,
         "train_models_seconds": round(time.perf_counter() - started, 1),
         "fit_peak_gib": fit_memory.gib,
-        "booster_iterations": card["booster_iterations"],
-        "valid_auc": round(card["metrics"]["valid_roc_auc"], 4),
+        "booster_iterations": card.booster_iterations,
+        "valid_auc": round(card.metrics.valid_roc_auc, 4),
     }
 
 

@@ -19,7 +19,6 @@ import pandas as pd
 from leadscore.analysis.evaluate import curves, evaluate
 from leadscore.analysis.importance import compute
 from leadscore.core.config import load_params
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_baseline, load_bundle
 from leadscore.scoring.scorer import Scorer, score_leads
 
@@ -35,7 +34,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     big = test.iloc[rng.integers(0, len(test), N_TEST)].reset_index(drop=True)
     big["lead_id"] = [f"B{i:07d}" for i in range(N_TEST)]
-    fields = list(FeatureSpec.from_dict(bundle.card["features"]).fields)
+    fields = list(bundle.card.spec.fields)
 
     started = time.perf_counter()
     probability = score_leads(bundle, big)["probability"].to_numpy()

@@ -46,8 +46,8 @@ def main() -> None:
             f"{result.fit_seconds:>7.1f} {result.valid_roc_auc:>9.4f} {auc:>8.4f}"
         )
     served = roc_auc_score(test["converted"], fitted.pipeline.predict_proba(test)[:, 1])
-    print(f"\nchoice: {fitted.choice['reason']}")
-    print(f"calibration: {fitted.calibration['method']} ({fitted.calibration['reason']})")
+    print(f"\nchoice: {fitted.choice.reason}")
+    print(f"calibration: {fitted.calibration.method} ({fitted.calibration.reason})")
     print(f"served model test AUC {served:.4f}")
     print(f"search {fitted.search_seconds:.1f} s, search + calibration {seconds:.1f} s")
 

@@ -66,16 +66,17 @@ def bare_fit_seconds(root: Path) -> float:
     import pandas as pd
 
     from leadscore.core.config import load_params
-    from leadscore.core.schema import FeatureSpec
     from leadscore.model.bundle import load_bundle
     from leadscore.model.candidates import candidate_from_record, make_estimator
 
     params = load_params(root / "params.yaml")
     bundle = load_bundle(root / "models")
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     train = pd.read_parquet(root / "data/processed/train.parquet")
     x = bundle.pipeline.named_steps["features"].transform(train[list(spec.fields)])
-    chosen = candidate_from_record(bundle.card["model_choice"]["chosen"])
+    if bundle.card.model_choice is None:
+        sys.exit("the model card records no model choice: run `make run` first")
+    chosen = candidate_from_record(bundle.card.model_choice.chosen)
     model = make_estimator(chosen, spec, params.train)
     started = time.perf_counter()
     model.fit(x, train["converted"].to_numpy())

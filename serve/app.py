@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from leadscore.core.redact import install_log_redaction, register_secrets
-from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcomes import OutcomeStore
@@ -120,15 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.port,
         )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
-    spec = FeatureSpec.from_dict(card["features"])
-    inputs = InputNormalisation.from_dict(card.get("inputs"))
-    example = request_example(card.get("input_example"), inputs)
+    spec, inputs = card.spec, card.input_normalisation
+    example = request_example(card.input_example, inputs)
     lead = lead_model(spec, example, inputs)
     request_model = score_request_model(lead, settings.max_batch, example)
 
     app = FastAPI(
         title="leadscore",
-        version=str(card.get("model_version")),
+        version=card.model_version,
         summary="Scores leads against the A-lead contract agreed by sales and marketing.",
         description=(
             "Send leads to `POST /v1/score`; each answer carries the calibrated probability of "

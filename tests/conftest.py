@@ -145,13 +145,12 @@ def tiny_models(tiny_split, tiny_params):
 
 def grading_record_of(models, split, params) -> dict:
     """`grading.json` of a trained model, derived from the contract on the valid period."""
-    from leadscore.core.schema import FeatureSpec
     from leadscore.model.thresholds import derive_grading, grading_record
     from leadscore.model.train import raw_output
 
     pipeline, _, card = models
     valid = split.valid
-    inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
+    inputs = valid[list(card.spec.fields)]
     probability = pipeline.predict_proba(inputs)
     monthly_volume = len(valid) / params.split.valid_months
     grading, derivation = derive_grading(
@@ -161,7 +160,7 @@ def grading_record_of(models, split, params) -> dict:
         valid["converted"],
         raw=raw_output(pipeline, inputs),
     )
-    return grading_record(grading, derivation, params.contract, card["model_version"])
+    return grading_record(grading, derivation, params.contract, card.model_version)
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def fold_aucs(
         fitted = fit_models(train, valid, spec, params.train)
         test = leads.iloc[held_out]
         scores = fitted.pipeline.predict_proba(test[list(spec.fields)])[:, 1]
-        chosen = fitted.choice["chosen"]["family"]
+        chosen = fitted.choice.chosen.family
         aucs.append((float(roc_auc_score(labels[held_out], scores)), chosen))
     return aucs
 

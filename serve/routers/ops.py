@@ -116,12 +116,10 @@ def without_credentials(uri: str) -> str:
 )
 def model_card(holder: HolderDep) -> dict:
     model = holder.current
-    card = {key: value for key, value in model.card.items() if key != "input_example"}
-    if (card.get("mlflow") or {}).get("tracking_uri"):
-        card["mlflow"] = {
-            **card["mlflow"],
-            "tracking_uri": without_credentials(card["mlflow"]["tracking_uri"]),
-        }
+    card = model.card.to_record()
+    card.pop("input_example", None)  # the request example is in the OpenAPI document
+    if model.card.mlflow is not None:
+        card["mlflow"]["tracking_uri"] = without_credentials(model.card.mlflow.tracking_uri)
     return redact_mapping(  # every string of the answer, with any URI password masked
         {
             **card,

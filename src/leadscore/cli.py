@@ -283,7 +283,7 @@ def outcomes_import(
     except ValidationError as error:
         first = error.errors()[0]
         row, *field = first["loc"]
-        _fail(f"{path}: row {row + 1}, {'.'.join(map(str, field))}: {first['msg']}", code=2)
+        _fail(f"{path}: row {int(row) + 1}, {'.'.join(map(str, field))}: {first['msg']}", code=2)
     store = OutcomeStore(url)
     try:
         counts = store.record(events, source="import")
@@ -476,7 +476,7 @@ def score_spark(
     from leadscore.scoring.scorer import CompileError
     from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
 
-    settings = SparkSettings(**({"master": master} if master else {}))
+    settings = SparkSettings(master=master) if master else SparkSettings()
     running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
     spark = running or spark_session(settings)
     try:

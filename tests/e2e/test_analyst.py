@@ -16,10 +16,10 @@ from mlflow import MlflowClient
 
 from leadscore.analysis.importance import compute, importance_figure, permutation_importance
 from leadscore.core.config import parse_params
-from leadscore.core.schema import FeatureSpec
 from leadscore.mlops import tracking
 from leadscore.mlops.registry import promote, rollback
 from leadscore.model.bundle import load_bundle, save_bundle
+from leadscore.model.card import TrainingRun
 from leadscore.scoring.loading import load_served_model
 from leadscore.scoring.scorer import Scorer
 
@@ -74,11 +74,12 @@ def analyst_params(tiny_params_raw):
 def register(params, models, grading_record, directory: Path, split) -> dict:
     """Log and register a model as the train and grade stages do; returns the run facts."""
     pipeline, baseline, card = models
-    card = {**card, "model_version": card["model_version"] + f"-{directory.name}"}
-    grading_record = {**grading_record, "model_version": card["model_version"]}
-    example = split.valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(3)
+    card = card.model_copy(update={"model_version": f"{card.model_version}-{directory.name}"})
+    grading_record = {**grading_record, "model_version": card.model_version}
+    example = split.valid[list(card.spec.fields)].head(3)
     run = tracking.log_training_run(params, pipeline, card, example)
-    save_bundle(directory, pipeline, baseline, {**card, "mlflow": run}, grading_record)
+    card = card.model_copy(update={"mlflow": TrainingRun.model_validate(run)})
+    save_bundle(directory, pipeline, baseline, card, grading_record)
     tracking.log_grading(run, grading_record, directory)
     return run
 
@@ -111,7 +112,7 @@ def test_importance_lineage_and_champion_challenger(
     assert "importance/importance.png" in artifacts
     version = client.get_model_version(name, good["registered_version"])
     assert version.tags["lineage.contract_version"] == params.contract.version
-    assert version.tags["lineage.training_data_sha256"] == tiny_models[2]["training_data"]["sha256"]
+    assert version.tags["lineage.training_data_sha256"] == tiny_models[2].training_data.sha256
     assert version.tags["lineage.git_commit"] and "lineage.lib.scikit-learn" in version.tags
     assert "dvc repro" in version.description
     assert client.get_model_version_by_alias(name, "challenger").version == version.version

@@ -92,13 +92,12 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
         leads, resolve_as_of(leads, None), tiny_params.contract.outcome.window_days, 3, 3
     )
     pipeline, _, card = train_models(split.train, split.valid, tiny_params)
-    spec_fields = card["features"]["categorical"] + card["features"]["numeric"]
-    spec_fields += card["features"]["boolean"]
+    spec_fields = list(card.spec.fields)
     valid_p = pipeline.predict_proba(split.valid[spec_fields])[:, 1]
     grading, derivation = derive_grading(
         valid_p, len(split.valid) / 3, tiny_params.contract.grades, split.valid["converted"]
     )
-    record = grading_record(grading, derivation, tiny_params.contract, card["model_version"])
+    record = grading_record(grading, derivation, tiny_params.contract, card.model_version)
     from leadscore.model.bundle import ModelBundle
 
     bundle = ModelBundle(pipeline, card, record, Path("."))

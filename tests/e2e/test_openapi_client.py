@@ -179,7 +179,7 @@ def request_lead(row, spec: FeatureSpec) -> dict:
 def test_a_generated_client_scores_one_lead_and_a_batch(api, keyed, bundle, tiny_split):
     models = part(api, "models")
     score_leads_api = part(api, "api.scoring.score_leads")
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     frame = tiny_split.test.head(25).reset_index(drop=True)
     leads = [models.Lead.from_dict(request_lead(row, spec)) for _, row in frame.iterrows()]
     expected = score_leads(bundle, frame)
@@ -210,13 +210,13 @@ def test_a_generated_client_reads_the_model_card_typed(api, keyed, bundle):
     assert isinstance(card, models.ModelCard), card
     assert card.model_version == bundle.version and isinstance(card.trained_at, datetime)
     assert card.contract_version == card.contract.version == bundle.contract_version
-    assert card.training_data.sha256 == bundle.card["training_data"]["sha256"]
-    assert card.metrics.valid_roc_auc == pytest.approx(bundle.card["metrics"]["valid_roc_auc"])
+    assert card.training_data.sha256 == bundle.card.training_data.sha256
+    assert card.metrics.valid_roc_auc == pytest.approx(bundle.card.metrics.valid_roc_auc)
     thresholds = card.grading.thresholds
     assert [thresholds.a, thresholds.b, thresholds.c] == [
         bundle.grading.thresholds[grade] for grade in "ABC"
     ]
-    assert set(card.features.categorical) == set(bundle.card["features"]["categorical"])
+    assert set(card.features.categorical) == set(bundle.card.features.categorical)
     ready = part(api, "api.operations.readiness").sync(client=api.Client(base_url=keyed._base_url))
     assert (
         isinstance(ready, models.Readiness)

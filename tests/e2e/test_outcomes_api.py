@@ -11,7 +11,6 @@ from test_serve import as_request_leads
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.outcomes import read_events
 
@@ -32,7 +31,7 @@ EVENTS = [
 def crm_server(start_server, tiny_bundle_dir, tiny_split, tmp_path):
     """A service with outcome keys, which has scored two leads (L-1, L-2)."""
     server = start_server(tiny_bundle_dir, outcome_keys=OUTCOME_KEY)
-    spec = FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    spec = load_bundle(tiny_bundle_dir).card.spec
     leads = as_request_leads(tiny_split.test.head(2), spec.fields)
     for lead, name in zip(leads, ("L-1", "L-2"), strict=True):
         lead["lead_id"] = name
@@ -154,7 +153,7 @@ def test_batch_import_is_idempotent_and_names_a_bad_row(tmp_path):
 
 def test_trend_across_three_scorings_of_one_lead(shared_server, tiny_split, tiny_bundle_dir):
     server = shared_server
-    spec = FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    spec = load_bundle(tiny_bundle_dir).card.spec
     (lead,) = as_request_leads(tiny_split.test.head(1), spec.fields)
     cold = {**lead, "lead_id": "T-1", "website_visits": 0.0, "pricing_page_visits": 0.0,
             "demo_requested": False, "days_since_last_activity": 90.0}  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from leadscore.core.schema import FeatureSpec
 from leadscore.mlops import tracking
 from leadscore.model.bundle import BundleError
 from leadscore.scoring.loading import ModelLoadError, load_served_model, read_card
@@ -15,14 +14,14 @@ def test_champion_alias_serves_the_registered_bundle(
     mlflow_store, tiny_models, tiny_split, tiny_params, tiny_bundle_dir, tiny_grading_record
 ):
     pipeline, _, card = tiny_models
-    example = tiny_split.valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(3)
+    example = tiny_split.valid[list(card.spec.fields)].head(3)
     run = tracking.log_training_run(tiny_params, pipeline, card, example)
     tracking.log_grading(run, tiny_grading_record, tiny_bundle_dir)
     name = run["registered_model"]
     MlflowClient().set_registered_model_alias(name, "champion", run["registered_version"])
 
     served = load_served_model(f"models:/{name}@champion")
-    assert served.version == card["model_version"]
+    assert served.version == card.model_version
     assert served.registry == {
         "name": name,
         "version": run["registered_version"],

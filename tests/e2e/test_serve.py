@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import ADMIN_KEY, API_KEY, MAX_BATCH
 
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, load_bundle, seal_bundle
 from leadscore.model.train import booster_of, raw_output
 
@@ -51,7 +50,7 @@ def as_request_leads(frame, fields) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def leads(bundle, tiny_split):
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     return tiny_split.test.head(40).reset_index(drop=True), as_request_leads(
         tiny_split.test.head(40), spec.fields
     )
@@ -81,7 +80,7 @@ def test_one_lead_matches_the_pipeline(client, bundle, leads):
     answer = client.post("/v1/score", json={"leads": request_leads[:1]}, headers=AUTH)
     assert answer.status_code == 200
     result = answer.json()["results"][0]
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     expected = bundle.pipeline.predict_proba(frame.head(1)[list(spec.fields)])[0, 1]
     assert result["lead_id"] == request_leads[0]["lead_id"]
     assert result["probability"] == pytest.approx(expected, abs=1e-12)
@@ -96,7 +95,7 @@ def test_batch_reasons_add_up_to_the_models_raw_output(client, bundle, leads):
     frame, request_leads = leads
     answer = client.post("/v1/score", json={"leads": request_leads}, headers=AUTH).json()
     assert [r["lead_id"] for r in answer["results"]] == [lead["lead_id"] for lead in request_leads]
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     encoded = bundle.pipeline.named_steps["features"].transform(frame[list(spec.fields)])
     raw = booster_of(bundle.pipeline).decision_function(encoded)
     for result, expected_raw in zip(answer["results"], raw, strict=True):
@@ -170,7 +169,7 @@ def test_malformed_json_gets_422(client):
 def test_model_card(client, bundle):
     card = client.get("/v1/model", headers=AUTH).json()
     assert card["model_version"] == bundle.version
-    assert card["training_data"]["sha256"] == bundle.card["training_data"]["sha256"]
+    assert card["training_data"]["sha256"] == bundle.card.training_data.sha256
     assert "valid_roc_auc" in card["metrics"]
     assert card["contract"]["version"] == bundle.contract_version
     assert set(card["grading"]["thresholds"]) == {"A", "B", "C"}

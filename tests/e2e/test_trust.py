@@ -15,8 +15,8 @@ import joblib
 import pytest
 from conftest import ADMIN_KEY, API_KEY, PROJECT_ROOT
 
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, save_bundle, seal_bundle
+from leadscore.model.card import TrainingRun
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -220,10 +220,9 @@ def test_no_password_anywhere_and_no_answered_lead_lost(
     tracking_url = postgres.create_database("mlflow_trust")  # MLflow tracking on PostgreSQL
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_url)
     pipeline, baseline, card = tiny_models
-    card = json.loads(json.dumps(card))
-    example = tiny_split.valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(3)
+    example = tiny_split.valid[list(card.spec.fields)].head(3)
     run = tracking.log_training_run(tiny_params, pipeline, card, example)
-    card["mlflow"] = run
+    card = card.model_copy(update={"mlflow": TrainingRun.model_validate(run)})
     bundle_dir = tmp_path / "models"
     save_bundle(bundle_dir, pipeline, baseline, card, tiny_grading_record)
     tracking.log_grading(run, tiny_grading_record, bundle_dir)

@@ -25,13 +25,13 @@ from sklearn.metrics import (
 
 from leadscore.core import fields
 from leadscore.core.config import EvaluateParams, Params, WarningParams
-from leadscore.core.schema import FeatureSpec
 from leadscore.core.stats import (
     calibration_table,
     expected_calibration_error,
     roc_auc_interval,
 )
 from leadscore.model import health
+from leadscore.model.card import ModelCard
 from leadscore.model.train import refit_recipe
 
 log = logging.getLogger(__name__)
@@ -184,11 +184,11 @@ def spread_summary(values: list[float], method: str, low: float) -> dict:
     }
 
 
-def uses_refits(card: dict, settings: EvaluateParams) -> bool:
+def uses_refits(card: ModelCard, settings: EvaluateParams) -> bool:
     """Refit the recipe when the training period is small enough, else bootstrap the test."""
     return (
-        "model_choice" in card
-        and card["training_data"]["rows_train"] <= settings.stability_max_train_leads
+        card.model_choice is not None
+        and card.training_data.rows_train <= settings.stability_max_train_leads
     )
 
 
@@ -196,7 +196,7 @@ def recipe_spread(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     test: pd.DataFrame,
-    card: dict,
+    card: ModelCard,
     params: Params,
     served_low: float,
 ) -> dict:
@@ -204,7 +204,7 @@ def recipe_spread(
     training period; the gate's bound is the lowest 95 % interval end among the served model
     and its refits."""
     y = test[fields.CONVERTED].to_numpy(int)
-    spec = FeatureSpec.from_dict(card["features"])
+    spec = card.spec
     aucs, lows = [], []
     for k in range(1, params.evaluate.stability_refits + 1):
         refit = refit_recipe(train, valid, spec, params.train, card, params.train.seed + k)

@@ -42,7 +42,7 @@ def window_open(created: pd.Series, as_of: pd.Timestamp, window_days: int) -> pd
     return window_end(created, window_days) > as_of
 
 
-def _tokens(values: Iterable) -> set[str]:
+def _tokens(values: Iterable[object]) -> set[str]:
     return {str(value).strip().lower() for value in values}
 
 
@@ -52,7 +52,10 @@ def normalise_status(values: pd.Series) -> pd.Series:
 
 
 def classify_status(
-    values: pd.Series, won_values: Iterable, lost_values: Iterable, open_values: Iterable
+    values: pd.Series,
+    won_values: Iterable[str],
+    lost_values: Iterable[str],
+    open_values: Iterable[str],
 ) -> tuple[pd.Series, dict[str, int]]:
     """Each lead's status as won / lost / open (missing stays missing), and the values found in
     none of the three lists with their counts (case and surrounding spaces ignored)."""

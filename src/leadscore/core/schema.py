@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from leadscore.core import fields
 
@@ -32,7 +33,7 @@ class FeatureSpec:
         return {key: list(value) for key, value in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> FeatureSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         keys = ("categorical", "numeric", "boolean", "non_negative")
         return cls(**{key: tuple(data.get(key, ())) for key in keys})
 
@@ -69,7 +70,7 @@ class InputNormalisation:
         """The raw fields a caller sends so that joined fields can be looked up."""
         return tuple(dict.fromkeys(lookup.key for lookup in self.lookups))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id_column": self.id_column,
             "made_id": {"rule": MADE_ID_RULE, "columns": list(self.made_id_columns)}
@@ -88,7 +89,7 @@ class InputNormalisation:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping | None) -> InputNormalisation:
+    def from_dict(cls, record: Mapping[str, Any] | None) -> InputNormalisation:
         if not record:  # a bundle sealed before inputs were recorded: the built-in roles
             return cls()
         made = record.get("made_id") or {}

@@ -69,4 +69,4 @@ DAYS_PER_MONTH = 365.25 / 12
 def period_months(created_at: pd.Series) -> float:
     """Length in months of the period the leads were created in (first to last day)."""
     created = pd.to_datetime(created_at)
-    return max(1.0, ((created.max() - created.min()).days + 1) / DAYS_PER_MONTH)
+    return max(1.0, float((created.max() - created.min()).days + 1) / DAYS_PER_MONTH)

@@ -118,7 +118,7 @@ def infer_kind(values: pd.Series, name: str) -> str:
     return "categorical"
 
 
-def infer_kinds(frame: pd.DataFrame, overrides: dict[str, str]) -> dict[str, str]:
+def infer_kinds(frame: pd.DataFrame, overrides: Mapping[str, str]) -> dict[str, str]:
     """The kind of every non-role column; overrides from `data.types` win."""
     return {
         name: overrides.get(name) or infer_kind(frame[name], name)

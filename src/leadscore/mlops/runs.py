@@ -7,19 +7,21 @@ MLflow (no `mlflow` section, or no run id) logs nothing, and MLflow is not even 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
+
+from leadscore.model.card import ModelCard
 
 RunLog = Literal["log_grading", "log_evaluation", "log_importance", "tag_publish_gate"]
 
 
-def training_run(card: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def training_run(card: ModelCard | None) -> dict[str, Any] | None:
     """The card's MLflow run (`run_id`, `registered_model`, ...), or None without one."""
-    run = dict((card or {}).get("mlflow") or {})
-    return run if run.get("run_id") else None
+    if card is None or card.mlflow is None or not card.mlflow.run_id:
+        return None
+    return card.mlflow.model_dump(exclude_unset=True)
 
 
-def log_to_training_run(card: Mapping[str, Any] | None, what: RunLog, *args: Any) -> bool:
+def log_to_training_run(card: ModelCard | None, what: RunLog, *args: Any) -> bool:
     """Call `leadscore.mlops.tracking.<what>(run, *args)` on the card's training run; False
     (and nothing logged) for a model trained without MLflow."""
     run = training_run(card)

@@ -18,8 +18,8 @@ from mlflow.models import infer_signature
 
 from leadscore.core.config import Params, tracking_uri
 from leadscore.core.redact import redact, redact_mapping
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
+from leadscore.model.card import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +87,20 @@ def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
 
 # The params a model version is trained from: the keys dvc.yaml's train stage declares (the
 # split's params reach training through the data, whose dvc.lock hashes are tagged as well).
-TRAINING_PARAMS = {
+TRAINING_PARAMS: dict[str, Any] = {
     "train": True,
     "contract": {"version", "outcome", "excluded_fields", "publish_gate"},
 }
 
 
-def lineage(params: Params, card: dict) -> dict[str, str]:
+def lineage(params: Params, card: ModelCard) -> dict[str, str]:
     """Tags that lead from a registered version back to its exact code, data and params."""
     import importlib.metadata as metadata
 
     tags = {
         "lineage.git_commit": git_commit(),
-        "lineage.model_version": card["model_version"],
-        "lineage.training_data_sha256": card["training_data"]["sha256"],
+        "lineage.model_version": card.model_version,
+        "lineage.training_data_sha256": card.training_data.sha256,
         "lineage.contract_version": params.contract.version,
         "lineage.params_sha256": hashlib.sha256(
             params.model_dump_json(include=TRAINING_PARAMS).encode()
@@ -131,36 +131,38 @@ def model_requirements() -> list[str]:
     return [f"{package}=={metadata.version(package)}" for package in MODEL_PACKAGES]
 
 
-def describe_version(tags: dict[str, str], card: dict) -> str:
-    data = card["training_data"]
+def describe_version(tags: dict[str, str], card: ModelCard) -> str:
+    data = card.training_data
     return (
-        f"leadscore {card['model_version']} (contract {tags['lineage.contract_version']}), "
-        f"trained on {data['rows_train']:,} leads created {data['created_from']} to "
-        f"{data['created_to']}. Code: git {tags['lineage.git_commit']}; data: dvc.lock md5 "
+        f"leadscore {card.model_version} (contract {tags['lineage.contract_version']}), "
+        f"trained on {data.rows_train:,} leads created {data.created_from} to "
+        f"{data.created_to}. Code: git {tags['lineage.git_commit']}; data: dvc.lock md5 "
         f"{tags.get('lineage.dvc.train_md5', 'n/a')} (train). Reproduce: `git checkout "
         f"{tags['lineage.git_commit'].removesuffix('-dirty')} && dvc repro`."
     )
 
 
-def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.DataFrame) -> dict:
+def log_training_run(
+    params: Params, pipeline: Any, card: ModelCard, example: pd.DataFrame
+) -> dict[str, Any]:
     """Log params, training metrics and the model; register it as a new model version."""
     use_tracking(params.mlflow.experiment)
     example = model_input_example(example)
     signature = infer_signature(example, pipeline.predict_proba(example))
-    with mlflow.start_run(run_name=card["model_version"]) as run:
+    with mlflow.start_run(run_name=card.model_version) as run:
         mlflow.log_params(redact_mapping(flatten("train", params.train.model_dump())))
         mlflow.log_params(
             redact_mapping(
                 {
                     "contract.outcome.window_days": params.contract.outcome.window_days,
                     "contract.excluded_fields": ",".join(params.contract.excluded_fields),
-                    "features": ",".join(FeatureSpec.from_dict(card["features"]).fields),
-                    "training_data.sha256": card["training_data"]["sha256"],
+                    "features": ",".join(card.spec.fields),
+                    "training_data.sha256": card.training_data.sha256,
                 }
             )
         )
-        mlflow.log_metrics({k: float(v) for k, v in card["metrics"].items()})
-        mlflow.set_tags({"model_version": card["model_version"], **choice_tags(card)})
+        mlflow.log_metrics(card.metrics.figures())
+        mlflow.set_tags({"model_version": card.model_version, **choice_tags(card)})
         log_candidates(card)
         info = mlflow.sklearn.log_model(
             pipeline,
@@ -196,53 +198,57 @@ def log_training_run(params: Params, pipeline: Any, card: dict, example: pd.Data
     }
 
 
-def choice_tags(card: dict) -> dict[str, str]:
+def choice_tags(card: ModelCard) -> dict[str, str]:
     """What was chosen and why, as tags of the training run."""
-    choice = card.get("model_choice")
-    if not choice:
+    choice = card.model_choice
+    if choice is None:
         return {}
-    return {
-        "model_family": choice["chosen"]["family"],
-        "model_choice.chosen": choice["chosen"]["name"],
-        "model_choice.reason": choice["reason"],
-        "calibration.method": card["calibration"]["method"],
-        "calibration.reason": card["calibration"]["reason"],
+    tags = {
+        "model_family": choice.chosen.family,
+        "model_choice.chosen": choice.chosen.name,
+        "model_choice.reason": choice.reason,
     }
+    if card.calibration is not None:
+        tags["calibration.method"] = card.calibration.method
+        tags["calibration.reason"] = card.calibration.reason
+    return tags
 
 
-def log_candidates(card: dict) -> None:
+def log_candidates(card: ModelCard) -> None:
     """Each candidate as a child run of the (active) training run: settings and validation
     figures, so analysts compare them side by side in the MLflow UI."""
-    choice = card.get("model_choice") or {}
-    chosen = choice.get("chosen", {})
-    for record in choice.get("candidates", []):
-        is_chosen = record["name"] == chosen.get("name") and record["stage"] == chosen.get("stage")
-        with mlflow.start_run(run_name=record["name"], nested=True):
+    choice = card.model_choice
+    if choice is None:
+        return
+    chosen = choice.chosen
+    for record in choice.candidates:
+        is_chosen = record.name == chosen.name and record.stage == chosen.stage
+        with mlflow.start_run(run_name=record.name, nested=True):
             mlflow.log_params(
                 {
-                    "family": record["family"],
-                    "stage": record["stage"],
-                    "training_rows": record["training_rows"],
-                    **flatten("settings", record["settings"]),
+                    "family": record.family,
+                    "stage": record.stage,
+                    "training_rows": record.training_rows,
+                    **flatten("settings", record.settings),
                 }
             )
             metrics = {
-                "valid_roc_auc": record["valid_roc_auc"],
-                "valid_log_loss": record["valid_log_loss"],
-                "fit_seconds": record["fit_seconds"],
+                "valid_roc_auc": record.valid_roc_auc,
+                "valid_log_loss": record.valid_log_loss,
+                "fit_seconds": record.fit_seconds,
                 **{
                     metric_key("valid_roc_auc", month): auc
-                    for month, auc in record["valid_monthly_roc_auc"].items()
+                    for month, auc in record.valid_monthly_roc_auc.items()
                 },
             }
-            if "iterations" in record:
-                metrics["iterations"] = record["iterations"]
+            if record.iterations is not None:
+                metrics["iterations"] = record.iterations
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
             mlflow.set_tags(
                 {
-                    "candidate.family": record["family"],
+                    "candidate.family": record.family,
                     "candidate.chosen": str(is_chosen).lower(),
-                    "model_version": card["model_version"],
+                    "model_version": card.model_version,
                 }
             )
 

@@ -22,6 +22,7 @@ import joblib
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.io import atomic_path, write_json
 from leadscore.data.inputs import LOOKUPS_FILE
+from leadscore.model.card import ModelCard
 from leadscore.model.grading import Grading
 from leadscore.model.signing import BundleKeyError, bundle_key, signature_problem, signature_record
 
@@ -46,14 +47,14 @@ class ModelBundle:
     `lookups` is `lookups.json`: the sealed joined tables (column -> values per table)."""
 
     pipeline: Any
-    card: dict
+    card: ModelCard
     grading_record: dict
     path: Path
     lookups: dict = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        return str(self.card["model_version"])
+        return self.card.model_version
 
     @property
     def contract_version(self) -> str:
@@ -85,7 +86,7 @@ def write_manifest(directory: Path, names: list[str], key: bytes | None = None) 
 
 
 def save_fitted(
-    directory: Path, pipeline: Any, baseline: Any, card: dict, lookups: dict | None = None
+    directory: Path, pipeline: Any, baseline: Any, card: ModelCard, lookups: dict | None = None
 ) -> None:
     """The train stage's part: fitted pipeline, baseline, model card and the joined tables'
     lookups (not yet sealed).
@@ -97,7 +98,7 @@ def save_fitted(
     for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
         with atomic_path(directory / name) as temporary:
             joblib.dump(fitted, temporary)
-    write_json(directory / CARD_FILE, card)
+    write_json(directory / CARD_FILE, card.to_record())
     write_json(directory / LOOKUPS_FILE, lookups or {})
 
 
@@ -108,19 +109,19 @@ def seal_bundle(directory: Path, grading_record: dict) -> dict[str, str]:
 
 
 def save_bundle(
-    directory: Path, pipeline: Any, baseline: Any, card: dict, grading_record: dict
+    directory: Path, pipeline: Any, baseline: Any, card: ModelCard, grading_record: dict
 ) -> dict[str, str]:
     """Write a complete, sealed bundle; returns the manifest."""
     save_fitted(directory, pipeline, baseline, card)
     return seal_bundle(directory, grading_record)
 
 
-def read_fitted(directory: Path) -> tuple[Any, dict]:
+def read_fitted(directory: Path) -> tuple[Any, ModelCard]:
     """The unsealed pipeline and card, for the grade stage (before the manifest exists)."""
     for name in (MODEL_FILE, CARD_FILE):
         if not (directory / name).is_file():
             raise BundleError(f"{directory / name} not found (run `dvc repro train`)")
-    return joblib.load(directory / MODEL_FILE), json.loads((directory / CARD_FILE).read_text())
+    return joblib.load(directory / MODEL_FILE), ModelCard.read(directory / CARD_FILE)
 
 
 def verified_manifest(
@@ -214,12 +215,12 @@ def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> Mo
     directory = Path(directory)
     names = (MODEL_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
     files = read_verified(directory, names, None, manifest_sha256)
-    card = json.loads(files[CARD_FILE])
+    card = ModelCard.from_json(files[CARD_FILE], str(directory / CARD_FILE))
     grading_record = json.loads(files[GRADING_FILE])
-    if grading_record.get("model_version") != card["model_version"]:
+    if grading_record.get("model_version") != card.model_version:
         raise BundleError(
             f"{directory / GRADING_FILE} was derived for model "
-            f"{grading_record.get('model_version')}, not {card['model_version']}"
+            f"{grading_record.get('model_version')}, not {card.model_version}"
         )
     pipeline = joblib.load(io.BytesIO(files[MODEL_FILE]))
     lookups = json.loads(files[LOOKUPS_FILE])

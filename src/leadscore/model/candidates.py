@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from leadscore.core.config import BoostingConfig, ChoiceRule, TrainParams
 from leadscore.core.schema import FeatureSpec
+from leadscore.model.card import CandidateRecord
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class Result:
     """A fitted candidate and its validation figures."""
 
     candidate: Candidate
-    estimator: object
+    estimator: Any  # a fitted scikit-learn estimator
     rows: int  # training leads it was fitted on
     fit_seconds: float
     valid_roc_auc: float = math.nan
@@ -310,6 +312,6 @@ def choose(results: list[Result], rule: ChoiceRule) -> Choice:
     )
 
 
-def candidate_from_record(record: dict) -> Candidate:
+def candidate_from_record(record: CandidateRecord) -> Candidate:
     """The chosen recipe back from the model card (for refits of the same recipe)."""
-    return Candidate(record["family"], dict(record["settings"]))
+    return Candidate(record.family, dict(record.settings))

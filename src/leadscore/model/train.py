@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,15 @@ from leadscore.model.candidates import (
     fit_one,
     make_estimator,
 )
+from leadscore.model.card import (
+    Calibration,
+    CandidateRecord,
+    FeatureRoles,
+    ModelCard,
+    ModelChoice,
+    TrainingData,
+    TrainingMetrics,
+)
 from leadscore.model.features import apply_exclusions, candidate_features, tree_preprocessor
 from leadscore.model.pipeline import booster_of, features_of
 
@@ -58,9 +68,8 @@ class Fitted:
 
     pipeline: Pipeline
     baseline: Pipeline
-    candidates: list[dict]
-    choice: dict
-    calibration: dict
+    choice: ModelChoice  # the rule, every candidate, the chosen one and why
+    calibration: Calibration
     search_seconds: float
     results: list[Result]
 
@@ -98,14 +107,14 @@ def fit_models(
     return Fitted(
         pipeline=Pipeline([("features", features), ("classifier", calibrated)]),
         baseline=Pipeline([("features", features), ("classifier", linear.estimator)]),
-        candidates=[result.record() for result in results],
-        choice={
-            "rule": params.choice.model_dump(),
-            "chosen": choice.chosen.record(),
-            "reason": choice.reason,
-            "checks": choice.checks,
-        },
-        calibration={**calibration, **adjusted},
+        choice=ModelChoice(
+            rule=params.choice.model_dump(),
+            chosen=CandidateRecord.model_validate(choice.chosen.record()),
+            reason=choice.reason,
+            checks=choice.checks,
+            candidates=[CandidateRecord.model_validate(result.record()) for result in results],
+        ),
+        calibration=Calibration.model_validate({**calibration, **adjusted}),
         search_seconds=search_seconds,
         results=results,
     )
@@ -123,7 +132,7 @@ def refit_recipe(
     valid: pd.DataFrame,
     spec: FeatureSpec,
     params: TrainParams,
-    card: dict,
+    card: ModelCard,
     seed: int,
     share: float = 0.9,
 ) -> Pipeline:
@@ -137,11 +146,13 @@ def refit_recipe(
     part = train.iloc[np.sort(rows)]
     features = tree_preprocessor(spec, params.min_category_share)
     x = features.fit_transform(part[list(spec.fields)])
-    candidate = candidate_from_record(card["model_choice"]["chosen"])
+    if card.model_choice is None or card.calibration is None:
+        raise ValueError(f"model card {card.model_version} does not record its recipe")
+    candidate = candidate_from_record(card.model_choice.chosen)
     estimator = make_estimator(candidate, spec, params, seed).fit(x, y[np.sort(rows)])
     x_valid = features.transform(valid[list(spec.fields)])
     calibrated, _ = fit_calibrated(
-        estimator, x_valid, valid[fields.CONVERTED].to_numpy(int), card["calibration"]["method"]
+        estimator, x_valid, valid[fields.CONVERTED].to_numpy(int), card.calibration.method
     )
     return Pipeline([("features", features), ("classifier", calibrated)])
 
@@ -163,39 +174,41 @@ def build_card(
     spec: FeatureSpec,
     train: pd.DataFrame,
     valid: pd.DataFrame,
-    metrics: dict[str, float],
+    metrics: TrainingMetrics,
     fitted: Fitted,
-) -> dict:
+) -> ModelCard:
     training_hash = data_hash(train)
     dated = fields.CREATED_AT in train
     trained_on = valid[fields.CREATED_AT].max().strftime("%Y.%m") if dated else "undated"
-    chosen = fitted.choice["chosen"]
-    return {
-        "model_version": model_version(trained_on, training_hash, params.train, spec.to_dict()),
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training_data": {
-            "sha256": training_hash,
-            "rows_train": len(train),
-            "rows_valid": len(valid),
-            "created_from": str(train[fields.CREATED_AT].min().date()) if dated else None,
-            "created_to": str(valid[fields.CREATED_AT].max().date()) if dated else None,
-        },
-        "features": spec.to_dict(),
-        "excluded_fields": list(params.contract.excluded_fields),
-        "params": params.train.model_dump(),
-        "model_family": chosen["family"],
-        "booster_iterations": chosen.get("iterations") if chosen["family"] == BOOSTING else None,
-        "model_choice": {**fitted.choice, "candidates": fitted.candidates},
-        "calibration": fitted.calibration,
-        "outcome": params.contract.outcome.model_dump(mode="json"),
-        "metrics": metrics,
-    }
+    chosen = fitted.choice.chosen
+    return ModelCard(
+        model_version=model_version(trained_on, training_hash, params.train, spec.to_dict()),
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training_data=TrainingData(
+            sha256=training_hash,
+            rows_train=len(train),
+            rows_valid=len(valid),
+            created_from=str(train[fields.CREATED_AT].min().date()) if dated else None,
+            created_to=str(valid[fields.CREATED_AT].max().date()) if dated else None,
+        ),
+        features=FeatureRoles.of(spec),
+        excluded_fields=list(params.contract.excluded_fields),
+        params=params.train.model_dump(),
+        model_family=chosen.family,
+        booster_iterations=chosen.iterations if chosen.family == BOOSTING else None,
+        model_choice=fitted.choice,
+        calibration=fitted.calibration,
+        outcome=params.contract.outcome.model_dump(mode="json"),
+        metrics=metrics,
+    )
 
 
 def example_lead(frame: pd.DataFrame, spec: FeatureSpec) -> dict:
     """One real lead's inputs as plain JSON values: the API's documented request example."""
     row = frame.iloc[0]
-    example = {fields.LEAD_ID: str(row[fields.LEAD_ID])} if fields.LEAD_ID in frame else {}
+    example: dict[str, Any] = (
+        {fields.LEAD_ID: str(row[fields.LEAD_ID])} if fields.LEAD_ID in frame else {}
+    )
     for name in spec.fields:
         value = row[name]
         if pd.isna(value):
@@ -228,7 +241,7 @@ def check_enough_data(labels: pd.Series, gate) -> None:
 
 def train_models(
     train: pd.DataFrame, valid: pd.DataFrame, params: Params, candidates: FeatureSpec | None = None
-):
+) -> tuple[Pipeline, Pipeline, ModelCard]:
     """Fit the scoring pipeline and the baseline; return both with the model card.
 
     `candidates` are the inputs the ingest stage's leakage guard kept (default: the built-in
@@ -244,16 +257,16 @@ def train_models(
     x_valid = valid[list(spec.fields)]
     p_valid = fitted.pipeline.predict_proba(x_valid)[:, 1]
     low, high = roc_auc_interval(y_valid, p_valid)
-    metrics = {
-        "valid_roc_auc": float(roc_auc_score(y_valid, p_valid)),
-        "valid_roc_auc_ci_low": low,
-        "valid_roc_auc_ci_high": high,
-        "valid_baseline_roc_auc": float(
+    metrics = TrainingMetrics(
+        valid_roc_auc=float(roc_auc_score(y_valid, p_valid)),
+        valid_roc_auc_ci_low=low,
+        valid_roc_auc_ci_high=high,
+        valid_baseline_roc_auc=float(
             roc_auc_score(y_valid, fitted.baseline.predict_proba(x_valid)[:, 1])
         ),
-        "fit_seconds": round(fit_seconds, 3),
-        "search_seconds": round(fitted.search_seconds, 3),
-    }
+        fit_seconds=round(fit_seconds, 3),
+        search_seconds=round(fitted.search_seconds, 3),
+    )
     card = build_card(params, spec, train, valid, metrics, fitted)
-    card["input_example"] = example_lead(valid, spec)
+    card.input_example = example_lead(valid, spec)
     return fitted.pipeline, fitted.baseline, card

@@ -19,9 +19,10 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ import pyarrow.parquet as pq
 
 from leadscore.core import fields
 from leadscore.scoring.scorer import Scorer
+
+if TYPE_CHECKING:  # the log is imported by the caller that records to it
+    from leadscore.scoring.log import ScoringLog
 
 REJECT_REASON = "rejected_reason"
 LINE = "line"
@@ -80,7 +84,7 @@ def parquet_chunks(parquet: pq.ParquetFile, chunk_size: int) -> Iterator[RawChun
         start += len(frame)
 
 
-def open_text(path: Path):
+def open_text(path: Path) -> TextIO:
     """The file as text; bytes that are not UTF-8 are kept (as surrogates) to be reported."""
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
@@ -137,7 +141,12 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[RawChunk]:
             raise BatchInputError(f"{path} holds a header but no leads")
 
 
-def text_chunk(rows: list, header: list[str], lines: list[int], malformed: list) -> RawChunk:
+def text_chunk(
+    rows: list[list[str]],
+    header: list[str],
+    lines: list[int],
+    malformed: list[tuple[int, str, str]],
+) -> RawChunk:
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame = frame.where(~frame.isin(NA_TEXT))
     return RawChunk(frame, np.asarray(lines, dtype=np.int64), list(malformed))
@@ -216,7 +225,7 @@ def score_chunk(
             "contract_version": scorer.contract_version,
         }
     )
-    if reasons:
+    if reasons and scored.contributions is not None:
         records = leads[good].reindex(columns=list(scorer.fields)).astype(object)
         records = records.where(records.notna(), None).to_dict("records")
         out["explanation"] = [
@@ -231,7 +240,7 @@ def score_chunk(
     return out, rejected
 
 
-def typed_values(scorer: Scorer, records: list[dict]) -> list[dict]:
+def typed_values(scorer: Scorer, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Field values as the API shows them in reasons (numbers as floats, yes/no as booleans)."""
     from leadscore.core.values import parse_bool
 
@@ -343,10 +352,10 @@ def score_file(
     *,
     reasons: bool = False,
     chunk_size: int = 50_000,
-    scoring_log=None,
+    scoring_log: ScoringLog | None = None,
     duplicates: str = "warn",
-    progress=None,
-) -> dict:
+    progress: Callable[[int], object] | None = None,
+) -> dict[str, Any]:
     """Score `input_path` into `output` (and its `.rejected.csv`), all or nothing.
 
     `scoring_log` (a `ScoringLog`) records each chunk before the next is read, with entry ids
@@ -424,7 +433,7 @@ def score_file(
     }
 
 
-def scored_summary(grades: dict[str, int], rows: int, rejected: int) -> dict:
+def scored_summary(grades: dict[str, int], rows: int, rejected: int) -> dict[str, Any]:
     return {"scored": rows, "rejected": rejected, "grades": dict(sorted(grades.items()))}
 
 

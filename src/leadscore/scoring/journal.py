@@ -25,10 +25,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import orjson
 
 log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]  # one scoring-log row, in the log table's column order
+Pending = tuple[list[Row], Iterable[str] | None, Future[None]]  # rows, entry ids, waiter
 
 SEGMENT_SUFFIX = ".jsonl"
 CHECKPOINT_SUFFIX = ".shipped"
@@ -40,7 +44,7 @@ class JournalError(OSError):
     """The journal could not make rows durable (the reason is in the message)."""
 
 
-def encode_row(entry_id: str, row: tuple) -> bytes:
+def encode_row(entry_id: str, row: Row) -> bytes:
     """One journal line: `[entry_id, *row]` as JSON (datetimes in ISO 8601)."""
     return orjson.dumps([entry_id, *row]) + b"\n"
 
@@ -97,7 +101,7 @@ def token_of(segment: Path) -> str:
     return segment.name.rsplit("-", 1)[0]
 
 
-def try_lock(path: Path):
+def try_lock(path: Path) -> TextIO | None:
     """An open file holding an exclusive lock on `path`, or None if another process holds it."""
     handle = path.open("a")
     try:
@@ -113,7 +117,7 @@ class Adopted:
     """Segments of an ended process, locked by us while we ship them."""
 
     token: str
-    lock: object
+    lock: TextIO
     segments: list[Path]
 
     def release(self, directory: Path) -> None:
@@ -185,7 +189,7 @@ class JournalWriter:
         self.token, self._lock_handle = self._claim_token()
         self._ids = itertools.count()
         self._cond = threading.Condition()
-        self._pending: list[tuple[list[tuple], Iterable[str] | None, Future]] = []
+        self._pending: list[Pending] = []
         self._closed = False
         self._committing = False
         self._segments: list[tuple[Path, int]] = []  # own segments and their durable ends
@@ -197,7 +201,7 @@ class JournalWriter:
         self._thread = threading.Thread(target=self._run, name="scoring-journal", daemon=True)
         self._thread.start()
 
-    def _claim_token(self):
+    def _claim_token(self) -> tuple[str, TextIO]:
         while True:
             token = f"{os.getpid()}-{secrets.token_hex(6)}"
             lock = try_lock(self.directory / f"{token}{LOCK_SUFFIX}")
@@ -234,10 +238,10 @@ class JournalWriter:
     def new_entry_id(self) -> str:
         return f"{self.token}:{next(self._ids):x}"
 
-    def submit(self, rows: list[tuple], entry_ids: Iterable[str] | None = None) -> Future:
+    def submit(self, rows: list[Row], entry_ids: Iterable[str] | None = None) -> Future[None]:
         """Queue rows for the next group commit; the future resolves when they are durable
         (or fails with `JournalError`)."""
-        future: Future = Future()
+        future: Future[None] = Future()
         with self._cond:
             if self._closed:
                 raise JournalError("the scoring journal is closed")
@@ -245,7 +249,7 @@ class JournalWriter:
             self._cond.notify()
         return future
 
-    def append(self, rows: list[tuple], entry_ids: Iterable[str] | None = None) -> None:
+    def append(self, rows: list[Row], entry_ids: Iterable[str] | None = None) -> None:
         """Block until `rows` are durable."""
         self.submit(rows, entry_ids).result()
 
@@ -280,7 +284,7 @@ class JournalWriter:
                 with self._cond:
                     self._committing = False
 
-    def _commit(self, batch: list[tuple[list[tuple], Iterable[str] | None, Future]]) -> None:
+    def _commit(self, batch: list[Pending]) -> None:
         parts, waiters, rows = [], [], 0
         for item_rows, entry_ids, future in batch:
             try:

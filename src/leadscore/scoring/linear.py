@@ -18,6 +18,7 @@ never re-implemented.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -40,14 +41,17 @@ class LinearArrays:
         return len(self.category_tables)
 
 
-def is_linear(model) -> bool:
+def is_linear(model: Any) -> bool:
     """True for the logistic candidate: a Pipeline ending in a LogisticRegression."""
     return isinstance(model, Pipeline) and isinstance(model.steps[-1][1], LogisticRegression)
 
 
-def _field_terms(transformer, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _field_terms(transformer: Any, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Each probe value's contribution: the transformer's output rows times its coefficients."""
-    return np.asarray(transformer.transform(rows.reshape(-1, 1)), dtype=float) @ weights
+    terms: np.ndarray = (
+        np.asarray(transformer.transform(rows.reshape(-1, 1)), dtype=float) @ weights
+    )
+    return terms
 
 
 def from_logistic(model: Pipeline, n_codes: tuple[int, ...]) -> LinearArrays:
@@ -88,12 +92,16 @@ def field_scores(arrays: LinearArrays, matrix: np.ndarray, j: int) -> np.ndarray
     if j < arrays.n_categorical:
         table = arrays.category_tables[j]
         codes = np.where(missing, len(table) - 1, np.nan_to_num(values)).astype(np.int64)
-        return table[codes]
+        looked_up: np.ndarray = table[codes]
+        return looked_up
     k = j - arrays.n_categorical
     if arrays.log1p[k]:
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.log1p(values)
-    return np.where(missing, arrays.when_missing[k], arrays.slope[k] * values + arrays.offset[k])
+    scores: np.ndarray = np.where(
+        missing, arrays.when_missing[k], arrays.slope[k] * values + arrays.offset[k]
+    )
+    return scores
 
 
 def contributions(arrays: LinearArrays, matrix: np.ndarray) -> np.ndarray:
@@ -106,4 +114,5 @@ def contributions(arrays: LinearArrays, matrix: np.ndarray) -> np.ndarray:
 
 def raw_scores(arrays: LinearArrays, matrix: np.ndarray) -> np.ndarray:
     """The regression's log-odds for encoded leads (its `decision_function`)."""
-    return arrays.intercept + contributions(arrays, matrix).sum(axis=1)
+    raw: np.ndarray = arrays.intercept + contributions(arrays, matrix).sum(axis=1)
+    return raw

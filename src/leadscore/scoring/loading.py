@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
+from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import CompileError, Scorer
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -23,7 +24,9 @@ def is_registry_uri(uri: str) -> bool:
 
 
 @contextlib.contextmanager
-def fetched_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict]]:
+def fetched_bundle(
+    uri: str, only: str | None = None
+) -> Iterator[tuple[Path, dict[str, str | None]]]:
     """Download a registered version's bundle (or just its file `only`) into a temporary
     directory; yields that directory and the version's facts, and removes it afterwards."""
     import mlflow
@@ -68,10 +71,10 @@ class ModelLoadError(RuntimeError):
 @dataclass(frozen=True)
 class ServedModel:
     scorer: Scorer
-    card: dict
-    grading: dict
+    card: ModelCard
+    grading: dict[str, Any]
     source: str
-    registry: dict | None
+    registry: dict[str, str | None] | None
     loaded_at: str
 
     @property
@@ -84,7 +87,9 @@ class ServedModel:
 
 
 @contextlib.contextmanager
-def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict | None]]:
+def local_bundle(
+    uri: str, only: str | None = None
+) -> Iterator[tuple[Path, dict[str, str | None] | None]]:
     """A local bundle directory for a model URI; registry versions are downloaded (all files,
     or just `only`) into a temporary directory that is removed afterwards."""
     if is_registry_uri(uri):
@@ -94,7 +99,7 @@ def local_bundle(uri: str, only: str | None = None) -> Iterator[tuple[Path, dict
         yield Path(uri), None
 
 
-def read_card(uri: str) -> dict:
+def read_card(uri: str) -> ModelCard:
     """The model card alone (for the request schema), without loading the model."""
     with local_bundle(uri, only=CARD_FILE) as (path, _):
         card_path = path / CARD_FILE
@@ -102,7 +107,7 @@ def read_card(uri: str) -> dict:
             raise ModelLoadError(
                 f"no model card at {card_path}: run `make run` (or `dvc repro`) first"
             )
-        return json.loads(card_path.read_text())
+        return ModelCard.read(card_path)
 
 
 def load_served_model(uri: str) -> ServedModel:

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ from leadscore.scoring.journal import (
     Adopted,
     JournalError,
     JournalWriter,
+    Row,
     adopt_orphans,
     read_checkpoint,
     read_lines,
@@ -85,7 +87,7 @@ def make_engine(url: str) -> sa.Engine:
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
-        def _wal(connection, _record):
+        def _wal(connection: Any, _record: Any) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA busy_timeout=5000")
 
@@ -118,7 +120,7 @@ def rows_for(
     contract_version: str,
     source: str,
     scored_at: datetime | None = None,
-) -> list[tuple]:
+) -> list[Row]:
     """Rows of the log as tuples in `COLUMNS` order (cheap to build on the request path).
 
     Values must be plain Python values (lists from `.tolist()`), as the database driver binds them.
@@ -130,7 +132,7 @@ def rows_for(
     ]
 
 
-def decode_line(line: bytes) -> tuple[str, tuple]:
+def decode_line(line: bytes) -> tuple[str, Row]:
     """A journal line back to (entry id, row)."""
     entry_id, lead_id, stamp, *rest = orjson.loads(line)
     return entry_id, (lead_id, datetime.fromisoformat(stamp), *rest)
@@ -146,7 +148,7 @@ def insert_statement(engine: sa.Engine) -> str:
     )
 
 
-def write_entries(engine: sa.Engine, entries: list[tuple[str, tuple]]) -> None:
+def write_entries(engine: sa.Engine, entries: list[tuple[str, Row]]) -> None:
     """Insert (entry id, row) pairs in one transaction (raises on failure)."""
     if not entries:
         return
@@ -218,7 +220,8 @@ class ScoringLog:
     stats: LogStats = field(default_factory=LogStats)
 
     def __post_init__(self) -> None:
-        self.journal_dir = Path(self.journal_dir or journal_dir_for(self.url))
+        self._directory = Path(self.journal_dir or journal_dir_for(self.url))
+        self.journal_dir = self._directory
         self._engine = make_engine(self.url)
         self._cond = threading.Condition()
         self._wake = threading.Event()
@@ -274,7 +277,7 @@ class ScoringLog:
                 self._note_error(f"previous scores unavailable: {short_error(error)}")
         return found
 
-    def _remember(self, rows: list[tuple]) -> None:
+    def _remember(self, rows: list[Row]) -> None:
         with self._cond:
             for row in rows:  # COLUMNS order: lead_id, scored_at, probability, score, grade, ...
                 self._latest.pop(row[0], None)
@@ -282,7 +285,7 @@ class ScoringLog:
             while len(self._latest) > LATEST_KEPT:
                 self._latest.pop(next(iter(self._latest)))
 
-    def record(self, rows: list[tuple], entry_ids: Iterable[str] | None = None) -> None:
+    def record(self, rows: list[Row], entry_ids: Iterable[str] | None = None) -> None:
         """Return once `rows` are durable; raise `ScoringLogUnavailable` if they cannot be."""
         if not rows:
             return
@@ -298,7 +301,7 @@ class ScoringLog:
         self._write_direct(rows, entry_ids, reason)
         self._remember(rows)
 
-    async def record_async(self, rows: list[tuple], entry_ids: Iterable[str] | None = None):
+    async def record_async(self, rows: list[Row], entry_ids: Iterable[str] | None = None) -> None:
         """`record` for the event loop: awaits the group commit without blocking the loop."""
         if not rows:
             return
@@ -314,7 +317,9 @@ class ScoringLog:
         await asyncio.to_thread(self._write_direct, rows, entry_ids, reason)
         self._remember(rows)
 
-    def _write_direct(self, rows: list[tuple], entry_ids, journal_problem: str) -> None:
+    def _write_direct(
+        self, rows: list[Row], entry_ids: Iterable[str] | None, journal_problem: str
+    ) -> None:
         """The journal failed: write to the database now, or refuse (nothing answered, lost)."""
         self.stats.journal_failures += 1
         ids = list(entry_ids) if entry_ids is not None else None
@@ -364,7 +369,7 @@ class ScoringLog:
                     remove_segment(segment)
             self._journal.release()
         for adopted in self._adopted:
-            adopted.release(self.journal_dir)
+            adopted.release(self._directory)
         self._engine.dispose()
 
     # --- the shipping side ---------------------------------------------------------------
@@ -407,7 +412,7 @@ class ScoringLog:
                 return
 
     def _retry_delay(self) -> float:
-        return min(self.max_retry_seconds, 0.25 * 2 ** min(self.stats.failed_writes, 8))
+        return min(self.max_retry_seconds, 0.25 * 2.0 ** min(self.stats.failed_writes, 8))
 
     def _ship_all(self) -> bool:
         for segment, end, active in self._work():
@@ -456,8 +461,8 @@ class ScoringLog:
             self._note_error(first)
             if not self._isolate(entries):
                 return False
-        for line, error in corrupt:
-            self._set_aside(line, f"unreadable journal line: {error}", lost=True)
+        for line, problem in corrupt:
+            self._set_aside(line, f"unreadable journal line: {problem}", lost=True)
         self._advance(segment, offset, lines)
         if self._failing:
             self._failing = False
@@ -467,7 +472,7 @@ class ScoringLog:
             )
         return True
 
-    def _isolate(self, entries: list[tuple[str, tuple]]) -> bool:
+    def _isolate(self, entries: list[tuple[str, Row]]) -> bool:
         """The database works but refused the batch: write row by row, set aside the bad ones."""
         for entry in entries:
             try:
@@ -502,7 +507,7 @@ class ScoringLog:
         text = line.decode("utf-8", "replace").strip() if isinstance(line, bytes) else line
         record = json.dumps({"row": text, "reason": reason, "at": now()}) + "\n"
         try:
-            with (self.journal_dir / REJECTED_FILE).open("a") as handle:
+            with (self._directory / REJECTED_FILE).open("a") as handle:
                 handle.write(record)
         except OSError:
             lost = True
@@ -571,7 +576,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def replay(url: str, journal_dir: Path | None = None, timeout: float = 30.0) -> dict:
+def replay(url: str, journal_dir: Path | None = None, timeout: float = 30.0) -> dict[str, Any]:
     """Ship every journal left by ended processes into the table (`scoring-log replay`)."""
     from leadscore.scoring.journal import unshipped_rows
 

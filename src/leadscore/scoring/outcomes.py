@@ -125,7 +125,7 @@ class OutcomeBatch(BaseModel):
 EVENTS = TypeAdapter(list[OutcomeEvent])
 
 
-def store_events(engine: sa.Engine, events: list[OutcomeEvent], source: str) -> dict:
+def store_events(engine: sa.Engine, events: list[OutcomeEvent], source: str) -> dict[str, int]:
     """Insert the events whose ids are new (one transaction); count stored and duplicates."""
     metadata.create_all(engine)
     received = datetime.now(UTC).replace(tzinfo=None)
@@ -149,12 +149,14 @@ def store_events(engine: sa.Engine, events: list[OutcomeEvent], source: str) -> 
         )
         new = [row for row in rows if row["event_id"] not in known]
         if new:
-            insert = (
-                sa.dialects.postgresql.insert
-                if engine.dialect.name == "postgresql"
-                else sa.dialects.sqlite.insert
-            )
-            connection.execute(insert(lead_events).on_conflict_do_nothing(), new)
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            statement: sa.Executable
+            if engine.dialect.name == "postgresql":
+                statement = postgresql.insert(lead_events).on_conflict_do_nothing()
+            else:
+                statement = sqlite.insert(lead_events).on_conflict_do_nothing()
+            connection.execute(statement, new)
     return {"received": len(events), "stored": len(new), "duplicates": len(events) - len(new)}
 
 
@@ -164,7 +166,7 @@ class OutcomeStore:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
 
-    def record(self, events: list[OutcomeEvent], source: str = "api") -> dict:
+    def record(self, events: list[OutcomeEvent], source: str = "api") -> dict[str, int]:
         return store_events(self.engine, events, source)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from leadscore.model.grading import Grading
 from leadscore.model.pipeline import booster_of, calibrated_of
 from leadscore.model.train import raw_output
 from leadscore.scoring import linear, trees
+from leadscore.scoring.trees import TreeArrays
 
 PARITY_TOLERANCE = 1e-9
 MAX_REASONS = 5  # per direction
@@ -45,7 +47,7 @@ class CompileError(RuntimeError):
 
 def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
     """Calibrated probability, score 1-100 and grade for each lead, through the sklearn Pipeline."""
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     inputs = leads.reindex(columns=list(spec.fields))
     probability = bundle.pipeline.predict_proba(inputs)[:, 1]
     raw = raw_output(bundle.pipeline, inputs)
@@ -76,11 +78,13 @@ class Calibrator:
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
-            return np.interp(np.clip(raw, self.x[0], self.x[-1]), self.x, self.y)
-        return expit(-(self.a * raw + self.b))
+            mapped: np.ndarray = np.interp(np.clip(raw, self.x[0], self.x[-1]), self.x, self.y)
+            return mapped
+        sigmoid: np.ndarray = expit(-(self.a * raw + self.b))
+        return sigmoid
 
 
-def _compile_calibrators(calibrated, booster) -> tuple[Calibrator, ...]:
+def _compile_calibrators(calibrated: Any, booster: Any) -> tuple[Calibrator, ...]:
     compiled = []
     for member in calibrated.calibrated_classifiers_:
         inner = getattr(member.estimator, "estimator", member.estimator)
@@ -97,7 +101,7 @@ def _compile_calibrators(calibrated, booster) -> tuple[Calibrator, ...]:
     return tuple(compiled)
 
 
-def _category_codes(pipeline, spec: FeatureSpec) -> tuple[dict[str, float], ...]:
+def _category_codes(pipeline: Any, spec: FeatureSpec) -> tuple[dict[str, float], ...]:
     """value -> code of every known category, read by running the fitted encoder on them."""
     categorical = pipeline.named_steps["features"].named_transformers_.get("categorical")
     if not spec.categorical:
@@ -138,7 +142,7 @@ def missing_warning(name: str) -> str:
     return f"{name}: missing; scored as unknown"
 
 
-def unseen_warning(name: str, value) -> str:
+def unseen_warning(name: str, value: object) -> str:
     return f"{name}: {value!r} not seen in training; scored as unknown"
 
 
@@ -171,7 +175,7 @@ class Scorer:
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, check: bool = True) -> Scorer:
-        spec = FeatureSpec.from_dict(bundle.card["features"])
+        spec = bundle.card.spec
         features = bundle.pipeline.named_steps["features"]
         columns = tuple(
             c for name, _, cols in features.transformers_ if name != "remainder" for c in cols
@@ -197,13 +201,20 @@ class Scorer:
             grading=bundle.grading,
             model_version=bundle.version,
             contract_version=bundle.contract_version,
-            inputs=InputNormalisation.from_dict(bundle.card.get("inputs")),
+            inputs=bundle.card.input_normalisation,
             lookup_tables=tables_from_record(bundle.lookups),
             linear=linear_arrays,
         )
         if check:
             scorer.check_against(bundle.pipeline)
         return scorer
+
+    @property
+    def tree_arrays(self) -> TreeArrays:
+        """The compiled trees (a scorer without a regression always has them)."""
+        if self.trees is None:
+            raise CompileError("the scorer holds neither trees nor a regression")
+        return self.trees
 
     # the input normalisation (leadscore.data.inputs) -------------------------------------
 
@@ -231,7 +242,7 @@ class Scorer:
         """The lead id of each raw row (check `id_problem` first)."""
         return with_lead_id(frame, self.inputs)[fields.LEAD_ID]
 
-    def normalise_records(self, records: Sequence[Mapping]) -> list[dict]:
+    def normalise_records(self, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """Validated API leads (dicts) -> the same normalised leads as `normalise_frame`."""
         inputs = self.inputs
         if inputs.id_column == fields.LEAD_ID and not inputs.lookups and not inputs.missing_values:
@@ -240,9 +251,10 @@ class Scorer:
             frame = pd.DataFrame.from_records(list(records))
             frame = self.normalise_frame(frame)
             frame = frame.astype(object).where(frame.notna(), None)
-            return frame.to_dict("records")
+            normalised: list[Mapping[str, Any]] = frame.to_dict("records")
+            return normalised
         tokens = set(inputs.missing_values)
-        out = []
+        out: list[Mapping[str, Any]] = []
         for record in records:
             lead = {
                 k: None if isinstance(v, str) and v.strip() in tokens else v
@@ -255,7 +267,9 @@ class Scorer:
 
     # encoding ---------------------------------------------------------------------------
 
-    def encode_records(self, records: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
+    def encode_records(
+        self, records: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, list[list[str]]]:
         """Leads as dicts of raw field values (validated API input) -> model matrix, warnings."""
         n_categorical = len(self.spec.categorical)
         matrix = np.empty((len(records), len(self.fields)))
@@ -334,32 +348,34 @@ class Scorer:
     # scoring ----------------------------------------------------------------------------
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
-        calibrated = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
-        return np.clip(calibrated, 0.0, 1.0)
+        calibrated: np.ndarray = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
+        clipped: np.ndarray = np.clip(calibrated, 0.0, 1.0)
+        return clipped
 
     def raw_output(self, matrix: np.ndarray) -> np.ndarray:
         """The model's raw output (log-odds) for encoded leads."""
         if self.linear is not None:
             return linear.raw_scores(self.linear, matrix)
-        return trees.raw_scores(self.trees, matrix)
+        return trees.raw_scores(self.tree_arrays, matrix)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression."""
         if self.linear is not None:
             return linear.contributions(self.linear, matrix)
-        return trees.contributions(self.trees, matrix)
+        return trees.contributions(self.tree_arrays, matrix)
 
     def uses_field(self, j: int) -> bool:
         """Can field j change the raw output at all?"""
         if self.linear is not None:
             return True
-        return len(trees.trees_using(self.trees, j)) > 0
+        return len(trees.trees_using(self.tree_arrays, j)) > 0
 
     def field_output(self, matrix: np.ndarray, j: int) -> np.ndarray:
         """The part of the raw output that depends on field j (the rest does not move with it)."""
         if self.linear is not None:
             return linear.field_scores(self.linear, matrix, j)
-        return trees.raw_scores(self.trees, matrix, trees.trees_using(self.trees, j))
+        arrays = self.tree_arrays
+        return trees.raw_scores(arrays, matrix, trees.trees_using(arrays, j))
 
     def score(self, matrix: np.ndarray, reasons: bool = False) -> Scored:
         raw = self.raw_output(matrix)
@@ -372,7 +388,7 @@ class Scorer:
             contributions=self.contributions(matrix) if reasons else None,
         )
 
-    def reasons(self, contributions: np.ndarray, values: Mapping) -> dict:
+    def reasons(self, contributions: np.ndarray, values: Mapping[str, Any]) -> dict[str, Any]:
         """Top signed contributions of one lead, with the field's value and a plain phrase.
 
         `base_value + sum(reasons) + rest == raw_output` (log-odds), exactly.
@@ -392,7 +408,7 @@ class Scorer:
             "rest": rest,
         }
 
-    def _reason(self, j: int, contribution: float, values: Mapping) -> dict:
+    def _reason(self, j: int, contribution: float, values: Mapping[str, Any]) -> dict[str, Any]:
         name = self.fields[j]
         value = values.get(name)
         if isinstance(value, float) and math.isnan(value):
@@ -409,10 +425,10 @@ class Scorer:
     def probe_frame(self, seed: int = 0, rows: int = 400) -> pd.DataFrame:
         """Leads that walk every known category, unseen and missing values, numbers near splits."""
         rng = np.random.default_rng(seed)
-        data: dict[str, list] = {}
+        data: dict[str, list[Any]] = {}
         for j, name in enumerate(self.spec.categorical):
             known = list(self.category_codes[j]) or ["?"]
-            column = [known[i % len(known)] for i in range(rows)]
+            column: list[Any] = [known[i % len(known)] for i in range(rows)]
             column[-1], column[-2] = None, "__never_seen__"
             data[name] = column
         if self.trees is not None:
@@ -433,7 +449,7 @@ class Scorer:
             data[name] = column
         return pd.DataFrame(data)
 
-    def check_against(self, pipeline) -> float:
+    def check_against(self, pipeline: Any) -> float:
         """Max |compiled - pipeline| probability and raw output (the score's source) on the
         probe leads; raise above tolerance."""
         probe = self.probe_frame()
@@ -459,7 +475,7 @@ class Scorer:
         self.score(matrix, reasons=True)
 
 
-def phrase(name: str, value, contribution: float) -> str:
+def phrase(name: str, value: object, contribution: float) -> str:
     label = name.replace("_", " ")
     if value is None:
         shown = "unknown"

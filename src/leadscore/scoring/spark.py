@@ -229,10 +229,10 @@ class Counts:
     count twice, so the counts are a run summary, never the record (the output is).
     """
 
-    def zero(self, value: dict) -> dict:
+    def zero(self, value: dict[str, int]) -> dict[str, int]:
         return {}
 
-    def addInPlace(self, value1: dict, value2: dict) -> dict:
+    def addInPlace(self, value1: dict[str, int], value2: dict[str, int]) -> dict[str, int]:
         for key, count in value2.items():
             value1[key] = value1.get(key, 0) + count
         return value1
@@ -365,7 +365,9 @@ def read_leads(spark: SparkSession, source: str, fmt: str | None = None) -> Data
     return reader.load(source)
 
 
-def write_frame(frame: DataFrame, sink: str, fmt: str | None = None, mode: str = "errorifexists"):
+def write_frame(
+    frame: DataFrame, sink: str, fmt: str | None = None, mode: str = "errorifexists"
+) -> None:
     """Write to a path/URI in any format Spark writes, or to a table."""
     fmt = fmt or format_of(sink)
     writer = frame.write.mode(mode)

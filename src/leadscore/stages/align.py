@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.config import load_params
-from leadscore.core.io import read_json, write_json, write_text
-from leadscore.core.schema import FeatureSpec
+from leadscore.core.io import write_json, write_text
+from leadscore.model.card import ModelCard
 from leadscore.views.align import align_report, render_markdown
 from leadscore.views.format import pct
 
@@ -24,7 +24,7 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
-    candidates = list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
+    candidates = list(ModelCard.read(card_path).spec.fields)
     report = align_report(scored, params.contract, candidates)
     write_json(reports_dir / "align.json", report)
     write_text(reports_dir / "align.md", render_markdown(report))

@@ -10,9 +10,9 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.config import follow_up_columns, load_params
 from leadscore.core.io import read_json, write_json, write_text
-from leadscore.core.schema import FeatureSpec
 from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.mlops.runs import log_to_training_run
+from leadscore.model.card import ModelCard
 from leadscore.views.contract import contract_report, render_markdown
 from leadscore.views.format import pct
 
@@ -29,7 +29,7 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
-    card = read_json(card_path) if card_path.is_file() else {}
+    card = ModelCard.read(card_path) if card_path.is_file() else None
     months = None
     if fields.CREATED_AT not in scored:
         months = params.data.export_months * params.split.test_share
@@ -66,10 +66,10 @@ def main(
     return report
 
 
-def field_review(params, reports_dir: Path, card: dict) -> dict | None:
+def field_review(params, reports_dir: Path, card: ModelCard | None) -> dict | None:
     """The ingest stage's leakage review completed with the model's permutation importance."""
     evidence_path, importance_path = reports_dir / "leakage.json", reports_dir / "importance.csv"
-    if not evidence_path.is_file() or "features" not in card:
+    if not evidence_path.is_file() or card is None:
         log.warning("contract: no leakage review (%s) to check the inputs against", evidence_path)
         return None
     shares = None
@@ -81,7 +81,7 @@ def field_review(params, reports_dir: Path, card: dict) -> dict | None:
     fields_ = with_importance(
         read_json(evidence_path)["fields"],
         shares,
-        FeatureSpec.from_dict(card["features"]).fields,
+        card.spec.fields,
         params.contract.allowed,
         leakage.max_importance_share,
     )

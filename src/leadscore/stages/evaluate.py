@@ -22,9 +22,9 @@ from leadscore.analysis.evaluate import (
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
-from leadscore.core.schema import FeatureSpec
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import load_baseline, load_bundle
+from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import score_leads
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def period_label(test: pd.DataFrame) -> str:
 
 
 def auc_spread(
-    params, card: dict, data_dir: Path, test: pd.DataFrame, probability, metrics: dict
+    params, card: ModelCard, data_dir: Path, test: pd.DataFrame, probability, metrics: dict
 ) -> dict:
     """Spread of the test AUC: refits of the chosen recipe, or a bootstrap over test leads."""
     if "roc_auc" not in metrics:
@@ -64,7 +64,7 @@ def main(
     bundle = load_bundle(model_dir)
     baseline = load_baseline(model_dir)
     test = pd.read_parquet(data_dir / "test.parquet")
-    inputs = test[list(FeatureSpec.from_dict(bundle.card["features"]).fields)]
+    inputs = test[list(bundle.card.spec.fields)]
     scored = score_leads(bundle, test)
     probability = scored[PROBABILITY].to_numpy()
     metrics = evaluate(
@@ -76,15 +76,15 @@ def main(
         params.evaluate.top_share,
     )
     metrics["model_version"] = bundle.version
-    metrics["model_family"] = bundle.card.get("model_family", "boosting")
-    calibration = bundle.card.get("calibration") or {}
-    metrics["calibration_method"] = calibration.get("method")
-    if calibration.get("backwards"):
+    metrics["model_family"] = bundle.card.model_family
+    calibration = bundle.card.calibration
+    metrics["calibration_method"] = None if calibration is None else calibration.method
+    if calibration is not None and calibration.backwards:
         metrics["calibration_backwards"] = True
     metrics.update(auc_spread(params, bundle.card, data_dir, test, probability, metrics))
     metrics["monthly"] = monthly_calibration(test, probability)
     metrics["warnings"] = model_warnings(
-        metrics, bundle.card.get("metrics", {}), params.warnings, period_label(test)
+        metrics, bundle.card.metrics.figures(), params.warnings, period_label(test)
     )
     for item in metrics["warnings"]:
         log.warning("evaluate: %s", item["message"])

@@ -9,6 +9,7 @@ import pandas as pd
 
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
+from leadscore.model.card import ModelCard
 from leadscore.views.feedback import (
     join_scoring_log,
     journal_backlog,
@@ -45,9 +46,7 @@ def main(
     channel = economics_columns(params.data).channel
     watched = [channel] if channel else []
     if card_path.is_file():
-        from leadscore.core.schema import FeatureSpec
-
-        watched += list(FeatureSpec.from_dict(read_json(card_path)["features"]).fields)
+        watched += list(ModelCard.read(card_path).spec.fields)
     if scoring_log:
         if outcomes_path is None:  # the CRM events stored beside the scores
             scored, without = live_outcomes(scoring_log, contract.outcome.window_days)

@@ -9,7 +9,6 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import load_params
-from leadscore.core.schema import FeatureSpec
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_fitted, seal_bundle
 from leadscore.model.thresholds import busiest_month_volume, derive_grading, grading_record
@@ -32,7 +31,7 @@ def main(
         volume = busiest_month_volume(leads[fields.CREATED_AT], params.grade.volume_months)
     else:  # an undated export: its leads spread evenly over data.export_months
         volume = round(len(leads) / params.data.export_months)
-    inputs = valid[list(FeatureSpec.from_dict(card["features"]).fields)]
+    inputs = valid[list(card.spec.fields)]
     probability = pipeline.predict_proba(inputs)[:, 1]
     grading, derivation = derive_grading(
         probability,
@@ -42,7 +41,7 @@ def main(
         params.grade.safety_margin,
         raw_output(pipeline, inputs),
     )
-    record = grading_record(grading, derivation, params.contract, card["model_version"])
+    record = grading_record(grading, derivation, params.contract, card.model_version)
     seal_bundle(model_dir, record)
     log_to_training_run(card, "log_grading", record, model_dir)
     log.info("grade: thresholds %s", {k: round(v, 4) for k, v in grading.thresholds.items()})

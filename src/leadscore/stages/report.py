@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.io import read_json, write_text
+from leadscore.model.card import ModelCard
 from leadscore.views.report import render_report
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def main(
         read_json(reports_dir / "align.json"),
         read_json(reports_dir / "funnel.json"),
         read_json(reports_dir / "feedback.json"),
-        read_json(card_path)["model_version"],
+        ModelCard.read(card_path).model_version,
         pd.read_csv(importance_path) if importance_path.is_file() else None,
         **optional,
     )

@@ -12,6 +12,7 @@ from leadscore.core.io import read_json
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.inputs import INPUTS_FILE, sealed_inputs
 from leadscore.model.bundle import save_fitted
+from leadscore.model.card import ModelCard, TrainingRun
 from leadscore.model.train import train_models
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def main(
     model_dir: Path = Path("models"),
     features_path: Path = Path("data/interim/features.json"),
     inputs_path: Path = Path("data/raw") / INPUTS_FILE,
-) -> dict:
+) -> ModelCard:
     from leadscore.mlops import tracking
 
     params = load_params(params_path)
@@ -33,10 +34,12 @@ def main(
     log.info("train: fitting on %d leads, calibrating on %d", len(train), len(valid))
     candidates = FeatureSpec.from_dict(inputs) if inputs else None
     pipeline, baseline, card = train_models(train, valid, params, candidates)
-    example = valid[list(FeatureSpec.from_dict(card["features"]).fields)].head(5)
+    example = valid[list(card.spec.fields)].head(5)
     record = read_json(inputs_path) if inputs_path.is_file() else {}
-    card["inputs"], lookups = sealed_inputs(record, FeatureSpec.from_dict(card["features"]).fields)
-    card["mlflow"] = tracking.log_training_run(params, pipeline, card, example)
+    card.inputs, lookups = sealed_inputs(record, card.spec.fields)
+    card.mlflow = TrainingRun.model_validate(
+        tracking.log_training_run(params, pipeline, card, example)
+    )
     save_fitted(model_dir, pipeline, baseline, card, lookups)
-    log.info("train: %s valid AUC %.4f", card["model_version"], card["metrics"]["valid_roc_auc"])
+    log.info("train: %s valid AUC %.4f", card.model_version, card.metrics.valid_roc_auc)
     return card

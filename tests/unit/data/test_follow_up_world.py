@@ -83,7 +83,7 @@ def test_a_model_trained_on_the_generated_table_never_sees_follow_up(
     valid, kept, _ = reviewed
     candidates = FeatureSpec.from_dict(input_fields(valid, kept, builtin=True))
     pipeline, _, card = train_models(tiny_split.train, tiny_split.valid, tiny_params, candidates)
-    inputs = set(FeatureSpec.from_dict(card["features"]).fields)
+    inputs = set(card.spec.fields)
     assert inputs and not inputs & set(FOLLOW_UP)
     assert not inputs & {"sales_status", fields.DEAL_VALUE}
     assert not set(FOLLOW_UP) & set(pipeline.feature_names_in_)

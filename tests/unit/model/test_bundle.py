@@ -36,7 +36,7 @@ def test_round_trip_scores_identically(bundle_dir, tiny_models, tiny_split):
     leads = tiny_split.test.head(50)
     expected = tiny_models[0].predict_proba(leads)
     np.testing.assert_array_equal(bundle.pipeline.predict_proba(leads), expected)
-    assert bundle.version == tiny_models[2]["model_version"]
+    assert bundle.version == tiny_models[2].model_version
 
 
 def test_tampered_file_is_refused(bundle_dir):
@@ -133,7 +133,7 @@ def test_sealing_creates_a_private_key_file_once(
     assert len(key.strip()) == 64
     save_bundle(tmp_path / "again", *tiny_models, tiny_grading_record)
     assert key_path.read_text() == key  # reused, not replaced
-    assert load_bundle(tmp_path / "again").version == tiny_models[2]["model_version"]
+    assert load_bundle(tmp_path / "again").version == tiny_models[2].model_version
 
 
 def write_manifest_unsigned(directory) -> None:

@@ -162,15 +162,13 @@ def test_contract_report_warns_on_thresholds_of_0_and_1(choice_params):
 def test_warnings_stay_silent_on_the_built_in_data(tiny_models, tiny_split, tiny_params,
                                                    tiny_grading_record):  # fmt: skip
     """The generated CRM (the built-in data, small): no model or grade warning."""
-    from leadscore.core.schema import FeatureSpec
-
     pipeline, baseline, card = tiny_models
     test = tiny_split.test
-    inputs = test[list(FeatureSpec.from_dict(card["features"]).fields)]
+    inputs = test[list(card.spec.fields)]
     probability = pipeline.predict_proba(inputs)[:, 1]
     metrics = evaluate(test, probability, baseline.predict_proba(inputs)[:, 1], None, 10, 0.1)
     metrics["monthly"] = monthly_calibration(test, probability)
-    metrics["warnings"] = model_warnings(metrics, card["metrics"], SETTINGS, "test period")
+    metrics["warnings"] = model_warnings(metrics, card.metrics.figures(), SETTINGS, "test period")
     assert metrics["warnings"] == []
     grading = tiny_grading_record
     from leadscore.model.grading import Grading

@@ -33,7 +33,7 @@ def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
     grading, derivation = derive_grading(
         probability, len(export.valid) / 3, params.contract.grades, export.valid["converted"]
     )
-    record = grading_record(grading, derivation, params.contract, card["model_version"])
+    record = grading_record(grading, derivation, params.contract, card.model_version)
     save_bundle(directory / "models", pipeline, baseline, card, record)
     BUNDLES[method] = load_bundle(directory / "models")
     return BUNDLES[method]
@@ -129,7 +129,7 @@ def test_the_service_serves_a_regression_with_reasons(
     test = exports["sparse"].test
     lead = test[test["partner_score"].notna()].iloc[0]
     request = {"lead_id": lead["lead_id"], "channel": lead["channel"]}
-    request.update({name: float(lead[name]) for name in linear_bundle.card["features"]["numeric"]})
+    request.update({name: float(lead[name]) for name in linear_bundle.card.features.numeric})
     answer = server.client.post(
         "/v1/score",
         json={"leads": [request]},

@@ -43,10 +43,10 @@ def test_the_chosen_model_is_within_0_01_of_the_best_candidate_on_test(
     exports, fitted, kind, family
 ):
     export, fit = exports[kind], fitted[kind]
-    assert fit.choice["chosen"]["family"] == family, fit.choice["reason"]
+    assert fit.choice.chosen.family == family, fit.choice.reason
     served = auc_on_test(export, fit.pipeline)
     best = max(candidate_test_aucs(export, fit).values())
-    assert served >= best - 0.01, (served, best, fit.choice["reason"])
+    assert served >= best - 0.01, (served, best, fit.choice.reason)
 
 
 def test_a_booster_with_100_leads_per_leaf_cannot_see_the_sparse_field(
@@ -102,7 +102,7 @@ def test_the_search_runs_on_a_subsample_and_refits_the_winner(exports, choice_pa
     chosen, searched_best = refit.candidate.settings, best.candidate.settings
     assert chosen["learning_rate"] == searched_best["learning_rate"]
     assert chosen["min_samples_leaf"] > searched_best["min_samples_leaf"]
-    assert fit.choice["chosen"]["stage"] == "refit"
+    assert fit.choice.chosen.stage == "refit"
 
 
 def result(family: str, auc: float, months: dict[str, float]) -> Result:
@@ -133,18 +133,18 @@ def test_the_rule_refuses_a_gain_made_in_one_month_only():
 
 def test_the_card_says_what_was_chosen_and_why(trained, choice_params):
     _, _, card = trained
-    choice = card["model_choice"]
-    assert card["model_family"] == "logistic" and card["booster_iterations"] is None
-    assert choice["rule"] == {"prefer": "logistic", "margin": 0.005, "monthly_stability": True}
-    assert "logistic regression (preferred) chosen" in choice["reason"]
-    assert len(choice["candidates"]) == 3 + len(choice_params.train.search.boosting)
-    for record in choice["candidates"]:
-        assert 0.5 < record["valid_roc_auc"] < 1
-        assert set(record["valid_monthly_roc_auc"]) == {"2025-09", "2025-10", "2025-11"}
-    assert card["calibration"]["method"] == "sigmoid"
-    assert "fewer than the 10,000" in card["calibration"]["reason"]
-    assert card["metrics"]["valid_baseline_roc_auc"] == pytest.approx(
-        card["metrics"]["valid_roc_auc"], abs=1e-9
+    choice = card.model_choice
+    assert card.model_family == "logistic" and card.booster_iterations is None
+    assert choice.rule == {"prefer": "logistic", "margin": 0.005, "monthly_stability": True}
+    assert "logistic regression (preferred) chosen" in choice.reason
+    assert len(choice.candidates) == 3 + len(choice_params.train.search.boosting)
+    for record in choice.candidates:
+        assert 0.5 < record.valid_roc_auc < 1
+        assert set(record.valid_monthly_roc_auc) == {"2025-09", "2025-10", "2025-11"}
+    assert card.calibration.method == "sigmoid"
+    assert "fewer than the 10,000" in card.calibration.reason
+    assert card.metrics.valid_baseline_roc_auc == pytest.approx(
+        card.metrics.valid_roc_auc, abs=1e-9
     )  # the best logistic regression is both the served model and the baseline
 
 
@@ -160,10 +160,10 @@ def test_every_candidate_is_a_child_run_in_mlflow(trained, mlflow_store):
         tracking.log_candidates(card)
     client = MlflowClient()
     children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(children) == len(card["model_choice"]["candidates"])
+    assert len(children) == len(card.model_choice.candidates)
     chosen = [c for c in children if c.data.tags["candidate.chosen"] == "true"]
     assert len(chosen) == 1
-    assert chosen[0].data.tags["mlflow.runName"] == card["model_choice"]["chosen"]["name"]
+    assert chosen[0].data.tags["mlflow.runName"] == card.model_choice.chosen.name
     for child in children:
         assert 0.5 < child.data.metrics["valid_roc_auc"] < 1
         assert child.data.metrics["valid_roc_auc.2025-10"] > 0.5

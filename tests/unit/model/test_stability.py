@@ -39,7 +39,7 @@ def test_a_lucky_seed_cannot_pass_the_gate():
     assert signal_verdict({**metrics, "roc_auc_gate_low": 0.555}, 0.55)["usable"]
 
 
-def test_the_bootstrap_spread_on_a_large_training_period():
+def test_the_bootstrap_spread_on_a_large_training_period(trained):
     rng = np.random.default_rng(0)
     y = (rng.random(3000) < 0.2).astype(int)
     probability = np.clip(0.2 + 0.3 * (y - 0.2) + rng.normal(0, 0.2, 3000), 0, 1)
@@ -48,7 +48,9 @@ def test_the_bootstrap_spread_on_a_large_training_period():
     assert spread["test_auc_spread_method"] == "bootstrap" and spread["test_auc_spread_n"] == 200
     assert low - 0.01 < spread["roc_auc_gate_low"] <= low
     assert spread["test_auc_spread_min"] < spread["test_auc_spread_max"] < high + 0.01
-    card = {"model_choice": {}, "training_data": {"rows_train": 120_000}}
+    _, _, card = trained
+    data = card.training_data.model_copy(update={"rows_train": 120_000})
+    card = card.model_copy(update={"training_data": data})
     from leadscore.core.config import EvaluateParams
 
     assert not uses_refits(card, EvaluateParams())

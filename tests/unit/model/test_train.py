@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.train import booster_of, data_hash
 
 
@@ -15,7 +14,7 @@ def test_post_contact_field_is_not_a_model_input(tiny_models, tiny_params):
     inputs = set(pipeline.named_steps["features"].feature_names_in_)
     assert "sales_status" not in inputs
     assert "sales_status" not in set(baseline.named_steps["features"].feature_names_in_)
-    assert "sales_status" not in FeatureSpec.from_dict(card["features"]).fields
+    assert "sales_status" not in card.spec.fields
     assert not set(tiny_params.contract.excluded_fields) & inputs
 
 
@@ -47,9 +46,9 @@ def test_training_is_reproducible(tiny_models, tiny_split, tiny_params):
 
     _, _, card = tiny_models
     pipeline2, _, card2 = train_models(tiny_split.train, tiny_split.valid, tiny_params)
-    assert card2["model_version"] == card["model_version"]
-    assert card2["metrics"]["valid_roc_auc"] == card["metrics"]["valid_roc_auc"]
-    assert booster_of(pipeline2).n_iter_ == card["booster_iterations"]
+    assert card2.model_version == card.model_version
+    assert card2.metrics.valid_roc_auc == card.metrics.valid_roc_auc
+    assert booster_of(pipeline2).n_iter_ == card.booster_iterations
 
 
 def test_data_hash_changes_with_content(tiny_split):

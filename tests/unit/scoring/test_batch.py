@@ -13,7 +13,6 @@ from conftest import API_KEY
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.scorer import score_leads
 
@@ -25,7 +24,7 @@ def run_score(*args: str):
 
 @pytest.fixture(scope="module")
 def leads_csv(tmp_path_factory, tiny_split, tiny_bundle_dir) -> Path:
-    spec = FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    spec = load_bundle(tiny_bundle_dir).card.spec
     path = tmp_path_factory.mktemp("batch") / "leads.csv"
     tiny_split.test.head(500)[["lead_id", *spec.fields]].to_csv(path, index=False)
     return path
@@ -88,7 +87,7 @@ def test_api_and_batch_cli_give_identical_results(tmp_path, served, leads_csv, t
     assert done.exit_code == 0, done.output
     batch = pd.read_csv(out, dtype={"lead_id": str}, keep_default_na=False).head(40)
 
-    spec = FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    spec = load_bundle(tiny_bundle_dir).card.spec
     frame = pd.read_csv(leads_csv, dtype={"lead_id": str}).head(40)
     leads = []
     for record in frame.to_dict("records"):

@@ -28,7 +28,7 @@ def bundle(tiny_split, tiny_params, tmp_path_factory):
         update={"train": train.model_copy(update={"calibration": calibration})}
     )
     models = train_models(tiny_split.train, tiny_split.valid, params)
-    assert models[2]["calibration"]["method"] == "isotonic"
+    assert models[2].calibration.method == "isotonic"
     directory = tmp_path_factory.mktemp("isotonic") / "models"
     save_bundle(directory, *models, grading_record_of(models, tiny_split, params))
     return load_bundle(directory)

@@ -46,7 +46,7 @@ def spark():
 
 @pytest.fixture(scope="module")
 def spec(tiny_bundle_dir) -> FeatureSpec:
-    return FeatureSpec.from_dict(load_bundle(tiny_bundle_dir).card["features"])
+    return load_bundle(tiny_bundle_dir).card.spec
 
 
 @pytest.fixture(scope="module")

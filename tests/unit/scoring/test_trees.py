@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from leadscore.core.schema import FeatureSpec
 from leadscore.model.bundle import load_bundle
 from leadscore.model.train import booster_of
 from leadscore.scoring import trees
@@ -28,7 +27,7 @@ def scorer(bundle):
 
 @pytest.fixture(scope="module")
 def encoded_test(bundle, tiny_split):
-    spec = FeatureSpec.from_dict(bundle.card["features"])
+    spec = bundle.card.spec
     leads = tiny_split.test[list(spec.fields)]
     return bundle.pipeline.named_steps["features"].transform(leads)
 

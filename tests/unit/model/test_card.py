@@ -1,0 +1,102 @@
+"""The model card as a typed model: written and read back to the same bytes, tolerant of keys
+it does not know, and clear about the keys it needs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from leadscore.core.io import write_json
+from leadscore.model.bundle import CARD_FILE, GRADING_FILE, load_bundle, seal_bundle
+from leadscore.model.card import ModelCard, ModelCardError
+from leadscore.scoring.scorer import Scorer
+
+OPTIONAL = ("model_family", "model_choice", "calibration", "input_example", "inputs", "mlflow")
+
+
+def rewritten(card: ModelCard, tmp_path) -> bytes:
+    path = tmp_path / "rewritten.json"
+    write_json(path, card.to_record())
+    return path.read_bytes()
+
+
+def test_a_card_read_and_written_again_is_the_same_file(tiny_bundle_dir, tmp_path):
+    written = (tiny_bundle_dir / CARD_FILE).read_bytes()
+    card = ModelCard.read(tiny_bundle_dir / CARD_FILE)
+    assert rewritten(card, tmp_path) == written
+    assert card.spec.fields and card.model_version == json.loads(written)["model_version"]
+    assert card.metrics.valid_roc_auc == json.loads(written)["metrics"]["valid_roc_auc"]
+
+
+def test_keys_never_set_stay_absent_not_null(trained, tmp_path):
+    """A logistic regression has no `iterations`; a size-chosen calibration no `cv_log_loss`."""
+    _, _, card = trained
+    record = json.loads(rewritten(card, tmp_path))
+    logistic = [c for c in record["model_choice"]["candidates"] if c["family"] == "logistic"]
+    assert logistic and all("iterations" not in c for c in logistic)
+    assert "cv_log_loss" not in record["calibration"] and record["booster_iterations"] is None
+    again = ModelCard.from_json(rewritten(card, tmp_path))
+    assert rewritten(again, tmp_path) == rewritten(card, tmp_path)
+
+
+def test_an_older_card_without_the_optional_sections_reads_with_defaults(tiny_bundle_dir, tmp_path):
+    record = json.loads((tiny_bundle_dir / CARD_FILE).read_text())
+    for key in OPTIONAL:
+        record.pop(key, None)
+    card = ModelCard.from_record(record)
+    assert card.model_family == "boosting" and card.mlflow is None
+    assert card.input_normalisation.id_column == "lead_id"
+    assert json.loads(rewritten(card, tmp_path)) == record  # no key added on the way
+
+
+def test_unknown_keys_are_kept_and_a_resealed_bundle_still_serves(
+    tiny_bundle_dir, tiny_split, tmp_path
+):
+    directory = shutil.copytree(tiny_bundle_dir, tmp_path / "models")
+    record = json.loads((directory / CARD_FILE).read_text())
+    record["reviewed_by"] = "the analyst"  # hand-edited
+    record["training_data"]["source_system"] = "crm-2027"  # a newer writer's key
+    (directory / CARD_FILE).write_text(json.dumps(record))
+    seal_bundle(directory, json.loads((directory / GRADING_FILE).read_text()))
+
+    bundle = load_bundle(directory)
+    assert bundle.card.model_extra == {"reviewed_by": "the analyst"}
+    assert bundle.card.to_record()["training_data"]["source_system"] == "crm-2027"
+    scorer = Scorer.from_bundle(bundle)  # compiled and checked against the pipeline
+    matrix, _, _ = scorer.encode_frame(tiny_split.test.head(3))
+    probability = scorer.score(matrix).probability
+    assert len(probability) == 3 and ((probability > 0) & (probability < 1)).all()
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        (("model_version",), "missing key 'model_version'"),
+        (("training_data", "sha256"), "missing key 'training_data.sha256'"),
+        (("features",), "missing key 'features'"),
+    ],
+)
+def test_a_missing_key_is_named(tiny_bundle_dir, tmp_path, path, named):
+    record = json.loads((tiny_bundle_dir / CARD_FILE).read_text())
+    parent = record
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    card_path = tmp_path / CARD_FILE
+    card_path.write_text(json.dumps(record))
+    with pytest.raises(ModelCardError) as error:
+        ModelCard.read(card_path)
+    assert named in str(error.value) and str(card_path) in str(error.value)
+
+
+def test_a_wrong_type_and_a_non_object_are_refused_clearly(tiny_bundle_dir):
+    record = json.loads((tiny_bundle_dir / CARD_FILE).read_text())
+    record["training_data"]["rows_train"] = "many"
+    with pytest.raises(ModelCardError, match=r"key 'training_data\.rows_train'"):
+        ModelCard.from_record(record, "card.json")
+    with pytest.raises(ModelCardError, match="not a model card"):
+        ModelCard.from_json("[1, 2]", "card.json")
+    with pytest.raises(ModelCardError, match="not valid JSON"):
+        ModelCard.from_json("{", "card.json")
