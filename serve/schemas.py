@@ -307,7 +307,10 @@ class ModelCard(ResponseModel):
     features: FeatureRoles
     excluded_fields: list[str] = Field(description="fields the contract forbids the model")
     params: TrainParams = Field(description="training parameters (params.yaml `train`)")
-    booster_iterations: int = Field(ge=0)
+    model_family: str = Field("boosting", description="boosting or logistic: chosen on validation")
+    booster_iterations: int | None = Field(
+        None, ge=0, description="boosting rounds; null for a logistic regression"
+    )
     outcome: OutcomeDefinition
     metrics: CardMetrics
     mlflow: TrainingRun | None = Field(None, description="null when trained without MLflow")

@@ -85,3 +85,14 @@ def test_raw_test_rows_score_as_evaluated_through_batch_and_api(project, start_s
     _, inputs = card_inputs(project)
     assert {lookup.key for lookup in inputs.lookups} >= {"Customer_ID", "Property_ID"}
     assert_scored_as_evaluated(project, rows, tmp_path / "raw_test_rows.csv", start_server)
+
+
+def test_the_service_describes_its_logistic_model(project, start_server):
+    from conftest import API_KEY
+
+    answer = start_server(project / "models").client.get(
+        "/v1/model", headers={"X-API-Key": API_KEY}
+    )
+    assert answer.status_code == 200, answer.text
+    card = answer.json()
+    assert card["model_family"] == "logistic" and card["booster_iterations"] is None
