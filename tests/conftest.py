@@ -45,6 +45,9 @@ TINY_EDITS = {
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
 BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+# Shared fixtures of both tiers: the small exports with a known truth and their model choice
+# (tests/exports.py), the scoring-log databases of each backend (tests/scoring_log_stores.py).
+pytest_plugins = ["exports", "scoring_log_stores"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

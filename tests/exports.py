@@ -1,5 +1,8 @@
 """Three small CRM exports for the model choice, each with a known truth (issue 19).
 
+A pytest plugin of the suite (tests/conftest.py `pytest_plugins`): the unit tests use the
+exports and the quick fits, the end-to-end tests the full model choice on them.
+
 - `sparse`: 4,000 training leads; a partner score that 0.9 % of leads have converts two in three
   of them. A booster that needs 100 leads per leaf can never split on it.
 - `drift`: conversion doubles over the test period (15 % before it, 30 % in its last month),
