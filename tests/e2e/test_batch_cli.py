@@ -1,4 +1,4 @@
-"""`leadscore score IN -o OUT`: chunks, rejects with reasons, and the API's exact answers."""
+"""`leadscore score IN -o OUT`, run in-process: chunks, rejects with reasons, no half runs."""
 
 from __future__ import annotations
 
