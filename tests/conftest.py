@@ -32,7 +32,7 @@ TINY_LEADS = 12_000
 # The tiny project's params.yaml is the project's own file with these edits (comments, quotes
 # and layout kept, so DVC's rewrite of the real file is what the end-to-end tests see).
 # One booster candidate: the shared bundle exercises the tree path quickly; the model choice
-# itself is tested on its own fixtures (tests/unit/model/test_model_choice.py).
+# itself is tested on its own fixtures (tests/e2e/test_model_choice.py).
 TINY_EDITS = {
     "n_leads: 200000": f"n_leads: {TINY_LEADS}",
     "max_iter: 1000": "max_iter: 60",

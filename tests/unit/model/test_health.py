@@ -1,4 +1,5 @@
-"""Drift and "the baseline wins" warnings fire where they should and stay silent elsewhere."""
+"""Drift, promise and "the baseline wins" warnings fire where they should and stay silent
+elsewhere. (The warnings on models of the full search: tests/e2e/test_model_health.py.)"""
 
 from __future__ import annotations
 

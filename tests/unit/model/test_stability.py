@@ -1,4 +1,5 @@
-"""The spread of the test AUC over refits of the chosen recipe, and the gate on its lower end."""
+"""The gate on the lower end of the test AUC's spread, and the bootstrap spread. (The spread over
+refits of the chosen recipe: tests/e2e/test_model_choice.py.)"""
 
 from __future__ import annotations
 
