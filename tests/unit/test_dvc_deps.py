@@ -23,6 +23,7 @@ SRC = ROOT / "src"
 PIPELINE = ROOT / "dvc.yaml"  # the examples under examples/ run this file through a symlink
 
 
+@cache
 def module_file(name: str) -> Path | None:
     """The source file of a `leadscore` module or package, or None if it is not one."""
     path = SRC.joinpath(*name.split("."))
@@ -52,6 +53,12 @@ def imported_names(node: ast.AST, module: str) -> set[str]:
             names.add(base)
             names |= {f"{base}.{alias.name}" for alias in item.names}
     return {name for name in names if name.split(".")[0] == "leadscore" and module_file(name)}
+
+
+@cache
+def imports_of(name: str) -> frozenset[str]:
+    """The `leadscore` modules a module's import statements name (walked once per session)."""
+    return frozenset(imported_names(tree_of(module_file(name)), name))
 
 
 def with_packages(name: str) -> set[str]:
@@ -84,7 +91,7 @@ def closure(start: frozenset[str], walked: frozenset[str] = frozenset()) -> froz
         if name in seen:
             continue
         seen.add(name)
-        for imported in imported_names(tree_of(module_file(name)), name):
+        for imported in imports_of(name):
             todo += [n for n in with_packages(imported) if n not in seen]
     return frozenset(seen)
 
