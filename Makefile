@@ -8,6 +8,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 # No MLflow usage data leaves the machine (and no telemetry thread races its HTTP client)
 export MLFLOW_DISABLE_TELEMETRY := true
+# nor DVC's (the project's .dvc/config says so; this covers the projects tests and examples make)
+export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-spark run repro scorecard test fuzz lint format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean

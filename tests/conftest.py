@@ -21,6 +21,7 @@ import yaml
 # variable its HTTP client reads: under load that race failed a request ('_MLFLOW_TELEMETRY_
 # SESSION_ID'). The project turns telemetry off everywhere (Makefile); so do the tests.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DVC_NO_ANALYTICS"] = "1"  # no analytics daemon from the DVC projects tests make
 # One OpenMP thread per process (scikit-learn's boosting, BLAS) unless the caller sets it: on
 # cores shared with other processes, OpenMP's spinning workers made a 3,000-lead boosting fit
 # take 2-50 s instead of 0.1 s. Set before anything loads the OpenMP runtime; the stages and

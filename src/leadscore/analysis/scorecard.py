@@ -17,7 +17,12 @@ def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[s
             (
                 "model family",
                 metrics["model_family"],
-                f"chosen on the validation period; {metrics.get('calibration_method')} calibration",
+                f"chosen on the validation period; {metrics.get('calibration_method')} calibration"
+                + (
+                    ", flattened to the base rate: the model ranks the validation leads backwards"
+                    if metrics.get("calibration_backwards")
+                    else ""
+                ),
             )
         )
     auc = metrics["roc_auc"]

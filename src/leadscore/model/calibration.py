@@ -10,7 +10,11 @@ that converted 0 % or 100 %, and every lead beyond them would be served a probab
   `folds` stratified folds of the calibration set, is lower than the sigmoid's;
 - an isotonic map is always bounded: an end step at exactly 0 or 1 is pulled to the Wilson
   centre of its own leads, `(k + z^2/2) / (n + z^2)`, strictly inside (0, 1), but not past
-  the next step (the end step then joins it).
+  the next step (the end step then joins it);
+- a sigmoid fitted with a slope that ranks the calibration leads backwards (conversion falls as
+  the model's output rises) is replaced by the calibration set's base rate: a model that orders
+  new leads the wrong way has no usable signal, and turning its order round would be a model
+  fitted on the calibration set, never checked on leads of its own.
 """
 
 from __future__ import annotations
@@ -71,13 +75,37 @@ def bound_isotonic(calibrated: CalibratedClassifierCV, x: np.ndarray, y: np.ndar
     return bounds
 
 
+def flatten_backwards_sigmoid(calibrated: CalibratedClassifierCV, y: np.ndarray) -> dict:
+    """Replace a sigmoid that ranks the leads backwards by the base rate of `y`; say so."""
+    found: dict = {}
+    rate = float(np.mean(y))
+    for member in calibrated.calibrated_classifiers_:
+        (sigmoid,) = member.calibrators
+        if sigmoid.a_ > 0:  # p = expit(-(a * raw + b)): a > 0 falls as the raw output rises
+            sigmoid.a_, sigmoid.b_ = 0.0, float(np.log((1 - rate) / rate))
+            found = {"backwards": True, "served_probability": rate}
+    if found:
+        log.warning(
+            "calibration: the model ranks the calibration leads backwards; every lead is served "
+            "the base rate %.1f%% (no usable signal)",
+            100 * rate,
+        )
+    return found
+
+
 def fit_calibrated(
     estimator, x: np.ndarray, y: np.ndarray, method: str
 ) -> tuple[CalibratedClassifierCV, dict]:
-    """The fitted model calibrated on (x, y); isotonic maps bounded away from 0 and 1."""
+    """The fitted model calibrated on (x, y); isotonic maps bounded away from 0 and 1, a sigmoid
+    that would turn the model's order round flattened to the base rate.
+
+    The record says what was adjusted: `bounds` (isotonic floor and ceiling; empty for a
+    sigmoid), and for a flattened sigmoid `backwards` and `served_probability`.
+    """
     calibrated = CalibratedClassifierCV(FrozenEstimator(estimator), method=method).fit(x, y)
-    bounds = bound_isotonic(calibrated, x, y) if method == "isotonic" else {}
-    return calibrated, bounds
+    if method == "isotonic":
+        return calibrated, {"bounds": bound_isotonic(calibrated, x, y)}
+    return calibrated, {"bounds": {}, **flatten_backwards_sigmoid(calibrated, np.asarray(y))}
 
 
 class RawOutput(ClassifierMixin, BaseEstimator):

@@ -69,8 +69,9 @@ def calibration_drift(
             where,
             f"mean predicted probability {predicted:.1%} against {actual:.1%} converted "
             f"(95 % interval {low:.1%}-{high:.1%}, band {band_low:.1%}-{band_high:.1%}): the "
-            f"model is {direction} ({predicted / actual if actual else float('inf'):.2f}x); "
-            "recalibrate or retrain",
+            f"model is {direction}"
+            + (f" ({predicted / actual:.2f}x)" if actual else " (no lead converted)")
+            + "; recalibrate or retrain",
             leads=leads,
             predicted=predicted,
             actual=actual,

@@ -90,7 +90,7 @@ def fit_models(
     log.info("model choice: %s", choice.reason)
     estimator = choice.chosen.estimator
     calibration = choose_method(estimator, x_valid, y_valid, params.calibration, params.seed)
-    calibrated, bounds = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
+    calibrated, adjusted = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
     log.info("calibration: %s (%s)", calibration["method"], calibration["reason"])
     linear = best_of(results, LOGISTIC) or fit_one(
         Candidate(LOGISTIC, {"C": 1.0}), spec, params, x_train, y_train
@@ -105,7 +105,7 @@ def fit_models(
             "reason": choice.reason,
             "checks": choice.checks,
         },
-        calibration={**calibration, "bounds": bounds},
+        calibration={**calibration, **adjusted},
         search_seconds=search_seconds,
         results=results,
     )

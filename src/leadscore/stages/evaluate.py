@@ -77,7 +77,10 @@ def main(
     )
     metrics["model_version"] = bundle.version
     metrics["model_family"] = bundle.card.get("model_family", "boosting")
-    metrics["calibration_method"] = (bundle.card.get("calibration") or {}).get("method")
+    calibration = bundle.card.get("calibration") or {}
+    metrics["calibration_method"] = calibration.get("method")
+    if calibration.get("backwards"):
+        metrics["calibration_backwards"] = True
     metrics.update(auc_spread(params, bundle.card, data_dir, test, probability, metrics))
     metrics["monthly"] = monthly_calibration(test, probability)
     metrics["warnings"] = model_warnings(

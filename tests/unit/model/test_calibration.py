@@ -48,7 +48,8 @@ def test_isotonic_on_a_small_set_never_serves_0_or_1():
     plain = CalibratedClassifierCV(FrozenEstimator(model), method="isotonic").fit(x, y)
     unbounded = plain.predict_proba(x)[:, 1]
     assert unbounded.min() == 0.0 and unbounded.max() == 1.0  # what sklearn alone serves
-    calibrated, bounds = fit_calibrated(model, x, y, "isotonic")
+    calibrated, record = fit_calibrated(model, x, y, "isotonic")
+    bounds = record["bounds"]
     probability = calibrated.predict_proba(x)[:, 1]
     assert 0 < bounds["floor"] == probability.min() and probability.max() == bounds["ceiling"] < 1
     bottom, top = unbounded == 0.0, unbounded == 1.0
@@ -60,3 +61,19 @@ def test_isotonic_on_a_small_set_never_serves_0_or_1():
     np.testing.assert_allclose(probability, np.clip(unbounded, bounds["floor"], bounds["ceiling"]))
     new = calibrated.predict_proba(np.array([[-10.0], [10.0]]))[:, 1]
     assert new[0] > 0 and new[1] < 1  # leads beyond the calibration range too
+
+
+def test_a_sigmoid_that_would_turn_the_order_round_serves_the_base_rate(scorer_model):
+    x, y = plateau_data(3_000, seed=2)
+    calibrated, record = fit_calibrated(scorer_model, x, y, "sigmoid")
+    assert record == {"bounds": {}}  # the model orders these leads the right way: a sigmoid
+    forward = calibrated.predict_proba(x)[:, 1]
+    assert np.corrcoef(forward, x[:, 0])[0, 1] > 0.9
+    backwards = -x  # the same leads, the model's output now falls as conversion rises
+    calibrated, record = fit_calibrated(scorer_model, backwards, y, "sigmoid")
+    assert record == {
+        "bounds": {},
+        "backwards": True,
+        "served_probability": pytest.approx(y.mean()),
+    }
+    assert np.allclose(calibrated.predict_proba(backwards)[:, 1], y.mean())

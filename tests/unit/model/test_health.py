@@ -124,3 +124,9 @@ def test_a_grade_below_its_promise_within_the_noise_is_noted_not_flagged(choice_
     (month,) = monthly_feedback(clearly, contract, pd.Timestamp("2026-12-31"))["months"]
     below = [w for w in month["warnings"] if w["check"] == "below_promise"]
     assert [w["grade"] for w in below] == ["C"] and month["flagged"]
+
+
+def test_calibration_drift_in_a_month_without_conversions_says_so():
+    (found,) = health.calibration_drift("2026-06", 300, 0, 0.185, SETTINGS)
+    assert "18.5% against 0.0% converted" in found["message"]
+    assert "too high (no lead converted)" in found["message"] and "inf" not in found["message"]

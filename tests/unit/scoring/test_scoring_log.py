@@ -55,6 +55,9 @@ def test_an_outage_spills_to_the_journal_and_recovery_replays_it(store, caplog):
     assert not log.healthy and log.stats.spilled == 40 and log.stats.written == 0
     assert any("kept in the journal" in message for message in caplog.messages)
     assert unshipped_rows(store.journal) == 40
+    # a score trend during the outage comes from memory; the table is not asked (no wait)
+    assert log.previous(["lead-3", "never-scored"]) == {"lead-3": (4, "D")}
+    assert "previous scores" not in (log.stats.last_error or "")
     store.up()  # the database is back
     assert log.flush(20)
     assert log.healthy and log.stats.replayed == 40 and log.stats.lost == 0
