@@ -22,13 +22,18 @@ import yaml
 # SESSION_ID'). The project turns telemetry off everywhere (Makefile); so do the tests.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DVC_NO_ANALYTICS"] = "1"  # no analytics daemon from the DVC projects tests make
+# One OpenMP thread per process (scikit-learn's boosting, BLAS) unless the caller sets it: on
+# cores shared with other processes, OpenMP's spinning workers made a 3,000-lead boosting fit
+# take 2-50 s instead of 0.1 s. Set before anything loads the OpenMP runtime; the stages and
+# servers the tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEADS = 12_000
 # The tiny project's params.yaml is the project's own file with these edits (comments, quotes
 # and layout kept, so DVC's rewrite of the real file is what the end-to-end tests see).
 # One booster candidate: the shared bundle exercises the tree path quickly; the model choice
-# itself is tested on its own fixtures (tests/unit/model/test_model_choice.py).
+# itself is tested on its own fixtures (tests/e2e/test_model_choice.py).
 TINY_EDITS = {
     "n_leads: 200000": f"n_leads: {TINY_LEADS}",
     "max_iter: 1000": "max_iter: 60",
@@ -46,6 +51,9 @@ TINY_EDITS = {
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
 BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
+# Shared fixtures of both tiers: the small exports with a known truth and their model choice
+# (tests/exports.py), the scoring-log databases of each backend (tests/scoring_log_stores.py).
+pytest_plugins = ["exports", "scoring_log_stores"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

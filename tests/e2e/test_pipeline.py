@@ -33,19 +33,17 @@ def test_repro_writes_every_output(tiny_project):
     ):
         assert (tiny_project / path).is_file(), path
     metrics = json.loads((tiny_project / "reports/metrics.json").read_text())
-    for key in (
-        "roc_auc",
-        "pr_auc",
-        "log_loss",
-        "brier",
-        "ece",
-        "top_lift",
-        "oracle_roc_auc",
-        "baseline_roc_auc",
-        "per_channel",
-    ):
-        assert key in metrics
-    assert 0.5 < metrics["roc_auc"] <= 1
+    for key in ("roc_auc", "oracle_roc_auc", "baseline_roc_auc"):
+        assert 0.5 < metrics[key] <= 1, key
+    assert 0 < metrics["pr_auc"] < 1 and 0 < metrics["log_loss"] < 0.69, metrics  # beats a coin
+    assert 0 < metrics["brier"] < 0.25 and 0 <= metrics["ece"] < 0.1 and metrics["top_lift"] > 1
+    test = pd.read_parquet(tiny_project / "data/processed/test.parquet")
+    assert metrics["leads"] == len(test)
+    channels = metrics["per_channel"]  # every test lead, in its channel's row
+    assert set(channels) == set(test["channel"].astype(str))
+    for channel, row in channels.items():
+        assert row["leads"] == int((test["channel"].astype(str) == channel).sum()), channel
+        assert 0 < row["base_rate"] < 1 and 0 <= row["roc_auc"] <= 1, channel
 
 
 def test_raw_test_rows_score_as_evaluated_through_batch_and_api(
@@ -118,14 +116,21 @@ def test_mlflow_holds_the_run_and_model_version(tiny_project):
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
-    assert run_data.params["train.choice.prefer"]
+    assert run_data.params["train.choice.prefer"] == "boosting"  # the tiny project's rule
     assert run_data.tags["model_family"] == card["model_family"]
     (child,) = client.search_runs(  # the one candidate of the tiny search, as a child run
         [card["mlflow"]["experiment_id"]],
         f"tags.mlflow.parentRunId = '{card['mlflow']['run_id']}'",
     )
-    assert child.data.tags["candidate.chosen"] == "true" and child.data.metrics["valid_roc_auc"]
-    assert "test.roc_auc" in run_data.metrics and "valid_roc_auc" in run_data.metrics
+    (candidate,) = card["model_choice"]["candidates"]
+    assert child.data.tags["candidate.chosen"] == "true"
+    assert child.data.metrics["valid_roc_auc"] == pytest.approx(candidate["valid_roc_auc"])
+    assert 0.6 < candidate["valid_roc_auc"] <= 1
+    # the training run holds the card's validation figures and every number evaluate wrote
+    assert run_data.metrics["valid_roc_auc"] == pytest.approx(card["metrics"]["valid_roc_auc"])
+    written = json.loads((tiny_project / "reports/metrics.json").read_text())
+    numbers = {k: float(v) for k, v in written.items() if isinstance(v, int | float)}
+    assert numbers and {k: run_data.metrics[f"test.{k}"] for k in numbers} == pytest.approx(numbers)
     artifacts = {a.path for a in client.list_artifacts(card["mlflow"]["run_id"], "evaluation")}
     assert "evaluation/roc.csv" in artifacts
     version = client.get_model_version(

@@ -23,12 +23,19 @@ SRC = ROOT / "src"
 PIPELINE = ROOT / "dvc.yaml"  # the examples under examples/ run this file through a symlink
 
 
+@cache
 def module_file(name: str) -> Path | None:
     """The source file of a `leadscore` module or package, or None if it is not one."""
     path = SRC.joinpath(*name.split("."))
     if (path / "__init__.py").is_file():
         return path / "__init__.py"
     return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+@cache
+def tree_of(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for the session (never modified)."""
+    return ast.parse(path.read_text())
 
 
 def imported_names(node: ast.AST, module: str) -> set[str]:
@@ -46,6 +53,12 @@ def imported_names(node: ast.AST, module: str) -> set[str]:
             names.add(base)
             names |= {f"{base}.{alias.name}" for alias in item.names}
     return {name for name in names if name.split(".")[0] == "leadscore" and module_file(name)}
+
+
+@cache
+def imports_of(name: str) -> frozenset[str]:
+    """The `leadscore` modules a module's import statements name (walked once per session)."""
+    return frozenset(imported_names(tree_of(module_file(name)), name))
 
 
 def with_packages(name: str) -> set[str]:
@@ -78,15 +91,14 @@ def closure(start: frozenset[str], walked: frozenset[str] = frozenset()) -> froz
         if name in seen:
             continue
         seen.add(name)
-        tree = ast.parse(module_file(name).read_text())
-        for imported in imported_names(tree, name):
+        for imported in imports_of(name):
             todo += [n for n in with_packages(imported) if n not in seen]
     return frozenset(seen)
 
 
 def inert(path: Path) -> bool:
     """A module with nothing but a docstring cannot change what a stage writes."""
-    body = ast.parse(path.read_text()).body
+    body = tree_of(path).body
     return all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
 
 
@@ -102,7 +114,7 @@ def package_data(modules: frozenset[str]) -> set[Path]:
         strings = {
             node.value
             for member in members
-            for node in ast.walk(ast.parse(module_file(member).read_text()))
+            for node in ast.walk(tree_of(module_file(member)))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
         for pattern in patterns:
@@ -111,11 +123,12 @@ def package_data(modules: frozenset[str]) -> set[Path]:
     return files
 
 
-def stage_files(stage: str) -> set[Path]:
+@cache
+def stage_files(stage: str) -> frozenset[Path]:
     start = cli_imports(stage) | {f"leadscore.stages.{stage}"}
     modules = closure(frozenset(start), walked=frozenset({"leadscore.cli"}))
     files = {module_file(name) for name in modules} | package_data(modules)
-    return {path for path in files if path.suffix != ".py" or not inert(path)}
+    return frozenset(path for path in files if path.suffix != ".py" or not inert(path))
 
 
 def stages_of(pipeline: Path) -> dict[str, dict]:
@@ -128,7 +141,7 @@ def dep_paths(pipeline: Path, stage: dict) -> list[Path]:
     return [(pipeline.parent / dep).resolve() for dep in deps]
 
 
-def uncovered(files: set[Path], deps: list[Path]) -> list[str]:
+def uncovered(files: frozenset[Path], deps: list[Path]) -> list[str]:
     return sorted(
         str(path.relative_to(ROOT))
         for path in files

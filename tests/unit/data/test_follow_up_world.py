@@ -8,7 +8,7 @@ import pytest
 
 from leadscore.core import fields
 from leadscore.core.business_hours import add_business_hours, business_hours_between
-from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest, input_fields
+from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest
 from leadscore.data.leakage import guard
 
 FOLLOW_UP = (fields.FIRST_CONTACT_AT, fields.SALES_TOUCHES, fields.OWNER)
@@ -72,18 +72,3 @@ def test_follow_up_fields_are_excluded_by_evidence(reviewed, tiny_params):
         assert f"recorded only where {fields.FIRST_CONTACT_AT}" in " ".join(flagged[name]["flags"])
     assert f"recorded only where {fields.WON_AT}" in " ".join(flagged[fields.DEAL_VALUE]["flags"])
     assert set(fields.CATEGORICAL_FEATURES + fields.NUMERIC_FEATURES) <= set(kept)
-
-
-def test_a_model_trained_on_the_generated_table_never_sees_follow_up(
-    reviewed, tiny_split, tiny_params
-):
-    from leadscore.core.schema import FeatureSpec
-    from leadscore.model.train import train_models
-
-    valid, kept, _ = reviewed
-    candidates = FeatureSpec.from_dict(input_fields(valid, kept, builtin=True))
-    pipeline, _, card = train_models(tiny_split.train, tiny_split.valid, tiny_params, candidates)
-    inputs = set(card.spec.fields)
-    assert inputs and not inputs & set(FOLLOW_UP)
-    assert not inputs & {"sales_status", fields.DEAL_VALUE}
-    assert not set(FOLLOW_UP) & set(pipeline.feature_names_in_)

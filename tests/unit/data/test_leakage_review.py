@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from stages import files_params, run_stages
+from exports import export_frame, sigmoid
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
@@ -27,43 +24,6 @@ from leadscore.data.leakage import (
 from leadscore.views.contract import contract_report
 
 LEAKAGE = LeakageParams()
-PIPELINE = ("prepare", "ingest", "split", "train", "grade", "evaluate", "importance", "contract")
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def export_frame(n: int, seed: int, intercept: float = -1.3) -> pd.DataFrame:
-    """A CRM export with a field measured during the sales contact (`call_minutes`).
-
-    Converted leads talked longer to sales: alone the call length ranks converters with an AUC
-    of about 0.8. `meeting_room` has a post-contact name and no signal. The outcome of the
-    previous campaign is an earlier, finished interaction known before the contact: a
-    suspicious name and a moderate signal.
-    """
-    rng = np.random.default_rng(seed)
-    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 420, n), unit="D")
-    page_views = rng.poisson(4, n)
-    previous = rng.choice(["success", "failure", "none"], n, p=[0.15, 0.3, 0.55])
-    source = rng.choice(["web", "event", "partner"], n)
-    logit = intercept + 0.25 * (page_views - 4) + 0.9 * (previous == "success")
-    logit = logit + 0.2 * (source == "web")
-    converted = rng.random(n) < sigmoid(logit)
-    follow_up = created + pd.to_timedelta(rng.integers(1, 30, n), unit="D")
-    return pd.DataFrame(
-        {
-            "Lead Key": [f"K{i:05d}" for i in range(n)],
-            "Created": created.astype(str),
-            "Converted": np.where(converted, "yes", "no"),
-            "page_views": page_views,
-            "Source": source,
-            "previous_campaign_outcome": previous,
-            "call_minutes": np.exp(rng.normal(2.0 + 1.2 * converted, 1.0)).round(1),
-            "meeting_room": rng.choice(["north", "south", "east"], n),
-            "follow_up_date": follow_up.astype(str),
-        }
-    )
 
 
 # --- evidence and verdicts -----------------------------------------------------------------
@@ -306,95 +266,6 @@ def test_at_a_low_base_rate_the_odds_rule_reads_like_a_lift(default_params_raw):
 
 
 # --- in-process pipeline: the in-contact field blocks publishing until signed off ----------
-
-
-def leak_contract(raw: dict, allowed: list) -> dict:
-    """A contract for the export below: promises fit for a base rate of about 60 %."""
-    contract = raw["contract"]
-    contract["grades"] = {
-        "A": {"min_conversion": 0.85, "max_leads_per_month": 100},
-        "B": {"min_conversion": 0.6},
-        "C": {"min_conversion": 0.4},
-    }
-    contract["excluded_fields"] = []
-    contract["allowed_fields"] = allowed
-    contract["profiles"] = {
-        "marketing": {"match": "all", "rules": [{"field": "page_views", "op": "ge", "value": 7}]},
-        "sales": {"match": "all", "rules": [{"field": "Source", "op": "eq", "value": "event"}]},
-    }
-    return raw
-
-
-def export_data() -> dict:
-    return {
-        "source": "files",
-        "files": [{"path": "leads.csv"}],
-        "id_column": "Lead Key",
-        "created_column": "Created",
-        "outcome": {"column": "Converted", "positive_values": ["yes"], "won_date_column": None},
-    }
-
-
-EARLIER = [
-    {"field": "previous_campaign_outcome", "reason": "the previous campaign ended before"},
-    {"field": "meeting_room", "reason": "the room of the webinar the lead signed up for"},
-]
-
-
-def test_an_in_contact_field_blocks_publishing_until_the_contract_signs_it_off(
-    tmp_path, default_params_raw, monkeypatch
-):
-    """The acceptance fixture, at a base rate of about 60 % (where a lift of 2.0 is impossible)."""
-    export_frame(5000, seed=11, intercept=0.25).to_csv(tmp_path / "leads.csv", index=False)
-    raw = leak_contract(files_params(default_params_raw, export_data()), EARLIER)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    run_stages(tmp_path, monkeypatch, PIPELINE)
-
-    contract = json.loads((tmp_path / "reports" / "contract.json").read_text())
-    assert 0.55 < contract["base_rate"] < 0.65 and 2.0 * contract["base_rate"] > 1
-    call = contract["field_review"]["fields"]["call_minutes"]
-    assert 0.75 <= call["single_field_auc"] <= 0.85 and call["input"]
-    assert call["importance_share"] > 0.5, call["importance_share"]
-    assert call["verdict"] == REVIEW and call["awaiting_sign_off"]
-    assert any(r.startswith("dominates the model") for r in call["reasons"])
-    for name in ("meeting_room", "previous_campaign_outcome"):
-        row = contract["field_review"]["fields"][name]
-        assert row["verdict"] == REVIEW and row["input"] and row["allowed_by_contract"], name
-    gate = contract["publish_gate"]
-    assert not gate["publishable"]
-    failed = [name for name, check in gate["checks"].items() if not check["passed"]]
-    assert failed == ["fields_under_review"]
-    assert gate["checks"]["fields_under_review"]["actual"] == ["call_minutes"]
-    assert gate["checks"]["odds_ratio_over_base_rate"]["actual"] > 2.5  # ranks well at 60 %
-    markdown = (tmp_path / "reports" / "contract.md").read_text()
-    assert "## Leakage review" in markdown and "| call_minutes | numeric |" in markdown
-    assert "BLOCKS publishing" in markdown and "odds that an A lead converts" in markdown
-
-    # Both owners sign the call length off (say the dialler logs it before the score is due):
-    signed = [*EARLIER, {"field": "call_minutes", "reason": "logged before scoring"}]
-    (tmp_path / "params.yaml").write_text(
-        yaml.safe_dump(leak_contract(raw, signed), sort_keys=False)
-    )
-    run_stages(tmp_path, monkeypatch, ("contract",))
-    contract = json.loads((tmp_path / "reports" / "contract.json").read_text())
-    assert contract["publish_gate"]["publishable"]
-    assert contract["field_review"]["fields"]["call_minutes"]["allowed_reason"] == (
-        "logged before scoring"
-    )
-
-
-@pytest.mark.e2e  # runs the tiny project (dvc repro)
-def test_the_built_in_run_shows_the_review_and_signs_off_its_fields(tiny_project: Path):
-    contract = json.loads((tiny_project / "reports" / "contract.json").read_text())
-    review = contract["field_review"]["fields"]
-    assert review["sales_status"]["verdict"] == EXCLUDED and not review["sales_status"]["input"]
-    for name in ("website_visits", "pages_per_visit", "pricing_page_visits",
-                 "days_since_last_activity"):  # fmt: skip
-        assert review[name]["verdict"] == REVIEW and review[name]["allowed_by_contract"], name
-    assert contract["publish_gate"]["checks"]["fields_under_review"]["passed"]
-    html = (tiny_project / "reports" / "report.html").read_text()
-    assert "the leakage review" in html and "days_since_last_activity" in html
-    assert "<b>Signed off:</b> days since the lead&#39;s own last web" in html
 
 
 # --- sales follow-up fields are caught by their evidence, whatever they are called ---------

@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exports import bundle_with
 
 from leadscore.analysis.importance import compute, permutation_importance
-from leadscore.core.config import ImportanceParams, parse_params
-from leadscore.model.bundle import load_bundle, save_bundle
-from leadscore.model.thresholds import derive_grading, grading_record
-from leadscore.model.train import booster_of, train_models
+from leadscore.core.config import ImportanceParams
+from leadscore.model.train import booster_of
 from leadscore.scoring import linear
 from leadscore.scoring.scorer import Scorer
-
-BUNDLES: dict[str, object] = {}
-
-
-def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
-    """A sealed bundle whose model is the logistic regression, calibrated by `method`."""
-    if method in BUNDLES:
-        return BUNDLES[method]
-    raw = {**raw_params}
-    raw["train"] = {
-        **raw["train"],
-        "search": {**raw["train"]["search"], "families": ["logistic"]},
-        "calibration": {**raw["train"]["calibration"], "method": method},
-    }
-    params = parse_params(raw)
-    export = exports["sparse"]
-    pipeline, baseline, card = train_models(export.train, export.valid, params, export.spec)
-    probability = pipeline.predict_proba(export.valid[list(export.spec.fields)])[:, 1]
-    grading, derivation = derive_grading(
-        probability, len(export.valid) / 3, params.contract.grades, export.valid["converted"]
-    )
-    record = grading_record(grading, derivation, params.contract, card.model_version)
-    save_bundle(directory / "models", pipeline, baseline, card, record)
-    BUNDLES[method] = load_bundle(directory / "models")
-    return BUNDLES[method]
 
 
 @pytest.fixture(scope="module", params=["sigmoid", "isotonic"])
@@ -118,26 +92,3 @@ def test_the_field_terms_rebuild_the_raw_output(scorer, linear_bundle, exports):
     total = sum(scorer.field_output(matrix, j) for j in range(len(scorer.fields)))
     np.testing.assert_allclose(scorer.linear.intercept + total, scorer.raw_output(matrix))
     assert all(scorer.uses_field(j) for j in range(len(scorer.fields)))
-
-
-@pytest.mark.server
-def test_the_service_serves_a_regression_with_reasons(
-    start_server, exports, choice_params_raw, tmp_path
-):
-    linear_bundle = bundle_with("isotonic", exports, choice_params_raw, tmp_path)
-    server = start_server(linear_bundle.path)
-    test = exports["sparse"].test
-    lead = test[test["partner_score"].notna()].iloc[0]
-    request = {"lead_id": lead["lead_id"], "channel": lead["channel"]}
-    request.update({name: float(lead[name]) for name in linear_bundle.card.features.numeric})
-    answer = server.client.post(
-        "/v1/score",
-        json={"leads": [request]},
-        headers={"X-API-Key": "test-key-123"},  # tests/conftest.py API_KEY
-    )
-    assert answer.status_code == 200, answer.text
-    result = answer.json()["results"][0]
-    expected = linear_bundle.pipeline.predict_proba(test[test["lead_id"] == lead["lead_id"]])[0, 1]
-    assert result["probability"] == pytest.approx(expected, abs=1e-12)
-    assert result["explanation"]["reasons"][0]["field"] == "partner_score"
-    assert result["model_version"] == linear_bundle.version

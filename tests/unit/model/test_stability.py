@@ -1,34 +1,16 @@
-"""The spread of the test AUC over refits of the chosen recipe, and the gate on its lower end."""
+"""The gate on the lower end of the test AUC's spread, and the bootstrap spread. (The spread over
+refits of the chosen recipe: tests/e2e/test_model_choice.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from leadscore.analysis.evaluate import (
     bootstrap_spread,
-    recipe_spread,
     signal_verdict,
     uses_refits,
 )
 from leadscore.core.stats import roc_auc_interval
-
-
-def test_refits_of_the_recipe_spread_the_test_auc(exports, trained, choice_params):
-    export = exports["sparse"]
-    pipeline, _, card = trained
-    assert uses_refits(card, choice_params.evaluate)
-    y = export.test["converted"].to_numpy(int)
-    served = pipeline.predict_proba(export.test)[:, 1]
-    low, _ = roc_auc_interval(y, served)
-    spread = recipe_spread(export.train, export.valid, export.test, card, choice_params, low)
-    values = spread["test_auc_spread_values"]
-    assert spread["test_auc_spread_method"] == "refits" and len(values) == 3
-    assert len(set(values)) == 3  # each refit saw other training leads
-    assert spread["test_auc_spread_min"] == pytest.approx(min(values), abs=1e-6)
-    assert spread["test_auc_spread_max"] == pytest.approx(max(values), abs=1e-6)
-    assert spread["test_auc_spread_sd"] > 0
-    assert spread["roc_auc_gate_low"] <= min(low, min(values))
 
 
 def test_a_lucky_seed_cannot_pass_the_gate():

@@ -1,15 +1,13 @@
-"""`leadscore score IN -o OUT`: chunks, rejects with reasons, and the API's exact answers."""
+"""`leadscore score IN -o OUT`, run in-process: chunks, rejects with reasons, no half runs."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import API_KEY
 from typer.testing import CliRunner
 
 from leadscore.cli import app
@@ -76,40 +74,6 @@ def test_a_file_without_lead_ids_is_refused(tmp_path, tiny_bundle_dir):
     pd.DataFrame({"channel": ["webinar"]}).to_csv(source, index=False)
     done = run_score(str(source), "-o", str(tmp_path / "o.csv"), "--model", str(tiny_bundle_dir))
     assert done.exit_code == 1 and "no 'lead_id' column" in done.output
-
-
-@pytest.mark.server
-def test_api_and_batch_cli_give_identical_results(tmp_path, served, leads_csv, tiny_bundle_dir):
-    out = tmp_path / "scores.csv"
-    done = run_score(
-        str(leads_csv), "-o", str(out), "--model", str(tiny_bundle_dir), "--reasons", "--no-log"
-    )
-    assert done.exit_code == 0, done.output
-    batch = pd.read_csv(out, dtype={"lead_id": str}, keep_default_na=False).head(40)
-
-    spec = load_bundle(tiny_bundle_dir).card.spec
-    frame = pd.read_csv(leads_csv, dtype={"lead_id": str}).head(40)
-    leads = []
-    for record in frame.to_dict("records"):
-        lead = {"lead_id": record["lead_id"]}
-        for name in spec.fields:
-            value = record[name]
-            if pd.isna(value):
-                continue
-            lead[name] = bool(value) if name in spec.boolean else value
-            if name in spec.numeric:
-                lead[name] = float(value)
-        leads.append(lead)
-    answer = served[0].client.post(
-        "/v1/score", json={"leads": leads}, headers={"X-API-Key": API_KEY}
-    )
-    api = answer.json()["results"]
-    for row, result in zip(batch.to_dict("records"), api, strict=True):
-        assert row["lead_id"] == result["lead_id"]
-        assert row["probability"] == result["probability"]
-        assert (row["score"], row["grade"]) == (result["score"], result["grade"])
-        assert json.loads(row["explanation"]) == result["explanation"]
-        assert row["warnings"] == "; ".join(result["warnings"])
 
 
 # --- a run never half-finishes ---------------------------------------------------------------

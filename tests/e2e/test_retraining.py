@@ -1,19 +1,62 @@
-"""The 1-100 score ranks leads by the model's raw output; the grade follows the calibrated
-probability. Calibration's flat steps must not tie leads the model separates.
-
-The tiny bundle's calibration set is small, so it is calibrated by a sigmoid (no ties); these
-tests use the same model calibrated by isotonic regression, whose steps do tie leads."""
+"""Second trainings on the generated data (the shared tiny model is trained once, in
+tests/conftest.py): training is reproducible, a model trained on every field the leakage guard
+keeps never sees sales' follow-up, and the same model calibrated by isotonic regression keeps
+the 1-100 score apart from calibration's ties. Each trains a real model, so end to end."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import grading_record_of
 
+from leadscore.core import fields
+from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest, input_fields
+from leadscore.data.leakage import guard
 from leadscore.model.bundle import load_bundle, save_bundle
 from leadscore.model.grading import Grading, raw_score_edges
-from leadscore.model.train import raw_output
+from leadscore.model.train import booster_of, raw_output
 from leadscore.scoring.scorer import Scorer, score_leads
+
+
+def test_training_is_reproducible(tiny_models, tiny_split, tiny_params):
+    from leadscore.model.train import train_models
+
+    _, _, card = tiny_models
+    pipeline2, _, card2 = train_models(tiny_split.train, tiny_split.valid, tiny_params)
+    assert card2.model_version == card.model_version
+    assert card2.metrics.valid_roc_auc == card.metrics.valid_roc_auc
+    assert booster_of(pipeline2).n_iter_ == card.booster_iterations
+
+
+FOLLOW_UP = (fields.FIRST_CONTACT_AT, fields.SALES_TOUCHES, fields.OWNER)
+
+
+@pytest.fixture(scope="module")
+def reviewed(tiny_split, tiny_params):
+    """The leakage guard on the generated table, as the ingest stage runs it."""
+    spec = LeadTableSpec()
+    valid = ingest(pd.concat([tiny_split.train, tiny_split.valid, tiny_split.test]), spec).valid
+    leakage = tiny_params.data.leakage
+    kinds = builtin_kinds(spec)
+    kept, flagged = guard(valid, kinds, leakage.max_single_field_auc, leakage.folds)
+    return valid, kept, flagged
+
+
+def test_a_model_trained_on_the_generated_table_never_sees_follow_up(
+    reviewed, tiny_split, tiny_params
+):
+    from leadscore.core.schema import FeatureSpec
+    from leadscore.model.train import train_models
+
+    valid, kept, _ = reviewed
+    candidates = FeatureSpec.from_dict(input_fields(valid, kept, builtin=True))
+    pipeline, _, card = train_models(tiny_split.train, tiny_split.valid, tiny_params, candidates)
+    inputs = set(card.spec.fields)
+    assert inputs and not inputs & set(FOLLOW_UP)
+    assert not inputs & {"sales_status", fields.DEAL_VALUE}
+    assert not set(FOLLOW_UP) & set(pipeline.feature_names_in_)
+
 
 GRADE_ORDER = {"D": 0, "C": 1, "B": 2, "A": 3}
 
@@ -74,10 +117,3 @@ def test_raw_edges_cut_equal_steps_away_from_any_calibration_lead(bundle, tiny_s
     assert steps.min() >= 0.5 * len(raw) / 100 and steps.max() <= 2 * len(raw) / 100
     nudged = grading.score(None, raw + np.where(np.arange(len(raw)) % 2, 1e-12, -1e-12))
     assert (nudged == grading.score(None, raw)).all()
-
-
-def test_a_grading_without_raw_edges_scores_from_the_probability():
-    old = Grading({"A": 0.5, "B": 0.2, "C": 0.1}, tuple(np.linspace(0.01, 0.99, 99)))
-    assert old.score(np.array([0.0, 0.495, 1.0])).tolist() == [1, 50, 100]
-    with pytest.raises(ValueError, match="raw"):
-        Grading({"A": 0.5, "B": 0.2, "C": 0.1}, (0.5,) * 99, (0.0,) * 99).score(np.array([0.5]))

@@ -1,0 +1,54 @@
+"""A pytest plugin of the suite (tests/conftest.py `pytest_plugins`): scoring-log databases of
+each backend, for the scoring-log tests of both tiers. The PostgreSQL one starts a real server,
+so its tests are marked `server` (`make test-fast` leaves them to `make test`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leadscore.scoring.log import rows_for
+from leadscore.views.feedback import read_scoring_log
+
+
+def some_rows(n: int, prefix: str = "lead") -> list[tuple]:
+    return rows_for(
+        [f"{prefix}-{i}" for i in range(n)],
+        [0.1 * (i % 10) for i in range(n)],
+        [1 + i % 100 for i in range(n)],
+        ["ABCD"[i % 4] for i in range(n)],
+        "m-1",
+        "c-1",
+        source="api",
+    )
+
+
+def table_ids(url: str) -> list[str]:
+    return read_scoring_log(url)["lead_id"].tolist()
+
+
+@dataclass
+class Store:
+    """A scoring-log database of one backend, its journal, and a way to take it down."""
+
+    url: str
+    journal: Path
+    down: Callable[[], None]
+    up: Callable[[], None]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.server)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        database = tmp_path / "log.db"
+        # a directory where the database file should be: every write fails until removed
+        yield Store(f"sqlite:///{database}", tmp_path / "journal", database.mkdir, database.rmdir)
+        return
+    server = request.getfixturevalue("postgres")
+    url = request.getfixturevalue("pg_database")
+    yield Store(url, tmp_path / "journal", server.stop, server.start)
+    if not server.ready():  # a failed test must not leave the session's server down
+        server.start()
