@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -52,7 +52,7 @@ from leadscore.scoring.batch import BatchInputError, score_chunk
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:
-    from pyspark import Accumulator, Broadcast
+    from pyspark import Accumulator, AccumulatorParam, Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
@@ -302,9 +302,9 @@ class TaskLog:
 
 def score_partition(
     batches: Iterator[pd.DataFrame],
-    bundle: Broadcast,
+    bundle: Broadcast[ShippedBundle],
     reasons: bool,
-    counts: Accumulator,
+    counts: Accumulator[dict[str, int]],
     log_root: str | None,
     stamp: datetime,
 ) -> Iterator[pd.DataFrame]:
@@ -324,7 +324,7 @@ def score_partition(
 
 
 def rejected_partition(
-    batches: Iterator[pd.DataFrame], bundle: Broadcast
+    batches: Iterator[pd.DataFrame], bundle: Broadcast[ShippedBundle]
 ) -> Iterator[pd.DataFrame]:
     """`mapInPandas` body of the second pass: the rejected rows as read, with their reason."""
     scorer = scorer_for(bundle.value)
@@ -398,8 +398,8 @@ def log_location(location: str) -> str:
 
 def score_frame(
     leads: DataFrame,
-    bundle: Broadcast,
-    counts: Accumulator,
+    bundle: Broadcast[ShippedBundle],
+    counts: Accumulator[dict[str, int]],
     reasons: bool = False,
     scoring_log: str | None = None,
     stamp: datetime | None = None,
@@ -428,7 +428,7 @@ def score_frame(
     return leads.mapInPandas(body, schema)
 
 
-def rejected_rows(leads: DataFrame, bundle: Broadcast) -> DataFrame:
+def rejected_rows(leads: DataFrame, bundle: Broadcast[ShippedBundle]) -> DataFrame:
     """The rows the scorer refuses, as read, with the reason (lazy)."""
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -482,7 +482,10 @@ def run_scoring(
     sink_format = sink_format or format_of(sink)
     leads = read_leads(spark, source, source_format)
     bundle = spark.sparkContext.broadcast(shipped)
-    counts = spark.sparkContext.accumulator({}, Counts())
+    counts: Accumulator[dict[str, int]] = spark.sparkContext.accumulator(
+        {},
+        cast("AccumulatorParam[dict[str, int]]", Counts()),  # Counts follows its protocol
+    )
     log_root = log_location(scoring_log) if scoring_log else None
     try:
         scores = score_frame(leads, bundle, counts, reasons, log_root, scorer=scorer)
