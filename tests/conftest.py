@@ -188,6 +188,33 @@ def tiny_bundle_dir(tmp_path_factory, tiny_models, tiny_grading_record) -> Path:
 
 
 @pytest.fixture(scope="session")
+def leads_csv(tmp_path_factory, tiny_split, tiny_bundle_dir) -> Path:
+    """500 tiny test leads as a raw CSV (lead_id and the model's inputs), for the batch CLI."""
+    from leadscore.model.bundle import load_bundle
+
+    spec = load_bundle(tiny_bundle_dir).card.spec
+    path = tmp_path_factory.mktemp("batch") / "leads.csv"
+    tiny_split.test.head(500)[["lead_id", *spec.fields]].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def reviewed(tiny_split, tiny_params):
+    """The leakage guard on the generated table, as the ingest stage runs it:
+    (valid leads, kept fields, flagged fields)."""
+    import pandas as pd
+
+    from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest
+    from leadscore.data.leakage import guard
+
+    spec = LeadTableSpec()
+    valid = ingest(pd.concat([tiny_split.train, tiny_split.valid, tiny_split.test]), spec).valid
+    leakage = tiny_params.data.leakage
+    kept, flagged = guard(valid, builtin_kinds(spec), leakage.max_single_field_auc, leakage.folds)
+    return valid, kept, flagged
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server for the session (loopback port, temporary cluster)."""
     from postgres import PostgresServer

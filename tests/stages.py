@@ -28,3 +28,12 @@ def files_params(default_params_raw, data: dict, **overrides) -> dict:
     for key, value in overrides.items():
         raw[key] = value
     return raw
+
+
+def run_score(*args: str):
+    """The real `leadscore score` command, run in-process."""
+    from typer.testing import CliRunner
+
+    from leadscore.cli import app
+
+    return CliRunner().invoke(app, ["score", *args])

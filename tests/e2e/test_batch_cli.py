@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from stages import run_score
 
-from leadscore.cli import app
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.scorer import score_leads
-
-
-def run_score(*args: str):
-    """The real `leadscore score` command, run in-process."""
-    return CliRunner().invoke(app, ["score", *args])
-
-
-@pytest.fixture(scope="module")
-def leads_csv(tmp_path_factory, tiny_split, tiny_bundle_dir) -> Path:
-    spec = load_bundle(tiny_bundle_dir).card.spec
-    path = tmp_path_factory.mktemp("batch") / "leads.csv"
-    tiny_split.test.head(500)[["lead_id", *spec.fields]].to_csv(path, index=False)
-    return path
 
 
 def test_batch_scores_equal_the_pipeline_in_chunks(tmp_path, leads_csv, tiny_bundle_dir):

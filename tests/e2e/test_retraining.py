@@ -6,13 +6,11 @@ the 1-100 score apart from calibration's ties. Each trains a real model, so end 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import grading_record_of
 
 from leadscore.core import fields
-from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest, input_fields
-from leadscore.data.leakage import guard
+from leadscore.data.ingest import input_fields
 from leadscore.model.bundle import load_bundle, save_bundle
 from leadscore.model.grading import Grading, raw_score_edges
 from leadscore.model.train import booster_of, raw_output
@@ -30,17 +28,6 @@ def test_training_is_reproducible(tiny_models, tiny_split, tiny_params):
 
 
 FOLLOW_UP = (fields.FIRST_CONTACT_AT, fields.SALES_TOUCHES, fields.OWNER)
-
-
-@pytest.fixture(scope="module")
-def reviewed(tiny_split, tiny_params):
-    """The leakage guard on the generated table, as the ingest stage runs it."""
-    spec = LeadTableSpec()
-    valid = ingest(pd.concat([tiny_split.train, tiny_split.valid, tiny_split.test]), spec).valid
-    leakage = tiny_params.data.leakage
-    kinds = builtin_kinds(spec)
-    kept, flagged = guard(valid, kinds, leakage.max_single_field_auc, leakage.folds)
-    return valid, kept, flagged
 
 
 def test_a_model_trained_on_the_generated_table_never_sees_follow_up(

@@ -4,29 +4,14 @@ over the API, and a logistic regression served with its reasons."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import API_KEY
 from exports import bundle_with
-from typer.testing import CliRunner
+from stages import run_score
 
-from leadscore.cli import app
 from leadscore.model.bundle import load_bundle
-
-
-def run_score(*args: str):
-    """The real `leadscore score` command, run in-process."""
-    return CliRunner().invoke(app, ["score", *args])
-
-
-@pytest.fixture(scope="module")
-def leads_csv(tmp_path_factory, tiny_split, tiny_bundle_dir) -> Path:
-    spec = load_bundle(tiny_bundle_dir).card.spec
-    path = tmp_path_factory.mktemp("batch") / "leads.csv"
-    tiny_split.test.head(500)[["lead_id", *spec.fields]].to_csv(path, index=False)
-    return path
 
 
 @pytest.mark.server

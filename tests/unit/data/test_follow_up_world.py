@@ -4,12 +4,9 @@ chance of converting, and the leakage review keeps it out of the model by eviden
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from leadscore.core import fields
 from leadscore.core.business_hours import add_business_hours, business_hours_between
-from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest
-from leadscore.data.leakage import guard
 
 FOLLOW_UP = (fields.FIRST_CONTACT_AT, fields.SALES_TOUCHES, fields.OWNER)
 
@@ -51,17 +48,6 @@ def test_follow_up_speed_changes_conversion(tiny_crm, tiny_split):
     ratio = ratio["won"] / ratio["expected"]
     assert ratio["prompt"] > 1.0 > ratio["late"] > ratio["very late"]
     assert ratio["never"] == 0
-
-
-@pytest.fixture(scope="module")
-def reviewed(tiny_split, tiny_params):
-    """The leakage guard on the generated table, as the ingest stage runs it."""
-    spec = LeadTableSpec()
-    valid = ingest(pd.concat([tiny_split.train, tiny_split.valid, tiny_split.test]), spec).valid
-    leakage = tiny_params.data.leakage
-    kinds = builtin_kinds(spec)
-    kept, flagged = guard(valid, kinds, leakage.max_single_field_auc, leakage.folds)
-    return valid, kept, flagged
 
 
 def test_follow_up_fields_are_excluded_by_evidence(reviewed, tiny_params):
