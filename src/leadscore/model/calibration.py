@@ -84,12 +84,6 @@ def flatten_backwards_sigmoid(calibrated: CalibratedClassifierCV, y: np.ndarray)
         if sigmoid.a_ > 0:  # p = expit(-(a * raw + b)): a > 0 falls as the raw output rises
             sigmoid.a_, sigmoid.b_ = 0.0, float(np.log((1 - rate) / rate))
             found = {"backwards": True, "served_probability": rate}
-    if found:
-        log.warning(
-            "calibration: the model ranks the calibration leads backwards; every lead is served "
-            "the base rate %.1f%% (no usable signal)",
-            100 * rate,
-        )
     return found
 
 

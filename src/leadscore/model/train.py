@@ -101,6 +101,12 @@ def fit_models(
     calibration = choose_method(estimator, x_valid, y_valid, params.calibration, params.seed)
     calibrated, adjusted = fit_calibrated(estimator, x_valid, y_valid, calibration["method"])
     log.info("calibration: %s (%s)", calibration["method"], calibration["reason"])
+    if adjusted.get("backwards"):  # said once here, not for each fold of the method choice
+        log.warning(
+            "calibration: the model ranks the calibration leads backwards; every lead is served "
+            "the base rate %.1f%% (no usable signal)",
+            100 * adjusted["served_probability"],
+        )
     linear = best_of(results, LOGISTIC) or fit_one(
         Candidate(LOGISTIC, {"C": 1.0}), spec, params, x_train, y_train
     )

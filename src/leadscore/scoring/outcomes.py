@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -59,6 +59,19 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+T = TypeVar("T")
+
+
+def _only_for(kind: str, needed: str, article: str, given: T, info: ValidationInfo) -> T:
+    """A field that one kind of outcome event needs and every other kind must leave out."""
+    event = info.data.get("kind")
+    if event == kind and given is None:
+        raise ValueError(f"a {kind} event needs {needed}")
+    if event not in (None, kind) and given is not None:
+        raise ValueError(f"only a {kind} event has {article} (this is {event})")
+    return given
+
+
 class OutcomeEvent(BaseModel):
     """One CRM event for a lead. `value` only (and always) for `won`; `reason` for `lost`."""
 
@@ -96,22 +109,12 @@ class OutcomeEvent(BaseModel):
     @field_validator("value")
     @classmethod
     def _value_for_won(cls, value: float | None, info: ValidationInfo) -> float | None:
-        kind = info.data.get("kind")
-        if kind == "won" and value is None:
-            raise ValueError("a won event needs the deal value")
-        if kind not in (None, "won") and value is not None:
-            raise ValueError(f"only a won event has a value (this is {kind})")
-        return value
+        return _only_for("won", "the deal value", "a value", value, info)
 
     @field_validator("reason")
     @classmethod
     def _reason_for_lost(cls, reason: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("kind")
-        if kind == "lost" and reason is None:
-            raise ValueError("a lost event needs the reason")
-        if kind not in (None, "lost") and reason is not None:
-            raise ValueError(f"only a lost event has a reason (this is {kind})")
-        return reason
+        return _only_for("lost", "the reason", "a reason", reason, info)
 
 
 class OutcomeBatch(BaseModel):
