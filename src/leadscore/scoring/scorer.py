@@ -323,12 +323,15 @@ class Scorer:
             column = frame[name]
             present = column.notna().to_numpy()
             if j < n_categorical:
-                text = clean_text(column)
-                present = text.notna().to_numpy()
-                codes = text.map(self.category_codes[j]).astype("float64").to_numpy()
+                # a chunk holds few distinct texts: clean and look up each once
+                rows, distinct = pd.factorize(column.astype("string"))
+                text = clean_text(pd.Series(distinct, dtype="string"))
+                known = text.map(self.category_codes[j]).astype("float64").to_numpy()
+                codes = np.append(known, np.nan)[rows]  # rows == -1: missing
+                present = np.append(text.notna().to_numpy(), False)[rows]
                 unseen = present & np.isnan(codes)
                 for i in np.flatnonzero(unseen).tolist():
-                    warnings.setdefault(i, []).append(unseen_warning(name, text.iloc[i]))
+                    warnings.setdefault(i, []).append(unseen_warning(name, text.iloc[rows[i]]))
                 matrix[:, j] = codes
             else:
                 if name in self.spec.boolean:
