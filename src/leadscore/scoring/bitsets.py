@@ -14,10 +14,13 @@ after QuickScorer (Lucchese et al., SIGIR 2015), trades the walk for independent
   tree. For numbers the lists are prefixes of one list sorted by threshold.
 - A lead starts every tree with all bits set and ANDs in the lists of its bins. In each tree the
   lowest bit left is the leaf it reaches, whatever the order the nodes were met.
+- An entry is one 64-bit word: the tree in the high half, the mask in the low half (one load per
+  entry; the tree bits an AND leaves in the high half are never read).
 
 The trees' leaf values are added in tree order starting from the booster's constant term, as the
 node walk adds them, so the result is the same float, bit for bit. Models this layout cannot
-hold (a tree with more than 64 leaves, a field with more than 254 thresholds) keep the walk.
+hold (a tree with more than 32 leaves, a field with more than 254 thresholds) keep the walk;
+scikit-learn's default is 31 leaves.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ if TYPE_CHECKING:
 
 N_BINS = 256
 MISSING_BIN = N_BINS - 1  # a missing value, an unknown category, a code outside 0-254
-MASK_TYPES = ((16, np.uint16), (32, np.uint32), (64, np.uint64))
+MAX_LEAVES = 32  # a tree's leaves fit the low half of an entry
+TREE_SHIFT = np.uint64(32)
+LEAF_BITS = np.uint64((1 << MAX_LEAVES) - 1)
 # the lowest set bit of a 64-bit word, by de Bruijn multiplication
 DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _LOWEST_BIT = np.zeros(64, dtype=np.uint64)
@@ -43,14 +48,14 @@ for _bit in range(64):
 
 @dataclass(frozen=True)
 class LeafBitsets:
-    """`ranges[f, bin]` = [start, stop) of the entries (tree, mask) a bin of field f applies."""
+    """`ranges[f, bin]` = [start, stop) of the entries (tree << 32 | mask) a bin of field f
+    applies."""
 
     categorical: np.ndarray  # bool (n_fields,)
     edge_start: np.ndarray  # int64 (n_fields + 1,)
     edges: np.ndarray  # float64: field f's sorted thresholds are edges[start[f]:start[f + 1]]
     ranges: np.ndarray  # int32 (n_fields, 256, 2)
-    entry_tree: np.ndarray  # uint32 (unsigned indices spare numba's negative-index checks)
-    entry_mask: np.ndarray  # uint16, uint32 or uint64: a bit per leaf
+    entries: np.ndarray  # uint64 (unsigned indices spare numba's negative-index checks)
     leaf_start: np.ndarray  # uint64 (n_trees,): tree t's leaves are leaf_value[leaf_start[t]:]
     leaf_value: np.ndarray  # float64, leaves left to right
 
@@ -94,10 +99,8 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
     """The leaf-bitset layout of the trees, or None when they do not fit it."""
     first, count = _leaf_order(arrays)
     n_leaves = count[arrays.roots]
-    mask_type = next((t for width, t in MASK_TYPES if n_leaves.max(initial=1) <= width), None)
-    if mask_type is None or (arrays.category_left[:, MISSING_BIN] != -1).any():
+    if n_leaves.max(initial=1) > MAX_LEAVES or (arrays.category_left[:, MISSING_BIN] != -1).any():
         return None
-    width = np.iinfo(mask_type).bits
     inner = np.flatnonzero(~arrays.is_leaf)
     feature = arrays.links[inner, 0]
     is_categorical = arrays.links[inner, 3] >= 0
@@ -121,17 +124,15 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
         ranks[on_f] = np.searchsorted(thresholds, arrays.split[inner[on_f]])
         edges.append(thresholds)
 
-    all_bits = (1 << width) - 1
     left_child = arrays.links[inner, 1]
     masks = np.array(
-        [all_bits ^ (((1 << int(count[c])) - 1) << int(first[c])) for c in left_child],
-        dtype=mask_type,
+        [int(LEAF_BITS) ^ (((1 << int(count[c])) - 1) << int(first[c])) for c in left_child],
+        dtype=np.uint64,
     )
     goes_right = _goes_right(arrays, inner, ranks)
     trees = tree_of[inner]
 
-    entry_tree: list[np.ndarray] = []
-    entry_mask: list[np.ndarray] = []
+    entries: list[np.ndarray] = []
     n_entries = 0
 
     def add(nodes: np.ndarray, per_tree: bool) -> tuple[int, int]:
@@ -143,8 +144,7 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
             node_trees, node_masks = node_trees[order], node_masks[order]
             node_trees, starts = np.unique(node_trees, return_index=True)
             node_masks = np.bitwise_and.reduceat(node_masks, starts)
-        entry_tree.append(node_trees.astype(np.uint32))
-        entry_mask.append(node_masks)
+        entries.append((node_trees.astype(np.uint64) << TREE_SHIFT) | node_masks)
         start = n_entries
         n_entries += len(node_trees)
         return start, n_entries
@@ -175,8 +175,7 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
         edge_start=np.concatenate([[0], np.cumsum([len(e) for e in edges])]).astype(np.int64),
         edges=np.concatenate([np.zeros(0), *edges]),
         ranges=ranges,
-        entry_tree=np.concatenate([np.zeros(0, np.uint32), *entry_tree]),
-        entry_mask=np.concatenate([np.zeros(0, mask_type), *entry_mask]),
+        entries=np.concatenate([np.zeros(0, np.uint64), *entries]),
         leaf_start=leaf_start.astype(np.uint64),
         leaf_value=leaf_value,
     )
@@ -189,18 +188,16 @@ def _scores(
     edge_start: np.ndarray,
     edges: np.ndarray,
     ranges: np.ndarray,
-    entry_tree: np.ndarray,
-    entry_mask: np.ndarray,
+    entries: np.ndarray,
     leaf_start: np.ndarray,
     leaf_value: np.ndarray,
-    all_leaves: np.integer,
     baseline: float,
 ) -> np.ndarray:
     n_trees = leaf_start.shape[0]
     out = np.empty(X.shape[0])
-    alive = np.empty(n_trees, dtype=entry_mask.dtype)
+    alive = np.empty(n_trees, dtype=np.uint64)
     for i in range(X.shape[0]):
-        alive[:] = all_leaves
+        alive[:] = ~np.uint64(0)
         for f in range(ranges.shape[0]):
             value = X[i, f]
             if np.isnan(value):
@@ -217,10 +214,11 @@ def _scores(
                         high = middle
                 b = low - edge_start[f]
             for k in range(ranges[f, b, 0], ranges[f, b, 1]):
-                alive[entry_tree[k]] &= entry_mask[k]
+                entry = entries[k]
+                alive[entry >> TREE_SHIFT] &= entry
         total = baseline
         for t in range(n_trees):
-            bits = np.uint64(alive[t])
+            bits = alive[t] & LEAF_BITS
             lowest = bits & (~bits + np.uint64(1))
             total += leaf_value[leaf_start[t] + _LOWEST_BIT[(lowest * DE_BRUIJN) >> np.uint64(58)]]
         out[i] = total
@@ -231,10 +229,8 @@ def raw_scores(layout: LeafBitsets, X: np.ndarray, baseline: float) -> np.ndarra
     """The booster's raw output for each row of encoded inputs (float64, C order)."""
     if X.shape[1] < layout.n_fields:
         raise ValueError(f"expected at least {layout.n_fields} columns, got {X.shape[1]}")
-    all_leaves = np.iinfo(layout.entry_mask.dtype).max
     out: np.ndarray = _scores(
-        X, layout.categorical, layout.edge_start, layout.edges, layout.ranges, layout.entry_tree,
-        layout.entry_mask, layout.leaf_start, layout.leaf_value,
-        layout.entry_mask.dtype.type(all_leaves), baseline,
+        X, layout.categorical, layout.edge_start, layout.edges, layout.ranges, layout.entries,
+        layout.leaf_start, layout.leaf_value, baseline,
     )  # fmt: skip
     return out

@@ -5,8 +5,9 @@ broadcasts the bundle's files together with the SHA-256 of its manifest. Each ex
 worker writes the files to a private directory and verifies them again before anything is
 unpickled (the manifest against the broadcast digest, then every file against the manifest, by
 `load_bundle`, as the service does); it compiles the `Scorer` (with its parity check) once and
-keeps it for every later Arrow batch. Each batch goes through `batch.score_chunk`, the local
-CLI's own function, so a lead gets the same probability, score, grade, warnings and reasons.
+keeps it for every later Arrow batch (`mapInArrow`). Each batch becomes a table the way the local
+CLI reads a Parquet batch (`to_pandas`) and goes through `batch.score_chunk`, the local CLI's own
+function, so a lead gets the same probability, score, grade, warnings and reasons.
 
 Rejected rows (a value that cannot be read, no lead id) never reach the scores: when a run finds
 any, a second pass writes them with their reason beside the output, as the local CLI does.
@@ -48,7 +49,7 @@ from leadscore.model.bundle import (
     verified_manifest,
     verify_bundle,
 )
-from leadscore.scoring.batch import BatchInputError, score_chunk
+from leadscore.scoring.batch import REJECT_REASON, BatchInputError, score_chunk
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:
@@ -61,12 +62,18 @@ DEFAULT_SCORING_LOG = "data/scoring_log.parquet"
 LOG_SOURCE = "spark"
 LOG_PARTITION = "scored_date"
 LOG_FLUSH_ROWS = 1_000_000  # a task writes its log rows at least every this many rows
-SCORE_SCHEMA = (
-    f"{fields.LEAD_ID} string, probability double, score long, grade string, warnings string, "
-    "model_version string, contract_version string"
-)
-REASONS_SCHEMA = "explanation string"
-REJECT_SCHEMA = "rejected_reason string"
+# the output's columns, as Spark types and as the Arrow types the executors hand back
+ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "long": pa.int64()}
+SCORE_COLUMNS = {
+    fields.LEAD_ID: "string",
+    "probability": "double",
+    "score": "long",
+    "grade": "string",
+    "warnings": "string",
+    "model_version": "string",
+    "contract_version": "string",
+}
+REASONS_COLUMN = "explanation"
 FORMATS = {
     ".parquet": "parquet",
     ".csv": "csv",
@@ -300,38 +307,46 @@ class TaskLog:
 # --- the per-partition functions (run on the executors) ------------------------------------
 
 
+def score_columns(reasons: bool) -> dict[str, str]:
+    """The output's columns and their Spark types."""
+    return {**SCORE_COLUMNS, **({REASONS_COLUMN: "string"} if reasons else {})}
+
+
 def score_partition(
-    batches: Iterator[pd.DataFrame],
+    batches: Iterator[pa.RecordBatch],
     bundle: Broadcast[ShippedBundle],
     reasons: bool,
     counts: Accumulator[dict[str, int]],
     log_root: str | None,
     stamp: datetime,
-) -> Iterator[pd.DataFrame]:
-    """`mapInPandas` body: score each Arrow batch with the local CLI's `score_chunk`."""
+) -> Iterator[pa.RecordBatch]:
+    """`mapInArrow` body: each Arrow batch becomes a table as the local CLI reads a Parquet
+    batch (`to_pandas`) and is scored with the local CLI's `score_chunk`."""
     scorer = scorer_for(bundle.value)
+    schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in score_columns(reasons).items()])
     task_log = TaskLog(log_root, stamp) if log_root else None
-    for chunk in batches:
-        if chunk.empty:
+    for batch in batches:
+        if not batch.num_rows:
             continue
-        scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
+        scored, rejected = score_chunk(scorer, batch.to_pandas(), reasons=reasons)
         counts.add(tally(scored, rejected))
         if task_log is not None:
             task_log.add(scored)
-        yield scored
+        yield pa.RecordBatch.from_pandas(scored, schema=schema, preserve_index=False)
     if task_log is not None:
         task_log.flush()
 
 
 def rejected_partition(
-    batches: Iterator[pd.DataFrame], bundle: Broadcast[ShippedBundle]
-) -> Iterator[pd.DataFrame]:
-    """`mapInPandas` body of the second pass: the rejected rows as read, with their reason."""
+    batches: Iterator[pa.RecordBatch], bundle: Broadcast[ShippedBundle]
+) -> Iterator[pa.RecordBatch]:
+    """`mapInArrow` body of the second pass: the rejected rows as read, with their reason."""
     scorer = scorer_for(bundle.value)
-    for chunk in batches:
-        if not chunk.empty:
-            _, rejected = score_chunk(scorer, chunk)
-            yield rejected
+    for batch in batches:
+        if batch.num_rows:
+            _, rejected = score_chunk(scorer, batch.to_pandas())
+            schema = batch.schema.append(pa.field(REJECT_REASON, pa.string()))
+            yield pa.RecordBatch.from_pandas(rejected, schema=schema, preserve_index=False)
 
 
 # --- reading, scoring, writing (driver) ----------------------------------------------------
@@ -424,16 +439,16 @@ def score_frame(
         log_root=scoring_log,
         stamp=stamp or datetime.now(UTC),
     )
-    schema = SCORE_SCHEMA + (f", {REASONS_SCHEMA}" if reasons else "")
-    return leads.mapInPandas(body, schema)
+    schema = ", ".join(f"{name} {kind}" for name, kind in score_columns(reasons).items())
+    return leads.mapInArrow(body, schema)
 
 
 def rejected_rows(leads: DataFrame, bundle: Broadcast[ShippedBundle]) -> DataFrame:
     """The rows the scorer refuses, as read, with the reason (lazy)."""
     from pyspark.sql.types import StringType, StructField, StructType
 
-    schema = StructType([*leads.schema.fields, StructField("rejected_reason", StringType())])
-    return leads.mapInPandas(partial(rejected_partition, bundle=bundle), schema)
+    schema = StructType([*leads.schema.fields, StructField(REJECT_REASON, StringType())])
+    return leads.mapInArrow(partial(rejected_partition, bundle=bundle), schema)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ class TreeArrays:
         return bitsets.from_tree_arrays(self)
 
 
-def _in_bitset(bitset: np.ndarray, code: int) -> bool:
-    return bool((int(bitset[code // 32]) >> (code % 32)) & 1)
+def _bits(bitset: np.ndarray) -> np.ndarray:
+    """A scikit-learn category bitset (8 uint32 words) as 256 booleans, code by code."""
+    words = np.ascontiguousarray(bitset, dtype="<u4")
+    return np.unpackbits(words.view(np.uint8), bitorder="little").astype(bool)
 
 
 def from_hist_gradient_boosting(booster: Any) -> TreeArrays:
@@ -89,12 +91,7 @@ def from_hist_gradient_boosting(booster: Any) -> TreeArrays:
             if not leaf and node["is_categorical"]:
                 left_set = predictor.raw_left_cat_bitsets[node["bitset_idx"]]
                 known = known_bitsets[feature_to_row[node["feature_idx"]]]
-                row = np.full(N_CATEGORY_CODES, -1, dtype=np.int8)
-                for code in range(N_CATEGORY_CODES):
-                    if _in_bitset(left_set, code):
-                        row[code] = 1
-                    elif _in_bitset(known, code):
-                        row[code] = 0
+                row = np.where(_bits(left_set), 1, np.where(_bits(known), 0, -1)).astype(np.int8)
                 columns["category_row"].append(len(category_rows))
                 category_rows.append(row)
             else:

@@ -69,21 +69,24 @@ def fitted(max_leaf_nodes: int, seed: int = 3) -> tuple[HistGradientBoostingClas
     return model.fit(X, y), X
 
 
-@pytest.mark.parametrize(("max_leaf_nodes", "mask_type"), [(7, np.uint16), (31, np.uint32)])
-def test_the_mask_width_follows_the_largest_tree(max_leaf_nodes, mask_type):
+def leaves_per_tree(arrays: trees.TreeArrays) -> np.ndarray:
+    tree_of = np.searchsorted(arrays.roots, np.arange(len(arrays.links)), side="right") - 1
+    return np.bincount(tree_of[arrays.is_leaf])
+
+
+@pytest.mark.parametrize("max_leaf_nodes", [7, 31])  # 31: scikit-learn's default
+def test_trees_of_up_to_32_leaves_take_the_bitsets(max_leaf_nodes):
     booster, X = fitted(max_leaf_nodes)
     arrays = trees.from_hist_gradient_boosting(booster)
-    layout = arrays.bitsets
-    assert layout is not None and layout.entry_mask.dtype == mask_type
+    assert leaves_per_tree(arrays).max() == max_leaf_nodes
     assert_same_as_walk(arrays, X)
     assert_same_as_walk(arrays, hard_values(arrays, X[:500]))
 
 
-def test_trees_wider_than_64_leaves_keep_the_walk():
-    booster, X = fitted(max_leaf_nodes=90)
+def test_trees_wider_than_32_leaves_keep_the_walk():
+    booster, X = fitted(max_leaf_nodes=40)
     arrays = trees.from_hist_gradient_boosting(booster)
-    tree_of = np.searchsorted(arrays.roots, np.arange(len(arrays.links)), side="right") - 1
-    assert np.bincount(tree_of[arrays.is_leaf]).max() > 64
+    assert leaves_per_tree(arrays).max() > bitsets.MAX_LEAVES
     assert bitsets.from_tree_arrays(arrays) is None
     np.testing.assert_allclose(
         trees.raw_scores(arrays, X), booster.decision_function(X), rtol=0, atol=1e-12
