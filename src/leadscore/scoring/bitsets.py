@@ -25,7 +25,7 @@ scikit-learn's default is 31 leaves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numba
@@ -95,21 +95,18 @@ def _goes_right(arrays: TreeArrays, inner: np.ndarray, ranks: np.ndarray) -> np.
     return right
 
 
-def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
-    """The leaf-bitset layout of the trees, or None when they do not fit it."""
-    first, count = _leaf_order(arrays)
-    n_leaves = count[arrays.roots]
-    if n_leaves.max(initial=1) > MAX_LEAVES or (arrays.category_left[:, MISSING_BIN] != -1).any():
-        return None
-    inner = np.flatnonzero(~arrays.is_leaf)
+def _thresholds(
+    arrays: TreeArrays, inner: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray] | None:
+    """Per field: categorical or not, its sorted numeric thresholds; per inner node, the rank of
+    its threshold among its field's (-1 for a categorical split). None when a field does not fit
+    in 255 bins or is split both ways."""
     feature = arrays.links[inner, 0]
     is_categorical = arrays.links[inner, 3] >= 0
     n_fields = int(feature.max()) + 1 if len(inner) else 0
-    tree_of = np.searchsorted(arrays.roots, np.arange(len(arrays.links)), side="right") - 1
-
     categorical = np.zeros(n_fields, dtype=bool)
     edges: list[np.ndarray] = []
-    ranks = np.full(len(inner), -1, dtype=np.int64)  # a numeric split's threshold rank
+    ranks = np.full(len(inner), -1, dtype=np.int64)
     for f in range(n_fields):
         on_f = feature == f
         if is_categorical[on_f].any():
@@ -123,48 +120,79 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
             return None
         ranks[on_f] = np.searchsorted(thresholds, arrays.split[inner[on_f]])
         edges.append(thresholds)
+    return categorical, edges, ranks
 
-    left_child = arrays.links[inner, 1]
-    masks = np.array(
-        [int(LEAF_BITS) ^ (((1 << int(count[c])) - 1) << int(first[c])) for c in left_child],
-        dtype=np.uint64,
-    )
-    goes_right = _goes_right(arrays, inner, ranks)
-    trees = tree_of[inner]
 
-    entries: list[np.ndarray] = []
-    n_entries = 0
+@dataclass
+class _Entries:
+    """The entry list being built: each call appends one block and gives its [start, stop)."""
 
-    def add(nodes: np.ndarray, per_tree: bool) -> tuple[int, int]:
-        """Append these nodes' entries (ANDed per tree when asked); their [start, stop)."""
-        nonlocal n_entries
-        node_trees, node_masks = trees[nodes], masks[nodes]
+    trees: np.ndarray  # per inner node: its tree
+    masks: np.ndarray  # per inner node: its leaf mask (uint64)
+    blocks: list[np.ndarray] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, nodes: np.ndarray, per_tree: bool) -> tuple[int, int]:
+        """Append these nodes' entries (ANDed per tree when asked)."""
+        node_trees, node_masks = self.trees[nodes], self.masks[nodes]
         if per_tree and len(nodes):
             order = np.argsort(node_trees, kind="stable")
             node_trees, node_masks = node_trees[order], node_masks[order]
             node_trees, starts = np.unique(node_trees, return_index=True)
             node_masks = np.bitwise_and.reduceat(node_masks, starts)
-        entries.append((node_trees.astype(np.uint64) << TREE_SHIFT) | node_masks)
-        start = n_entries
-        n_entries += len(node_trees)
-        return start, n_entries
+        self.blocks.append((node_trees.astype(np.uint64) << TREE_SHIFT) | node_masks)
+        start, self.size = self.size, self.size + len(node_trees)
+        return start, self.size
 
-    ranges = np.zeros((n_fields, N_BINS, 2), dtype=np.int32)
-    for f in range(n_fields):
+
+def _bin_ranges(
+    entries: _Entries,
+    feature: np.ndarray,
+    categorical: np.ndarray,
+    ranks: np.ndarray,
+    goes_right: np.ndarray,
+) -> np.ndarray:
+    """`ranges[f, bin]`, appending each field's lists to `entries`."""
+    ranges = np.zeros((len(categorical), N_BINS, 2), dtype=np.int32)
+    for f in range(len(categorical)):
         nodes = np.flatnonzero(feature == f)
         if categorical[f]:
             # codes that send the same nodes right (e.g. every unknown code) share one list
             columns, which = np.unique(goes_right[nodes].T, axis=0, return_inverse=True)
-            blocks = [add(nodes[column], per_tree=True) for column in columns]
+            blocks = [entries.add(nodes[column], per_tree=True) for column in columns]
             ranges[f] = np.asarray(blocks, dtype=np.int32)[np.ravel(which)]
         else:
             by_rank = nodes[np.argsort(ranks[nodes], kind="stable")]
-            start, _ = add(by_rank, per_tree=False)
+            start, _ = entries.add(by_rank, per_tree=False)
             # a bin sends right the nodes whose threshold ranks below it
             below = np.searchsorted(ranks[by_rank], np.arange(MISSING_BIN), side="left")
             ranges[f, :MISSING_BIN, 0] = start
             ranges[f, :MISSING_BIN, 1] = start + below
-            ranges[f, MISSING_BIN] = add(nodes[goes_right[nodes, MISSING_BIN]], per_tree=True)
+            missing_right = nodes[goes_right[nodes, MISSING_BIN]]
+            ranges[f, MISSING_BIN] = entries.add(missing_right, per_tree=True)
+    return ranges
+
+
+def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
+    """The leaf-bitset layout of the trees, or None when they do not fit it."""
+    first, count = _leaf_order(arrays)
+    n_leaves = count[arrays.roots]
+    if n_leaves.max(initial=1) > MAX_LEAVES or (arrays.category_left[:, MISSING_BIN] != -1).any():
+        return None
+    inner = np.flatnonzero(~arrays.is_leaf)
+    fields = _thresholds(arrays, inner)
+    if fields is None:
+        return None
+    categorical, edges, ranks = fields
+    tree_of = np.searchsorted(arrays.roots, np.arange(len(arrays.links)), side="right") - 1
+    left_child = arrays.links[inner, 1]
+    masks = np.array(
+        [int(LEAF_BITS) ^ (((1 << int(count[c])) - 1) << int(first[c])) for c in left_child],
+        dtype=np.uint64,
+    )
+    entries = _Entries(tree_of[inner], masks)
+    goes_right = _goes_right(arrays, inner, ranks)
+    ranges = _bin_ranges(entries, arrays.links[inner, 0], categorical, ranks, goes_right)
 
     leaves = np.flatnonzero(arrays.is_leaf)
     leaf_start = np.concatenate([[0], np.cumsum(n_leaves)[:-1]]).astype(np.int64)
@@ -175,7 +203,7 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafBitsets | None:
         edge_start=np.concatenate([[0], np.cumsum([len(e) for e in edges])]).astype(np.int64),
         edges=np.concatenate([np.zeros(0), *edges]),
         ranges=ranges,
-        entries=np.concatenate([np.zeros(0, np.uint64), *entries]),
+        entries=np.concatenate([np.zeros(0, np.uint64), *entries.blocks]),
         leaf_start=leaf_start.astype(np.uint64),
         leaf_value=leaf_value,
     )
