@@ -34,7 +34,8 @@ import numpy as np
 if TYPE_CHECKING:
     from leadscore.scoring.trees import TreeArrays
 
-N_BINS = 256
+N_CATEGORY_CODES = 256  # scikit-learn bins categories into uint8 codes
+N_BINS = N_CATEGORY_CODES  # a field's bin fits a byte: 255 numeric bins or the category codes
 MISSING_BIN = N_BINS - 1  # a missing value, an unknown category, a code outside 0-254
 MAX_LEAVES = 32  # a tree's leaves fit the low half of an entry
 TREE_SHIFT = np.uint64(32)
