@@ -201,9 +201,11 @@ def score_chunk(
     check_types(scorer, leads)
     matrix, warnings, problems = scorer.encode_frame(leads)
     ids = leads[fields.LEAD_ID]
-    problems = problems.where(ids.notna(), ("lead_id: missing; " + problems).str.rstrip("; "))
     nul = ids.astype("string").str.contains("\x00", regex=False).fillna(False).to_numpy(bool)
-    problems = problems.where(~nul, ("lead_id: contains a NUL byte; " + problems).str.rstrip("; "))
+    id_problems = {"lead_id: missing": ids.isna().to_numpy(), "lead_id: contains a NUL byte": nul}
+    for problem, bad_id in id_problems.items():
+        if bad_id.any():  # most chunks have none: no string work on every row
+            problems = problems.where(~bad_id, (f"{problem}; " + problems).str.rstrip("; "))
     bad = (problems != "").to_numpy()
     good = ~bad
     scored = scorer.score(matrix[good], reasons=reasons)

@@ -138,6 +138,24 @@ class Scored:
     contributions: np.ndarray | None  # (n, n_fields) in raw (log-odds) units, or None
 
 
+class RowMessages:
+    """Each row's messages, added a check at a time and joined by "; " in that order."""
+
+    def __init__(self, n: int) -> None:
+        self._text = np.full(n, "", dtype=object)
+
+    def add(self, mask: np.ndarray, message: str | np.ndarray) -> None:
+        """Add `message` (one text, or one per row) to the rows in `mask`."""
+        rows = np.flatnonzero(mask)
+        if len(rows):
+            new = message if isinstance(message, str) else message[rows]
+            current = self._text[rows]
+            self._text[rows] = np.where(current == "", new, current + "; " + new)
+
+    def joined(self, index: pd.Index) -> pd.Series:
+        return pd.Series(self._text, index=index, dtype=object)  # no string-dtype conversion
+
+
 def missing_warning(name: str) -> str:
     return f"{name}: missing; scored as unknown"
 
@@ -297,28 +315,16 @@ class Scorer:
 
         A row is rejected (reason given) when a number or yes/no value cannot be read or a
         non-negative field is negative; missing and unseen values are warnings, as in the API.
-        Messages are kept only for the rows that have one: a list per row of a large chunk
-        costs more in allocation and garbage collection than the scoring itself.
+        Messages are joined a column at a time, for the rows that have one: a list per row of
+        a large chunk costs more in allocation and garbage collection than the scoring itself.
         """
         n = len(frame)
         matrix = np.full((n, len(self.fields)), np.nan)
-        warnings: dict[int, list[str]] = {}
-        reasons: dict[int, list[str]] = {}
+        warnings, reasons = RowMessages(n), RowMessages(n)
         n_categorical = len(self.spec.categorical)
-
-        def note(target: dict[int, list[str]], mask: np.ndarray, message: str) -> None:
-            for i in np.flatnonzero(mask).tolist():
-                target.setdefault(i, []).append(message)
-
-        def joined(target: dict[int, list[str]]) -> pd.Series:
-            out = np.full(n, "", dtype=object)
-            for i, messages in target.items():
-                out[i] = "; ".join(messages)
-            return pd.Series(out, index=frame.index)
-
         for j, name in enumerate(self.fields):
             if name not in frame:
-                note(warnings, np.ones(n, bool), missing_warning(name))
+                warnings.add(np.ones(n, bool), missing_warning(name))
                 continue
             column = frame[name]
             present = column.notna().to_numpy()
@@ -329,9 +335,8 @@ class Scorer:
                 known = text.map(self.category_codes[j]).astype("float64").to_numpy()
                 codes = np.append(known, np.nan)[rows]  # rows == -1: missing
                 present = np.append(text.notna().to_numpy(), False)[rows]
-                unseen = present & np.isnan(codes)
-                for i in np.flatnonzero(unseen).tolist():
-                    warnings.setdefault(i, []).append(unseen_warning(name, text.iloc[rows[i]]))
+                unseen = [unseen_warning(name, v) if pd.notna(v) else "" for v in text]
+                warnings.add(present & np.isnan(codes), np.array([*unseen, ""], dtype=object)[rows])
                 matrix[:, j] = codes
             else:
                 if name in self.spec.boolean:
@@ -340,13 +345,13 @@ class Scorer:
                     )
                 else:
                     values = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
-                note(reasons, present & np.isnan(values), f"{name}: not a valid value")
-                note(reasons, np.isinf(values), f"{name}: must be finite")
+                reasons.add(present & np.isnan(values), f"{name}: not a valid value")
+                reasons.add(np.isinf(values), f"{name}: must be finite")
                 if name in self.spec.non_negative:
-                    note(reasons, below_minimum(values), f"{name}: {NEGATIVE_REASON}")
+                    reasons.add(below_minimum(values), f"{name}: {NEGATIVE_REASON}")
                 matrix[:, j] = np.where(np.isfinite(values), values, np.nan)
-            note(warnings, ~present, missing_warning(name))
-        return matrix, joined(warnings), joined(reasons)
+            warnings.add(~present, missing_warning(name))
+        return matrix, warnings.joined(frame.index), reasons.joined(frame.index)
 
     # scoring ----------------------------------------------------------------------------
 
