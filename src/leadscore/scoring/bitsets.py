@@ -159,9 +159,12 @@ def _bin_ranges(
         nodes = np.flatnonzero(feature == f)
         if categorical[f]:
             # codes that send the same nodes right (e.g. every unknown code) share one list
-            columns, which = np.unique(goes_right[nodes].T, axis=0, return_inverse=True)
-            blocks = [entries.add(nodes[column], per_tree=True) for column in columns]
-            ranges[f] = np.asarray(blocks, dtype=np.int32)[np.ravel(which)]
+            blocks: dict[bytes, tuple[int, int]] = {}
+            for code, sends_right in enumerate(goes_right[nodes].T):
+                key = sends_right.tobytes()
+                if key not in blocks:
+                    blocks[key] = entries.add(nodes[sends_right], per_tree=True)
+                ranges[f, code] = blocks[key]
         else:
             by_rank = nodes[np.argsort(ranks[nodes], kind="stable")]
             start, _ = entries.add(by_rank, per_tree=False)

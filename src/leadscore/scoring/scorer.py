@@ -170,7 +170,7 @@ class Scorer:
 
     spec: FeatureSpec
     category_codes: tuple[dict[str, float], ...]
-    trees: trees.TreeArrays | None  # None when the model is a logistic regression
+    trees: TreeArrays | None  # None when the model is a logistic regression
     base_value: float
     calibrators: tuple[Calibrator, ...]
     grading: Grading
@@ -327,7 +327,6 @@ class Scorer:
                 warnings.add(np.ones(n, bool), missing_warning(name))
                 continue
             column = frame[name]
-            present = column.notna().to_numpy()
             if j < n_categorical:
                 # a chunk holds few distinct texts: clean and look up each once
                 rows, distinct = pd.factorize(column.astype("string"))
@@ -339,6 +338,7 @@ class Scorer:
                 warnings.add(present & np.isnan(codes), np.array([*unseen, ""], dtype=object)[rows])
                 matrix[:, j] = codes
             else:
+                present = column.notna().to_numpy()
                 if name in self.spec.boolean:
                     values = (
                         parse_bool(column).astype("Float64").to_numpy(np.float64, na_value=np.nan)
