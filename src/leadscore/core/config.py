@@ -40,10 +40,11 @@ class GenerateParams(Section):
     seed: int = 42
 
 
-class AgreedBy(Section):
-    sales_owner: str = Field(min_length=1)
-    marketing_owner: str = Field(min_length=1)
-    date: str
+class Owners(Section):
+    """The two people who own the contract, as they sign their approvals."""
+
+    sales: str = Field(min_length=1)
+    marketing: str = Field(min_length=1)
 
 
 class OutcomeDefinition(Section):
@@ -169,8 +170,8 @@ class FollowUpContract(Section):
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
 
-    version: str = Field(min_length=1)
-    agreed_by: AgreedBy
+    version: str = Field(min_length=1)  # the label of the agreed version it starts from
+    owners: Owners
     outcome: OutcomeDefinition = OutcomeDefinition()
     grades: GradePromises
     excluded_fields: tuple[str, ...] = ()
@@ -180,6 +181,17 @@ class Contract(Section):
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
     follow_up: FollowUpContract = FollowUpContract()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_typed_agreement(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "agreed_by" in data:
+            raise ValueError(
+                "agreed_by is no longer typed in: name the owners in `owners: {sales: ..., "
+                "marketing: ...}`; agreement is each owner's signed approval of the contract "
+                "(`leadscore contract approve`, docs/contract.md)"
+            )
+        return data
 
     @field_validator("allowed_fields", mode="before")
     @classmethod
@@ -613,8 +625,40 @@ def read_raw_params(path: Path | str = "params.yaml") -> dict[str, Any]:
             raise ParamsError(
                 f"{contract_path} holds the contract section only (found {sorted(contract)})"
             )
-        raw["contract"] = contract["contract"]
+        raw["contract"] = with_proposal(contract["contract"], read_proposal(path))
     return raw
+
+
+PROPOSAL_FILE = "contract.proposal.yaml"
+
+
+def read_proposal(params_path: Path | str = "params.yaml") -> dict[str, Any]:
+    """The changed keys of the open proposal (`contract.proposal.yaml` beside `params.yaml`):
+    `{}` when there is none. Only the keys a proposal changes are in it, so an experiment on
+    the contract (`dvc exp run -S 'contract.proposal.yaml:+contract.grades.A.min_conversion=0.45'`)
+    rewrites that small file and never the agreed `contract.yaml`."""
+    path = Path(params_path).with_name(PROPOSAL_FILE)
+    if not path.is_file():
+        return {}
+    raw = read_yaml(path) or {}
+    if not isinstance(raw, dict) or not set(raw) <= {"contract", "proposal"}:
+        raise ParamsError(f"{path} holds `contract:` (the changed keys) and `proposal:` only")
+    changes = raw.get("contract") or {}
+    if not isinstance(changes, dict):
+        raise ParamsError(f"{path}: `contract` must be a mapping of the changed keys")
+    return changes
+
+
+def with_proposal(agreed: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The agreed contract with a proposal's changed keys: mappings merge key by key, any other
+    value (a number, a text, a list) is replaced whole."""
+    merged = dict(agreed)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = with_proposal(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
@@ -623,6 +667,8 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     sources = str(path)
     if path.with_name(CONTRACT_FILE).is_file():
         sources += f" + {path.with_name(CONTRACT_FILE)}"
+        if read_proposal(path):
+            sources += f" + {path.with_name(PROPOSAL_FILE)}"
     return parse_params(read_raw_params(path), source=sources)
 
 

@@ -1,0 +1,304 @@
+"""The agreement's files, beside `contract.yaml` and in git with it.
+
+    contract.yaml              the agreed contract (its comments and layout are the owners')
+    contract.proposal.yaml     the open proposal: only the keys it changes (`contract: {}`: none)
+    agreement/keys/<role>.pub  each owner's Ed25519 public key (sales, marketing)
+    agreement/approvals.yaml   every approval ever signed, oldest first (append only)
+    agreement/history.yaml     every agreed version: label, day, approvers, changes, content
+
+Approving a proposal as the second owner makes it the agreed version: its changed keys are
+written into `contract.yaml` (only those lines change; comments and layout stay), the version
+label is bumped, the proposal file is emptied and the version is added to the history.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+
+from leadscore.core import keys
+from leadscore.core.agreement import (
+    ROLES,
+    Agreement,
+    Approval,
+    check_agreement,
+    diff,
+    meaning,
+    meaning_hash,
+)
+from leadscore.core.config import (
+    CONTRACT_FILE,
+    PROPOSAL_FILE,
+    Contract,
+    ParamsError,
+    read_proposal,
+    read_yaml,
+    with_proposal,
+)
+
+log = logging.getLogger(__name__)
+
+AGREEMENT_DIR = "agreement"
+EMPTY_PROPOSAL = (
+    "# The open proposal to change the agreed contract (contract.yaml): only the keys it\n"
+    "# changes, e.g. `grades: {A: {min_conversion: 0.45}}`. Empty: no proposal. Start one with\n"
+    "# `leadscore contract propose`, or with an experiment:\n"
+    "#   dvc exp run -S 'contract.proposal.yaml:+contract.grades.A.min_conversion=0.45'\n"
+    "# See docs/contract.md: both owners approve it before it binds anyone.\n"
+    "contract: {}\n"
+)
+
+
+class AgreementError(ParamsError):
+    """An agreement file is missing, malformed, or an approval cannot be made."""
+
+
+@dataclass(frozen=True)
+class AgreementFiles:
+    """The agreement files of the project whose `params.yaml` is in `root`."""
+
+    root: Path
+
+    @classmethod
+    def beside(cls, params_path: Path | str) -> AgreementFiles:
+        return cls(Path(params_path).resolve().parent)
+
+    @property
+    def contract_path(self) -> Path:
+        return self.root / CONTRACT_FILE
+
+    @property
+    def proposal_path(self) -> Path:
+        return self.root / PROPOSAL_FILE
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / AGREEMENT_DIR / "keys"
+
+    @property
+    def approvals_path(self) -> Path:
+        return self.root / AGREEMENT_DIR / "approvals.yaml"
+
+    @property
+    def history_path(self) -> Path:
+        return self.root / AGREEMENT_DIR / "history.yaml"
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def public_key_pems(self) -> dict[str, str]:
+        return {
+            role: (self.keys_dir / f"{role}.pub").read_text()
+            for role in ROLES
+            if (self.keys_dir / f"{role}.pub").is_file()
+        }
+
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        return {
+            role: keys.parse_public_key(pem, str(self.keys_dir / f"{role}.pub"))
+            for role, pem in self.public_key_pems().items()
+        }
+
+    def approvals(self) -> list[Approval]:
+        entries = _list_in(self.approvals_path, "approvals")
+        approvals = []
+        for index, entry in enumerate(entries):
+            try:
+                approvals.append(Approval.model_validate(entry))
+            except ValidationError as error:
+                problem = "; ".join(
+                    f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                    for item in error.errors()
+                )
+                raise AgreementError(
+                    f"{self.approvals_path}: approvals[{index}] is malformed ({problem})"
+                ) from None
+        return approvals
+
+    def history(self) -> list[dict[str, Any]]:
+        return _list_in(self.history_path, "versions")
+
+    def agreed_contract(self) -> Contract:
+        """`contract.yaml` alone: the agreed contract, without the open proposal."""
+        raw = read_yaml(self.contract_path) or {}
+        return _contract(raw.get("contract"), str(self.contract_path))
+
+    def proposal_changes(self) -> dict[str, Any]:
+        return read_proposal(self.root / "params.yaml")
+
+    def proposed_contract(self) -> Contract:
+        """The agreed contract with the proposal's changed keys."""
+        raw = read_yaml(self.contract_path) or {}
+        merged = with_proposal(raw.get("contract") or {}, self.proposal_changes())
+        return _contract(merged, f"{self.contract_path} + {self.proposal_path}")
+
+    def check(self, contract: Contract) -> Agreement:
+        """Whether both owners approved exactly `contract`."""
+        return check_agreement(contract, self.approvals(), self.public_keys())
+
+    def sealed_record(self, contract: Contract) -> dict[str, Any]:
+        """What the bundle carries: the agreement and the public keys to re-check it with."""
+        return {**self.check(contract).to_dict(), "public_keys": self.public_key_pems()}
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def add_approval(self, approval: Approval) -> None:
+        entries = _list_in(self.approvals_path, "approvals")
+        entries.append(approval.model_dump())
+        _write_yaml(
+            self.approvals_path,
+            "# Owners' signed approvals of the contract's meaning, oldest first (append only).\n"
+            "# Written by `leadscore contract approve`; an edited record no longer verifies.\n",
+            {"approvals": entries},
+        )
+
+    def record_version(self, contract: Contract, agreement: Agreement) -> dict[str, Any]:
+        """Add an agreed version to the history, with its changes from the one before."""
+        versions = self.history()
+        previous = versions[-1]["contract"] if versions else {}
+        entry = {
+            "version": contract.version,
+            "agreed_on": agreement.agreed_on,
+            "contract_hash": agreement.contract_hash,
+            "approved_by": {role: agreement.approvals[role].owner for role in ROLES},
+            "changes": diff(previous, meaning(contract)) if versions else [],
+            "contract": meaning(contract),
+        }
+        versions.append(entry)
+        _write_yaml(
+            self.history_path,
+            "# Every agreed version of the contract, oldest first, with the changes from the\n"
+            "# one before. Written by `leadscore contract approve`; read: `leadscore contract\n"
+            "# history`.\n",
+            {"versions": versions},
+        )
+        return entry
+
+    def start_proposal(self, changes: dict[str, Any], note: str = "") -> None:
+        """Write the proposal file: the changed keys only."""
+        header = EMPTY_PROPOSAL.rsplit("contract: {}\n", 1)[0]
+        body: dict[str, Any] = {"contract": changes}
+        if note:
+            body = {"proposal": {"note": note}, **body}
+        _write_yaml(self.proposal_path, header, body)
+
+    def close_proposal(self) -> None:
+        self.proposal_path.write_text(EMPTY_PROPOSAL)
+
+    def adopt(self, proposed: Contract, agreement: Agreement) -> str:
+        """Make an approved proposal the agreed contract: its changed keys and a new version
+        label in `contract.yaml` (comments and layout kept), the history, an empty proposal."""
+        if not agreement.agreed:
+            raise AgreementError("only a proposal both owners approved can become the agreement")
+        version = next_version(proposed.version, [v["version"] for v in self.history()])
+        changes = {**self.proposal_changes(), "version": version}
+        edit_contract_file(self.contract_path, changes)
+        adopted = self.agreed_contract()
+        if meaning_hash(adopted) != agreement.contract_hash:
+            raise AgreementError(
+                f"{self.contract_path} after the edit is not the approved content: check it "
+                "by hand (git diff) before committing"
+            )
+        self.record_version(adopted, agreement)
+        self.close_proposal()
+        return version
+
+
+def _contract(raw: Any, source: str) -> Contract:
+    try:
+        return Contract.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"contract.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise AgreementError(f"{source} is not a valid contract: {problems}") from None
+
+
+def _list_in(path: Path, key: str) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    raw = read_yaml(path) or {}
+    entries = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise AgreementError(f"{path} must hold a list under `{key}:`")
+    return [dict(entry) for entry in entries]
+
+
+def _write_yaml(path: Path, header: str, body: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=4096)
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(header + text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def next_version(current: str, taken: list[str], today: datetime | None = None) -> str:
+    """`YYYY.MM-N`: the first free number of this month (after `current` and the history)."""
+    month = (today or datetime.now(UTC)).strftime("%Y.%m")
+    used = {current, *taken}
+    number = 1
+    while f"{month}-{number}" in used:
+        number += 1
+    return f"{month}-{number}"
+
+
+# (mapping indent, sequence indent, sequence dash offset) of the usual YAML layouts
+LAYOUTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0))
+
+
+def _round_trip(text: str):
+    """A round-trip YAML loader that writes `text` back byte for byte when one of the usual
+    layouts does (comments, quotes and flow mappings on one line are kept)."""
+    from ruamel.yaml import YAML
+
+    def loader(layout: tuple[int, int, int]) -> YAML:
+        yaml_ = YAML(typ="rt")
+        yaml_.preserve_quotes = True
+        yaml_.width = 4096
+        yaml_.indent(mapping=layout[0], sequence=layout[1], offset=layout[2])
+        return yaml_
+
+    for layout in LAYOUTS:
+        candidate = loader(layout)
+        out = io.StringIO()
+        candidate.dump(candidate.load(text), out)
+        if out.getvalue() == text:
+            return candidate
+    log.warning(
+        "the contract file's layout is not one leadscore can keep exactly: lines other "
+        "than the changed ones may be re-indented (check git diff)"
+    )
+    return loader(LAYOUTS[0])
+
+
+def edit_contract_file(path: Path, changes: dict[str, Any]) -> None:
+    """Write `changes` (nested keys under `contract`) into the YAML file at `path`, keeping its
+    comments, quotes and layout: a one-number change is a one-line diff."""
+    text = path.read_text(encoding="utf-8")
+    loader = _round_trip(text)
+    document = loader.load(text)
+    _set_nested(document["contract"], changes)
+    out = io.StringIO()
+    loader.dump(document, out)
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(out.getvalue(), encoding="utf-8")
+    temporary.replace(path)
+
+
+def _set_nested(target: Any, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        old = target.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            _set_nested(old, value)
+        elif isinstance(value, str) and isinstance(old, str) and type(old) is not str:
+            target[key] = type(old)(value)  # the same quotes as before
+        else:
+            target[key] = value
