@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
     )
     app.state.settings = settings
-    app.state.holder = ModelHolder(uri=settings.model_uri, spec=spec)
+    app.state.holder = ModelHolder(
+        uri=settings.model_uri, spec=spec, allow_unagreed=settings.allow_unagreed_contract
+    )
     app.state.metrics = ServiceMetrics()
     app.state.scoring_log = None
     app.state.api_keys = settings.api_key_list()

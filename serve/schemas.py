@@ -200,6 +200,14 @@ class Readiness(ResponseModel):
     ready: bool = Field(description="a verified model is loaded and scoring")
     model_version: str | None
     contract_version: str | None
+    contract_agreement: Literal["agreed", "proposal"] | None = Field(
+        None, description="whether both owners approved the contract the model was graded under"
+    )
+    contract_override: bool | None = Field(
+        None,
+        description="true: served although its contract is not agreed "
+        "(LEADSCORE_ALLOW_UNAGREED_CONTRACT)",
+    )
     model_source: str | None = Field(
         None, description="bundle directory or registry URI (only with a valid API key)"
     )
@@ -298,6 +306,31 @@ class RegistrySource(ResponseModel):
     uri: str
 
 
+class OwnerApproval(ResponseModel):
+    role: Literal["sales", "marketing"]
+    owner: str
+    contract: str = Field(description="sha256 of the contract's meaning the owner approved")
+    approved_at: str
+    key_id: str = Field(description="fingerprint of the owner's public key")
+
+
+class ContractAgreement(ResponseModel):
+    """Whether both owners approved exactly the contract the model was graded under, re-checked
+    from the signed approvals the bundle carries."""
+
+    status: Literal["agreed", "proposal"]
+    agreed: bool
+    headline: str = Field(description='"Contract ..., agreed by ... on ..." or "PROPOSAL: ..."')
+    version: str
+    contract_hash: str
+    owners: dict[str, str]
+    agreed_on: str | None
+    approved_by: list[str]
+    approvals: list[OwnerApproval]
+    problems: list[str] = Field(description="approvals of this contract that were refused")
+    override: bool = Field(description="served although not agreed (an explicit setting)")
+
+
 class ModelCard(ResponseModel):
     """The served model: version, training data, metrics, and the contract it encodes."""
 
@@ -316,6 +349,7 @@ class ModelCard(ResponseModel):
     mlflow: TrainingRun | None = Field(None, description="null when trained without MLflow")
     contract_version: str
     contract: Contract
+    agreement: ContractAgreement
     grading: GradingSummary
     source: str = Field(description="bundle directory or registry URI it was loaded from")
     registry: RegistrySource | None = Field(description="null when loaded from a directory")

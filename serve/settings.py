@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="a request body not received within this gets 408"
     )
+    allow_unagreed_contract: bool = Field(
+        False,
+        description="serve a model graded under a contract both owners have not approved (an "
+        "override, shown in /v1/model and /readyz); off: such a model is refused",
+    )
     allow_unauthenticated: bool = Field(
         False, description="serve on a non-loopback host without API keys (not recommended)"
     )

@@ -153,6 +153,7 @@ def tiny_models(tiny_split, tiny_params):
 
 def grading_record_of(models, split, params) -> dict:
     """`grading.json` of a trained model, derived from the contract on the valid period."""
+    from leadscore.core.agreement_files import AgreementFiles
     from leadscore.model.thresholds import derive_grading, grading_record
     from leadscore.model.train import raw_output
 
@@ -168,7 +169,8 @@ def grading_record_of(models, split, params) -> dict:
         valid["converted"],
         raw=raw_output(pipeline, inputs),
     )
-    return grading_record(grading, derivation, params.contract, card.model_version)
+    agreement = AgreementFiles(PROJECT_ROOT).sealed_record(params.contract)
+    return grading_record(grading, derivation, params.contract, card.model_version, agreement)
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +255,8 @@ def tiny_project(tmp_path_factory, tiny_params_raw) -> Path:
     root = tmp_path_factory.mktemp("project")
     for name in ("dvc.yaml", "pyproject.toml", ".dvcignore", "contract.yaml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    for name in ("src", "bin"):
+    shutil.copy(PROJECT_ROOT / "contract.proposal.yaml", root / "contract.proposal.yaml")
+    for name in ("src", "bin", "agreement"):
         shutil.copytree(
             PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -7,13 +7,50 @@ from pathlib import Path
 
 import yaml
 
+DEMO_KEYS = Path(__file__).resolve().parents[1] / "agreement" / "demo-keys"
+
+
+def agree(root: Path, when: str = "2026-11-30T12:00:00Z") -> None:
+    """Both owners of the contract in `root` approve it (with the demo keys), so that a test
+    export's contract is agreed, as a real team's would be before it serves a model."""
+    from leadscore.core import keys
+    from leadscore.core.agreement import ROLES, sign_approval
+    from leadscore.core.agreement_files import AgreementFiles
+    from leadscore.core.config import load_params
+
+    files = AgreementFiles(root)
+    contract = load_params(root / "params.yaml").contract
+    for role in ROLES:
+        files.keys_dir.mkdir(parents=True, exist_ok=True)
+        (files.keys_dir / f"{role}.pub").write_text(
+            (DEMO_KEYS.parent / "keys" / f"{role}.pub").read_text()
+        )
+        private = keys.read_private_key(DEMO_KEYS / f"{role}.key")
+        files.add_approval(sign_approval(contract, role, private, when))
+
+
+def agreed_by_both(contract) -> dict:
+    """A grading record's `agreement` for `contract`: both owners approved it (demo keys)."""
+    from leadscore.core import keys
+    from leadscore.core.agreement import ROLES, check_agreement, sign_approval
+
+    private = {role: keys.read_private_key(DEMO_KEYS / f"{role}.key") for role in ROLES}
+    approvals = [sign_approval(contract, role, key) for role, key in private.items()]
+    public = {role: key.public_key() for role, key in private.items()}
+    pems = {role: keys.public_pem(key).decode() for role, key in public.items()}
+    agreement = check_agreement(contract, approvals, public)
+    return {**agreement.to_dict(signatures=True), "public_keys": pems}
+
 
 def run_stages(
     root: Path, monkeypatch, stages=("prepare", "ingest", "split", "train", "grade", "evaluate")
 ):
-    """The pipeline's stage mains, in `root`, against a private MLflow store."""
+    """The pipeline's stage mains, in `root`, against a private MLflow store; the contract in
+    `root` is approved by both owners first, unless `root` has its own agreement files."""
     import importlib
 
+    if not (root / "agreement").is_dir():
+        agree(root)
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     for stage in stages:

@@ -45,6 +45,8 @@ def readyz(
         "ready": model is not None,
         "model_version": model.version if model else None,
         "contract_version": model.contract_version if model else None,
+        "contract_agreement": model.agreement["status"] if model else None,
+        "contract_override": model.agreement["override"] if model else None,
         "loaded_at": model.loaded_at if model else None,
         "last_reload": reload_status(holder.last_reload, detailed),
         "scoring_log": scoring_log_status(scoring_log, detailed),
@@ -125,6 +127,7 @@ def model_card(holder: HolderDep) -> dict:
             **card,
             "contract_version": model.contract_version,
             "contract": model.grading.get("contract"),
+            "agreement": model.agreement,
             "grading": {
                 "thresholds": model.grading.get("thresholds"),
                 "derivation": model.grading.get("derivation"),

@@ -77,7 +77,13 @@ def cli_imports(stage: str) -> set[str]:
 
 
 def is_command(node: ast.FunctionDef) -> bool:
-    return any("command" in ast.unparse(decorator) for decorator in node.decorator_list)
+    """A command, or the callback of a command group (`leadscore contract` runs its callback);
+    the app's own callback runs before every command and stays."""
+    decorators = [ast.unparse(decorator) for decorator in node.decorator_list]
+    return any(
+        "command" in text or ("callback" in text and not text.startswith("app."))
+        for text in decorators
+    )
 
 
 @cache

@@ -155,6 +155,30 @@ def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def agreement_rows(contract: dict) -> list[tuple[str, str, str]]:
+    """First: whether the contract the grades answer to is agreed, and whether it may serve."""
+    if not contract:
+        return [("contract", "?", "no contract report yet (the contract stage writes it)")]
+    agreement = contract["agreement"]
+    gate = contract["publish_gate"]
+    rows = [
+        (
+            "contract",
+            f"{contract['contract_version']} agreed"
+            if agreement["agreed"]
+            else "[bold red]PROPOSAL: not agreed[/]",
+            agreement["headline"],
+        ),
+        (
+            "publish gate",
+            "passed" if gate["publishable"] else "[bold red]NOT passed[/]",
+            ", ".join(name for name, item in gate["checks"].items() if not item["passed"])
+            or "every check passed",
+        ),
+    ]
+    return rows
+
+
 def render_scorecard(reports: Path) -> Table:
     metrics = read_json(reports / "metrics.json")
     rows = scorecard_rows(
@@ -162,9 +186,10 @@ def render_scorecard(reports: Path) -> Table:
         read_json(reports / "split.json"),
         read_json(reports / "validation.json"),
     )
-    contract = reports / "contract.json"  # holds the model's warnings and the grades'
-    warnings = read_json(contract).get("warnings") if contract.is_file() else None
-    rows += warning_rows(metrics.get("warnings", []) if warnings is None else warnings)
+    contract_path = reports / "contract.json"  # the agreement, the gate, the grades' warnings
+    contract = read_json(contract_path) if contract_path.is_file() else {}
+    rows = agreement_rows(contract) + rows
+    rows += warning_rows(contract.get("warnings", metrics.get("warnings", [])))
     table = Table(title="leadscore scorecard", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")

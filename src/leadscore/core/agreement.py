@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,7 +193,9 @@ class Agreement:
             f"{self.owners['sales']} and {self.owners['marketing']} approve it."
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, signatures: bool = False) -> dict[str, Any]:
+        """For reports; with `signatures`, the approvals whole, to be re-checked elsewhere."""
+        exclude = None if signatures else {"signature"}
         return {
             "status": self.status,
             "agreed": self.agreed,
@@ -203,7 +205,7 @@ class Agreement:
             "owners": dict(self.owners),
             "agreed_on": self.agreed_on,
             "approved_by": self.approved_by,
-            "approvals": [self.approvals[r].model_dump() for r in self.approved_by],
+            "approvals": [self.approvals[r].model_dump(exclude=exclude) for r in self.approved_by],
             "problems": list(self.problems),
             "override": self.override,
         }
@@ -236,14 +238,22 @@ def check_agreement(
     )
 
 
-def agreement_from_record(record: dict[str, Any], contract: Contract) -> Agreement:
-    """Re-check an agreement sealed into a bundle: its approvals against its public keys."""
+def sealed_agreement(grading_record: dict[str, Any]) -> Agreement:
+    """Re-check the agreement the grade stage sealed into a bundle (`grading.json`): the
+    approvals it carries against the public keys it carries, for the contract it encodes. A
+    bundle graded before approvals existed carries none, and is not agreed."""
+    contract = Contract.model_validate(grading_record["contract"])
+    record = grading_record.get("agreement") or {}
     public_keys = {
         role: keys.parse_public_key(pem, f"the bundle's {role} key")
         for role, pem in record.get("public_keys", {}).items()
     }
     approvals = [Approval.model_validate(item) for item in record.get("approvals", [])]
-    return check_agreement(contract, approvals, public_keys)
+    agreement = check_agreement(contract, approvals, public_keys)
+    if not record:
+        problem = "the bundle records no approvals (graded before approvals were checked)"
+        return replace(agreement, problems=(*agreement.problems, problem))
+    return agreement
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "contract") -> list[dict]:

@@ -29,10 +29,13 @@ from leadscore.core.agreement import (
     ROLES,
     Agreement,
     Approval,
+    approval_problem,
     check_agreement,
+    describe_change,
     diff,
     meaning,
     meaning_hash,
+    sign_approval,
 )
 from leadscore.core.config import (
     CONTRACT_FILE,
@@ -133,11 +136,32 @@ class AgreementFiles:
     def proposal_changes(self) -> dict[str, Any]:
         return read_proposal(self.root / "params.yaml")
 
+    def proposal_note(self) -> str:
+        """Why the proposal was made, as its author wrote it (`proposal: {note: ...}`)."""
+        if not self.proposal_path.is_file():
+            return ""
+        raw = read_yaml(self.proposal_path) or {}
+        meta = raw.get("proposal") if isinstance(raw, dict) else None
+        return str(meta.get("note", "")) if isinstance(meta, dict) else ""
+
     def proposed_contract(self) -> Contract:
         """The agreed contract with the proposal's changed keys."""
         raw = read_yaml(self.contract_path) or {}
         merged = with_proposal(raw.get("contract") or {}, self.proposal_changes())
         return _contract(merged, f"{self.contract_path} + {self.proposal_path}")
+
+    def meaning_of(self, label: str) -> dict[str, Any]:
+        """The meaning of `agreed` (contract.yaml), `proposal` (with the open proposal) or an
+        agreed version of the history, by its label."""
+        if label == "agreed":
+            return meaning(self.agreed_contract())
+        if label == "proposal":
+            return meaning(self.proposed_contract())
+        versions = {entry["version"]: entry["contract"] for entry in self.history()}
+        if label not in versions:
+            known = ", ".join(["agreed", "proposal", *versions])
+            raise AgreementError(f"no contract {label!r} (known: {known})")
+        return versions[label]
 
     def check(self, contract: Contract) -> Agreement:
         """Whether both owners approved exactly `contract`."""
@@ -145,7 +169,8 @@ class AgreementFiles:
 
     def sealed_record(self, contract: Contract) -> dict[str, Any]:
         """What the bundle carries: the agreement and the public keys to re-check it with."""
-        return {**self.check(contract).to_dict(), "public_keys": self.public_key_pems()}
+        agreement = self.check(contract).to_dict(signatures=True)
+        return {**agreement, "public_keys": self.public_key_pems()}
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -241,8 +266,13 @@ def _write_yaml(path: Path, header: str, body: dict[str, Any]) -> None:
 
 
 def next_version(current: str, taken: list[str], today: datetime | None = None) -> str:
-    """`YYYY.MM-N`: the first free number of this month (after `current` and the history)."""
-    month = (today or datetime.now(UTC)).strftime("%Y.%m")
+    """`YYYY.MM-N`: the first free number of this month (after `current` and the history),
+    with the prefix of `current` if it has one (`xed-2026.11-1` -> `xed-2026.12-1`)."""
+    import re
+
+    match = re.match(r"^(.*?)\d{4}\.\d{2}-\d+$", current)
+    prefix = match.group(1) if match else ""
+    month = prefix + (today or datetime.now(UTC)).strftime("%Y.%m")
     used = {current, *taken}
     number = 1
     while f"{month}-{number}" in used:
@@ -302,3 +332,133 @@ def _set_nested(target: Any, changes: dict[str, Any]) -> None:
             target[key] = type(old)(value)  # the same quotes as before
         else:
             target[key] = value
+
+
+# --- the owners' commands (leadscore contract ...) ----------------------------------------
+
+
+def _set_path(target: Any, path: list[str], value: Any) -> None:
+    """Set `value` at a dotted path; a number indexes a list (`promises.A.0.min_share`)."""
+    head, rest = path[0], path[1:]
+    if isinstance(target, list):
+        if not head.isdigit() or int(head) >= len(target):
+            raise AgreementError(f"no item {head} in the list at this key")
+        index = int(head)
+        if rest:
+            _set_path(target[index], rest, value)
+        else:
+            target[index] = value
+        return
+    if not isinstance(target, dict):
+        raise AgreementError(f"{head}: the key above it is not a mapping")
+    if rest:
+        target.setdefault(head, {})
+        _set_path(target[head], rest, value)
+    else:
+        target[head] = value
+
+
+def overlay_of(agreed: dict[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+    """The smallest overlay that turns `agreed` into `proposed`: only the changed keys (a
+    changed list is given whole)."""
+    changes: dict[str, Any] = {}
+    for key, value in proposed.items():
+        before = agreed.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            inner = overlay_of(before, value)
+            if inner:
+                changes[key] = inner
+        elif value != before:
+            changes[key] = value
+    return changes
+
+
+def propose(files: AgreementFiles, assignments: list[str], note: str = "") -> list[str]:
+    """Add `KEY=VALUE` changes (values in YAML) to the open proposal; returns the proposal's
+    changes from the agreed contract, in words. The proposed contract must be valid."""
+    import copy
+
+    from ruamel.yaml import YAML
+
+    agreed_raw = (read_yaml(files.contract_path) or {}).get("contract") or {}
+    proposed_raw = copy.deepcopy(with_proposal(agreed_raw, files.proposal_changes()))
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        path = [p for p in key.strip().removeprefix("contract.").split(".") if p]
+        if not sep or not path:
+            raise AgreementError(f"{item!r}: write KEY=VALUE, e.g. grades.A.min_conversion=0.45")
+        if path == ["version"]:
+            raise AgreementError("the version label is set when both owners approve")
+        _set_path(proposed_raw, path, YAML(typ="safe", pure=True).load(text))
+    proposed = _contract(proposed_raw, "the proposed contract")
+    agreed = _contract(agreed_raw, str(files.contract_path))
+    changes = diff(meaning(agreed), meaning(proposed))
+    if not changes:
+        raise AgreementError("the proposal changes nothing of the agreed contract's meaning")
+    files.start_proposal(overlay_of(agreed_raw, proposed_raw), note or files.proposal_note())
+    return [describe_change(change) for change in changes]
+
+
+def _demo_key(files: AgreementFiles, role: str, key_id: str) -> bool:
+    demo = files.root / AGREEMENT_DIR / "demo-keys" / f"{role}.key"
+    return demo.is_file() and keys.key_id(keys.read_private_key(demo).public_key()) == key_id
+
+
+def approve(files: AgreementFiles, role: str, key_path: Path) -> dict[str, Any]:
+    """Sign the contract in force (the agreed one with the open proposal) as `role`; when both
+    owners have, it becomes the agreed version. The key must be the role's own."""
+    if role not in ROLES:
+        raise AgreementError(f"--as must be one of {', '.join(ROLES)} (got {role!r})")
+    private = keys.read_private_key(key_path)
+    public = files.public_keys().get(role)
+    if public is None:
+        raise AgreementError(
+            f"no public key for {role} in {files.keys_dir} (make one: `leadscore contract "
+            f"keygen --as {role} --out <private key file>`)"
+        )
+    signing_id, owner_id = keys.key_id(private.public_key()), keys.key_id(public)
+    if signing_id != owner_id:
+        raise AgreementError(
+            f"{key_path} (key id {signing_id}) is not the {role} owner's key "
+            f"({files.keys_dir / (role + '.pub')}, key id {owner_id}): approval refused"
+        )
+    warnings = []
+    if _demo_key(files, role, signing_id):
+        warnings.append(
+            f"{key_path} is a DEMO key published in the repository: an approval with it proves "
+            "nothing. A real team makes its own keys (docs/contract.md)."
+        )
+    proposed = files.proposed_contract()
+    before = files.check(proposed)
+    if role in before.approvals:
+        message = f"{role} approved this contract already on {before.approvals[role].date}"
+        return {"agreed": before.agreed, "message": message, "warnings": warnings}
+    approval = sign_approval(proposed, role, private)
+    problem = approval_problem(approval, proposed, files.public_keys())
+    if problem:
+        raise AgreementError(f"approval refused: {problem}")
+    files.add_approval(approval)
+    after = files.check(proposed)
+    if not after.agreed:
+        waiting = next(r for r in ROLES if r not in after.approvals)
+        message = (
+            f"approved by {approval.owner}; not agreed until {after.owners[waiting]} "
+            f"({waiting}) approves it too"
+        )
+        return {"agreed": False, "message": message, "warnings": warnings}
+    version = files.adopt(proposed, after)
+    message = (
+        f"agreed: version {version}, approved by {after.owners['sales']} and "
+        f"{after.owners['marketing']} on {after.agreed_on}. contract.yaml holds it now; commit "
+        "contract.yaml, contract.proposal.yaml and agreement/, then re-grade (`dvc repro`)."
+    )
+    return {"agreed": True, "version": version, "message": message, "warnings": warnings}
+
+
+def make_owner_key(files: AgreementFiles, role: str, out: Path) -> Path:
+    """A new key pair for `role`: private key at `out`, public key in agreement/keys/."""
+    if role not in ROLES:
+        raise AgreementError(f"--as must be one of {', '.join(ROLES)} (got {role!r})")
+    public_path = files.keys_dir / f"{role}.pub"
+    keys.write_key_pair(out, public_path)
+    return public_path

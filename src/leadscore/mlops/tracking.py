@@ -272,10 +272,24 @@ def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
+    agreement = grading_record.get("agreement") or {}
+    # the same words as every report: "agreed by ... on ..." or "PROPOSAL: not agreed"
+    contract_tags = {
+        "contract.version": grading_record["contract"]["version"],
+        "contract.agreement": agreement.get("status", "proposal"),
+        "contract.agreement_headline": agreement.get("headline", "PROPOSAL: not agreed"),
+        "contract.hash": agreement.get("contract_hash", ""),
+    }
+    if run.get("registered_version"):
+        client = mlflow.MlflowClient()
+        for key, value in contract_tags.items():
+            client.set_model_version_tag(
+                run["registered_model"], run["registered_version"], key, value
+            )
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.set_tags(
             {
-                "contract.version": grading_record["contract"]["version"],
+                **contract_tags,
                 **{
                     f"grade.{name}.threshold": round(value, 6)
                     for name, value in grading_record["thresholds"].items()

@@ -170,12 +170,19 @@ def derive_grading(
 
 
 def grading_record(
-    grading: Grading, derivation: dict, contract: Contract, model_version: str
+    grading: Grading,
+    derivation: dict,
+    contract: Contract,
+    model_version: str,
+    agreement: dict | None = None,
 ) -> dict:
-    """What `grading.json` holds: thresholds, score edges, how they were derived, the contract."""
+    """What `grading.json` holds: thresholds, score edges, how they were derived, the contract
+    and its agreement (the owners' approvals and public keys, re-checked wherever it is read:
+    leadscore.core.agreement.sealed_agreement)."""
     return {
         **grading.to_dict(),
         "model_version": model_version,
         "derivation": derivation,
         "contract": contract.model_dump(mode="json"),
+        "agreement": agreement or {},
     }

@@ -6,11 +6,12 @@ import contextlib
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadscore.core.agreement import sealed_agreement
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
 from leadscore.model.card import ModelCard
@@ -76,6 +77,7 @@ class ServedModel:
     source: str
     registry: dict[str, str | None] | None
     loaded_at: str
+    agreement: dict[str, Any]  # re-checked from the bundle's approvals (`override`: served anyway)
 
     @property
     def version(self) -> str:
@@ -110,10 +112,28 @@ def read_card(uri: str) -> ModelCard:
         return ModelCard.read(card_path)
 
 
-def load_served_model(uri: str) -> ServedModel:
+def checked_agreement(grading_record: dict[str, Any], allow_unagreed: bool) -> dict[str, Any]:
+    """The agreement of the contract a bundle was graded under, re-checked from the approvals
+    it carries. A model graded under a contract both owners have not approved is refused unless
+    `allow_unagreed` (an explicit override, then shown in /v1/model and /readyz)."""
+    agreement = sealed_agreement(grading_record)
+    if not agreement.agreed and not allow_unagreed:
+        refused = (
+            f" Refused approvals: {'; '.join(agreement.problems)}." if agreement.problems else ""
+        )
+        raise ModelLoadError(
+            f"the model was graded under a contract that is not agreed. {agreement.headline()}"
+            f"{refused} Approve it (`leadscore contract approve`) and re-grade, or set "
+            "LEADSCORE_ALLOW_UNAGREED_CONTRACT=true to serve it anyway"
+        )
+    return replace(agreement, override=not agreement.agreed).to_dict()
+
+
+def load_served_model(uri: str, allow_unagreed: bool = False) -> ServedModel:
     try:
         with local_bundle(uri) as (path, registry):
             bundle = load_bundle(path)
+        agreement = checked_agreement(bundle.grading_record, allow_unagreed)
         scorer = Scorer.from_bundle(bundle)
         scorer.warm_up()
     except (BundleError, CompileError, OSError, ValueError, KeyError) as error:
@@ -132,4 +152,5 @@ def load_served_model(uri: str) -> ServedModel:
         source=uri,
         registry=registry,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        agreement=agreement,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import follow_up_columns, load_params
+from leadscore.core.config import Params, follow_up_columns, load_params
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.mlops.runs import log_to_training_run
@@ -30,20 +31,16 @@ def main(
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
     card = ModelCard.read(card_path) if card_path.is_file() else None
-    months = None
-    if fields.CREATED_AT not in scored:
-        months = params.data.export_months * params.split.test_share
-    review = field_review(params, reports_dir, card)
-    first_contact = follow_up_columns(params.data).first_contact
+    context = test_context(params, scored, reports_dir, card)
     report = contract_report(
         scored,
         params.contract,
         read_json(grading_path),
         read_json(metrics_path),
-        months,
-        review,
+        context.months,
+        context.review,
         params.warnings,
-        worked=scored[first_contact].notna() if first_contact in scored else None,
+        worked=context.worked,
     )
     write_json(reports_dir / "contract.json", report)
     write_text(reports_dir / "contract.md", render_markdown(report))
@@ -64,6 +61,29 @@ def main(
             ", ".join(waiting),
         )
     return report
+
+
+@dataclass(frozen=True)
+class TestContext:
+    """What the contract report needs besides the graded leads: the test period's length (for
+    an undated export), the leakage review, and which leads sales worked (when recorded)."""
+
+    months: float | None
+    review: dict | None
+    worked: pd.Series | None
+
+
+def test_context(
+    params: Params, scored: pd.DataFrame, reports_dir: Path, card: ModelCard | None
+) -> TestContext:
+    first_contact = follow_up_columns(params.data).first_contact
+    return TestContext(
+        months=None
+        if fields.CREATED_AT in scored
+        else params.data.export_months * params.split.test_share,
+        review=field_review(params, reports_dir, card),
+        worked=scored[first_contact].notna() if first_contact in scored else None,
+    )
 
 
 def field_review(params, reports_dir: Path, card: ModelCard | None) -> dict | None:

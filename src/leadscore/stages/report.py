@@ -20,7 +20,7 @@ def main(
     importance_path = reports_dir / "importance.csv"
     optional = {
         name: read_json(reports_dir / f"{name}.json")
-        for name in ("follow_up", "credit")
+        for name in ("follow_up", "credit", "proposal")
         if (reports_dir / f"{name}.json").is_file()
     }
     html = render_report(

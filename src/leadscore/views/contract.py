@@ -11,6 +11,7 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
+from leadscore.core.agreement import Agreement, sealed_agreement
 from leadscore.core.config import Contract, PublishGate, WarningParams
 from leadscore.core.stats import period_months, wilson_interval
 from leadscore.data.leakage import awaiting_sign_off
@@ -268,6 +269,20 @@ def review_check(review: dict) -> dict:
     )
 
 
+def agreement_check(agreement: Agreement) -> dict:
+    """The promises bind only when both owners approved exactly this contract."""
+    explanation = agreement.headline()
+    if agreement.problems:
+        explanation += " Refused: " + "; ".join(agreement.problems) + "."
+    return check(
+        "agreed by both owners",
+        "agreed" if agreement.agreed else "not agreed",
+        agreement.agreed,
+        "the contract the model was graded under is agreed by both owners",
+        "" if agreement.agreed else explanation,
+    )
+
+
 def publish_gate(
     grades: dict,
     profiles: dict[str, dict],
@@ -275,11 +290,14 @@ def publish_gate(
     base_rate: float,
     gate: PublishGate,
     review: dict | None = None,
+    agreement: Agreement | None = None,
 ) -> dict:
     """May this model be served? Every check of the contract's gate, with its numbers.
 
     `review`: the leakage review completed with the model's importance (`field_review` of the
-    contract report); without it the sign-off check is left out.
+    contract report); without it the sign-off check is left out. `agreement`: the owners'
+    approvals of the contract the model was graded under; a model graded under a proposal
+    fails the gate.
     """
     positives = int(round(metrics.get("base_rate", base_rate) * metrics.get("leads", 0)))
     negatives = int(metrics.get("leads", 0)) - positives
@@ -317,6 +335,8 @@ def publish_gate(
     )
     if review is not None:
         checks["fields_under_review"] = review_check(review)
+    if agreement is not None:
+        checks["agreement"] = agreement_check(agreement)
     return {"publishable": all(c["passed"] for c in checks.values()), "checks": checks}
 
 
@@ -368,9 +388,11 @@ def contract_report(
     months = test_months(scored, months)
     grades = grade_table(scored, contract, grading_record, months, worked)
     profiles = profile_figures(scored, contract, months)
+    agreement = sealed_agreement({"contract": contract.model_dump(mode="json"), **grading_record})
     return {
         "contract_version": contract.version,
-        "agreed_by": contract.agreed_by.model_dump(),
+        "agreement": agreement.to_dict(),
+        "owners": contract.owners.model_dump(),
         "outcome": contract.outcome.model_dump(),
         "test_period": {
             "from": str(created.min().date()) if dated else None,
@@ -386,7 +408,7 @@ def contract_report(
         "derivation": grading_record.get("derivation", {}),
         "field_review": review,
         "publish_gate": publish_gate(
-            grades, profiles, metrics, base_rate, contract.publish_gate, review
+            grades, profiles, metrics, base_rate, contract.publish_gate, review, agreement
         ),
         "warnings": contract_warnings(
             grades,
@@ -402,12 +424,16 @@ def contract_report(
 
 def render_markdown(report: dict) -> str:
     """`reports/contract.md`: the promises and the verdicts, readable without the code."""
-    agreed = report["agreed_by"]
+    agreement = report["agreement"]
     period = report["test_period"]
+    title = "promises vs the test period"
     lines = [
-        f"# A-lead contract {report['contract_version']}: promises vs the test period",
+        f"# A-lead contract {report['contract_version']}: {title}"
+        if agreement["agreed"]
+        else f"# PROPOSAL (not agreed): {title}",
         "",
-        f"Agreed by {agreed['sales_owner']} and {agreed['marketing_owner']} on {agreed['date']}. "
+        agreement["headline"] if agreement["agreed"] else f"**{agreement['headline']}**",
+        "",
         f"Converted = {report['outcome']['converted_when']} "
         f"({report['outcome']['window_days']} days).",
         (

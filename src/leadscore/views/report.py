@@ -25,6 +25,7 @@ from leadscore.views.contract import (
     review_rule,
     shown,
 )
+from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def render_report(
     importance: pd.DataFrame | None = None,
     follow_up: dict | None = None,
     credit: dict | None = None,
+    proposal: dict | None = None,
 ) -> str:
     """The whole page as HTML text (the follow-up and credit sections when given)."""
     from jinja2 import Environment, PackageLoader
@@ -173,6 +175,8 @@ def render_report(
         feedback=feedback,
         follow_up=follow_up,
         credit=credit,
+        proposal=proposal if proposal and proposal.get("open") else None,
+        paired_promises=paired_promises,
         model_version=model_version,
         charts=charts,
         channels=channels,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 from exports import export_frame, sigmoid
+from stages import agreed_by_both
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
@@ -228,7 +229,8 @@ def scored_period(base_rate: float, a_conversion: float, n: int = 2000, seed: in
 
 def gate_of(scored: pd.DataFrame, raw: dict) -> dict:
     contract = parse_params(raw).contract
-    grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
+    grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}},
+               "agreement": agreed_by_both(contract)}  # fmt: skip
     metrics = {"leads": len(scored), "base_rate": scored[fields.CONVERTED].mean(),
                "roc_auc_ci_low": 0.7}  # fmt: skip
     return contract_report(scored, contract, grading, metrics)
