@@ -256,9 +256,12 @@ def sealed_agreement(grading_record: dict[str, Any]) -> Agreement:
     return agreement
 
 
-def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "contract") -> list[dict]:
+Change = dict[str, Any]  # {"key": "contract.grades.A.min_conversion", "from": 0.4, "to": 0.45}
+
+
+def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "contract") -> list[Change]:
     """The meaning-level changes from `old` to `new`: one row per changed key (lists whole)."""
-    changes: list[dict] = []
+    changes: list[Change] = []
     for key in sorted(set(old) | set(new), key=str):
         path = f"{prefix}.{key}"
         before, after = old.get(key), new.get(key)
@@ -269,7 +272,7 @@ def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "contract") -> 
     return changes
 
 
-def describe_change(change: dict) -> str:
+def describe_change(change: Change) -> str:
     return f"{change['key']}: {_shown(change['from'])} -> {_shown(change['to'])}"
 
 

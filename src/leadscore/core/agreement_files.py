@@ -157,7 +157,9 @@ class AgreementFiles:
             return meaning(self.agreed_contract())
         if label == "proposal":
             return meaning(self.proposed_contract())
-        versions = {entry["version"]: entry["contract"] for entry in self.history()}
+        versions: dict[str, dict[str, Any]] = {
+            entry["version"]: entry["contract"] for entry in self.history()
+        }
         if label not in versions:
             known = ", ".join(["agreed", "proposal", *versions])
             raise AgreementError(f"no contract {label!r} (known: {known})")
@@ -284,7 +286,7 @@ def next_version(current: str, taken: list[str], today: datetime | None = None) 
 LAYOUTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0))
 
 
-def _round_trip(text: str):
+def _round_trip(text: str) -> Any:
     """A round-trip YAML loader that writes `text` back byte for byte when one of the usual
     layouts does (comments, quotes and flow mappings on one line are kept)."""
     from ruamel.yaml import YAML

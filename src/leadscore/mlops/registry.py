@@ -89,8 +89,11 @@ def promote(params, test: pd.DataFrame, version: str | None = None) -> dict:
         champion = judge(f"models:/{name}/{champion_version}", test, params.contract)
     reasons = []
     if not challenger["gate"]["publishable"]:
-        failed = [k for k, c in challenger["gate"]["checks"].items() if not c["passed"]]
+        checks = challenger["gate"]["checks"]
+        failed = [k for k, c in checks.items() if not c["passed"]]
         reasons.append(f"fails the contract's publish gate ({', '.join(failed)})")
+        if "agreement" in failed:  # say whose approval is missing, in the report's words
+            reasons.append(checks["agreement"]["explanation"])
     limit = params.promotion.max_auc_drop
     if champion is not None and challenger["roc_auc"] < champion["roc_auc"] - limit:
         reasons.append(
