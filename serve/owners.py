@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,12 +77,15 @@ class ApprovalRequest(BaseModel):
 
 
 class Project:
-    """The agreement files of one checkout, and the lock that orders approvals."""
+    """The agreement files of one checkout, the lock that orders approvals, the page template."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files = AgreementFiles(root)
         self.lock = threading.Lock()
+        self.templates = Environment(
+            loader=PackageLoader("leadscore_serve", "templates"), autoescape=True
+        )
 
     def state(self) -> dict[str, Any]:
         """Both contracts and their agreement; `open`: the proposed contract is not agreed."""
@@ -255,72 +258,77 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page(project: ProjectDep) -> HTMLResponse:
+    """The page, rendered on the server; a malformed agreement file is said, not crashed on."""
+    nonce = secrets.token_urlsafe(16)
+    headers = {
+        "Content-Security-Policy": content_security_policy(nonce),
+        "Cache-Control": "no-store",
+    }
+    try:
+        context = page_context(project, project.state())
+    except LeadscoreError as error:
+        context = {"error": str(error)}
+    html = project.templates.get_template("owners.html.j2").render(
+        nonce=nonce, root=str(project.root), **context
+    )
+    return HTMLResponse(html, headers=headers)
+
+
+@router.get("/api/status")
+def status(project: ProjectDep) -> dict[str, Any]:
+    """The agreement of the agreed contract and of the open proposal (null when none)."""
+    return status_of(current_state(project))
+
+
+@router.get("/api/approval-message")
+def message(
+    project: ProjectDep,
+    role: Role,
+    contract_hash: Annotated[str | None, Query(pattern=r"^sha256:[0-9a-f]{64}$")] = None,
+) -> dict[str, Any]:
+    """The exact text the owner in `role` signs to approve the open proposal now.
+    `contract_hash`: the proposal the page showed; refused (409) when it has changed since."""
+    proposed = open_proposal(current_state(project))
+    current = meaning_hash(proposed)
+    if contract_hash is not None and contract_hash != current:
+        raise ProblemError(
+            409,
+            f"the proposal changed since the page was loaded ({short(contract_hash)} -> "
+            f"{short(current)}): reload the page and review it again",
+            kind="proposal-changed",
+        )
+    owner, approved_at = getattr(proposed.owners, role), now_utc()
+    text = approval_message(role, owner, current, approved_at).decode("utf-8")
+    return {"role": role, "owner": owner, "contract_hash": current,
+            "approved_at": approved_at, "message": text}  # fmt: skip
+
+
+@router.post("/api/approve")
+def approve(project: ProjectDep, request: ApprovalRequest) -> dict[str, Any]:
+    """Record a signed approval of the open proposal; the second owner's makes it agreed."""
+    with project.lock:
+        try:
+            return record_approval(project, request)
+        except LeadscoreError as error:  # adopting failed: the approval is kept
+            raise ProblemError(409, str(error), kind="agreement-files") from None
+
+
 def create_owners_app(root: Path) -> FastAPI:
     """The owners' page over the project checkout at `root`."""
-    root = Path(root).resolve()
-    project = Project(root)
-    templates = Environment(loader=PackageLoader("leadscore_serve", "templates"), autoescape=True)
     app = FastAPI(
         title="leadscore: the contract owners' page",
         summary="Review the A-lead contract and approve proposals with the owner's own key.",
         docs_url=None,
         redoc_url=None,
     )
-    app.state.project = project
+    app.state.project = Project(Path(root).resolve())
     install_problem_handlers(app)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page(project: ProjectDep) -> HTMLResponse:
-        nonce = secrets.token_urlsafe(16)
-        headers = {
-            "Content-Security-Policy": content_security_policy(nonce),
-            "Cache-Control": "no-store",
-        }
-        try:
-            context = page_context(project, project.state())
-        except LeadscoreError as error:
-            context = {"error": str(error)}
-        html = templates.get_template("owners.html.j2").render(
-            nonce=nonce, root=str(project.root), **context
-        )
-        return HTMLResponse(html, headers=headers)
-
-    @app.get("/api/status")
-    def status(project: ProjectDep) -> dict[str, Any]:
-        """The agreement of the agreed contract and of the open proposal (null when none)."""
-        return status_of(current_state(project))
-
-    @app.get("/api/approval-message")
-    def message(
-        project: ProjectDep,
-        role: Role,
-        contract_hash: Annotated[str | None, Query(pattern=r"^sha256:[0-9a-f]{64}$")] = None,
-    ) -> dict[str, Any]:
-        """The exact text the owner in `role` signs to approve the open proposal now.
-        `contract_hash`: the proposal the page showed; refused (409) when it has changed since."""
-        proposed = open_proposal(current_state(project))
-        current = meaning_hash(proposed)
-        if contract_hash is not None and contract_hash != current:
-            raise ProblemError(
-                409,
-                f"the proposal changed since the page was loaded ({short(contract_hash)} -> "
-                f"{short(current)}): reload the page and review it again",
-                kind="proposal-changed",
-            )
-        owner, approved_at = getattr(proposed.owners, role), now_utc()
-        text = approval_message(role, owner, current, approved_at).decode("utf-8")
-        return {"role": role, "owner": owner, "contract_hash": current,
-                "approved_at": approved_at, "message": text}  # fmt: skip
-
-    @app.post("/api/approve")
-    def approve(project: ProjectDep, request: ApprovalRequest) -> dict[str, Any]:
-        """Record a signed approval of the open proposal; the second owner's makes it agreed."""
-        with project.lock:
-            try:
-                return record_approval(project, request)
-            except LeadscoreError as error:  # adopting failed: the approval is kept
-                raise ProblemError(409, str(error), kind="agreement-files") from None
-
+    app.include_router(router)
     return app
 
 

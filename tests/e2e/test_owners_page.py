@@ -41,6 +41,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
     "--window-size=1280,1600",
 )
 WAIT_SECONDS = 30  # how long to wait for the page to change: a bound, not a measurement

@@ -207,3 +207,23 @@ def test_malformed_agreement_files_are_said_not_crashed_on(client, project):
     assert "The agreement files cannot be read" in client.get("/").text
     answer = client.get("/api/status")
     assert answer.status_code == 409 and "approvals[0] is malformed" in answer.json()["detail"]
+
+
+def test_a_hand_edit_of_contract_yaml_is_a_proposal_both_owners_can_agree(client, project):
+    path = project.root / "contract.yaml"
+    project.files.close_proposal()
+    path.write_text(
+        path.read_text().replace("max_leads_per_month: 700", "max_leads_per_month: 1000")
+    )
+    status = client.get("/api/status").json()
+    assert not status["agreed"]["agreed"] and status["open"]
+    assert status["changes"] == [{"key": CHANGED_KEY, "from": 700, "to": 1000}]
+    assert "contract.yaml: not agreed" in client.get("/").text
+
+    for role in ("sales", "marketing"):
+        answer = client.post("/api/approve", json=signed(project, role))
+        assert answer.status_code == 200, answer.text
+    version = answer.json()["adopted_version"]
+    assert answer.json()["agreed"]["agreed"] and answer.json()["agreed"]["version"] == version
+    assert f'version: "{version}"' in path.read_text()
+    assert project.files.history()[-1]["changes"] == status["changes"]
