@@ -191,16 +191,17 @@ def record_approval(project: Project, request: ApprovalRequest) -> dict[str, Any
     if problem:
         log.warning("owners' page: approval refused: %s", problem)
         raise ProblemError(403, refusal(problem, claimed, public_keys), kind="approval-refused")
-    if request.role in agreement.approvals:
+    if request.role in agreement.approvals and not agreement.agreed:
         earlier = agreement.approvals[request.role]
         raise ProblemError(
             409,
             f"{earlier.owner} approved this proposal already ({earlier.approved_at})",
             kind="already-approved",
         )
-    files.add_approval(approval)
-    log.info("owners' page: %s approved contract %s", request.role, short(approval.contract))
-    agreement = files.check(proposed)
+    if request.role not in agreement.approvals:  # (both approved already: adopting failed)
+        files.add_approval(approval)
+        log.info("owners' page: %s approved contract %s", request.role, short(approval.contract))
+        agreement = files.check(proposed)
     adopted = files.adopt(proposed, agreement) if agreement.agreed else None
     status = status_of(current_state(project))
     message = (
