@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from owners_project import CHANGED_KEY, make_owners_project, write_reports
 
 from leadscore.core import keys
-from leadscore.core.agreement import approval_message, meaning_hash
+from leadscore.core.agreement import approval_message, meaning_hash, sign_approval
 from leadscore_serve.owners import create_owners_app
 
 STAMP = "2026-12-01T10:00:00Z"
@@ -227,3 +227,16 @@ def test_a_hand_edit_of_contract_yaml_is_a_proposal_both_owners_can_agree(client
     assert answer.json()["agreed"]["agreed"] and answer.json()["agreed"]["version"] == version
     assert f'version: "{version}"' in path.read_text()
     assert project.files.history()[-1]["changes"] == status["changes"]
+
+
+def test_a_proposal_both_approved_but_not_yet_adopted_is_adopted_on_the_next_approval(
+    client, project
+):
+    proposed = project.proposed()
+    for role in ("sales", "marketing"):  # recorded, but adopting never ran (e.g. it failed)
+        project.files.add_approval(sign_approval(proposed, role, project.private_keys[role]))
+    assert client.get("/api/status").json()["open"]
+    answer = client.post("/api/approve", json=signed(project, "sales"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["adopted_version"] and not answer.json()["open"]
+    assert len(project.files.approvals()) == 4  # nothing added twice
