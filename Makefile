@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
+.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,7 +55,19 @@ format: install ## Fix lint and formatting where ruff can
 
 test: lint typecheck install-spark ## Lint, layer contracts, then the test suite (slow checks live in `make bench`)
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not fuzz" -q
+	$(BIN)/pytest -m "not fuzz and not browser" -q
+
+# The owners' page in a real browser: Debian's Chromium and its driver, headless, no browser
+# downloaded at run time. apt-get needs root (CI runs as root; elsewhere sudo asks).
+BROWSER_PACKAGES := chromium chromium-driver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: install ## The owners' page in headless Chromium (apt-get installs chromium + chromium-driver when missing)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing Debian's $(BROWSER_PACKAGES) (apt-get)"; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
+	fi
+	$(BIN)/pytest -m browser -q
 
 # The unit tests need no third-party pytest plugin: not loading them (hypothesis, schemathesis,
 # hydra, ...) saves ~3 s of start-up.
