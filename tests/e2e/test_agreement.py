@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import API_KEY, DVC, project_env, run
 
+from leadscore.views.proposal import GRADE_FIGURES
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "agreement" / "demo-keys"
 OWNERS = ("Dana Reyes, VP Sales", "Sam Okafor, VP Marketing")
@@ -58,11 +60,19 @@ def assert_nothing_claims_agreement(project: Path) -> None:
 
 
 def mlflow_tags(project: Path) -> dict[str, str]:
-    """The tags of the newest training run in the project's MLflow store."""
+    """The tags of the served model's training run and of its registered version."""
+    card = json.loads((project / "models" / "model_card.json").read_text())["mlflow"]
     with sqlite3.connect(project / "mlflow.db") as db:
-        run_id = db.execute("SELECT run_uuid FROM runs ORDER BY start_time DESC LIMIT 1").fetchone()
-        rows = db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", run_id).fetchall()
-    return dict(rows)
+        run_tags = db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (card["run_id"],))
+        tags = dict(run_tags.fetchall())
+        version_tags = db.execute(
+            "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
+            (card["registered_model"], card["registered_version"]),
+        ).fetchall()
+    for key, value in version_tags:  # the registered version says the same
+        assert tags.get(key, value) == value, key
+    assert dict(version_tags)["contract.agreement"] == tags["contract.agreement"]
+    return tags
 
 
 def test_an_experiment_on_the_contract_is_a_proposal_everywhere(project, start_server):
@@ -111,20 +121,6 @@ def test_a_hand_edit_of_the_contract_is_not_agreed(project):
     assert "approved by neither owner" in report(project, "contract")["agreement"]["headline"]
 
 
-GRADE_FIGURES = (
-    "leads",
-    "leads_per_month",
-    "conversions",
-    "conversion",
-    "conversion_ci_low",
-    "conversion_ci_high",
-    "share_of_conversions",
-    "threshold",
-    "promise",
-    "verdicts",
-)
-
-
 def test_propose_preview_approve_and_the_preview_equals_the_full_run(project):
     agreed_run = report(project, "contract")
     leadscore(project, "contract", "propose", "grades.A.max_leads_per_month=40", "--note", "test")
@@ -136,7 +132,9 @@ def test_propose_preview_approve_and_the_preview_equals_the_full_run(project):
         assert {k: row[k] for k in GRADE_FIGURES} == {
             k: agreed_run["grades"][grade][k] for k in GRADE_FIGURES
         }
-    assert sides["proposal"]["grades"]["A"]["leads_per_month"] <= 40
+    a_agreed, a_proposed = sides["agreed"]["grades"]["A"], sides["proposal"]["grades"]["A"]
+    assert a_proposed["threshold"] > a_agreed["threshold"]  # a smaller capacity: a higher bar
+    assert a_proposed["leads_per_month"] < a_agreed["leads_per_month"]
     # one owner alone does not make it agreed
     first = leadscore(
         project, "contract", "approve", "--as", "sales", "--key", str(DEMO / "sales.key")

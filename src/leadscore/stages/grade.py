@@ -78,7 +78,8 @@ def main(
     pipeline, card = read_fitted(model_dir)
     leads = validation_leads(params, pipeline, card, data_dir, leads_path)
     grading, derivation = grading_for(params.contract, params, leads)
-    agreement = AgreementFiles.beside(params_path).sealed_record(params.contract)
+    files = AgreementFiles.beside(params_path)
+    agreement = files.sealed_record(params.contract)
     record = grading_record(grading, derivation, params.contract, card.model_version, agreement)
     seal_bundle(model_dir, record)
     log_to_training_run(card, "log_grading", record, model_dir)
@@ -86,4 +87,11 @@ def main(
     (log.info if agreement["agreed"] else log.warning)("grade: %s", agreement["headline"])
     for problem in agreement["problems"]:
         log.warning("grade: approval refused: %s", problem)
+    if not agreement["agreed"] and not files.proposal_changes() and files.history():
+        log.warning(
+            "grade: contract.yaml itself differs from the agreed version: to try a change "
+            "without rewriting the agreed file, restore it (git checkout contract.yaml) and "
+            "propose through contract.proposal.yaml: `leadscore contract propose KEY=VALUE` or "
+            "dvc exp run -S 'contract.proposal.yaml:+contract.KEY=VALUE' (docs/contract.md)"
+        )
     return record

@@ -33,6 +33,19 @@ MODEL_KEYS = (
     "contract.publish_gate.min_negatives",
 )
 NOT_ASSESSABLE = "not assessable"
+# What each side shows per grade, as the contract report computes it
+GRADE_FIGURES = (
+    "leads",
+    "leads_per_month",
+    "conversions",
+    "conversion",
+    "conversion_ci_low",
+    "conversion_ci_high",
+    "share_of_conversions",
+    "threshold",
+    "promise",
+    "verdicts",
+)
 
 
 def needs_retrain(changes: list[dict]) -> list[str]:
@@ -133,22 +146,7 @@ def contract_side(
     follow_up = follow_up_report(frame, contract, follow_up_columns, economics)
     revenue = grade_revenue(frame, economics.deal_value)
     grades = {
-        grade: {
-            key: row[key]
-            for key in (
-                "leads",
-                "leads_per_month",
-                "conversions",
-                "conversion",
-                "conversion_ci_low",
-                "conversion_ci_high",
-                "share_of_conversions",
-                "threshold",
-                "promise",
-                "verdicts",
-            )
-        }
-        | {"revenue": revenue[grade]}
+        grade: {key: row[key] for key in GRADE_FIGURES} | {"revenue": revenue[grade]}
         for grade, row in report["grades"].items()
     }
     total = [v for v in revenue.values() if v is not None]
