@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
-from leadscore.scoring.outcomes import OutcomeStore
+from leadscore.scoring.outcome_store import OutcomeStore
 from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodySizeLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
@@ -67,7 +67,8 @@ async def lifespan(app: FastAPI):
         else None
     )
     state.metrics.watch_scoring_log(lambda: state.scoring_log)
-    state.outcomes = OutcomeStore(settings.database_url)  # CRM events, beside the scores
+    # CRM events, beside the scores (no connection yet: a database down does not stop the start)
+    state.outcomes = OutcomeStore(settings.database_url, settings.outcome_timeout_seconds)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
