@@ -319,7 +319,7 @@ def outcomes_import(
     for what, leads in flagged.items():
         if leads:
             shown = ", ".join(leads[:5]) + (", ..." if len(leads) > 5 else "")
-            typer.echo(f"{len(leads):,} leads {what}: {shown}")
+            typer.echo(f"{len(leads):,} lead(s) {what}: {shown}")
 
 
 scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")

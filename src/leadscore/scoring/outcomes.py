@@ -229,14 +229,19 @@ def never_scored(event_leads: Iterable[str], scored_leads: Iterable[str]) -> lis
 
 
 def read_events(url: str) -> pd.DataFrame:
-    """Every stored event (an empty table when none was ever stored)."""
+    """Every stored event (an empty table when none was ever stored); times in naive UTC
+    (PostgreSQL gives them with a zone, SQLite without)."""
     engine = make_engine(url)
     try:
         metadata.create_all(engine)
         with engine.connect() as connection:
-            return pd.read_sql_table(TABLE, connection)
+            events = pd.read_sql_table(TABLE, connection)
     finally:
         engine.dispose()
+    for column in ("occurred_at", "lead_created_at", "received_at"):  # naive UTC, as stored
+        if isinstance(events[column].dtype, pd.DatetimeTZDtype):
+            events[column] = events[column].dt.tz_convert(UTC).dt.tz_localize(None)
+    return events
 
 
 def events_from_table(

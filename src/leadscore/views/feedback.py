@@ -344,11 +344,11 @@ def within_uncertainty(month: dict) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    checks = [f"{line}\n" for line in outcome_lines(report.get("outcomes"))]
     if report.get("missing"):
-        return (
-            f"# Monthly lead quality ({report['source']})\n\n"
-            + "\n".join(item["message"] for item in report["missing"])
-            + "\n"
+        messages = [item["message"] for item in report["missing"]]
+        return f"# Monthly lead quality ({report['source']})\n\n" + "\n".join(
+            [*messages, "", *checks]
         )
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
@@ -357,7 +357,7 @@ def render_markdown(report: dict) -> str:
         f"{report['leads_in_open_months']:,} leads in {report['months_open']} open month(s) "
         "wait.",
         "",
-        *(f"{line}\n" for line in outcome_lines(report.get("outcomes"))),
+        *checks,
         "| month | leads | A (promise) | B (promise) | C (promise) | D | flag |",
         "|---|---|---|---|---|---|---|",
     ]
