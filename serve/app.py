@@ -16,6 +16,7 @@ from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcome_store import OutcomeStore
+from leadscore.scoring.outcomes import OutcomeBatch
 from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodySizeLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outcomes.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
-    with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
+    with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s

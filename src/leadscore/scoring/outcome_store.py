@@ -173,11 +173,14 @@ def known_creations(connection: sa.Connection, events: list[OutcomeEvent]) -> di
     return created
 
 
-def before_creation(events: list[OutcomeEvent], created: dict[str, datetime]) -> list[EventProblem]:
-    problems = []
+def before_creation(
+    events: list[OutcomeEvent], created: dict[str, datetime], stored: Iterable[str] = ()
+) -> list[EventProblem]:
+    """New events (not in `stored`) dated before their lead's creation."""
+    problems, known = [], set(stored)
     for index, event in enumerate(events):
         start = created.get(event.lead_id)
-        if start is not None and event.occurred_at < start:
+        if start is not None and event.occurred_at < start and event.event_id not in known:
             message = f"before the lead's creation ({start.isoformat()}, recorded with its events)"
             problems.append(EventProblem(index, "occurred_at", message))
     return problems
@@ -231,7 +234,7 @@ def store_events(
     conflicts += [i for i, row in stored.items() if not same_event(batch[i], row)]
     if conflicts:
         raise OutcomeConflict(sorted(set(conflicts)))
-    problems = before_creation(events, known_creations(connection, events))
+    problems = before_creation(events, known_creations(connection, events), stored)
     if problems:
         raise OutcomeRefused(problems)
     received = utc_now()

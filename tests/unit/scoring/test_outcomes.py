@@ -106,13 +106,18 @@ def test_the_store_on_sqlite(tmp_path):
                  "lead_created_at": None}  # fmt: skip
         with pytest.raises(OutcomeRefused, match="before the lead's creation"):
             store.record(events(won("f", "L-9", 1), early), "api")
+        old = {"event_id": "h", "lead_id": "L-5", "kind": "touch", "occurred_at": "2026-05-01"}
+        store.record(events(old), "api")
+        later = {**created, "event_id": "i", "lead_id": "L-5"}  # says L-5 was created after "h"
+        store.record(events(later), "api")
+        assert store.record(events(old), "api").duplicates == 1  # a replay, not refused
         lost = {"event_id": "g", "lead_id": "L-1", "kind": "lost",
                 "occurred_at": "2026-07-03T00:00", "reason": "budget"}  # fmt: skip
         assert store.record(events(lost), "api").contradictory == ["L-1"]
     finally:
         store.close()
         scoring_log.close()
-    assert sorted(read_events(url)["event_id"]) == ["a", "b", "d", "g"]  # nothing of refusals
+    assert sorted(read_events(url)["event_id"]) == ["a", "b", "d", "g", "h", "i"]  # no refused
 
 
 def test_contradictory_leads_have_no_outcome_in_the_frame():
