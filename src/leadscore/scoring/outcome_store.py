@@ -11,15 +11,18 @@ Outcomes do not go through the scoring journal: a journal answers before the dat
 seen the event, so it could not refuse an event id already stored with a different payload.
 
 The database work runs on a few writer threads, off the caller's thread: a request waits at
-most `timeout_seconds` for its answer, and when every writer is stuck on a database that does
-not answer, new requests are refused at once instead of queueing.
+most `timeout_seconds` for its answer (queued or running; one that gave up while queued is never
+run), and once `backlog` requests wait (every writer stuck on a database that does not answer),
+new ones are refused at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 3.0
 WRITERS = 4
+BACKLOG = 64  # requests waiting for a writer; beyond, 503 at once
 CHUNK = 500  # ids per IN (...) list
 # The database cannot take the events now (down, frozen, locked, read-only, out of resources):
 # the same events may succeed later. Anything else is a bug and is raised as it is.
@@ -263,55 +267,89 @@ def store_events(
     )
 
 
+class Writers:
+    """A few daemon threads that run jobs from a bounded queue.
+
+    Daemon threads: one stuck on a frozen database never holds up the process's exit. A job
+    still queued when its caller gave up is cancelled and skipped; when the queue is full
+    (every writer stuck, callers piling up), `submit` refuses at once."""
+
+    def __init__(self, count: int, backlog: int) -> None:
+        self._jobs: queue.Queue[tuple[Future[Any], Callable[[], Any]] | None] = queue.Queue(backlog)
+        self._threads = [
+            threading.Thread(target=self._work, name=f"outcomes-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Callable[[], Any]) -> Future[Any]:
+        """Queue `job`; raises `queue.Full` when the backlog is full."""
+        future: Future[Any] = Future()
+        self._jobs.put_nowait((future, job))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up while it waited
+            try:
+                future.set_result(job())
+            except BaseException as error:
+                future.set_exception(error)
+
+    def stop(self) -> None:
+        """Let idle writers end (a stuck one ends when its database answers)."""
+        for _ in self._threads:
+            with contextlib.suppress(queue.Full):
+                self._jobs.put_nowait(None)
+
+
 class OutcomeStore:
     """The `lead_events` table of the scoring-log database, written in bounded time."""
 
     def __init__(
-        self, url: str, timeout_seconds: float = TIMEOUT_SECONDS, writers: int = WRITERS
+        self,
+        url: str,
+        timeout_seconds: float = TIMEOUT_SECONDS,
+        writers: int = WRITERS,
+        backlog: int = BACKLOG,
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self.retry_after = max(1, math.ceil(2 * timeout_seconds))
         self.engine = bound_time(make_engine(url), timeout_seconds)
-        self._writers = writers
-        self._slots = threading.BoundedSemaphore(writers)
+        self._writers = Writers(writers, backlog)
+        self._schema_lock = threading.Lock()
         self._schema_ready = False
 
     def submit(
         self, events: list[OutcomeEvent], source: str, scored: ScoredLookup | None = None
     ) -> Future[Stored]:
-        """Start storing on a writer thread; refused at once when every writer is busy.
-
-        Writers are daemon threads: one stuck on a frozen database never holds up an exit."""
-        if not self._slots.acquire(blocking=False):
-            raise OutcomesUnavailable(
-                f"all {self._writers} writers are waiting on the database", self.retry_after
-            )
-        future: Future[Stored] = Future()
-
-        def write() -> None:
-            try:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self._store(events, source, scored))
-                    except BaseException as error:
-                        future.set_exception(error)
-            finally:
-                self._slots.release()
-
+        """Queue the events for a writer; refused at once when the backlog is full."""
         try:
-            threading.Thread(target=write, name="outcomes", daemon=True).start()
-        except BaseException:
-            self._slots.release()
-            raise
-        return future
+            return self._writers.submit(lambda: self._store(events, source, scored))
+        except queue.Full:
+            raise OutcomesUnavailable(
+                "every writer is waiting on the database", self.retry_after
+            ) from None
+
+    def _ensure_schema(self) -> None:
+        """Create `lead_events` once (another writer or process may create it meanwhile)."""
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                metadata.create_all(self.engine)
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                metadata.create_all(self.engine)  # created concurrently: now it is there
+            self._schema_ready = True
 
     def _store(
         self, events: list[OutcomeEvent], source: str, scored: ScoredLookup | None
     ) -> Stored:
         try:
-            if not self._schema_ready:
-                metadata.create_all(self.engine)
-                self._schema_ready = True
+            self._ensure_schema()
             with self.engine.begin() as connection:
                 return store_events(connection, events, source, scored)
         except TRANSIENT as error:
@@ -349,5 +387,7 @@ class OutcomeStore:
             raise self._late() from None
 
     def close(self) -> None:
-        """Release the connections (a writer stuck on a frozen database finishes or fails)."""
+        """Stop the writers and release the connections (a writer stuck on a frozen database
+        finishes or fails on its own)."""
+        self._writers.stop()
         self.engine.dispose()

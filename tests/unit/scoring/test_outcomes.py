@@ -15,6 +15,7 @@ from leadscore.scoring.outcome_store import (
     OutcomeConflict,
     OutcomeRefused,
     OutcomeStore,
+    OutcomesUnavailable,
     unique_in_batch,
 )
 from leadscore.scoring.outcomes import (
@@ -140,3 +141,33 @@ def test_an_import_table_under_the_same_rules():
     late = pd.DataFrame([won("a", "L", 5.0, (NOW + timedelta(days=1)).isoformat())])
     with pytest.raises(ValidationError, match="in the future"):
         events_from_table(late, validation_context(now=NOW))
+
+
+def test_a_stuck_writer_bounds_the_wait_and_the_queue(tmp_path):
+    """While the only writer is stuck, a caller gives up after the timeout (its queued events are
+    never stored), and with the backlog full the next one is refused at once."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    store = OutcomeStore(url, timeout_seconds=0.2, writers=1, backlog=2)
+    started, release = threading.Event(), threading.Event()
+
+    def stuck_on_the_database(leads: list[str]) -> list[str]:
+        started.set()
+        release.wait()
+        return []
+
+    stuck = store.submit(events(won("a", "L-1", 5)), "api", scored=stuck_on_the_database)
+    assert started.wait(10)  # the writer holds "a"
+    try:
+        with pytest.raises(OutcomesUnavailable, match="did not answer within 0.2 s"):
+            store.record(events(won("b", "L-2", 5)), "api")  # queued, given up: holds a place
+        queued = store.submit(events(won("c", "L-3", 5)), "api")
+        with pytest.raises(OutcomesUnavailable, match="every writer is waiting") as refused:
+            store.submit(events(won("d", "L-4", 5)), "api")
+        assert refused.value.retry_after == 1
+    finally:
+        release.set()
+    assert stuck.result(10).stored == 1 and queued.result(10).stored == 1
+    store.close()
+    assert sorted(read_events(url)["event_id"]) == ["a", "c"]
