@@ -201,7 +201,7 @@ def test_the_import_applies_the_apis_rules(tmp_path):
     changed = good.assign(value=good["value"].where(good["event_id"] != "e3", 99.0))
     changed.to_csv(tmp_path / "changed.csv", index=False)
     conflict = import_events(tmp_path / "changed.csv", url)
-    assert conflict.exit_code == 2 and "event id(s) e3 already stored with a different" in (
+    assert conflict.exit_code == 2 and "event id(s) e3 already stored (or sent earlier" in (
         conflict.output
     )
     before = pd.DataFrame([{"event_id": "e5", "lead_id": "L-1", "kind": "touch",

@@ -1,9 +1,9 @@
 """Outcomes are as durable as scores (issue 26): through a real service on real SQLite and real
-PostgreSQL, an event answered 200 is committed; a database stopped, frozen or locked gets a 503
-with Retry-After (never a 500, never a hang) and the retry stores the events once; an event id
-sent again with another payload gets a 409 naming it; events against what is stored about their
-lead (before its creation) get a 422; contradictory outcomes and leads never scored are kept and
-named in the answer, and counted in the monthly feedback."""
+PostgreSQL, an event answered 200 is committed; a database stopped, frozen, locked or read-only
+gets a 503 with Retry-After (never a 500, never a hang) and the retry stores the events once; an
+event id sent again with another payload gets a 409 naming it; events against what is stored
+about their lead (before its creation) get a 422; contradictory outcomes and leads never scored
+are kept and named in the answer, and counted in the monthly feedback."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import contextlib
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from conftest import API_KEY, OUTCOME_KEY, PROJECT_ROOT, Server
 from test_serve import as_request_leads
@@ -160,6 +162,39 @@ def test_a_frozen_database_gets_503_in_bounded_time(crm, database, postgres):
     for answer in answers:
         assert_unavailable(answer)
     assert_kept_once(crm, database, LOST, WON)
+
+
+@contextlib.contextmanager
+def read_only(server) -> Iterator[None]:
+    """The whole PostgreSQL server refuses writes, open sessions included (as after a failover
+    to a standby)."""
+
+    def configure(setting: str, expected: str) -> None:
+        with psycopg.connect(server.dsn("postgres"), autocommit=True) as connection:
+            connection.execute("SET default_transaction_read_only = off")
+            connection.execute(f"ALTER SYSTEM {setting}")
+            connection.execute("SELECT pg_reload_conf()")
+        # once a new session sees it, the postmaster has reloaded and told every session
+        for _ in range(400):
+            if server.query("postgres", "SHOW default_transaction_read_only") == [(expected,)]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"PostgreSQL did not apply {setting}")
+
+    configure("SET default_transaction_read_only = on", "on")
+    try:
+        yield
+    finally:
+        configure("RESET default_transaction_read_only", "off")
+
+
+def test_a_read_only_database_gets_503(start_server, tiny_bundle_dir, postgres, pg_database):
+    server = start_server(tiny_bundle_dir, outcome_keys=OUTCOME_KEY, database_url=pg_database)
+    database = Database("postgres", pg_database)
+    assert post(server, LOST).status_code == 200  # an open session, then the failover
+    with read_only(postgres):
+        assert_unavailable(post(server, WON))
+    assert_kept_once(server, database, LOST, WON)
 
 
 def test_same_event_id_with_another_payload_is_a_conflict(crm, database):

@@ -81,8 +81,9 @@ class OutcomeConflict(LeadscoreError):
         more = len(event_ids) - 10
         shown = ", ".join(event_ids[:10]) + (f" and {more} more" if more > 0 else "")
         super().__init__(
-            f"event id(s) {shown} already stored with a different payload; an event id "
-            "names one event (send a new id for a new event); nothing of this batch was stored"
+            f"event id(s) {shown} already stored (or sent earlier in this batch) with a "
+            "different payload; an event id names one event (send a new id for a new event); "
+            "nothing of this batch was stored"
         )
         self.event_ids = event_ids
 
