@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from leadscore.core.redact import install_log_redaction, register_secrets
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
-from leadscore.scoring.outcomes import OutcomeStore
+from leadscore.scoring.outcome_store import OutcomeStore
+from leadscore.scoring.outcomes import OutcomeBatch
 from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodySizeLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
@@ -67,7 +68,8 @@ async def lifespan(app: FastAPI):
         else None
     )
     state.metrics.watch_scoring_log(lambda: state.scoring_log)
-    state.outcomes = OutcomeStore(settings.database_url)  # CRM events, beside the scores
+    # CRM events, beside the scores (no connection yet: a database down does not stop the start)
+    state.outcomes = OutcomeStore(settings.database_url, settings.outcome_timeout_seconds)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -157,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outcomes.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
-    with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
+    with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from leadscore.scoring.log import ScoringLog
-from leadscore.scoring.outcomes import OutcomeStore
+from leadscore.scoring.outcome_store import OutcomeStore
 from leadscore_serve.metrics import ServiceMetrics
 from leadscore_serve.settings import Settings
 from leadscore_serve.state import ModelHolder

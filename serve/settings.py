@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = Field(
         False, description="serve on a non-loopback host without API keys (not recommended)"
     )
+    outcome_timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="POST /v1/outcomes: 503 when the database has not stored the "
+        "events within this",
+    )
+    outcome_clock_skew_seconds: float = Field(
+        300.0, ge=0, description="how far in the future an outcome event's date may be"
+    )
     journal_sync: bool = Field(
         True, description="fdatasync each group commit (off: survives a killed process only)"
     )

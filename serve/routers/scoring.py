@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
@@ -57,9 +58,11 @@ def require_json(content_type: str | None) -> None:
         )
 
 
-def parse_body(request_model: type[BaseModel], body: bytes) -> BaseModel:
+def parse_body(
+    request_model: type[BaseModel], body: bytes, context: dict[str, Any] | None = None
+) -> BaseModel:
     try:
-        return request_model.model_validate_json(body)
+        return request_model.model_validate_json(body, context=context)
     except ValidationError as error:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
         raise RequestValidationError(errors) from None

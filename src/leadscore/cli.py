@@ -423,32 +423,59 @@ def outcomes_import(
         str | None,
         typer.Option(envvar="LEADSCORE_DATABASE_URL", help="Scoring log (SQLAlchemy URL)."),
     ] = None,
+    clock_skew_seconds: Annotated[
+        float, typer.Option(help="How far in the future an event's date may be.")
+    ] = 300.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 60.0,
 ) -> None:
-    """Import CRM events (first_contact, touch, won with value, lost with reason); a replayed
-    event id is stored once."""
+    """Import CRM events (first_contact, touch, won with value, lost with reason) with the API's
+    rules; a replayed event id is stored once, one with another payload refuses the file."""
     from pydantic import ValidationError
 
     from leadscore.core.io import read_table
     from leadscore.core.redact import redact
     from leadscore.scoring.log import DEFAULT_URL
-    from leadscore.scoring.outcomes import OutcomeStore, events_from_table
+    from leadscore.scoring.outcome_store import (
+        OutcomeConflict,
+        OutcomeRefused,
+        OutcomeStore,
+        OutcomesUnavailable,
+    )
+    from leadscore.scoring.outcomes import events_from_table, validation_context
 
     url = database_url or DEFAULT_URL
     try:
-        events = events_from_table(read_table(path))
+        events = events_from_table(read_table(path), validation_context(clock_skew_seconds))
     except ValidationError as error:
         first = error.errors()[0]
         row, *field = first["loc"]
         _fail(f"{path}: row {int(row) + 1}, {'.'.join(map(str, field))}: {first['msg']}", code=2)
-    store = OutcomeStore(url)
+    store = OutcomeStore(url, timeout)
     try:
-        counts = store.record(events, source="import")
+        stored = store.record(events, source="import")
+    except OutcomeRefused as error:
+        first_problem = error.problems[0]
+        _fail(f"{path}: row {first_problem.index + 1}, {first_problem.field}: "
+              f"{first_problem.message}; nothing was stored", code=2)  # fmt: skip
+    except OutcomeConflict as error:
+        _fail(f"{path}: {error}", code=2)
+    except OutcomesUnavailable as error:
+        _fail(f"{path}: {redact(str(error))}")
     finally:
         store.close()
     typer.echo(
-        f"{counts['stored']:,} events stored, {counts['duplicates']:,} already there "
-        f"(of {counts['received']:,}) in {redact(url)}"
+        f"{stored.stored:,} events stored, {stored.duplicates:,} already there "
+        f"(of {stored.received:,}) in {redact(url)}"
     )
+    flagged = {
+        "never scored (events kept)": stored.never_scored,
+        "with contradictory outcomes (won and lost, or wins of different values; left out of "
+        "the feedback's conversion figures)": stored.contradictory,
+    }
+    for what, leads in flagged.items():
+        if leads:
+            shown = ", ".join(leads[:5]) + (", ..." if len(leads) > 5 else "")
+            typer.echo(f"{len(leads):,} lead(s) {what}: {shown}")
 
 
 scoring_log_app = typer.Typer(help="The scoring log: replay journaled rows into the table.")

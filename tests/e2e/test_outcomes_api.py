@@ -4,6 +4,8 @@ feedback and the follow-up view read them from the database, with no hand export
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 import pytest
 from conftest import ADMIN_KEY, API_KEY, OUTCOME_KEY, Server
@@ -64,9 +66,11 @@ def test_events_are_stored_once_and_read_by_feedback_and_follow_up(crm_server, t
     client = server.client
     first = client.post("/v1/outcomes", json={"events": EVENTS}, headers=CRM)
     assert first.status_code == 200, first.text
-    assert first.json() == {"received": 4, "stored": 4, "duplicates": 0}
+    assert first.json() == {"received": 4, "stored": 4, "duplicates": 0, "never_scored": [],
+                            "contradictory": []}  # fmt: skip
     replay = client.post("/v1/outcomes", json={"events": EVENTS[1:3]}, headers=CRM)
-    assert replay.json() == {"received": 2, "stored": 0, "duplicates": 2}
+    assert replay.json() == {"received": 2, "stored": 0, "duplicates": 2, "never_scored": [],
+                             "contradictory": []}  # fmt: skip
     # each key opens its own scope only
     assert (
         client.post("/v1/outcomes", json={"events": EVENTS}, headers={"X-API-Key": API_KEY})
@@ -86,14 +90,16 @@ def test_events_are_stored_once_and_read_by_feedback_and_follow_up(crm_server, t
     from leadscore.stages.follow_up import main as follow_up
     from leadscore.views.feedback import live_outcomes
 
-    scored, without = live_outcomes(url, 90)
-    assert without == 0
-    row = scored.set_index("lead_id").loc["L-1"]
+    live = live_outcomes(url, 90)
+    assert live.without == 0 and live.never_scored == [] and live.contradictory == []
+    row = live.scored.set_index("lead_id").loc["L-1"]
     assert row["sales_touches"] == 2 and row["deal_value"] == 12000
     assert row["first_contact_at"] == pd.Timestamp("2026-06-01 10:00")
     params = server_params(tmp_path)
     report = feedback(params_path=params, scoring_log=url, reports_dir=tmp_path, as_of="2027-06-01")
     assert sum(month["leads"] for month in report["months"]) == 2
+    assert report["outcomes"]["leads_never_scored"] == 0
+    assert report["outcomes"]["leads_with_contradictory_outcomes"] == 0
     view = follow_up(params_path=params, scoring_log=url, reports_dir=tmp_path)
     assert view["missing"] == [] and sum(m["leads"] for m in view["months"]) == 2
 
@@ -127,6 +133,96 @@ def test_bad_events_get_422_naming_the_field(shared_server, change, field, words
     assert answer.status_code == 422
     errors = answer.json()["errors"]
     assert any(item["field"] == field and words in item["message"] for item in errors), errors
+
+
+NOW = datetime.now(UTC)
+EVENT = '{"event_id": "e9", "lead_id": "L-9", "kind": "won", "occurred_at": "2026-07-01T09:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ('"value": Infinity', "events[0].value", "finite number"),
+        ('"value": -Infinity', "events[0].value", "finite number"),
+        ('"value": NaN', "events[0].value", "finite number"),
+        ('"value": 1e309', "events[0].value", "finite number"),
+        ('"value": true', "events[0].value", "a number, not true or false"),
+        ('"value": 5, "occurred_at": "0001-01-01T00:00"', "events[0].occurred_at", "before 1990"),
+        ('"value": 5, "occurred_at": "2999-01-01T00:00"', "events[0].occurred_at", "the future"),
+        (f'"value": 5, "occurred_at": "{(NOW + timedelta(hours=1)).isoformat()}"',
+         "events[0].occurred_at", "allowed clock skew of 300 s"),
+        ('"value": 5, "lead_created_at": "0001-01-01T00:00"', "events[0].lead_created_at",
+         "before 1990"),
+        ('"value": 5, "lead_created_at": "2026-07-02T00:00"', "events[0].occurred_at",
+         "before the lead's creation (2026-07-02T00:00:00)"),
+    ],
+)  # fmt: skip
+def test_implausible_values_and_dates_get_422_naming_the_field(shared_server, fields, field, words):
+    body = f'{{"events": [{EVENT}, {fields}}}]}}'
+    answer = shared_server.client.post(
+        "/v1/outcomes", content=body, headers={**CRM, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()["errors"]
+    assert any(item["field"] == field and words in item["message"] for item in errors), errors
+
+
+def test_a_small_clock_skew_is_accepted(shared_server):
+    soon = (NOW + timedelta(seconds=60)).isoformat()
+    event = {**EVENTS[0], "event_id": "skew-1", "occurred_at": soon, "lead_created_at": None}
+    answer = shared_server.client.post("/v1/outcomes", json={"events": [event]}, headers=CRM)
+    assert answer.status_code == 200, answer.text
+
+
+def import_events(path, url, *options):
+    return CliRunner().invoke(
+        app, ["outcomes", "import", str(path), "--database-url", url, *options]
+    )
+
+
+def test_the_import_applies_the_apis_rules(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    good = pd.DataFrame(EVENTS)
+    good.to_csv(tmp_path / "events.csv", index=False)
+    assert import_events(tmp_path / "events.csv", url).exit_code == 0
+    bad_rows = [
+        ({"value": float("inf")}, "row 3, value: Input should be a finite number"),
+        ({"value": True}, "row 3, value: Value error, a deal value is a number, not true"),
+        ({"occurred_at": "0001-01-01T00:00"}, "row 3, occurred_at: Value error, before 1990"),
+        ({"occurred_at": "2999-01-01T00:00"}, "row 3, occurred_at: Value error, in the future"),
+    ]
+    for change, words in bad_rows:
+        table = good.astype(object)
+        for column, value in change.items():
+            table.loc[2, column] = value
+        table.to_parquet(tmp_path / "bad.parquet")
+        bad = import_events(tmp_path / "bad.parquet", url)
+        assert bad.exit_code == 2 and words in bad.output, bad.output
+    changed = good.assign(value=good["value"].where(good["event_id"] != "e3", 99.0))
+    changed.to_csv(tmp_path / "changed.csv", index=False)
+    conflict = import_events(tmp_path / "changed.csv", url)
+    assert conflict.exit_code == 2 and "event id(s) e3 already stored (or sent earlier" in (
+        conflict.output
+    )
+    before = pd.DataFrame([{"event_id": "e5", "lead_id": "L-1", "kind": "touch",
+                            "occurred_at": "2026-05-01T10:00"}])  # fmt: skip
+    before.to_csv(tmp_path / "before.csv", index=False)
+    early = import_events(tmp_path / "before.csv", url)
+    assert early.exit_code == 2 and "row 1, occurred_at: before the lead's creation" in early.output
+    flagged = pd.DataFrame([
+        {"event_id": "e6", "lead_id": "L-1", "kind": "lost", "occurred_at": "2026-07-02T10:00",
+         "reason": "budget"},
+        {"event_id": "e7", "lead_id": "L-77", "kind": "touch", "occurred_at": "2026-07-02T10:00"},
+    ])  # fmt: skip
+    flagged.to_csv(tmp_path / "flagged.csv", index=False)
+    done = import_events(tmp_path / "flagged.csv", url)
+    assert done.exit_code == 0, done.output
+    assert "2 events stored" in done.output
+    assert "2 lead(s) never scored (events kept): L-1, L-77" in done.output
+    assert "1 lead(s) with contradictory outcomes" in done.output
+    events = read_events(url)
+    assert sorted(events["event_id"]) == ["e1", "e2", "e3", "e4", "e6", "e7"]
+    assert events.set_index("event_id").loc["e3", "value"] == 12000  # the original kept
 
 
 def test_batch_import_is_idempotent_and_names_a_bad_row(tmp_path):

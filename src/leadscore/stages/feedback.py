@@ -15,6 +15,8 @@ from leadscore.views.feedback import (
     journal_backlog,
     live_outcomes,
     monthly_feedback,
+    outcome_checks,
+    outcome_lines,
     outcomes_from_file,
     read_scoring_log,
     render_markdown,
@@ -48,8 +50,10 @@ def main(
     if card_path.is_file():
         watched += list(ModelCard.read(card_path).spec.fields)
     if scoring_log:
+        checks = None
         if outcomes_path is None:  # the CRM events stored beside the scores
-            scored, without = live_outcomes(scoring_log, contract.outcome.window_days)
+            live = live_outcomes(scoring_log, contract.outcome.window_days)
+            scored, without, checks = live.scored, live.without, outcome_checks(live)
         else:
             outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
             scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
@@ -62,6 +66,8 @@ def main(
             )
         if without:
             log.warning("feedback: %d scored leads have no outcome row yet", without)
+        for line in outcome_lines(checks):
+            log.warning("feedback: %s", line)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
         # the outcomes file names the first contact `first_contact_at`, as the built-in CRM does
         report = monthly_feedback(
@@ -69,6 +75,8 @@ def main(
         )
         report["scored_leads_without_outcome"] = without
         report["scored_leads_not_replayed"] = unshipped
+        if checks is not None:
+            report["outcomes"] = checks
     else:
         scored = pd.read_parquet(scored_path)
         split = read_json(split_path) if split_path.is_file() else {}

@@ -24,10 +24,10 @@ def main(
     if scoring_log:  # live: the scores and the CRM events stored beside them
         from leadscore.views.feedback import live_outcomes
 
-        scored, without = live_outcomes(scoring_log, params.contract.outcome.window_days)
-        if without:
-            log.warning("follow-up: %d scored leads have no CRM event yet", without)
-        report = follow_up_report(scored, params.contract)  # the events' own column names
+        live = live_outcomes(scoring_log, params.contract.outcome.window_days)
+        if live.without:
+            log.warning("follow-up: %d scored leads have no CRM event yet", live.without)
+        report = follow_up_report(live.scored, params.contract)  # the events' own column names
     else:
         report = follow_up_report(
             pd.read_parquet(scored_path),

@@ -13,6 +13,7 @@ outcomes file (`leadscore feedback --scoring-log ... --outcomes ...`).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -230,16 +231,74 @@ def join_scoring_log(log_rows: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     return joined[joined["_merge"] == "both"].drop(columns="_merge"), without
 
 
-def live_outcomes(url: str, window_days: int) -> tuple[pd.DataFrame, int]:
+@dataclass
+class LiveOutcomes:
+    """The scoring log joined to the CRM events stored beside it, and what did not fit."""
+
+    scored: pd.DataFrame  # the latest score of each lead with its outcome
+    without: int  # scored leads without any event yet
+    never_scored: list[str]  # leads with events that the log never scored (events kept)
+    contradictory: list[str]  # won and lost, or wins of different values: no outcome counted
+
+
+def event_checks(events: pd.DataFrame, log_rows: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(leads with events but no scoring, leads whose outcomes contradict), each sorted."""
+    from leadscore.scoring.outcomes import contradictory_leads, never_scored
+
+    if events.empty:
+        return [], []
+    scored = log_rows[fields.LEAD_ID].astype(str) if len(log_rows) else []
+    unscored = never_scored(events["lead_id"].astype(str), scored)
+    unclear = contradictory_leads(events[["lead_id", "kind", "value"]].itertuples(index=False))
+    return unscored, unclear
+
+
+def live_outcomes(url: str, window_days: int) -> LiveOutcomes:
     """The latest score of each lead joined to the CRM events stored beside it (`lead_events`,
-    from POST /v1/outcomes or `leadscore outcomes import`); also the leads without an event."""
+    from POST /v1/outcomes or `leadscore outcomes import`); also the leads without an event,
+    the leads with events that were never scored, and those with contradictory outcomes (left
+    out of the joined table)."""
     from leadscore.scoring.outcomes import outcomes_frame, read_events
 
     log_rows = read_scoring_log(url)
-    outcomes = outcomes_frame(
-        read_events(url if "://" in url else f"sqlite:///{url}"), log_rows, window_days
-    )
-    return join_scoring_log(log_rows, outcomes)
+    events = read_events(url if "://" in url else f"sqlite:///{url}")
+    unscored, unclear = event_checks(events, log_rows)
+    scored, without = join_scoring_log(log_rows, outcomes_frame(events, log_rows, window_days))
+    if len(log_rows):  # a contradictory lead has events: not one "without"
+        without -= int(log_rows[fields.LEAD_ID].astype(str).drop_duplicates().isin(unclear).sum())
+    return LiveOutcomes(scored, without, unscored, unclear)
+
+
+EXAMPLES = 20  # leads named per check in the report (all of them are counted)
+
+
+def outcome_checks(live: LiveOutcomes) -> dict:
+    """What the feedback could not use of the CRM events as they are: counted, a few named."""
+    return {
+        "leads_never_scored": len(live.never_scored),
+        "never_scored_examples": live.never_scored[:EXAMPLES],
+        "leads_with_contradictory_outcomes": len(live.contradictory),
+        "contradictory_examples": live.contradictory[:EXAMPLES],
+    }
+
+
+def outcome_lines(checks: dict | None) -> list[str]:
+    """The report's sentences about events it could not count as they are."""
+    if not checks:
+        return []
+    lines = []
+    if checks["leads_with_contradictory_outcomes"]:
+        lines.append(
+            f"{checks['leads_with_contradictory_outcomes']:,} lead(s) with contradictory "
+            "outcomes (won and lost, or wins of different values) are left out of the "
+            f"conversion figures: {', '.join(checks['contradictory_examples'])}"
+        )
+    if checks["leads_never_scored"]:
+        lines.append(
+            f"{checks['leads_never_scored']:,} lead(s) have CRM events but were never scored "
+            f"(kept, not in the figures): {', '.join(checks['never_scored_examples'])}"
+        )
+    return lines
 
 
 LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
@@ -285,11 +344,11 @@ def within_uncertainty(month: dict) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    checks = [f"{line}\n" for line in outcome_lines(report.get("outcomes"))]
     if report.get("missing"):
-        return (
-            f"# Monthly lead quality ({report['source']})\n\n"
-            + "\n".join(item["message"] for item in report["missing"])
-            + "\n"
+        messages = [item["message"] for item in report["missing"]]
+        return f"# Monthly lead quality ({report['source']})\n\n" + "\n".join(
+            [*messages, "", *checks]
         )
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
@@ -298,6 +357,7 @@ def render_markdown(report: dict) -> str:
         f"{report['leads_in_open_months']:,} leads in {report['months_open']} open month(s) "
         "wait.",
         "",
+        *checks,
         "| month | leads | A (promise) | B (promise) | C (promise) | D | flag |",
         "|---|---|---|---|---|---|---|",
     ]
