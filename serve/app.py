@@ -17,7 +17,7 @@ from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcomes import OutcomeStore
 from leadscore_serve.docs import add_offline_docs
-from leadscore_serve.limits import BodySizeLimit
+from leadscore_serve.limits import BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops, outcomes
@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
     )
     app.state.settings = settings
-    app.state.holder = ModelHolder(uri=settings.model_uri, spec=spec)
+    app.state.holder = ModelHolder(
+        uri=settings.model_uri, spec=spec, minimum_version=settings.minimum_model_version
+    )
     app.state.metrics = ServiceMetrics()
     app.state.scoring_log = None
     app.state.api_keys = settings.api_key_list()
@@ -158,5 +160,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_second > 0:
+        keys = (*app.state.api_keys, *app.state.outcome_keys)
+        app.add_middleware(
+            RateLimit,
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            keys=keys,
+        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
     return app
