@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from leadscore.core.redact import install_log_redaction, register_secrets
+from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcomes import OutcomeStore
@@ -153,6 +154,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     secrets = (*app.state.api_keys, *app.state.outcome_keys, app.state.admin_key)
     register_secrets([key.decode() for key in secrets])
+    # the passwords of the databases: masked even where a message shows one alone
+    register_secrets(url_secrets(settings.database_url))
+    register_secrets(url_secrets(os.environ.get("MLFLOW_TRACKING_URI", "")))
     app.include_router(scoring_router(request_model))
     app.include_router(outcomes.router)
     app.include_router(ops.router)
