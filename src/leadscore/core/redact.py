@@ -118,9 +118,9 @@ def redact_urls(text: str) -> str:
     return text
 
 
-def masked_parameter(match: re.Match) -> str:
+def masked_parameter(match: re.Match[str]) -> str:
     if match["value"].startswith(MASK):  # already masked (a URL's query)
-        return match[0]
+        return str(match[0])
     return f"{match['name']}{match['quote']}{match['sep']}{MASK}"
 
 
