@@ -18,7 +18,7 @@ from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcomes import OutcomeStore
 from leadscore_serve.docs import add_offline_docs
-from leadscore_serve.limits import BodySizeLimit, RateLimit
+from leadscore_serve.limits import BodyDeadline, BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops, outcomes
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     with_component_schemas(app, (request_model,), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_second > 0:
         keys = (*app.state.api_keys, *app.state.outcome_keys)

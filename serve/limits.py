@@ -1,6 +1,7 @@
 """Resource limits: what one client may cost the service.
 
 - `BodySizeLimit`: larger bodies get 413 (a problem document) before they are parsed.
+- `BodyDeadline`: the whole body is due within LEADSCORE_BODY_TIMEOUT_SECONDS, on every route.
 - `HeaderDeadlineProtocol`: uvicorn's HTTP protocol with a deadline and a size limit for the
   request line and headers; a client trickling header bytes is answered 408 and closed
   (uvicorn itself has no header timeout, only the idle keep-alive one).
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 
 import orjson
 from annotated_types import MaxLen
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from leadscore_serve.problems import (
@@ -95,6 +97,46 @@ class BodySizeLimit:
         )
         body = problem_body(413, detail, scope.get("path"), "body-too-large")
         await send_problem(send, 413, body)
+
+
+class BodyLate(StarletteHTTPException):
+    """408: the request body did not arrive in time."""
+
+    kind = "body-timeout"
+
+    def __init__(self) -> None:
+        detail = "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)"
+        super().__init__(408, detail)
+
+
+class BodyDeadline:
+    """Pure ASGI middleware: the whole request body is due within `seconds` of the request
+    (every route, whoever reads the body); a late one gets 408. Raised as an HTTP exception
+    from `receive`, so a route or FastAPI's own body parsing answers it as a problem."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = False
+
+        async def timed_receive():
+            nonlocal complete
+            if complete:  # the body is in: waiting for a disconnect has no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise BodyLate from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 def plain_answer(status: bytes, text: str) -> bytes:

@@ -151,7 +151,8 @@ async def validation_problem(request: Request, error: RequestValidationError) ->
 async def http_problem(request: Request, error: StarletteHTTPException) -> Response:
     """Starlette/FastAPI HTTP errors (404, 405, security refusals) as problems."""
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    body = problem_body(error.status_code, detail, request.url.path)
+    kind = getattr(error, "kind", None)  # set by the service's own HTTP exceptions
+    body = problem_body(error.status_code, detail, request.url.path, kind)
     return problem_response(error.status_code, body, getattr(error, "headers", None))
 
 

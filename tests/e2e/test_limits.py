@@ -9,7 +9,7 @@ import time
 
 import orjson
 import pytest
-from conftest import API_KEY
+from conftest import API_KEY, OUTCOME_KEY
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -43,6 +43,25 @@ def test_a_client_trickling_header_bytes_is_closed(start_server, tiny_bundle_dir
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert sent < 600  # closed while the client was still trickling
     assert server.client.get("/healthz").status_code == 200  # the service goes on
+
+
+def test_a_slow_body_on_any_route_times_out_with_408(served):
+    """The body deadline holds on every route, not only on /v1/score (which reads its body
+    itself): FastAPI's own body parsing of /v1/outcomes waits no longer."""
+    server = served[0]  # LEADSCORE_BODY_TIMEOUT_SECONDS=2 in the fixture
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/outcomes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+            + f"\r\nX-Outcome-Key: {OUTCOME_KEY}\r\nContent-Length: 5000\r\n\r\n".encode()
+            + b'{"events": ['  # ... and nothing more
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if answer.endswith(b"}"):
+                break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b"urn:leadscore:problem:body-timeout" in answer
 
 
 def test_headers_beyond_the_limit_get_431(start_server, tiny_bundle_dir):
