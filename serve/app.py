@@ -7,18 +7,19 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from leadscore.core.redact import install_log_redaction, register_secrets
+from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcome_store import OutcomeStore
 from leadscore.scoring.outcomes import OutcomeBatch
 from leadscore_serve.docs import add_offline_docs
-from leadscore_serve.limits import BodySizeLimit
+from leadscore_serve.limits import BodyDeadline, BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
 from leadscore_serve.routers import admin, ops, outcomes
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     card = read_card(settings.model_uri)  # the request schema follows the model's field roles
     spec, inputs = card.spec, card.input_normalisation
-    example = request_example(card.input_example, inputs)
+    example = request_example(spec, inputs)  # made up: /openapi.json is public
     lead = lead_model(spec, example, inputs)
     request_model = score_request_model(lead, settings.max_batch, example)
 
@@ -145,7 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.holder = ModelHolder(
-        uri=settings.model_uri, spec=spec, allow_unagreed=settings.allow_unagreed_contract
+        uri=settings.model_uri,
+        spec=spec,
+        minimum_version=settings.minimum_model_version,
+        allow_unagreed=settings.allow_unagreed_contract,
     )
     app.state.metrics = ServiceMetrics()
     app.state.scoring_log = None
@@ -155,12 +159,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     secrets = (*app.state.api_keys, *app.state.outcome_keys, app.state.admin_key)
     register_secrets([key.decode() for key in secrets])
+    # the passwords of the databases: masked even where a message shows one alone
+    register_secrets(url_secrets(settings.database_url))
+    register_secrets(url_secrets(os.environ.get("MLFLOW_TRACKING_URI", "")))
     app.include_router(scoring_router(request_model))
     app.include_router(outcomes.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))
     add_offline_docs(app)
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_second > 0:
+        keys = (*app.state.api_keys, *app.state.outcome_keys)
+        app.add_middleware(
+            RateLimit,
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            keys=keys,
+        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
     return app

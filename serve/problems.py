@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:leadscore:problem:"
-MAX_SUMMARY = 5  # field errors named in `detail`; all of them are in `errors`
+MAX_SUMMARY = 5  # field errors named in `detail`
+MAX_ERRORS = 100  # field errors listed in `errors`; `errors_omitted` counts the rest
 
 
 class FieldError(BaseModel):
@@ -53,8 +54,20 @@ class Problem(BaseModel):
     detail: str = Field(description="what went wrong for this request, in plain words")
     instance: str | None = Field(None, description="the request path")
     errors: list[FieldError] = Field(
-        default_factory=list, description="the fields at fault (422), empty otherwise"
+        default_factory=list,
+        description=f"the fields at fault (422; the first {MAX_ERRORS}), empty otherwise",
     )
+    errors_omitted: int = Field(
+        0, ge=0, description=f"field errors beyond the first {MAX_ERRORS}, left out of `errors`"
+    )
+
+
+class CappedValidationError(RequestValidationError):
+    """A 422 whose `errors` are the first of `total` (the rest are counted, not listed)."""
+
+    def __init__(self, errors: list[dict], total: int) -> None:
+        super().__init__(errors)
+        self.total = total
 
 
 class ProblemError(Exception):
@@ -89,6 +102,7 @@ def problem_body(
         "detail": detail,
         "instance": instance,
         "errors": errors or [],
+        "errors_omitted": 0,
         **(extra or {}),
     }
 
@@ -121,19 +135,24 @@ def field_errors(errors: list[dict]) -> list[dict]:
 
 
 async def validation_problem(request: Request, error: RequestValidationError) -> Response:
-    """422 naming each field at fault, e.g. `leads[0].website_visits: Input should be >= 0`."""
-    errors = field_errors(list(error.errors()))
+    """422 naming each field at fault, e.g. `leads[0].website_visits: Input should be >= 0`;
+    the first MAX_ERRORS in `errors`, the rest counted in `errors_omitted`."""
+    listed = list(error.errors())
+    total = max(getattr(error, "total", len(listed)), len(listed))
+    errors = field_errors(listed[:MAX_ERRORS])
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:MAX_SUMMARY])
-    if len(errors) > MAX_SUMMARY:
-        detail += f"; and {len(errors) - MAX_SUMMARY} more"
-    body = problem_body(422, detail, request.url.path, "invalid-request", errors)
+    if total > MAX_SUMMARY:
+        detail += f"; and {total - MAX_SUMMARY:,} more"
+    extra = {"errors_omitted": total - len(errors)}
+    body = problem_body(422, detail, request.url.path, "invalid-request", errors, extra)
     return problem_response(422, body)
 
 
 async def http_problem(request: Request, error: StarletteHTTPException) -> Response:
     """Starlette/FastAPI HTTP errors (404, 405, security refusals) as problems."""
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    body = problem_body(error.status_code, detail, request.url.path)
+    kind = getattr(error, "kind", None)  # set by the service's own HTTP exceptions
+    body = problem_body(error.status_code, detail, request.url.path, kind)
     return problem_response(error.status_code, body, getattr(error, "headers", None))
 
 
@@ -166,6 +185,8 @@ DESCRIPTIONS = {
     408: "the request body did not arrive in time (LEADSCORE_BODY_TIMEOUT_SECONDS)",
     409: "the new model failed to load; the old model is still serving",
     413: "request body too large (LEADSCORE_MAX_BODY_BYTES)",
+    429: "too many requests for this key (LEADSCORE_RATE_LIMIT_PER_SECOND); `Retry-After` says "
+    "when to retry",
     415: "the body is not JSON (send `Content-Type: application/json`)",
     422: "a field is missing, of the wrong type or out of range; `errors` names each one",
     500: "unexpected server error (logged)",

@@ -44,12 +44,19 @@ def id_field(inputs: InputNormalisation) -> str:
     return roles.LEAD_ID if inputs.made_id else inputs.id_column
 
 
-def request_example(example: dict | None, inputs: InputNormalisation) -> dict | None:
-    """The card's example lead with its id under the request's id field."""
-    if not example or roles.LEAD_ID not in example:
-        return example
-    rest = {k: v for k, v in example.items() if k != roles.LEAD_ID}
-    return {id_field(inputs): example[roles.LEAD_ID], **rest}
+EXAMPLE_LEAD_ID = "EXAMPLE-0001"
+EXAMPLE_CATEGORY = "example"
+
+
+def request_example(spec: FeatureSpec, inputs: InputNormalisation) -> dict:
+    """A made-up lead for the OpenAPI documents, which anyone may read: clearly fake values of
+    each field's kind (`EXAMPLE-0001`, the category `example`, 1.0, false), never a training
+    record. It validates and scores (its categories are reported as unseen)."""
+    example: dict = {id_field(inputs): EXAMPLE_LEAD_ID}
+    example.update(dict.fromkeys(spec.categorical, EXAMPLE_CATEGORY))
+    example.update(dict.fromkeys(spec.numeric, 1.0))
+    example.update(dict.fromkeys(spec.boolean, False))
+    return example
 
 
 def lead_model(

@@ -50,6 +50,30 @@ class Settings(BaseSettings):
         description="serve a model graded under a contract both owners have not approved (an "
         "override, shown in /v1/model and /readyz); off: such a model is refused",
     )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="request line and headers not received within this: 408, closed"
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="longer request line and headers: 431, closed"
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="an idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="open connections and requests at once; beyond: 503"
+    )
+    rate_limit_per_second: float = Field(
+        0.0, ge=0, description="requests a second per key on /v1/* (0: no limit); beyond: 429"
+    )
+    rate_limit_burst: int = Field(
+        20, ge=1, description="requests a key may send at once before the rate applies"
+    )
+    minimum_model_version: str | None = Field(
+        None,
+        pattern=r"^\d{4}\.\d{2}(\+[0-9a-f]+)?$",
+        description="refuse a bundle trained on data of an earlier month than this model "
+        "version (no rollback), e.g. 2026.05 or 2026.05+5796c5c152",
+    )
     allow_unauthenticated: bool = Field(
         False, description="serve on a non-loopback host without API keys (not recommended)"
     )

@@ -35,12 +35,15 @@ class ModelHolder:
     uri: str
     spec: FeatureSpec
     allow_unagreed: bool = False  # serve a model graded under a contract not agreed (override)
+    minimum_version: str | None = None  # LEADSCORE_MINIMUM_MODEL_VERSION: no rollback below
     current: ServedModel | None = None
     last_reload: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self) -> ServedModel:
-        self.current = self._checked(load_served_model(self.uri, self.allow_unagreed))
+        self.current = self._checked(
+            load_served_model(self.uri, self.minimum_version, self.allow_unagreed)
+        )
         return self.current
 
     def reload(self, uri: str | None = None) -> dict:
@@ -49,7 +52,9 @@ class ModelHolder:
             started = time.perf_counter()
             previous = self.current.version if self.current else None
             try:
-                model = self._checked(load_served_model(uri or self.uri, self.allow_unagreed))
+                model = self._checked(
+                    load_served_model(uri or self.uri, self.minimum_version, self.allow_unagreed)
+                )
             except ModelLoadError as error:  # any failure of any step is one of these
                 outcome = {"reloaded": False, "error": str(error), "serving": previous}
                 log.error("reload failed, still serving %s: %s", previous, error)

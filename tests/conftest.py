@@ -50,7 +50,6 @@ TINY_EDITS = {
 }
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
 DVC = str(Path(sys.executable).parent / "dvc")
-BUNDLE_KEY = "test-bundle-key-0123456789abcdef"
 # Shared fixtures of both tiers: the small exports with a known truth and their model choice
 # (tests/exports.py), the scoring-log databases of each backend (tests/scoring_log_stores.py).
 pytest_plugins = ["exports", "scoring_log_stores"]
@@ -65,12 +64,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def bundle_key_for_tests():
-    """Every bundle of the test session is sealed and verified with one known key, never the
-    developer's key file (servers and `dvc repro` inherit it through the environment)."""
+def bundle_key_for_tests(tmp_path_factory):
+    """Every bundle of the test session is sealed with one key pair of its own, never the
+    developer's key files (servers and `dvc repro` inherit it through the environment): the
+    private key's path; its public key is beside it (`.pub`)."""
+    from leadscore.core.keys import write_key_pair
+
+    private = tmp_path_factory.mktemp("bundle-keys") / "bundle-signing.key"
+    write_key_pair(private, private.with_suffix(".pub"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LEADSCORE_BUNDLE_KEY", BUNDLE_KEY)
-        yield BUNDLE_KEY
+        patch.delenv("LEADSCORE_BUNDLE_PUBLIC_KEY", raising=False)
+        patch.delenv("LEADSCORE_BUNDLE_PUBLIC_KEY_FILE", raising=False)
+        patch.setenv("LEADSCORE_BUNDLE_SIGNING_KEY_FILE", str(private))
+        yield private
 
 
 @pytest.fixture(scope="session")

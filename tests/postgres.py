@@ -152,7 +152,11 @@ class PostgresServer:
             return False
 
     def dsn(self, database: str) -> str:
-        return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+        """A libpq URI (its password percent-encoded: libpq does not take `/ # ?` raw)."""
+        from urllib.parse import quote
+
+        password = quote(self.password, safe="")
+        return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL (psycopg 3 driver), password included."""

@@ -22,6 +22,7 @@ from leadscore.scoring.loading import ServedModel
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
 from leadscore.scoring.trend import score_trend
 from leadscore_serve.deps import HolderDep, MetricsDep, ScoringLogDep, SettingsDep
+from leadscore_serve.limits import check_counts
 from leadscore_serve.metrics import ServiceMetrics
 from leadscore_serve.problems import ProblemError, problem_responses
 from leadscore_serve.schemas import ScoreResponse, id_field
@@ -61,6 +62,7 @@ def require_json(content_type: str | None) -> None:
 def parse_body(
     request_model: type[BaseModel], body: bytes, context: dict[str, Any] | None = None
 ) -> BaseModel:
+    check_counts(body, request_model)  # too many keys or leads: a small 422 first
     try:
         return request_model.model_validate_json(body, context=context)
     except ValidationError as error:
@@ -174,7 +176,7 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         summary="Score one lead or a batch of leads",
         response_model=ScoreResponse,
         openapi_extra=request_body_openapi(request_model),
-        responses=problem_responses(401, 408, 413, 415, 422, 503),
+        responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
     )
     async def score(
         request: Request,

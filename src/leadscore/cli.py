@@ -7,6 +7,8 @@ DVC calls the stage commands (see `dvc.yaml`); people mostly run `dvc repro` and
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -38,14 +40,39 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-    from leadscore.core.redact import install_log_redaction
+    from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
 
     install_log_redaction()  # no password of a URI, no key, in any log line
+    for name in SECRET_URL_VARIABLES:  # their passwords masked wherever they turn up alone
+        register_secrets(url_secrets(os.environ.get(name, "")))
+    sys.excepthook = _redacted_excepthook  # an unexpected traceback names no password either
+
+
+SECRET_URL_VARIABLES = ("LEADSCORE_DATABASE_URL", "MLFLOW_TRACKING_URI")
+
+
+def _redacted_excepthook(kind, error, trace) -> None:
+    """Print an unexpected error's traceback with every secret masked."""
+    import traceback
+
+    from leadscore.core.redact import redact
+
+    print(redact("".join(traceback.format_exception(kind, error, trace))), file=sys.stderr)
+
+
+def _echo(text: str) -> None:
+    """A line of output, with any URL password or key masked."""
+    from leadscore.core.redact import redact
+
+    typer.echo(redact(text))
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
-    """A one-line error on stderr and the exit code; no traceback for expected failures."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    """A one-line error on stderr (secrets masked) and the exit code; no traceback for
+    expected failures."""
+    from leadscore.core.redact import redact
+
+    typer.secho(f"error: {redact(str(message))}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -433,7 +460,6 @@ def outcomes_import(
     from pydantic import ValidationError
 
     from leadscore.core.io import read_table
-    from leadscore.core.redact import redact
     from leadscore.scoring.log import DEFAULT_URL
     from leadscore.scoring.outcome_store import (
         OutcomeConflict,
@@ -460,12 +486,12 @@ def outcomes_import(
     except OutcomeConflict as error:
         _fail(f"{path}: {error}", code=2)
     except OutcomesUnavailable as error:
-        _fail(f"{path}: {redact(str(error))}")
+        _fail(f"{path}: {error}")  # _fail masks secrets
     finally:
         store.close()
-    typer.echo(
+    _echo(
         f"{stored.stored:,} events stored, {stored.duplicates:,} already there "
-        f"(of {stored.received:,}) in {redact(url)}"
+        f"(of {stored.received:,}) in {url}"
     )
     flagged = {
         "never scored (events kept)": stored.never_scored,
@@ -495,13 +521,12 @@ def scoring_log_replay(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 30.0,
 ) -> None:
     """Write rows left in the journal (database outage, killed process) into the table."""
-    from leadscore.core.redact import redact
     from leadscore.scoring.log import DEFAULT_URL, replay
 
     url = database_url or DEFAULT_URL
     result = replay(url, journal_dir, timeout=timeout)
-    typer.echo(
-        f"replayed {result['replayed']:,} rows from {result['journal']} into {redact(url)}"
+    _echo(
+        f"replayed {result['replayed']:,} rows from {result['journal']} into {url}"
         + (f"; {result['rejected']:,} refused (see rejected.jsonl)" if result["rejected"] else "")
     )
     if result["remaining"]:

@@ -10,6 +10,7 @@ import sqlite3
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import ADMIN_KEY, API_KEY, MAX_BATCH
 
@@ -179,6 +180,24 @@ def test_openapi_has_examples(client):
     schema = client.get("/openapi.json").json()
     assert schema["components"]["schemas"]["Lead"]["examples"][0]["lead_id"]
     assert "maxItems" in json.dumps(schema["components"]["schemas"]["ScoreRequest"])
+
+
+def test_the_openapi_example_is_made_up_and_scores(client, bundle, tiny_split):
+    """/openapi.json is public: its example lead is synthetic, no value of a training record
+    (id, job title, industry, ...), and it is a valid request."""
+    schema = client.get("/openapi.json").json()
+    example = schema["components"]["schemas"]["Lead"]["examples"][0]
+    spec = bundle.card.spec
+    assert example["lead_id"] == "EXAMPLE-0001"
+    assert {example[name] for name in spec.categorical} == {"example"}
+    training = pd.concat([tiny_split.train, tiny_split.valid])
+    for name in spec.categorical:
+        assert example[name] not in set(training[name].dropna().astype(str))
+    assert example["lead_id"] not in set(training["lead_id"])
+    request = schema["components"]["schemas"]["ScoreRequest"]["examples"][0]
+    answer = client.post("/v1/score", json=request, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["lead_id"] == "EXAMPLE-0001"
 
 
 def test_every_scored_lead_is_logged(served, client, bundle):

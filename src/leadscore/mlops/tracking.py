@@ -267,7 +267,7 @@ def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
 
     With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
     `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
-    needs, and the service verifies it exactly as it verifies `models/` (same signing key).
+    needs, and the service verifies it exactly as it verifies `models/` (same public key).
     """
     from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
 

@@ -2,10 +2,11 @@
 
 `models/` holds exactly one bundle. The train stage writes the fitted files and the card; the
 grade stage adds the grading (thresholds derived from the contract) and seals the bundle: every
-file is hashed into `manifest.json`, and the manifest is signed (HMAC-SHA256, `manifest.sig`,
-see `leadscore.model.signing`). Loading checks the signature first, then reads each file once,
-checks those bytes against the manifest and loads from the same bytes, so nothing is unpickled
-that the key holder did not seal, and a tampered or truncated file is refused instead of served.
+file is hashed into `manifest.json`, and the manifest is signed with the sealing host's Ed25519
+private key (`manifest.sig`, see `leadscore.model.signing`). Loading checks the signature with
+the public key first, then reads each file once, checks those bytes against the manifest and
+loads from the same bytes, so nothing is unpickled that the key holder did not seal, and a
+tampered or truncated file is refused instead of served.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.io import atomic_path, write_json
 from leadscore.data.inputs import LOOKUPS_FILE
 from leadscore.model.card import ModelCard
 from leadscore.model.grading import Grading
-from leadscore.model.signing import BundleKeyError, bundle_key, signature_problem, signature_record
+from leadscore.model.signing import (
+    BundleKeyError,
+    signature_problem,
+    signature_record,
+    signing_key,
+    verify_key,
+)
 
 MODEL_FILE = "model.joblib"
 BASELINE_FILE = "baseline.joblib"
@@ -73,12 +81,17 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path, names: list[str], key: bytes | None = None) -> dict[str, str]:
-    """Hash `names` into `manifest.json` and sign it into `manifest.sig` (the key is created
-    on first use, see `leadscore.model.signing`)."""
+def write_manifest(
+    directory: Path, names: list[str], key: Ed25519PrivateKey | None = None
+) -> dict[str, str]:
+    """Hash `names` into `manifest.json` and sign it into `manifest.sig` (the signing key is
+    created on first use, see `leadscore.model.signing`)."""
     manifest = {name: sha256_of(directory / name) for name in sorted(names)}
     data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    record = signature_record(data, key or bundle_key(create=True))
+    try:
+        record = signature_record(data, key or signing_key(create=True))
+    except BundleKeyError as error:
+        raise BundleError(str(error)) from None
     with atomic_path(directory / MANIFEST_FILE) as temporary:
         temporary.write_bytes(data)
     write_json(directory / SIGNATURE_FILE, record)
@@ -125,9 +138,10 @@ def read_fitted(directory: Path) -> tuple[Any, ModelCard]:
 
 
 def verified_manifest(
-    directory: Path, key: bytes | None = None, manifest_sha256: str | None = None
+    directory: Path, key: Ed25519PublicKey | None = None, manifest_sha256: str | None = None
 ) -> dict[str, str]:
-    """The manifest, after its signature is checked with the bundle key; raise if it fails.
+    """The manifest, after its signature is checked with the bundle public key (`key`, else
+    the configured one); raise if it fails.
 
     `manifest_sha256`: the digest of a manifest already authenticated elsewhere (a Spark
     driver checked the signature and ships this digest to its executors) instead of the key.
@@ -148,7 +162,7 @@ def verified_manifest(
     data = manifest_path.read_bytes()
     try:
         record = json.loads(signature_path.read_bytes())
-        problem = signature_problem(data, record, key or bundle_key())
+        problem = signature_problem(data, record, key or verify_key())
     except (json.JSONDecodeError, AttributeError):
         problem = f"{signature_path} is not a signature record"
     except BundleKeyError as error:
@@ -156,7 +170,7 @@ def verified_manifest(
     if problem:
         raise BundleError(
             f"{manifest_path}: {problem}; refusing to load a bundle that was not sealed with "
-            "this machine's bundle key (LEADSCORE_BUNDLE_KEY)"
+            "the private key of the configured bundle public key (LEADSCORE_BUNDLE_PUBLIC_KEY)"
         )
     return parse_manifest(manifest_path, data)
 
@@ -174,7 +188,7 @@ def parse_manifest(manifest_path: Path, data: bytes) -> dict[str, str]:
 def read_verified(
     directory: Path,
     names: tuple[str, ...] = BUNDLE_FILES,
-    key: bytes | None = None,
+    key: Ed25519PublicKey | None = None,
     manifest_sha256: str | None = None,
 ) -> dict[str, bytes]:
     """The bytes of `names`, each read once and checked against the signed manifest.

@@ -18,6 +18,8 @@ from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import CompileError, Scorer
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+# a model version is `YYYY.MM+<hash>`: the month of its newest training data, then a hash
+VERSION_MONTH = re.compile(r"^(?P<year>\d{4})\.(?P<month>\d{2})(?:\+|$)")
 
 
 def is_registry_uri(uri: str) -> bool:
@@ -129,10 +131,45 @@ def checked_agreement(grading_record: dict[str, Any], allow_unagreed: bool) -> d
     return replace(agreement, override=not agreement.agreed).to_dict()
 
 
-def load_served_model(uri: str, allow_unagreed: bool = False) -> ServedModel:
+def version_month(version: str) -> tuple[int, int] | None:
+    """(year, month) of a model version's training data; None for an undated model."""
+    match = VERSION_MONTH.match(version)
+    return (int(match["year"]), int(match["month"])) if match else None
+
+
+def rollback_problem(version: str, minimum: str | None) -> str | None:
+    """Why model `version` is below the `minimum` model version (LEADSCORE_MINIMUM_MODEL_VERSION,
+    compared by training month), or None when it may be served."""
+    if not minimum:
+        return None
+    floor, month = version_month(minimum), version_month(version)
+    if floor is None:
+        return f"the minimum model version {minimum!r} is not YYYY.MM or YYYY.MM+<hash>"
+    if month is None:
+        return (
+            f"model {version} has no training month, so it cannot be checked against the "
+            f"minimum model version {minimum} (LEADSCORE_MINIMUM_MODEL_VERSION)"
+        )
+    if month < floor:
+        return (
+            f"model {version} is older than the minimum model version {minimum} "
+            "(LEADSCORE_MINIMUM_MODEL_VERSION): refusing a rollback to an older bundle"
+        )
+    return None
+
+
+def load_served_model(
+    uri: str, minimum_version: str | None = None, allow_unagreed: bool = False
+) -> ServedModel:
+    """Verify, load, compile and warm up the bundle at `uri`; one below `minimum_version`
+    (a rollback, see `rollback_problem`) is refused, and so is one graded under a contract both
+    owners have not approved, unless `allow_unagreed` (see `checked_agreement`)."""
     try:
         with local_bundle(uri) as (path, registry):
             bundle = load_bundle(path)
+        problem = rollback_problem(bundle.version, minimum_version)
+        if problem:
+            raise BundleError(problem)
         agreement = checked_agreement(bundle.grading_record, allow_unagreed)
         scorer = Scorer.from_bundle(bundle)
         scorer.warm_up()

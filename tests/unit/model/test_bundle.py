@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import stat
@@ -10,6 +12,7 @@ import joblib
 import numpy as np
 import pytest
 
+from leadscore.core.keys import key_id, new_private_key, read_public_key
 from leadscore.model.bundle import (
     BUNDLE_FILES,
     GRADING_FILE,
@@ -92,7 +95,7 @@ def test_a_malicious_pickle_with_a_recomputed_manifest_is_refused(bundle_dir, tm
     marker = tmp_path / "pwned"
     joblib.dump(Payload(marker), bundle_dir / MODEL_FILE)
     write_manifest_unsigned(bundle_dir)  # the attacker recomputes every hash
-    with pytest.raises(BundleError, match="not sealed with this machine's bundle key"):
+    with pytest.raises(BundleError, match="signature does not match the manifest"):
         load_bundle(bundle_dir)
     with pytest.raises(BundleError):
         load_baseline(bundle_dir)
@@ -102,10 +105,28 @@ def test_a_malicious_pickle_with_a_recomputed_manifest_is_refused(bundle_dir, tm
 def test_a_bundle_signed_with_another_key_is_refused(bundle_dir, tmp_path, tiny_grading_record):
     marker = tmp_path / "pwned"
     joblib.dump(Payload(marker), bundle_dir / MODEL_FILE)
-    seal_bundle_with(bundle_dir, tiny_grading_record, key=b"the attacker's own key")
-    with pytest.raises(BundleError, match="signed with another key"):
+    attacker = new_private_key()
+    seal_bundle_with(bundle_dir, tiny_grading_record, key=attacker)
+    with pytest.raises(BundleError, match="signed with another key") as refused:
         load_bundle(bundle_dir)
+    assert key_id(attacker.public_key()) in str(refused.value)
     assert not marker.exists()
+
+
+def test_an_hmac_signed_bundle_is_refused_with_how_to_reseal(bundle_dir):
+    """Bundles of earlier versions carry an HMAC-SHA256 signature (a shared key: whoever could
+    verify could also sign); they are refused, and the message says how to re-seal."""
+    data = (bundle_dir / MANIFEST_FILE).read_bytes()
+    secret = b"the old shared key"
+    record = {
+        "algorithm": "HMAC-SHA256",
+        "key_id": hashlib.sha256(b"leadscore bundle key id\0" + secret).hexdigest()[:12],
+        "signature": hmac.new(secret, data, hashlib.sha256).hexdigest(),
+    }
+    (bundle_dir / SIGNATURE_FILE).write_text(json.dumps(record))
+    with pytest.raises(BundleError, match="HMAC") as refused:
+        load_bundle(bundle_dir)
+    assert "dvc repro -f grade" in str(refused.value)
 
 
 def test_an_unsigned_bundle_is_refused(bundle_dir):
@@ -114,26 +135,44 @@ def test_an_unsigned_bundle_is_refused(bundle_dir):
         load_bundle(bundle_dir)
 
 
-def test_without_a_key_nothing_loads(bundle_dir, monkeypatch, tmp_path):
-    monkeypatch.delenv("LEADSCORE_BUNDLE_KEY")
-    monkeypatch.setenv("LEADSCORE_BUNDLE_KEY_FILE", str(tmp_path / "absent.key"))
-    with pytest.raises(BundleError, match="no bundle key"):
+def test_without_a_public_key_nothing_loads(bundle_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("LEADSCORE_BUNDLE_SIGNING_KEY_FILE", str(tmp_path / "absent.key"))
+    with pytest.raises(BundleError, match="no bundle public key"):
         load_bundle(bundle_dir)
 
 
-def test_sealing_creates_a_private_key_file_once(
-    tmp_path, monkeypatch, tiny_models, tiny_grading_record
+def test_verifying_needs_only_the_public_key(
+    bundle_dir, monkeypatch, tmp_path, bundle_key_for_tests
 ):
-    monkeypatch.delenv("LEADSCORE_BUNDLE_KEY")
+    """A serving host holds the public key alone (as PEM text or a file); no private key is
+    read, and none is created."""
+    public = bundle_key_for_tests.with_suffix(".pub")
+    monkeypatch.setenv("LEADSCORE_BUNDLE_SIGNING_KEY_FILE", str(tmp_path / "no-private.key"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LEADSCORE_BUNDLE_PUBLIC_KEY", public.read_text())
+    assert load_bundle(bundle_dir).version
+    monkeypatch.delenv("LEADSCORE_BUNDLE_PUBLIC_KEY")
+    monkeypatch.setenv("LEADSCORE_BUNDLE_PUBLIC_KEY_FILE", str(public))
+    assert load_bundle(bundle_dir).version
+    assert not (tmp_path / "no-private.key").exists() and not (tmp_path / "config").exists()
+
+
+def test_sealing_creates_a_key_pair_once(tmp_path, monkeypatch, tiny_models, tiny_grading_record):
+    monkeypatch.delenv("LEADSCORE_BUNDLE_SIGNING_KEY_FILE")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     save_bundle(tmp_path / "models", *tiny_models, tiny_grading_record)
-    key_path = tmp_path / "config" / "leadscore" / "bundle.key"
-    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
-    key = key_path.read_text()
-    assert len(key.strip()) == 64
+    private = tmp_path / "config" / "leadscore" / "bundle-signing.key"
+    public = private.with_suffix(".pub")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    key = private.read_bytes()
+    assert key.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert public.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
     save_bundle(tmp_path / "again", *tiny_models, tiny_grading_record)
-    assert key_path.read_text() == key  # reused, not replaced
+    assert private.read_bytes() == key  # reused, not replaced
     assert load_bundle(tmp_path / "again").version == tiny_models[2].model_version
+    signed = json.loads((tmp_path / "again" / SIGNATURE_FILE).read_text())
+    assert signed["algorithm"] == "Ed25519" and signed["key_id"] == key_id(read_public_key(public))
+    assert b"PRIVATE" not in b"".join(p.read_bytes() for p in (tmp_path / "again").iterdir())
 
 
 def write_manifest_unsigned(directory) -> None:
@@ -141,6 +180,6 @@ def write_manifest_unsigned(directory) -> None:
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def seal_bundle_with(directory, grading_record, key: bytes) -> None:
+def seal_bundle_with(directory, grading_record, key) -> None:
     (directory / GRADING_FILE).write_text(json.dumps(grading_record))
     write_manifest(directory, list(BUNDLE_FILES), key=key)
