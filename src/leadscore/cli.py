@@ -371,11 +371,20 @@ def score(
         str,
         typer.Option(help="Repeated lead ids: warn (score, with a warning) or reject."),
     ] = "warn",
+    sep: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected, as training does).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="CSV encoding (default: detected, as training does).")
+    ] = None,
 ) -> None:
     """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
 
-    All or nothing: the output appears only when the whole file is scored. A re-run of the
-    same file with the same model logs no lead twice.
+    A CSV file is read as training reads an export (delimiter, encoding and byte-order mark
+    detected). Every row read is scored or rejected with its line and reason; the run fails
+    if the two do not add up. All or nothing: the output and its rejected file appear together
+    when the whole file is scored. A re-run of the same file with the same model logs no lead
+    twice.
     """
     from tqdm import tqdm
 
@@ -401,6 +410,8 @@ def score(
                 scoring_log=scoring_log,
                 duplicates=duplicates,
                 progress=progress.update,
+                sep=sep,
+                encoding=encoding,
             )
     except BatchInputError as error:
         _fail(error)
@@ -410,9 +421,11 @@ def score(
         if scoring_log is not None:
             scoring_log.close()
     grades = ", ".join(f"{g} {n:,}" for g, n in summary["grades"].items())
+    typer.echo(f"read {input_path}: {summary['read']}")
     typer.echo(
         f"scored {summary['scored']:,} leads with {scorer.model_version} -> {output} "
-        f"(grades {grades})"
+        f"(grades {grades}); {summary['scored']:,} scored + {summary['rejected']:,} rejected "
+        f"= {summary['total']:,} rows read"
     )
     if summary["rejected"]:
         typer.secho(

@@ -71,13 +71,14 @@ def test_malformed_lines_are_rejected_with_line_and_reason(tmp_path, leads_csv, 
     source = tmp_path / "leads.csv"
     source.write_bytes(b"".join(lines))
     out = tmp_path / "scores.csv"
-    done = run_score(str(source), "-o", str(out), "--model", str(tiny_bundle_dir), "--no-log")
+    done = run_score(str(source), "-o", str(out), "--model", str(tiny_bundle_dir), "--no-log",
+                     "--encoding", "utf-8")  # fmt: skip
     assert done.exit_code == 0, done.output
     assert len(pd.read_csv(out)) == 498 and "2 malformed lines" in done.output
     rejected = pd.read_csv(tmp_path / "scores.rejected.csv")
     assert rejected["line"].tolist() == [4, 7]
     assert "fields where the header has" in rejected["rejected_reason"][0]
-    assert "not UTF-8" in rejected["rejected_reason"][1]
+    assert "not utf-8 text" in rejected["rejected_reason"][1]
     assert "an extra field" in rejected["raw_line"][0]
 
 

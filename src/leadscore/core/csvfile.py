@@ -1,0 +1,437 @@
+"""How a CSV file is read, for training and scoring alike, and how a cell is written safely.
+
+One rule, used by the CRM export reader (training) and the batch CLI (scoring):
+
+- the format: the delimiter (comma, semicolon, tab or pipe) and the encoding (UTF-8 with or
+  without a byte-order mark, else Windows-1252, else Latin-1) are detected per file unless given;
+- the records: standard CSV quoting (a field may be quoted, `""` is a quote inside one, a quoted
+  field may hold the delimiter and line breaks), read strictly, with the line each starts on;
+- a line that cannot be read is a `BadLine` (its number, why, the text), never a silent loss: a
+  quote that never closes, or closes where no field ends, marks only its own line as bad, and
+  the lines it would have swallowed are read again on their own. Python's field size limit
+  (128 KiB) bounds how far such a quote can run before it is caught;
+- the accounting: every physical line is the header, blank, part of a record or a bad line
+  (`LineCounts.check`).
+
+A CSV cell that a spreadsheet would run as a formula (text starting with `=`, `+`, `-`, `@`, a
+tab or a carriage return) is written with a leading `'` (`spreadsheet_safe`); plain numbers,
+negative ones included, are left as they are.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import numpy as np
+import pandas as pd
+
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SAMPLE_BYTES = 64 * 1024
+CHUNK_BYTES = 1 << 20
+
+try:  # the words pandas reads as missing, so CSV text means what `read_csv` made of it
+    from pandas._libs.parsers import STR_NA_VALUES as NA_TEXT
+except ImportError:  # a pandas that moved it: the same list
+    NA_TEXT = {"", "#N/A", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "<NA>"}
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
+
+
+class TableReadError(ValueError):
+    """A table file cannot be read: the message names the file, the line and what was expected."""
+
+
+# --- the format ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file was read, and whether each setting was detected or given."""
+
+    sep: str
+    encoding: str
+    sep_detected: bool
+    encoding_detected: bool
+
+    def describe(self) -> str:
+        how = {True: "detected", False: "configured"}
+        return (
+            f"delimiter {DELIMITER_NAMES.get(self.sep, repr(self.sep))} "
+            f"({how[self.sep_detected]}), encoding {self.encoding} "
+            f"({how[self.encoding_detected]})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"delimiter": DELIMITER_NAMES.get(self.sep, self.sep)}
+
+
+def open_bytes(path: Path) -> IO[bytes]:
+    if path.suffix.lower() == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig (byte-order mark), utf-8, else cp1252 (Windows exports), else latin-1."""
+    with open_bytes(path) as handle:
+        head = handle.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open_bytes(path) as handle:
+                while chunk := handle.read(CHUNK_BYTES):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return "latin-1"  # every byte is a Latin-1 character
+
+
+def _sample(path: Path, encoding: str) -> str:
+    """The first lines of the file (whole lines only, up to SAMPLE_BYTES)."""
+    with open_bytes(path) as handle:
+        raw = handle.read(SAMPLE_BYTES)
+        complete = len(raw) < SAMPLE_BYTES
+    text = raw.decode(encoding, errors="replace")
+    if not complete and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text
+
+
+def _consistency(sample: str, sep: str) -> tuple[float, int]:
+    """(share of rows with the most common field count, that count) when split on `sep`."""
+    rows = [row for row in csv.reader(io.StringIO(sample), delimiter=sep) if row]
+    if not rows:
+        return 0.0, 0
+    widths = pd.Series([len(row) for row in rows])
+    width = int(widths.mode().max())
+    return float((widths == width).mean()), width
+
+
+def detect_delimiter(sample: str) -> str:
+    """The delimiter among comma, semicolon, tab and pipe (quoted fields may contain it).
+
+    csv.Sniffer proposes one; it is kept when it splits the rows into a consistent number of
+    fields (at least two). Otherwise the candidate that does so best wins; comma if none does.
+    """
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    if sniffed in DELIMITERS:
+        share, width = _consistency(sample, sniffed)
+        if width > 1 and share >= 0.9:
+            return sniffed
+    scores = {sep: _consistency(sample, sep) for sep in DELIMITERS}
+    usable = {sep: score for sep, score in scores.items() if score[1] > 1}
+    if not usable:
+        return ","
+    return max(usable, key=lambda sep: (round(usable[sep][0], 2), usable[sep][1]))
+
+
+def detect_csv_format(path: Path, sep: str | None = None, encoding: str | None = None) -> CsvFormat:
+    """The delimiter and encoding to read `path` with: given ones win, the rest are detected."""
+    used_encoding = encoding or detect_encoding(path)
+    used_sep = sep or detect_delimiter(_sample(path, used_encoding))
+    return CsvFormat(used_sep, used_encoding, sep is None, encoding is None)
+
+
+def dialect(fmt: CsvFormat) -> dict[str, Any]:
+    """The csv module's reading options for a format: standard quoting, read strictly."""
+    return {"delimiter": fmt.sep, "quotechar": '"', "doublequote": True, "strict": True}
+
+
+# --- the records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that could not be read as a record: where, why, and its text as read."""
+
+    line: int
+    reason: str
+    raw: str
+    lines: int = 1  # physical lines it stands for (a whole record when only its bytes are bad)
+
+
+@dataclass
+class LineCounts:
+    """What reading found, line by line: every physical line is counted exactly once."""
+
+    lines: int = 0  # physical lines read from the file
+    header: int = 0
+    blank: int = 0
+    records: int = 0  # rows read in full
+    record_lines: int = 0  # physical lines those rows span (a quoted field may hold line breaks)
+    bad: int = 0  # bad lines (BadLine items)
+    bad_lines: int = 0  # physical lines those stand for
+
+    @property
+    def rows(self) -> int:
+        """Data rows read: the records and the bad lines (each a row of the file's account)."""
+        return self.records + self.bad
+
+    def check(self, where: object) -> None:
+        """Every line is accounted for, or the read fails."""
+        accounted = self.header + self.blank + self.record_lines + self.bad_lines
+        if accounted != self.lines:
+            raise TableReadError(
+                f"{where}: read {self.lines:,} lines but accounted for {accounted:,} (header "
+                f"{self.header}, blank {self.blank:,}, rows {self.record_lines:,}, bad "
+                f"{self.bad_lines:,})"
+            )
+
+
+class _Lines:
+    """The file's lines, numbered, with the lines of the current record kept so that lines a
+    broken quote swallowed can be given back and read again."""
+
+    def __init__(self, handle: Iterable[str]) -> None:
+        self._handle = iter(handle)
+        self._pending: deque[tuple[int, str]] = deque()
+        self.read = 0
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._pending:
+            item = self._pending.popleft()
+        else:
+            text = next(self._handle)
+            self.read += 1
+            item = (self.read, text)
+        self.taken.append(item)
+        return item[1]
+
+    def give_back(self, items: list[tuple[int, str]]) -> None:
+        self._pending.extendleft(reversed(items))
+
+
+def column_names(header: list[str]) -> list[str]:
+    """Header names as pandas names them: an empty one `Unnamed: i`, repeats `name.1`, ..."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for index, name in enumerate(header):
+        name = name or f"Unnamed: {index}"
+        base, count = name, seen.get(name, 0)
+        while name in seen:
+            count += 1
+            name = f"{base}.{count}"
+        seen[base] = count
+        seen[name] = 0
+        names.append(name)
+    return names
+
+
+def _shown(text: str) -> str:
+    """A line as it can be shown: undecodable bytes as U+FFFD, no line break."""
+    return text.rstrip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
+
+
+class CsvRecords:
+    """The records of a CSV file, read with its format, each with the line it starts on.
+
+    Iterating yields `(line, fields)` for a row with as many fields as the header and a
+    `BadLine` for a line that cannot be read; `header` holds the column names and `counts`
+    the line accounting (`LineCounts.check` once read). Use as a context manager.
+    """
+
+    def __init__(self, path: Path, fmt: CsvFormat) -> None:
+        self.path, self.fmt = Path(path), fmt
+        self.counts = LineCounts()
+        self.header: list[str] = []
+        self._handle: IO[str] | None = None
+        self._lines: _Lines | None = None
+
+    def __enter__(self) -> CsvRecords:
+        options: dict[str, Any] = {"errors": "surrogateescape", "newline": ""}
+        if self.path.suffix.lower() == ".gz":
+            self._handle = gzip.open(self.path, "rt", encoding=self.fmt.encoding, **options)
+        else:
+            self._handle = self.path.open(encoding=self.fmt.encoding, **options)
+        self._lines = _Lines(self._handle)
+        self._reader = csv.reader(self._lines, **dialect(self.fmt))
+        self._read_header()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+    def _next(self) -> tuple[list[str] | None, str | None, list[tuple[int, str]]]:
+        """The next record (or None at the end), the csv error if any, and its lines."""
+        assert self._lines is not None
+        self._lines.taken = []
+        try:
+            row = next(self._reader)
+        except StopIteration:
+            return None, None, []
+        except csv.Error as error:
+            return [], str(error), self._lines.taken
+        return row, None, self._lines.taken
+
+    def _read_header(self) -> None:
+        while True:
+            row, error, taken = self._next()
+            if row is None:
+                raise TableReadError(
+                    f"{self.path}: line 1: expected a header line, the file is empty"
+                )
+            self.counts.lines = self._lines.read if self._lines else 0
+            if error:
+                raise TableReadError(
+                    f"{self.path}: cannot read it with {self.fmt.describe()}: line "
+                    f"{taken[0][0] if taken else 1}: the header line is malformed ({error})"
+                )
+            if row:
+                break
+            self.counts.blank += len(taken)
+        if UNDECODED.search("".join(row)):
+            raise TableReadError(
+                f"{self.path}: line {taken[0][0]}: the header line is not valid "
+                f"{self.fmt.encoding} text ({self.fmt.describe()}); give the file's encoding"
+            )
+        self.counts.header = len(taken)
+        self.header = column_names(row)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]] | BadLine]:
+        assert self._lines is not None
+        counts, width = self.counts, self.width
+        while True:
+            row, error, taken = self._next()
+            counts.lines = self._lines.read
+            if row is None:
+                return
+            if not taken:  # the csv module failed before it took a line: nothing to read
+                raise TableReadError(f"{self.path}: cannot read it ({error})")
+            if error is None and not row:
+                counts.blank += len(taken)
+                continue
+            if error is None and len(row) == width:
+                if UNDECODED.search("".join(row)) is None:
+                    counts.records += 1
+                    counts.record_lines += len(taken)
+                    yield taken[0][0], row
+                    continue
+                bad = BadLine(
+                    taken[0][0],
+                    f"malformed line: bytes that are not {self.fmt.encoding} text",
+                    _shown("".join(text for _, text in taken)),
+                    len(taken),
+                )
+            else:
+                bad = self._broken(row, error, taken)
+            counts.bad += 1
+            counts.bad_lines += bad.lines
+            yield bad
+
+    def _broken(self, row: list[str], error: str | None, taken: list[tuple[int, str]]) -> BadLine:
+        """The first line of a record that does not parse or has the wrong width; the lines
+        after it (taken by a quote that did not close where a field ends) are read again."""
+        assert self._lines is not None
+        first, text = taken[0]
+        if len(taken) > 1:
+            self._lines.give_back(taken[1:])
+            found = (
+                f"({error})" if error else f"({len(row)} fields where the header has {self.width})"
+            )
+            reason = (
+                f"malformed line: a quote opened on this line does not close where a field "
+                f"ends {found}; the next lines are read on their own"
+            )
+        elif error == "unexpected end of data":
+            reason = "malformed line: a quote opened on this line never closes"
+        elif error:
+            reason = f"malformed line: {error}"
+        else:
+            reason = f"malformed line: {len(row)} fields where the header has {self.width}"
+        return BadLine(first, reason, _shown(text))
+
+
+def text_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
+    """Rows of text as a frame of text columns (pandas' `str`, as `read_csv(dtype=str)`
+    makes); the words pandas reads as missing (`NA_TEXT`: "", "NA", "null", ...) are missing."""
+    if not rows:
+        return pd.DataFrame({name: pd.Series([], dtype="str") for name in columns}, columns=columns)
+    data = {}
+    for index, values in enumerate(zip(*rows, strict=True)):
+        column = pd.Series(values, dtype="str")
+        data[index] = column.mask(column.isin(NA_TEXT))
+    frame = pd.DataFrame(data)
+    frame.columns = pd.Index(columns)
+    return frame
+
+
+def parsed_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns typed as `pandas.read_csv` would: numbers, true/false, else text."""
+    typed = {}
+    for name in frame.columns:
+        column = frame[name]
+        present = column.dropna()
+        if len(present) and present.str.lower().isin(("true", "false")).all():
+            typed[name] = column.map(lambda v: v if pd.isna(v) else v.lower() == "true")
+            continue
+        try:
+            typed[name] = pd.to_numeric(column)
+        except (ValueError, TypeError):
+            typed[name] = column
+    return pd.DataFrame(typed, index=frame.index, columns=frame.columns)
+
+
+# --- writing cells a spreadsheet opens safely --------------------------------------------------
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, with a leading `'` (OWASP's advice);
+    a plain number written as text (`-2`, `+3.5`) and everything else as it is."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and PLAIN_NUMBER.fullmatch(value) is None
+    ):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell made safe (`spreadsheet_safe`); numeric columns untouched."""
+    text = [
+        name
+        for name in frame.columns
+        if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name].dtype)
+    ]
+    if not text:
+        return frame
+    safe = frame.copy()
+    for name in text:
+        column = safe[name]
+        starts = column.astype("string").str.startswith(FORMULA_START).fillna(False)
+        if starts.any():
+            mask = starts.to_numpy(bool)
+            values = column.to_numpy(dtype=object).copy()
+            values[mask] = [spreadsheet_safe(v) for v in values[mask]]
+            safe[name] = np.asarray(values, dtype=object)
+    return safe
