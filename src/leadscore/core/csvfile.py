@@ -24,26 +24,30 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import re
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1 << 20
+BLOCK_CHARS = 1 << 20  # characters of whole lines the reader takes at a time
 
 try:  # the words pandas reads as missing, so CSV text means what `read_csv` made of it
     from pandas._libs.parsers import STR_NA_VALUES as NA_TEXT
 except ImportError:  # a pandas that moved it: the same list
     NA_TEXT = {"", "#N/A", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "<NA>"}
 
+NA_CELLS = pa.array(sorted(NA_TEXT), pa.string())
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
@@ -200,30 +204,47 @@ class LineCounts:
 
 
 class _Lines:
-    """The file's lines, numbered, with the lines of the current record kept so that lines a
-    broken quote swallowed can be given back and read again."""
+    """The file's lines in blocks (iterated at C speed by the csv module), numbered from 1.
 
-    def __init__(self, handle: Iterable[str]) -> None:
-        self._handle = iter(handle)
-        self._pending: deque[tuple[int, str]] = deque()
-        self.read = 0
-        self.taken: list[tuple[int, str]] = []
+    The text of every line from the current record's start on is kept, so the lines a broken
+    quote swallowed can be read again (`read_again`)."""
 
-    def __iter__(self) -> _Lines:
-        return self
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        self._window: list[str] = []  # lines from `_base + 1` on
+        self._base = 0
+        self.keep_from = 1  # the first line still needed: the current record's
+        self.undecoded = False  # some line held bytes the encoding could not decode
+        self.offset = 0  # lines consumed before `source` began
+        self.source: Iterator[str] = self._more()
 
-    def __next__(self) -> str:
-        if self._pending:
-            item = self._pending.popleft()
-        else:
-            text = next(self._handle)
-            self.read += 1
-            item = (self.read, text)
-        self.taken.append(item)
-        return item[1]
+    def _more(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(iter(self._block, []))
 
-    def give_back(self, items: list[tuple[int, str]]) -> None:
-        self._pending.extendleft(reversed(items))
+    def _block(self) -> list[str]:
+        block = self._handle.readlines(BLOCK_CHARS)
+        drop = self.keep_from - 1 - self._base
+        if drop > 0:
+            del self._window[:drop]
+            self._base += drop
+        self._window.extend(block)
+        if not self.undecoded and UNDECODED.search("".join(block)):
+            self.undecoded = True
+        return block
+
+    @property
+    def read(self) -> int:
+        """Physical lines read from the file so far."""
+        return self._base + len(self._window)
+
+    def text(self, line: int) -> str:
+        return self._window[line - 1 - self._base]
+
+    def read_again(self, first: int) -> Iterator[str]:
+        """A new source: the lines from `first` on, again, then the rest of the file."""
+        self.offset = first - 1
+        self.source = itertools.chain(self._window[first - 1 - self._base :], self._more())
+        return self.source
 
 
 def column_names(header: list[str]) -> list[str]:
@@ -269,7 +290,7 @@ class CsvRecords:
         else:
             self._handle = self.path.open(encoding=self.fmt.encoding, **options)
         self._lines = _Lines(self._handle)
-        self._reader = csv.reader(self._lines, **dialect(self.fmt))
+        self._reader = csv.reader(self._lines.source, **dialect(self.fmt))
         self._read_header()
         return self
 
@@ -281,80 +302,91 @@ class CsvRecords:
     def width(self) -> int:
         return len(self.header)
 
-    def _next(self) -> tuple[list[str] | None, str | None, list[tuple[int, str]]]:
-        """The next record (or None at the end), the csv error if any, and its lines."""
-        assert self._lines is not None
-        self._lines.taken = []
+    def _next(self) -> tuple[list[str] | None, str | None, int, int]:
+        """The next record (None at the end), the csv module's error if any, and the first
+        and last line it took."""
+        lines = self._lines
+        assert lines is not None
+        first = lines.offset + self._reader.line_num + 1
+        lines.keep_from = first
         try:
             row = next(self._reader)
         except StopIteration:
-            return None, None, []
+            return None, None, first, first - 1
         except csv.Error as error:
-            return [], str(error), self._lines.taken
-        return row, None, self._lines.taken
+            return [], str(error), first, lines.offset + self._reader.line_num
+        return row, None, first, lines.offset + self._reader.line_num
 
     def _read_header(self) -> None:
+        assert self._lines is not None
         while True:
-            row, error, taken = self._next()
+            row, error, first, last = self._next()
+            self.counts.lines = self._lines.read
             if row is None:
                 raise TableReadError(
                     f"{self.path}: line 1: expected a header line, the file is empty"
                 )
-            self.counts.lines = self._lines.read if self._lines else 0
             if error:
                 raise TableReadError(
-                    f"{self.path}: cannot read it with {self.fmt.describe()}: line "
-                    f"{taken[0][0] if taken else 1}: the header line is malformed ({error})"
+                    f"{self.path}: cannot read it with {self.fmt.describe()}: line {first}: "
+                    f"the header line is malformed ({error})"
                 )
             if row:
                 break
-            self.counts.blank += len(taken)
+            self.counts.blank += last - first + 1
         if UNDECODED.search("".join(row)):
             raise TableReadError(
-                f"{self.path}: line {taken[0][0]}: the header line is not valid "
+                f"{self.path}: line {first}: the header line is not valid "
                 f"{self.fmt.encoding} text ({self.fmt.describe()}); give the file's encoding"
             )
-        self.counts.header = len(taken)
+        self.counts.header = last - first + 1
         self.header = column_names(row)
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | BadLine]:
-        assert self._lines is not None
+        lines = self._lines
+        assert lines is not None
         counts, width = self.counts, self.width
-        while True:
-            row, error, taken = self._next()
-            counts.lines = self._lines.read
-            if row is None:
+        while True:  # `_next`, inlined: this loop runs once per row
+            reader = self._reader
+            first = lines.offset + reader.line_num + 1
+            lines.keep_from = first
+            try:
+                row, error = next(reader), None
+            except StopIteration:
+                counts.lines = lines.read
                 return
-            if not taken:  # the csv module failed before it took a line: nothing to read
-                raise TableReadError(f"{self.path}: cannot read it ({error})")
-            if error is None and not row:
-                counts.blank += len(taken)
-                continue
+            except csv.Error as problem:
+                row, error = [], str(problem)
+            last = lines.offset + reader.line_num
             if error is None and len(row) == width:
-                if UNDECODED.search("".join(row)) is None:
+                if not lines.undecoded or UNDECODED.search("".join(row)) is None:
                     counts.records += 1
-                    counts.record_lines += len(taken)
-                    yield taken[0][0], row
+                    counts.record_lines += last - first + 1
+                    yield first, row
                     continue
+                text = "".join(lines.text(n) for n in range(first, last + 1))
                 bad = BadLine(
-                    taken[0][0],
+                    first,
                     f"malformed line: bytes that are not {self.fmt.encoding} text",
-                    _shown("".join(text for _, text in taken)),
-                    len(taken),
+                    _shown(text),
+                    last - first + 1,
                 )
+            elif error is None and not row:
+                counts.blank += last - first + 1
+                continue
             else:
-                bad = self._broken(row, error, taken)
+                bad = self._broken(row, error, first, last)
             counts.bad += 1
             counts.bad_lines += bad.lines
             yield bad
 
-    def _broken(self, row: list[str], error: str | None, taken: list[tuple[int, str]]) -> BadLine:
+    def _broken(self, row: list[str], error: str | None, first: int, last: int) -> BadLine:
         """The first line of a record that does not parse or has the wrong width; the lines
         after it (taken by a quote that did not close where a field ends) are read again."""
         assert self._lines is not None
-        first, text = taken[0]
-        if len(taken) > 1:
-            self._lines.give_back(taken[1:])
+        text = self._lines.text(first)
+        if last > first:
+            self._reader = csv.reader(self._lines.read_again(first + 1), **dialect(self.fmt))
             found = (
                 f"({error})" if error else f"({len(row)} fields where the header has {self.width})"
             )
@@ -373,14 +405,16 @@ class CsvRecords:
 
 def text_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
     """Rows of text as a frame of text columns (pandas' `str`, as `read_csv(dtype=str)`
-    makes); the words pandas reads as missing (`NA_TEXT`: "", "NA", "null", ...) are missing."""
+    makes); the words pandas reads as missing (`NA_TEXT`: "", "NA", "null", ...) are missing.
+
+    All cells go into one Arrow array, row after row; column j is every width-th cell from j."""
     if not rows:
         return pd.DataFrame({name: pd.Series([], dtype="str") for name in columns}, columns=columns)
-    data = {}
-    for index, values in enumerate(zip(*rows, strict=True)):
-        column = pd.Series(values, dtype="str")
-        data[index] = column.mask(column.isin(NA_TEXT))
-    frame = pd.DataFrame(data)
+    width, count = len(columns), len(rows)
+    cells = pa.array(list(itertools.chain.from_iterable(rows)), pa.string())
+    cells = pc.if_else(pc.is_in(cells, value_set=NA_CELLS), pa.scalar(None, pa.string()), cells)
+    arrays = [pc.take(cells, pa.array(np.arange(j, count * width, width))) for j in range(width)]
+    frame = pa.Table.from_arrays(arrays, names=[str(j) for j in range(width)]).to_pandas()
     frame.columns = pd.Index(columns)
     return frame
 
