@@ -36,6 +36,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".psv", ".gz"})  # what is read as CSV
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SAMPLE_BYTES = 64 * 1024

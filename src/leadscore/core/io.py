@@ -26,8 +26,10 @@ import pandas as pd
 
 from leadscore.core.csvfile import (
     CHUNK_BYTES,
+    CSV_SUFFIXES,
     DELIMITER_NAMES,
     DELIMITERS,
+    PARQUET_SUFFIXES,
     BadLine,
     CsvFormat,
     CsvRecords,
@@ -39,16 +41,23 @@ from leadscore.core.csvfile import (
     text_frame,
 )
 
-__all__ = [  # the CSV rule lives in leadscore.core.csvfile; these names stay importable here
+__all__ = [  # the CSV rule lives in leadscore.core.csvfile; its names stay importable here
     "DELIMITERS",
     "DELIMITER_NAMES",
     "CsvFormat",
     "TableReadError",
+    "atomic_path",
     "detect_csv_format",
     "detect_encoding",
+    "read_csv_table",
+    "read_json",
+    "read_table",
+    "read_table_with_format",
+    "write_csv",
+    "write_json",
+    "write_parquet",
+    "write_text",
 ]
-
-CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".psv", ".gz"}
 
 
 def _line_of_byte(path: Path, offset: int) -> int:
@@ -130,7 +139,7 @@ def read_table_with_format(
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
     suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
+    if suffix in PARQUET_SUFFIXES:
         return pd.read_parquet(path), None
     if suffix in CSV_SUFFIXES:
         return read_csv_table(path, sep, encoding, **csv_options)

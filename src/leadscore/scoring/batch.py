@@ -39,6 +39,8 @@ import pyarrow.parquet as pq
 
 from leadscore.core import fields
 from leadscore.core.csvfile import (
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
     BadLine,
     CsvFormat,
     CsvRecords,
@@ -109,7 +111,7 @@ def read_chunks(
     """Chunks of a CSV (all columns as text, parsed later) or Parquet file, and what reading
     finds (filled in as the chunks are read)."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if suffix in PARQUET_SUFFIXES:
         try:
             parquet = pq.ParquetFile(path)
         except (pa.ArrowException, OSError) as error:
@@ -118,10 +120,10 @@ def read_chunks(
             raise BatchInputError(f"{path} holds no leads (0 rows)")
         read = InputRead(path)
         return parquet_chunks(parquet, chunk_size, read.counts), read
-    if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
+    if suffix in CSV_SUFFIXES:  # the suffixes training reads as CSV
         read = InputRead(path, format=detect_csv_format(path, sep, encoding))
         return csv_chunks(read, chunk_size), read
-    raise BatchInputError(f"{path}: expected a .csv or .parquet file")
+    raise BatchInputError(f"{path}: expected a .csv (.txt, .tsv, .psv, .gz) or .parquet file")
 
 
 def parquet_chunks(
