@@ -187,26 +187,31 @@ def with_stray_quote(text: str, sep: str, line: int) -> str:
     return "".join(lines)
 
 
-@pytest.mark.parametrize("encoding", ["utf-8-sig", "latin-1"])
+@pytest.mark.parametrize(
+    ("encoding", "sep", "detected"),
+    [("utf-8-sig", ";", "utf-8-sig"), ("latin-1", ";", "cp1252"), ("utf-8", ",", "utf-8")],
+)
 def test_an_excel_export_with_stray_quotes_accounts_for_every_line(
-    tmp_path, leads_csv, tiny_bundle_dir, encoding
+    tmp_path, leads_csv, tiny_bundle_dir, encoding, sep, detected
 ):
-    """A UTF-8 BOM (Excel's "CSV UTF-8") or Latin-1 text, `;` delimiters and two stray quotes:
-    each quote costs its own line only; scored + rejected = the 3,000 rows read."""
+    """A UTF-8 BOM (Excel's "CSV UTF-8") or Latin-1 text, `;` delimiters, and two stray quotes
+    (closed by a later quoted field, or running to the end): each costs its own line only;
+    scored + rejected = the 3,000 rows read. Before, a stray quote swallowed every row after
+    it (exit 0), and a BOM or `;` file was refused."""
     from leadscore.core.io import TableReadError, read_table_with_format
 
     frame = export_like(leads_csv)
-    text = frame.to_csv(sep=";", index=False)
+    text = frame.to_csv(sep=sep, index=False)
     clean = tmp_path / "clean.csv"
     clean.write_bytes(text.encode(encoding))
     source = tmp_path / "export.csv"
-    broken = with_stray_quote(with_stray_quote(text, ";", 2172), ";", 2992)
+    broken = with_stray_quote(with_stray_quote(text, sep, 2172), sep, 2992)
     source.write_bytes(broken.encode(encoding))
     out = tmp_path / "scores.csv"
     done = run_score(str(source), "-o", str(out), "--model", str(tiny_bundle_dir), "--no-log")
     assert done.exit_code == 0, done.output
     assert "2,998 scored + 2 rejected = 3,000 rows read" in done.output
-    assert "3,001 lines (1 header, 0 blank, 3,000 rows; delimiter semicolon" in done.output
+    assert "3,001 lines (1 header, 0 blank, 3,000 rows; delimiter " in done.output
 
     rejected = pd.read_csv(tmp_path / "scores.rejected.csv", dtype=str)
     assert rejected["line"].tolist() == ["2172", "2992"]
@@ -219,7 +224,7 @@ def test_an_excel_export_with_stray_quotes_accounts_for_every_line(
     # training reads the same file with the same rule: the clean file gives the same leads,
     # and the broken one is refused at the same line
     trained, fmt = read_table_with_format(clean, dtype=str)
-    assert (fmt.sep, fmt.encoding) == (";", "utf-8-sig" if encoding == "utf-8-sig" else "cp1252")
+    assert (fmt.sep, fmt.encoding) == (sep, detected)
     assert trained["lead_id"].drop(index=[2170, 2990]).tolist() == kept.tolist()
     with pytest.raises(TableReadError, match="line 2172: a quote opened on this line"):
         read_table_with_format(source, dtype=str)
