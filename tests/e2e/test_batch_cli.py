@@ -300,3 +300,25 @@ def test_a_killed_run_leaves_a_partial_directory_the_next_run_removes(
     assert done.exit_code == 0, done.output
     assert len(pd.read_csv(out)) == len(frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "scores.csv"]
+
+
+def test_a_failed_run_leaves_the_previous_output_and_rejected_file_as_they_were(
+    tmp_path, leads_csv, tiny_bundle_dir
+):
+    frame = pd.read_csv(leads_csv, dtype=str).head(40)
+    frame.loc[3, "website_visits"] = "lots"
+    source = tmp_path / "leads.csv"
+    frame.to_csv(source, index=False)
+    out, rejected = tmp_path / "scores.csv", tmp_path / "scores.rejected.csv"
+    model = ["--model", str(tiny_bundle_dir), "--no-log"]
+    assert run_score(str(source), "-o", str(out), *model).exit_code == 0
+    before = out.read_bytes(), rejected.read_bytes()
+
+    dated = pd.read_csv(leads_csv, dtype={"lead_id": str}).head(40)
+    dated["website_visits"] = pd.Timestamp("2026-02-01")  # refused at the first chunk
+    failing = tmp_path / "dated.parquet"
+    dated.to_parquet(failing)
+    done = run_score(str(failing), "-o", str(out), *model)
+    assert done.exit_code == 1 and "holds datetime64" in done.output
+    assert (out.read_bytes(), rejected.read_bytes()) == before  # the pair, untouched
+    assert not list(tmp_path.glob(".*partial"))
