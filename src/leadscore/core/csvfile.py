@@ -2,8 +2,9 @@
 
 One rule, used by the CRM export reader (training) and the batch CLI (scoring):
 
-- the format: the delimiter (comma, semicolon, tab or pipe) and the encoding (UTF-8 with or
-  without a byte-order mark, else Windows-1252, else Latin-1) are detected per file unless given;
+- the format (`leadscore.core.csvformat`): the delimiter (comma, semicolon, tab or pipe) and
+  the encoding (UTF-8 with or without a byte-order mark, else Windows-1252, else Latin-1) are
+  detected per file unless given;
 - the records: standard CSV quoting (a field may be quoted, `""` is a quote inside one, a quoted
   field may hold the delimiter and line breaks), read strictly, with the line each starts on;
 - a line that cannot be read is a `BadLine` (its number, why, the text), never a silent loss: a
@@ -20,28 +21,51 @@ negative ones included, are left as they are.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
-import io
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".psv", ".gz"})  # what is read as CSV
-PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
-DELIMITERS = (",", ";", "\t", "|")
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-SAMPLE_BYTES = 64 * 1024
-CHUNK_BYTES = 1 << 20
+from leadscore.core.csvformat import (
+    CSV_SUFFIXES,
+    DELIMITER_NAMES,
+    DELIMITERS,
+    PARQUET_SUFFIXES,
+    CsvFormat,
+    TableReadError,
+    detect_csv_format,
+    detect_encoding,
+)
+
+__all__ = [  # the format is found in leadscore.core.csvformat; its names are read from here too
+    "CSV_SUFFIXES",
+    "DELIMITERS",
+    "DELIMITER_NAMES",
+    "PARQUET_SUFFIXES",
+    "BadLine",
+    "CsvFormat",
+    "CsvRecords",
+    "LineCounts",
+    "TableReadError",
+    "column_names",
+    "detect_csv_format",
+    "detect_encoding",
+    "dialect",
+    "parsed_values",
+    "spreadsheet_safe",
+    "spreadsheet_safe_frame",
+    "text_frame",
+]
+
 BLOCK_CHARS = 1 << 20  # characters of whole lines the reader takes at a time
 
 try:  # the words pandas reads as missing, so CSV text means what `read_csv` made of it
@@ -55,116 +79,12 @@ PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
 
 
-class TableReadError(ValueError):
-    """A table file cannot be read: the message names the file, the line and what was expected."""
-
-
-# --- the format ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CsvFormat:
-    """How a CSV file was read, and whether each setting was detected or given."""
-
-    sep: str
-    encoding: str
-    sep_detected: bool
-    encoding_detected: bool
-
-    def describe(self) -> str:
-        how = {True: "detected", False: "configured"}
-        return (
-            f"delimiter {DELIMITER_NAMES.get(self.sep, repr(self.sep))} "
-            f"({how[self.sep_detected]}), encoding {self.encoding} "
-            f"({how[self.encoding_detected]})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"delimiter": DELIMITER_NAMES.get(self.sep, self.sep)}
-
-
-def open_bytes(path: Path) -> IO[bytes]:
-    if path.suffix.lower() == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def detect_encoding(path: Path) -> str:
-    """utf-8-sig (byte-order mark), utf-8, else cp1252 (Windows exports), else latin-1."""
-    with open_bytes(path) as handle:
-        head = handle.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ("utf-8", "cp1252"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            with open_bytes(path) as handle:
-                while chunk := handle.read(CHUNK_BYTES):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return "latin-1"  # every byte is a Latin-1 character
-
-
-def _sample(path: Path, encoding: str) -> str:
-    """The first lines of the file (whole lines only, up to SAMPLE_BYTES)."""
-    with open_bytes(path) as handle:
-        raw = handle.read(SAMPLE_BYTES)
-        complete = len(raw) < SAMPLE_BYTES
-    text = raw.decode(encoding, errors="replace")
-    if not complete and "\n" in text:
-        text = text[: text.rindex("\n") + 1]
-    return text
-
-
-def _consistency(sample: str, sep: str) -> tuple[float, int]:
-    """(share of rows with the most common field count, that count) when split on `sep`."""
-    rows = [row for row in csv.reader(io.StringIO(sample), delimiter=sep) if row]
-    if not rows:
-        return 0.0, 0
-    widths = pd.Series([len(row) for row in rows])
-    width = int(widths.mode().max())
-    return float((widths == width).mean()), width
-
-
-def detect_delimiter(sample: str) -> str:
-    """The delimiter among comma, semicolon, tab and pipe (quoted fields may contain it).
-
-    csv.Sniffer proposes one; it is kept when it splits the rows into a consistent number of
-    fields (at least two). Otherwise the candidate that does so best wins; comma if none does.
-    """
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
-    except csv.Error:
-        sniffed = None
-    if sniffed in DELIMITERS:
-        share, width = _consistency(sample, sniffed)
-        if width > 1 and share >= 0.9:
-            return sniffed
-    scores = {sep: _consistency(sample, sep) for sep in DELIMITERS}
-    usable = {sep: score for sep, score in scores.items() if score[1] > 1}
-    if not usable:
-        return ","
-    return max(usable, key=lambda sep: (round(usable[sep][0], 2), usable[sep][1]))
-
-
-def detect_csv_format(path: Path, sep: str | None = None, encoding: str | None = None) -> CsvFormat:
-    """The delimiter and encoding to read `path` with: given ones win, the rest are detected."""
-    used_encoding = encoding or detect_encoding(path)
-    used_sep = sep or detect_delimiter(_sample(path, used_encoding))
-    return CsvFormat(used_sep, used_encoding, sep is None, encoding is None)
+# --- the records -----------------------------------------------------------------------------
 
 
 def dialect(fmt: CsvFormat) -> dict[str, Any]:
     """The csv module's reading options for a format: standard quoting, read strictly."""
     return {"delimiter": fmt.sep, "quotechar": '"', "doublequote": True, "strict": True}
-
-
-# --- the records -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,18 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore.core.csvfile import (
+from leadscore.core.csvfile import BadLine, CsvRecords, parsed_values, text_frame
+from leadscore.core.csvformat import (
     CHUNK_BYTES,
     CSV_SUFFIXES,
     DELIMITER_NAMES,
     DELIMITERS,
     PARQUET_SUFFIXES,
-    BadLine,
     CsvFormat,
-    CsvRecords,
     TableReadError,
     detect_csv_format,
     detect_encoding,
     open_bytes,
-    parsed_values,
-    text_frame,
 )
 
 __all__ = [  # the CSV rule lives in leadscore.core.csvfile; its names stay importable here
