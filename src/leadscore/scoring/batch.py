@@ -1,28 +1,36 @@
 """Batch scoring of a CSV or Parquet file, streamed in chunks, with the service's scorer.
 
+A CSV file is read by the same rule training reads CRM exports with (`leadscore.core.csvfile`):
+delimiter and encoding detected (a UTF-8 byte-order mark, `;` exports and Windows-1252 / Latin-1
+text included), standard quoting, each row with the line it starts on.
+
 Each chunk goes through `Scorer.encode_frame` and `Scorer.score`, the same compiled scorer the
 API uses, so a lead gets the same probability, score, grade and reasons either way. Rows that
-cannot be read (a malformed CSV line, bytes that are not UTF-8, a number that is not a number,
+cannot be read (a malformed CSV line, a quote that never closes, a number that is not a number,
 a negative count, no lead id) are written to a `.rejected.csv` file beside the output with
-their line number and the reason, never dropped, and never abort the run.
+their line number and the reason, never dropped, and never abort the run. At the end, the rows
+read must equal the rows scored plus the rows rejected, or the run fails.
 
-A run never half-finishes: the output and the rejected file are written to temporary files and
-renamed when the whole input is scored, so an interrupted run leaves nothing that looks
-complete. Logged rows carry an entry id made of the run's key (input file, model, contract)
-and the line, so a re-run of the same file does not log the same leads twice.
+A run never half-finishes: the output and the rejected file are written in a private
+`.partial` directory, fsynced, and committed together when the whole input is scored (the
+output last); a stale rejected file of an earlier run is removed, and `.partial` leftovers of a
+killed run are removed by the next run. CSV cells a spreadsheet would run as formulas are
+escaped with a leading `'`. Logged rows carry an entry id made of the run's key (input file,
+model, contract) and the line, so a re-run of the same file does not log the same leads twice.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
+import glob
 import hashlib
 import json
+import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,24 +38,38 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadscore.core import fields
+from leadscore.core.csvfile import (
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
+    BadLine,
+    CsvFormat,
+    CsvRecords,
+    LineCounts,
+    TableReadError,
+    detect_csv_format,
+    spreadsheet_safe_frame,
+    text_frame,
+)
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:  # the log is imported by the caller that records to it
     from leadscore.scoring.log import ScoringLog
 
+log = logging.getLogger(__name__)
+
 REJECT_REASON = "rejected_reason"
 LINE = "line"
 RAW_LINE = "raw_line"
 DUPLICATES = ("warn", "reject")
-
-try:  # the words pandas reads as missing, so CSV text means what `read_csv` made of it
-    from pandas._libs.parsers import STR_NA_VALUES as NA_TEXT
-except ImportError:  # a pandas that moved it: the same list
-    NA_TEXT = {"", "#N/A", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "<NA>"}
+PARTIAL = ".partial"
 
 
 class BatchInputError(ValueError):
     """The input file as a whole cannot be scored."""
+
+
+class BatchAccountingError(BatchInputError):
+    """The rows written (scored + rejected) are not the rows read: the run is refused."""
 
 
 @dataclass
@@ -60,85 +82,87 @@ class RawChunk:
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def read_chunks(path: Path, chunk_size: int) -> tuple[Iterator[RawChunk], int | None]:
-    """Chunks of a CSV (all columns as text, parsed later) or Parquet file; and the row count."""
+@dataclass
+class InputRead:
+    """What reading the input found: the line accounting of a CSV file (`LineCounts`), or the
+    rows of a Parquet file."""
+
+    path: Path
+    counts: LineCounts = field(default_factory=LineCounts)
+    format: CsvFormat | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.counts.rows
+
+    def describe(self) -> str:
+        if self.format is None:
+            return f"{self.rows:,} rows"
+        c = self.counts
+        return (
+            f"{c.lines:,} lines ({c.header} header, {c.blank:,} blank, {c.rows:,} rows; "
+            f"{self.format.describe()})"
+        )
+
+
+def read_chunks(
+    path: Path, chunk_size: int, sep: str | None = None, encoding: str | None = None
+) -> tuple[Iterator[RawChunk], InputRead]:
+    """Chunks of a CSV (all columns as text, parsed later) or Parquet file, and what reading
+    finds (filled in as the chunks are read)."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if suffix in PARQUET_SUFFIXES:
         try:
             parquet = pq.ParquetFile(path)
         except (pa.ArrowException, OSError) as error:
             raise BatchInputError(f"{path}: not a readable Parquet file ({error})") from None
         if parquet.metadata.num_rows == 0:
             raise BatchInputError(f"{path} holds no leads (0 rows)")
-        return parquet_chunks(parquet, chunk_size), parquet.metadata.num_rows
-    if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
-        return csv_chunks(path, chunk_size), None
-    raise BatchInputError(f"{path}: expected a .csv or .parquet file")
+        read = InputRead(path)
+        return parquet_chunks(parquet, chunk_size, read.counts), read
+    if suffix in CSV_SUFFIXES:  # the suffixes training reads as CSV
+        read = InputRead(path, format=detect_csv_format(path, sep, encoding))
+        return csv_chunks(read, chunk_size), read
+    raise BatchInputError(f"{path}: expected a .csv (.txt, .tsv, .psv, .gz) or .parquet file")
 
 
-def parquet_chunks(parquet: pq.ParquetFile, chunk_size: int) -> Iterator[RawChunk]:
+def parquet_chunks(
+    parquet: pq.ParquetFile, chunk_size: int, counts: LineCounts
+) -> Iterator[RawChunk]:
     start = 1
     for batch in parquet.iter_batches(batch_size=chunk_size):
         frame = batch.to_pandas()
+        counts.records += len(frame)
         yield RawChunk(frame, np.arange(start, start + len(frame)))
         start += len(frame)
 
 
-def open_text(path: Path) -> TextIO:
-    """The file as text; bytes that are not UTF-8 are kept (as surrogates) to be reported."""
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
-    return path.open(encoding="utf-8", errors="surrogateescape", newline="")
-
-
-def line_problem(row: list[str], width: int) -> str | None:
-    if len(row) != width:
-        return f"malformed line: {len(row)} fields where the header has {width}"
+def csv_chunks(read: InputRead, chunk_size: int) -> Iterator[RawChunk]:
+    """CSV rows in chunks, read by the one CSV rule training reads exports with
+    (`leadscore.core.csvfile`): a line that cannot be read is set aside with its number."""
+    assert read.format is not None
     try:
-        "".join(row).encode("utf-8")
-    except UnicodeEncodeError:
-        return "malformed line: bytes that are not UTF-8"
-    return None
-
-
-def csv_chunks(path: Path, chunk_size: int) -> Iterator[RawChunk]:
-    """CSV rows in chunks, read with the csv module so a bad line is reported, not fatal."""
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header or header == [""]:
-            raise BatchInputError(f"{path} is empty: no header line and no leads")
-        if line_problem(header, len(header)):
-            raise BatchInputError(f"{path}: the header line is not valid UTF-8")
-        rows, lines, malformed, seen = [], [], [], 0
-        previous = reader.line_num
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                malformed.append((previous + 1, f"malformed line: {error}", ""))
-                previous = reader.line_num
-                continue
-            line, previous = previous + 1, reader.line_num
-            if not row:
-                continue  # a blank line
-            problem = line_problem(row, len(header))
-            if problem:
-                raw = ",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                malformed.append((line, problem, raw))
-            else:
-                rows.append(row)
-                lines.append(line)
-            seen += 1
-            if len(rows) + len(malformed) >= chunk_size:
-                yield text_chunk(rows, header, lines, malformed)
-                rows, lines, malformed = [], [], []
-        if rows or malformed:
-            yield text_chunk(rows, header, lines, malformed)
-        elif not seen:
-            raise BatchInputError(f"{path} holds a header but no leads")
+        with CsvRecords(read.path, read.format) as records:
+            read.counts = records.counts
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            malformed: list[tuple[int, str, str]] = []
+            for item in records:
+                if isinstance(item, BadLine):
+                    malformed.append((item.line, item.reason, item.raw))
+                else:
+                    lines.append(item[0])
+                    rows.append(item[1])
+                if len(rows) + len(malformed) >= chunk_size:
+                    yield text_chunk(rows, records.header, lines, malformed)
+                    rows, lines, malformed = [], [], []
+            if rows or malformed:
+                yield text_chunk(rows, records.header, lines, malformed)
+            elif not records.counts.rows:
+                raise BatchInputError(f"{read.path} holds a header but no leads")
+            records.counts.check(read.path)
+    except TableReadError as error:
+        raise BatchInputError(str(error)) from None
 
 
 def text_chunk(
@@ -147,8 +171,7 @@ def text_chunk(
     lines: list[int],
     malformed: list[tuple[int, str, str]],
 ) -> RawChunk:
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    frame = frame.where(~frame.isin(NA_TEXT))
+    frame = text_frame(rows, header)
     return RawChunk(frame, np.asarray(lines, dtype=np.int64), list(malformed))
 
 
@@ -262,23 +285,22 @@ def typed_values(scorer: Scorer, records: list[dict[str, Any]]) -> list[dict[str
 
 @dataclass
 class TableWriter:
-    """Appends chunks to a temporary CSV or Parquet file (format from the suffix); `commit`
-    renames it to `path`, `discard` removes it. Until `commit` nothing is at `path`."""
+    """Appends chunks to a temporary CSV or Parquet file (format from the suffix of `path`).
+    Nothing is at `path` until `RunFiles.commit` moves the file there.
+
+    CSV cells a spreadsheet would run as formulas are escaped (`spreadsheet_safe_frame`)."""
 
     path: Path
+    partial: Path
     columns: list[str] | None = None  # CSV: a fixed header, whatever columns a chunk has
     _parquet: pq.ParquetWriter | None = None
     _started: bool = False
     rows: int = field(default=0)
 
-    @property
-    def partial(self) -> Path:
-        return self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty and self._started:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
         if self.path.suffix.lower() == ".parquet":
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._parquet is None:
@@ -287,7 +309,7 @@ class TableWriter:
         else:
             if self.columns is not None:
                 frame = frame.reindex(columns=self.columns)
-            frame.to_csv(
+            spreadsheet_safe_frame(frame).to_csv(
                 self.partial,
                 mode="a" if self._started else "w",
                 header=not self._started,
@@ -296,24 +318,109 @@ class TableWriter:
         self._started = True
         self.rows += len(frame)
 
+    @property
+    def written(self) -> bool:
+        return self._started
+
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
 
-    def commit(self) -> None:
-        """The run finished: the file appears at `path` in one step."""
-        self.close()
-        if self._started:
-            os.replace(self.partial, self.path)
-
-    def discard(self) -> None:
-        self.close()
-        self.partial.unlink(missing_ok=True)
-
 
 def rejected_path_for(output: Path) -> Path:
     return output.with_name(output.name.split(".")[0] + ".rejected.csv")
+
+
+def fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+@dataclass
+class RunFiles:
+    """The output and rejected file of one run, written in a private `.partial` directory
+    beside the output and committed together.
+
+    `commit` fsyncs both, removes the previous output, puts the rejected file in place (or
+    removes a stale one from an earlier run when this run rejected nothing), then moves the
+    output in: the output is the commit point, so whoever sees it sees its own rejected file
+    (or none). `discard` removes the directory; a run killed before either leaves the
+    directory, which the next run for the same output removes (`remove_leftovers`).
+    """
+
+    output: Path
+
+    @property
+    def rejected(self) -> Path:
+        return rejected_path_for(self.output)
+
+    @property
+    def workdir(self) -> Path:
+        return self.output.with_name(f".{self.output.name}.{os.getpid()}{PARTIAL}")
+
+    def writers(self) -> tuple[TableWriter, TableWriter]:
+        return (
+            TableWriter(self.output, self.workdir / self.output.name),
+            TableWriter(self.rejected, self.workdir / self.rejected.name),
+        )
+
+    def remove_leftovers(self) -> list[Path]:
+        """`.partial` files and directories of earlier runs for this output whose process is
+        gone (killed); a live run's are left alone."""
+        removed = []
+        for name in (self.output.name, self.rejected.name):
+            for leftover in self.output.parent.glob(f".{glob.escape(name)}.*{PARTIAL}"):
+                pid = leftover.name[len(name) + 2 : -len(PARTIAL)]
+                if pid.isdigit() and process_alive(int(pid)):
+                    continue
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+        for leftover in removed:
+            log.warning("removed %s, left by a run that did not finish", leftover)
+        return removed
+
+    def commit(self, scores: TableWriter, rejects: TableWriter) -> None:
+        scores.close()
+        rejects.close()
+        for writer in (scores, rejects):
+            if writer.written:
+                fsync_file(writer.partial)
+        self.output.unlink(missing_ok=True)  # no old output beside the new rejected file
+        if rejects.written:
+            os.replace(rejects.partial, self.rejected)
+        else:
+            self.rejected.unlink(missing_ok=True)  # a stale one from an earlier run
+        if scores.written:
+            os.replace(scores.partial, self.output)
+        fsync_directory(self.output.parent)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def discard(self, scores: TableWriter, rejects: TableWriter) -> None:
+        scores.close()
+        rejects.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def malformed_frame(malformed: list[tuple[int, str, str]]) -> pd.DataFrame:
@@ -357,82 +464,124 @@ def score_file(
     scoring_log: ScoringLog | None = None,
     duplicates: str = "warn",
     progress: Callable[[int], object] | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     """Score `input_path` into `output` (and its `.rejected.csv`), all or nothing.
 
+    A CSV file is read by the CSV rule training reads exports with (delimiter and encoding
+    detected unless `sep` / `encoding` are given). Every row read ends up scored or rejected,
+    checked at the end (`check_accounting`): a mismatch fails the run and writes nothing.
     `scoring_log` (a `ScoringLog`) records each chunk before the next is read, with entry ids
     that make a re-run of the same file log nothing twice. `duplicates`: "warn" scores a
     repeated lead id with a warning; "reject" sets every repeat aside.
     """
     if duplicates not in DUPLICATES:
         raise BatchInputError(f"duplicates must be one of {DUPLICATES}, not {duplicates!r}")
-    from leadscore.scoring.log import rows_for
-    from leadscore.scoring.trend import with_trend
-
-    chunks, total = read_chunks(input_path, chunk_size)
-    key = run_key(input_path, scorer.model_version, scorer.contract_version)
-    writer, rejects = TableWriter(output), TableWriter(rejected_path_for(output))
-    grades: dict[str, int] = {}
-    seen = DuplicateIds()
-    malformed = 0
+    files = RunFiles(output)
+    files.remove_leftovers()
+    chunks, read = read_chunks(input_path, chunk_size, sep, encoding)
+    run = ChunkScorer(
+        scorer,
+        run_key(input_path, scorer.model_version, scorer.contract_version),
+        reasons,
+        scoring_log,
+        duplicates,
+    )
+    writer, rejects = files.writers()
     try:
         for chunk in chunks:
-            frame, lines = chunk.frame, chunk.lines
-            if rejects.columns is None:
-                rejects.columns = [LINE, REJECT_REASON, RAW_LINE, *map(str, frame.columns)]
-            if chunk.malformed:
-                rejects.write(malformed_frame(chunk.malformed))
-                malformed += len(chunk.malformed)
-            problem = scorer.id_problem(frame.columns)
-            if problem:
-                raise BatchInputError(problem)
-            earlier = seen.check(scorer.lead_ids(frame), lines)
-            if duplicates == "reject":
-                repeat = (earlier != "").to_numpy()
-                rejects.write(
-                    frame[repeat]
-                    .assign(**{REJECT_REASON: "lead_id: duplicate of line " + earlier[repeat]})
-                    .assign(**{LINE: lines[repeat]})
-                )
-                frame, lines, earlier = frame[~repeat], lines[~repeat], None
-            scored, rejected = score_chunk(scorer, frame, reasons, lines, earlier)
-            if scoring_log is not None:  # the previous scores are in the log it records to
-                scored = with_trend(scored, scoring_log.previous(scored[fields.LEAD_ID]))
-            writer.write(scored)
-            if len(rejected):
-                rejects.write(rejected)
-            count_grades(grades, scored["grade"].to_numpy())
-            if scoring_log is not None and len(scored):
-                good = lines[~np.isin(lines, rejected[LINE].to_numpy())]
-                scoring_log.record(
-                    rows_for(
-                        scored[fields.LEAD_ID].tolist(),
-                        scored["probability"].tolist(),
-                        scored["score"].tolist(),
-                        scored["grade"].tolist(),
-                        scorer.model_version,
-                        scorer.contract_version,
-                        source="batch",
-                    ),
-                    entry_ids(key, good),
-                )
+            run.score(chunk, writer, rejects)
             if progress is not None:
                 progress(len(chunk.frame) + len(chunk.malformed))
+        check_accounting(read, writer.rows, rejects.rows)
     except BaseException:
-        writer.discard()
-        rejects.discard()
+        files.discard(writer, rejects)
         raise
-    writer.commit()
-    rejects.commit()
+    files.commit(writer, rejects)
     return {
-        **scored_summary(grades, writer.rows, rejects.rows),
-        "malformed_lines": malformed,
-        "duplicate_ids": seen.count,
-        "duplicate_examples": seen.examples,
+        **scored_summary(run.grades, writer.rows, rejects.rows),
+        "malformed_lines": run.malformed,
+        "duplicate_ids": run.seen.count,
+        "duplicate_examples": run.seen.examples,
         "output": str(output),
-        "rejected_file": str(rejects.path) if rejects.rows else None,
-        "total": total,
+        "rejected_file": str(files.rejected) if rejects.rows else None,
+        "total": read.rows,
+        "read": read.describe(),
     }
+
+
+def check_accounting(read: InputRead, scored: int, rejected: int) -> None:
+    """Rows read = scored + rejected, or the run fails (nothing is written)."""
+    if read.rows != scored + rejected:
+        raise BatchAccountingError(
+            f"{read.path}: read {read.rows:,} rows but wrote {scored:,} scored + {rejected:,} "
+            f"rejected = {scored + rejected:,}; {abs(read.rows - scored - rejected):,} rows "
+            "would be lost, so nothing was written (please report this as a bug)"
+        )
+
+
+@dataclass
+class ChunkScorer:
+    """Scores a run's chunks one after the other: rejects with their line and reason,
+    repeated ids, the grade counts, and the scoring log."""
+
+    scorer: Scorer
+    key: str
+    reasons: bool
+    scoring_log: ScoringLog | None
+    duplicates: str
+    grades: dict[str, int] = field(default_factory=dict)
+    seen: DuplicateIds = field(default_factory=DuplicateIds)
+    malformed: int = 0
+
+    def score(self, chunk: RawChunk, writer: TableWriter, rejects: TableWriter) -> None:
+        from leadscore.scoring.trend import with_trend
+
+        frame, lines = chunk.frame, chunk.lines
+        if rejects.columns is None:
+            rejects.columns = [LINE, REJECT_REASON, RAW_LINE, *map(str, frame.columns)]
+        if chunk.malformed:
+            rejects.write(malformed_frame(chunk.malformed))
+            self.malformed += len(chunk.malformed)
+        problem = self.scorer.id_problem(frame.columns)
+        if problem:
+            raise BatchInputError(problem)
+        earlier: pd.Series | None = self.seen.check(self.scorer.lead_ids(frame), lines)
+        if self.duplicates == "reject" and earlier is not None:
+            repeat = (earlier != "").to_numpy()
+            rejects.write(
+                frame[repeat]
+                .assign(**{REJECT_REASON: "lead_id: duplicate of line " + earlier[repeat]})
+                .assign(**{LINE: lines[repeat]})
+            )
+            frame, lines, earlier = frame[~repeat], lines[~repeat], None
+        scored, rejected = score_chunk(self.scorer, frame, self.reasons, lines, earlier)
+        if self.scoring_log is not None:  # the previous scores are in the log it records to
+            scored = with_trend(scored, self.scoring_log.previous(scored[fields.LEAD_ID]))
+        writer.write(scored)
+        if len(rejected):
+            rejects.write(rejected)
+        count_grades(self.grades, scored["grade"].to_numpy())
+        if self.scoring_log is not None and len(scored):
+            self.log(scored, lines[~np.isin(lines, rejected[LINE].to_numpy())])
+
+    def log(self, scored: pd.DataFrame, lines: np.ndarray) -> None:
+        from leadscore.scoring.log import rows_for
+
+        assert self.scoring_log is not None
+        self.scoring_log.record(
+            rows_for(
+                scored[fields.LEAD_ID].tolist(),
+                scored["probability"].tolist(),
+                scored["score"].tolist(),
+                scored["grade"].tolist(),
+                self.scorer.model_version,
+                self.scorer.contract_version,
+                source="batch",
+            ),
+            entry_ids(self.key, lines),
+        )
 
 
 def scored_summary(grades: dict[str, int], rows: int, rejected: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -366,10 +367,58 @@ def format_of(location: str) -> str:
     )
 
 
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def nanosecond_columns(source: str) -> dict[str, bool]:
+    """Top-level columns of a Parquet source stored as nanosecond timestamps (what pandas
+    writes by default), with whether each is UTC-adjusted (has a time zone), read from the
+    footer by pyarrow. Empty when pyarrow cannot open the location (Spark then reads it)."""
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(source, format="parquet").schema
+    except (pa.ArrowException, OSError, ValueError) as error:
+        log.debug("cannot read the Parquet schema of %s with pyarrow: %s", source, error)
+        return {}
+    return {
+        f.name: f.type.tz is not None
+        for f in schema
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+    }
+
+
+def micros_expression(name: str, utc: bool) -> str:
+    """Spark SQL turning nanoseconds since the epoch (a long) into a timestamp at microsecond
+    precision, rounded down: TIMESTAMP for a UTC-adjusted column, TIMESTAMP_NTZ (the same wall
+    clock, whatever the session time zone) for a naive one."""
+    column = f"`{name.replace('`', '``')}`"
+    micros = f"timestamp_micros(({column} - pmod({column}, 1000L)) div 1000L)"
+    if utc:
+        return f"{micros} AS {column}"
+    return f"cast(from_utc_timestamp({micros}, current_timezone()) AS timestamp_ntz) AS {column}"
+
+
+@contextmanager
+def restored_conf(spark: SparkSession, key: str) -> Iterator[None]:
+    """The session's setting `key` as it was before the block, whatever the block set."""
+    before = spark.conf.get(key, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
 def read_leads(spark: SparkSession, source: str, fmt: str | None = None) -> DataFrame:
     """Leads from a path/URI in any format Spark reads, or a table name.
 
     CSV columns stay text and are parsed by the scorer, exactly as the local CLI reads CSV.
+    Parquet timestamps in nanoseconds (which Spark refuses: PARQUET_TYPE_ILLEGAL) are read as
+    longs (`spark.sql.legacy.parquet.nanosAsLong`, set on the session for the run) and turned
+    into timestamps at microsecond precision.
     """
     fmt = fmt or format_of(source)
     if fmt == TABLE:
@@ -377,7 +426,18 @@ def read_leads(spark: SparkSession, source: str, fmt: str | None = None) -> Data
     reader = spark.read.format(fmt)
     if fmt == "csv":
         reader = reader.option("header", "true").option("inferSchema", "false")
-    return reader.load(source)
+    nanos = nanosecond_columns(source) if fmt == "parquet" else {}
+    if not nanos:
+        return reader.load(source)
+    spark.conf.set(NANOS_AS_LONG, "true")
+    leads = reader.load(source)
+    log.info("%s: nanosecond timestamps read as microseconds: %s", source, ", ".join(nanos))
+    return leads.selectExpr(
+        *[
+            micros_expression(name, nanos[name]) if name in nanos else f"`{name}`"
+            for name in leads.columns
+        ]
+    )
 
 
 def write_frame(
@@ -495,22 +555,23 @@ def run_scoring(
     shipped = pack_bundle(bundle_dir)
     scorer = scorer_for(shipped)  # fails here, on the driver, before the cluster is busy
     sink_format = sink_format or format_of(sink)
-    leads = read_leads(spark, source, source_format)
-    bundle = spark.sparkContext.broadcast(shipped)
     counts: Accumulator[dict[str, int]] = spark.sparkContext.accumulator(
         {},
         cast("AccumulatorParam[dict[str, int]]", Counts()),  # Counts follows its protocol
     )
     log_root = log_location(scoring_log) if scoring_log else None
-    try:
-        scores = score_frame(leads, bundle, counts, reasons, log_root, scorer=scorer)
-        write_frame(scores, sink, sink_format, mode)
-        rejected_output = None
-        if counts.value.get("rejected", 0):
-            rejected_output = rejected_sink_for(sink, sink_format)
-            write_frame(rejected_rows(leads, bundle), rejected_output, sink_format, mode)
-    finally:
-        bundle.unpersist()
+    with restored_conf(spark, NANOS_AS_LONG):  # read_leads may set it for this run
+        leads = read_leads(spark, source, source_format)
+        bundle = spark.sparkContext.broadcast(shipped)
+        try:
+            scores = score_frame(leads, bundle, counts, reasons, log_root, scorer=scorer)
+            write_frame(scores, sink, sink_format, mode)
+            rejected_output = None
+            if counts.value.get("rejected", 0):
+                rejected_output = rejected_sink_for(sink, sink_format)
+                write_frame(rejected_rows(leads, bundle), rejected_output, sink_format, mode)
+        finally:
+            bundle.unpersist()
     totals = dict(counts.value)
     return SparkRun(
         model_version=scorer.model_version,
