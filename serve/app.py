@@ -62,7 +62,12 @@ async def lifespan(app: FastAPI):
     )
     settings: Settings = state.settings
     state.scoring_log = (
-        ScoringLog(settings.database_url, settings.journal_dir, sync=settings.journal_sync)
+        ScoringLog(
+            settings.database_url,
+            settings.journal_dir,
+            sync=settings.journal_sync,
+            timeout_seconds=settings.database_timeout_seconds,
+        )  # makes no database call: the writer thread makes the first contact
         if settings.log_scores
         else None
     )

@@ -397,7 +397,7 @@ def score_file(
                 frame, lines, earlier = frame[~repeat], lines[~repeat], None
             scored, rejected = score_chunk(scorer, frame, reasons, lines, earlier)
             if scoring_log is not None:  # the previous scores are in the log it records to
-                scored = with_trend(scored, scoring_log.previous(scored[fields.LEAD_ID]))
+                scored = with_trend(scored, scoring_log.previous_logged(scored[fields.LEAD_ID]))
             writer.write(scored)
             if len(rejected):
                 rejects.write(rejected)

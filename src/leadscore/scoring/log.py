@@ -5,26 +5,32 @@ One table, `scored_leads`, in SQLite by default (`data/scoring_log.db`) or any S
 
 No answered lead is lost: `record` returns only once the rows are durable in the local journal
 (`leadscore.scoring.journal`: group commit, one `fdatasync` shared by concurrent requests). A
-background writer ships the journal into the table in batches. While the database fails, rows
-wait in the journal ("spilled"); the writer retries with a backoff and replays them as soon as
-it answers again, and health turns good again. Journals left by a process that died are
-replayed by the next one, or on demand with `leadscore scoring-log replay`. Each row carries a
-unique entry id and the table ignores ids it already holds, so replaying twice never logs a
-lead twice. A row the database refuses on its own (while the rest of its batch is fine) is set
-aside in the journal's `rejected.jsonl` with the reason, and does not hold up its batch. Only
-when the journal *and* the database both fail does `record` raise `ScoringLogUnavailable` (the
+background writer ships the journal into the table in batches; the database is never on the
+request path (start-up included: the writer makes the first contact). While the database cannot
+take rows (down, frozen, read-only, locked, out of resources: `leadscore.scoring.database`),
+rows wait in the journal ("spilled"), health turns red, and the writer retries with a backoff
+and a write probe, and replays them as soon as it can write again. Every call is bounded by the
+engine's timeouts; a call running past them (a server whose processes are stopped) turns health
+red too. Journals left by a process that died are replayed by the next one, or on demand with
+`leadscore scoring-log replay`. Each row carries a unique entry id and the table ignores ids it
+already holds, so replaying twice never logs a lead twice. Only a row the database refuses for
+its values (a data error, while the rest of its batch is fine) is set aside in the journal's
+dead-letter file `rejected.jsonl` with the reason; `leadscore scoring-log replay` ships it
+after a fix. A journal ships only to the database it records (`destination.json`). Only when
+the journal *and* the database both fail does `record` raise `ScoringLogUnavailable` (the
 service answers 503): it never answers for a lead it could not keep.
+
+The score trend comes from an in-memory index the writer keeps (`leadscore.scoring.trend`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +40,16 @@ import orjson
 import sqlalchemy as sa
 
 from leadscore.core.redact import redact
+from leadscore.scoring.backlog import Backlog
+from leadscore.scoring.database import (
+    DEFAULT_TIMEOUT_SECONDS,
+    default_journal_dir,
+    destination_of,
+    engine_options,
+    error_kind,
+    is_data_error,
+    is_sqlite_file,
+)
 from leadscore.scoring.journal import (
     REJECTED_FILE,
     Adopted,
@@ -41,11 +57,16 @@ from leadscore.scoring.journal import (
     JournalWriter,
     Row,
     adopt_orphans,
+    append_dead_letters,
+    claim_destination,
+    dead_letter_rows,
     read_checkpoint,
     read_lines,
     remove_segment,
+    rework_dead_letters,
     write_checkpoint,
 )
+from leadscore.scoring.trend import TREND_LEADS, LatestScores, PreviousScores
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +100,18 @@ class ScoringLogUnavailable(RuntimeError):
     """Neither the journal nor the database could keep the rows."""
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the log (no connection yet); SQLite files get their directory and WAL."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> sa.Engine:
+    """An engine for the log (no connection yet) whose calls are bounded by `timeout` seconds
+    (connect, statement, lock: `leadscore.scoring.database`); SQLite files get their directory
+    and WAL."""
+    if is_sqlite_file(url):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, **engine_options(url, timeout))
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
         def _wal(connection: Any, _record: Any) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=5000")
 
     return engine
 
@@ -148,10 +170,22 @@ def insert_statement(engine: sa.Engine) -> str:
     )
 
 
-def write_entries(engine: sa.Engine, entries: list[tuple[str, Row]]) -> None:
-    """Insert (entry id, row) pairs in one transaction (raises on failure)."""
-    if not entries:
-        return
+def write_probe(engine: sa.Engine) -> None:
+    """Insert a row and roll it back: raises when the database cannot take writes now
+    (read-only after a failover, locked, full), which a read would not show."""
+    probe = rows_for(["leadscore-write-probe"], [0.0], [1], ["D"], "probe", "probe", "probe")
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.exec_driver_sql(
+                insert_statement(engine), params_for(engine, [("probe", probe[0])])
+            )
+        finally:
+            transaction.rollback()
+
+
+def params_for(engine: sa.Engine, entries: list[tuple[str, Row]]) -> list[tuple[Any, ...]]:
+    """(entry id, row) pairs as the driver binds them."""
     sqlite = engine.dialect.name == "sqlite"
     params = []
     for entry_id, row in entries:
@@ -159,11 +193,16 @@ def write_entries(engine: sa.Engine, entries: list[tuple[str, Row]]) -> None:
             stamp = row[1].astimezone(UTC) if row[1].tzinfo else row[1]
             row = (row[0], stamp.strftime("%Y-%m-%d %H:%M:%S.%f"), *row[2:])
         params.append((entry_id, *row))
+    return params
+
+
+def write_entries(engine: sa.Engine, entries: list[tuple[str, Row]]) -> None:
+    """Insert (entry id, row) pairs in one transaction (raises on failure)."""
+    if not entries:
+        return
+    params = params_for(engine, entries)
     with engine.begin() as connection:
         connection.exec_driver_sql(insert_statement(engine), params)
-
-
-LATEST_KEPT = 200_000  # leads whose newest score this process keeps in memory
 
 
 def latest_scores(engine: sa.Engine, lead_ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -182,11 +221,28 @@ def latest_scores(engine: sa.Engine, lead_ids: list[str]) -> dict[str, tuple[int
     return found
 
 
+TREND_PAGE = 20_000  # rows the writer reads into the trend index per step
+
+
+def newest_rows(engine: sa.Engine, before: int | None, after: int | None) -> list[Any]:
+    """(id, entry id, lead, score, grade) of the table: newest first below `before` (warm-up),
+    or oldest first above `after` (following other processes' rows)."""
+    c = scored_leads.c
+    query = sa.select(c.id, c.entry_id, c.lead_id, c.score, c.grade).limit(TREND_PAGE)
+    if after is not None:
+        query = query.where(c.id > after).order_by(c.id)
+    else:
+        query = query.order_by(c.id.desc())
+        if before is not None:
+            query = query.where(c.id < before)
+    with engine.connect() as connection:
+        return list(connection.execute(query))
+
+
 def journal_dir_for(url: str) -> Path:
-    """Where the journal lives: beside a SQLite file, else `data/scoring_log.journal`."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url.removeprefix("sqlite:///") + ".journal")
-    return Path("data/scoring_log.journal")
+    """Where the journal lives: beside a SQLite file, else one directory per database under
+    `$XDG_STATE_HOME/leadscore/journals` (`leadscore.scoring.database.default_journal_dir`)."""
+    return default_journal_dir(url)
 
 
 def short_error(error: BaseException) -> str:
@@ -199,11 +255,17 @@ class LogStats:
     failed_writes: int = 0  # database writes that failed
     spilled: int = 0  # rows kept in the journal while the database failed
     replayed: int = 0  # of those, rows since written to the table
-    rejected: int = 0  # rows the database refused on their own (set aside, with the reason)
+    rejected: int = 0  # rows the database refused for their values (dead-lettered)
     lost: int = 0  # rows neither in the table nor in the journal (should stay 0)
     journal_failures: int = 0  # group commits that failed (rows then went to the database)
     last_error: str | None = None
     last_error_at: str | None = None
+
+
+OK, CONNECTING = "ok", "connecting"
+DATABASE_FAILING, DATABASE_NOT_ANSWERING = "database-failing", "database-not-answering"
+JOURNAL_FAILING = "journal-failing"
+HEALTHY_STATES = (OK, CONNECTING)
 
 
 @dataclass
@@ -217,35 +279,48 @@ class ScoringLog:
     sync: bool = True
     max_retry_seconds: float = 2.0
     write_journal: bool = True  # False: only replay what ended processes left
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # connect, statement and lock timeouts
+    trend_leads: int = TREND_LEADS  # leads the trend index keeps (0: no index)
+    probe_seconds: float = 5.0  # an idle writer checks the database takes writes this often
+    claim: bool = False  # adopt a journal that does not record its database (replay --claim)
     stats: LogStats = field(default_factory=LogStats)
 
     def __post_init__(self) -> None:
         self._directory = Path(self.journal_dir or journal_dir_for(self.url))
         self.journal_dir = self._directory
-        self._engine = make_engine(self.url)
+        self.destination = destination_of(self.url)
+        beside_the_file = is_sqlite_file(self.url) and (
+            self._directory.resolve() == journal_dir_for(self.url)
+        )  # a SQLite file's own journal: rows there can only be that file's
+        claim_destination(
+            self._directory,
+            self.destination.name,
+            self.destination.fingerprint,
+            self.claim or beside_the_file,
+        )
+        self._engine = make_engine(self.url, self.timeout_seconds)  # no connection made here
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._closing = False
         self._failing = False
+        self._schema_ready = False  # the writer's first contact creates the table
+        self._call_started: float | None = None  # a database call of the writer in flight
+        self._last_write = time.monotonic()
         self._last_outage_log = 0.0
         self._offsets: dict[Path, int] = {}
-        self._rejected_in_batch = 0
         self._spill_marks: dict[Path, int] = {}
-        self._latest: dict[str, tuple[int, str]] = {}  # lead -> newest (score, grade) recorded
-        self._schema_ready = self._probe(initial=True)
-        try:
-            self._journal: JournalWriter | None = (
-                JournalWriter(self.journal_dir, self.sync) if self.write_journal else None
-            )
-        except OSError as error:
-            self._journal = None
-            self._note_error(f"journal unavailable: {short_error(error)}")
-            log.error("scoring log: no journal at %s (%s); writing straight to the database",
-                      self.journal_dir, short_error(error))  # fmt: skip
+        self._dead_letter_cache: tuple[tuple[int, int], int] = ((0, 0), 0)
+        self.backlog = Backlog()
+        self._latest = LatestScores(self.trend_leads)
+        self._trend_before: int | None = None  # warm-up: next page below this id
+        self._trend_after: int | None = None  # following: rows above this id
+        self._trend_at = 0.0
+        self._open_journal()
         own = self._journal.token if self._journal else None
-        self._adopted: list[Adopted] = adopt_orphans(self.journal_dir, own)
+        self._adopted: list[Adopted] = adopt_orphans(self._directory, own)
         if self._adopted:
             found = self._count_spilled()
+            self.backlog.add(found, self._oldest_adopted())
             log.warning(
                 "scoring log: %d rows left in the journal by an ended process; replaying them",
                 found,
@@ -253,37 +328,77 @@ class ScoringLog:
         self._thread = threading.Thread(target=self._run, name="scoring-log", daemon=True)
         self._thread.start()
 
-    # --- the request side ----------------------------------------------------------------
+    def _open_journal(self) -> None:
+        self._journal: JournalWriter | None = None
+        if not self.write_journal:
+            return
+        try:
+            self._journal = JournalWriter(self._directory, self.sync, on_durable=self.backlog.add)
+        except OSError as error:
+            self._note_error(f"journal unavailable: {short_error(error)}")
+            log.error("scoring log: no journal at %s (%s); writing straight to the database",
+                      self._directory, short_error(error))  # fmt: skip
+
+    # --- health, read from memory ----------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """`ok`, `connecting` (no answer from the database yet), `database-failing` (it
+        refuses writes: rows wait in the journal), `database-not-answering` (a call runs past
+        the timeout) or `journal-failing`."""
+        if self.write_journal and (self._journal is None or self._journal.last_error):
+            return JOURNAL_FAILING
+        started = self._call_started
+        if started is not None and time.monotonic() - started > self.timeout_seconds:
+            return DATABASE_NOT_ANSWERING
+        if self._failing:
+            return DATABASE_FAILING
+        return OK if self._schema_ready else CONNECTING
 
     @property
     def healthy(self) -> bool:
-        journal_ok = self._journal is not None and self._journal.last_error is None
-        return journal_ok and not self._failing
+        return self.state in HEALTHY_STATES
 
-    def previous(self, lead_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
-        """The latest logged (score, grade) of each lead: rows recorded by this process (not
-        yet in the table, perhaps), else the table's newest row. Leads never scored are absent;
-        when the table cannot be read, only what this process recorded is known. While the
-        writer finds the database down, the table is not asked: a request never waits on an
-        outage for a trend."""
+    @property
+    def dead_letters(self) -> int:
+        """Rows waiting in the dead-letter file (counted again only when it changed)."""
+        try:
+            info = (self._directory / REJECTED_FILE).stat()
+        except FileNotFoundError:
+            return 0
+        key = (info.st_mtime_ns, info.st_size)
+        if self._dead_letter_cache[0] != key:
+            self._dead_letter_cache = (key, dead_letter_rows(self._directory))
+        return self._dead_letter_cache[1]
+
+    # --- the request side ----------------------------------------------------------------
+
+    def previous(self, lead_ids: Iterable[str]) -> PreviousScores:
+        """The latest logged (score, grade) of each lead, from memory only (never the
+        database): rows recorded by this process, and the table as the writer read it.
+        `complete` is False while the index cannot tell a new lead from one it does not hold."""
+        return self._latest.lookup(dict.fromkeys(lead_ids))
+
+    def previous_logged(self, lead_ids: Iterable[str]) -> PreviousScores:
+        """`previous`, completed from the table for leads the index does not hold (batch
+        scoring, off any request path; each query bounded by the timeouts). When the table
+        cannot be read, those leads' trend is unknown."""
         wanted = list(dict.fromkeys(lead_ids))
-        with self._cond:
-            found = {lead: self._latest[lead] for lead in wanted if lead in self._latest}
-        missing = [lead for lead in wanted if lead not in found]
-        if missing and not self._failing:
-            try:
-                found |= latest_scores(self._engine, missing)
-            except sa.exc.SQLAlchemyError as error:
-                self._note_error(f"previous scores unavailable: {short_error(error)}")
-        return found
+        known = self._latest.lookup(wanted)
+        missing = [lead for lead in wanted if lead not in known.found]
+        if not missing or known.complete:
+            return known
+        if self._failing:
+            return PreviousScores(known.found, complete=False)
+        try:
+            return PreviousScores(known.found | latest_scores(self._engine, missing))
+        except sa.exc.SQLAlchemyError as error:
+            self._note_error(f"previous scores unavailable: {short_error(error)}")
+            return PreviousScores(known.found, complete=False)
 
     def _remember(self, rows: list[Row]) -> None:
-        with self._cond:
-            for row in rows:  # COLUMNS order: lead_id, scored_at, probability, score, grade, ...
-                self._latest.pop(row[0], None)
-                self._latest[row[0]] = (row[3], row[4])
-            while len(self._latest) > LATEST_KEPT:
-                self._latest.pop(next(iter(self._latest)))
+        # COLUMNS order: lead_id, scored_at, probability, score, grade, ...
+        self._latest.remember((row[0], row[3], row[4]) for row in rows)
 
     def record(self, rows: list[Row], entry_ids: Iterable[str] | None = None) -> None:
         """Return once `rows` are durable; raise `ScoringLogUnavailable` if they cannot be."""
@@ -372,6 +487,30 @@ class ScoringLog:
             adopted.release(self._directory)
         self._engine.dispose()
 
+    def reship_dead_letters(self) -> tuple[int, int]:
+        """Offer the dead-letter rows to the table again (after a fix): (shipped, still
+        refused). Stops at the first error that is not the row's (they stay for later)."""
+        return rework_dead_letters(self._directory, self._reship)
+
+    def _reship(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept: list[dict[str, Any]] = []
+        for i, record in enumerate(records):
+            try:
+                entry = decode_line(str(record["row"]).encode())
+            except (KeyError, ValueError, TypeError) as error:
+                kept.append({**record, "reason": f"unreadable row: {error}", "at": now()})
+                continue
+            try:
+                write_entries(self._engine, [entry])
+            except Exception as error:
+                if not is_data_error(error):
+                    self._note_error(short_error(error))
+                    return kept + records[i:]
+                kept.append({**record, "reason": short_error(error), "at": now()})
+            else:
+                self.stats.written += 1
+        return kept
+
     # --- the shipping side ---------------------------------------------------------------
 
     def _work(self) -> list[tuple[Path, int | None, bool]]:
@@ -402,7 +541,7 @@ class ScoringLog:
             self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
             self._wake.clear()
             try:
-                self._ship_all()
+                self._cycle()
             except Exception as error:  # never let the writer thread die
                 self._note_error(short_error(error))
                 log.exception("scoring log: unexpected error while shipping")
@@ -410,6 +549,40 @@ class ScoringLog:
                 self._cond.notify_all()
             if self._closing:
                 return
+
+    def _cycle(self) -> None:
+        """One round of the writer: contact (schema, write probe), ship, follow the table."""
+        if not self._schema_ready and not self._contact():
+            return
+        if not self._ship_all():
+            return
+        if self._closing:
+            return
+        self._follow_table()
+        if time.monotonic() - self._last_write > self.probe_seconds:
+            self._contact()  # an idle writer still notices a database turned read-only
+
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Mark a database call in flight (health turns red if it outlasts the timeout)."""
+        self._call_started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._call_started = None
+
+    def _contact(self) -> bool:
+        """Create the table when missing and check the database takes a write."""
+        try:
+            with self._calling():
+                ensure_schema(self._engine)
+                write_probe(self._engine)
+        except Exception as error:
+            self._outage(short_error(error), error)
+            return False
+        self._schema_ready = True
+        self._written_now()
+        return True
 
     def _retry_delay(self) -> float:
         return min(self.max_retry_seconds, 0.25 * 2.0 ** min(self.stats.failed_writes, 8))
@@ -443,72 +616,86 @@ class ScoringLog:
             self._journal.forget(segment)
 
     def _ship(self, segment: Path, offset: int, lines: list[bytes]) -> bool:
-        self._rejected_in_batch = 0  # a batch cut short by an outage is retried whole
-        entries, corrupt = [], []
-        for line in lines:
-            try:
-                entries.append(decode_line(line))
-            except (ValueError, TypeError) as error:
-                corrupt.append((line, error))
+        """Write a batch of journal lines; False (nothing advanced) when the database cannot
+        take rows now. A batch the database refuses for some row's values goes row by row."""
+        entries = [decode_or_none(line) for line in lines]
         try:
-            write_entries(self._engine, entries)
+            with self._calling():
+                write_entries(self._engine, [entry for entry in entries if entry is not None])
         except Exception as error:
-            first = short_error(error)
-            if not self._probe():
-                self._outage(first)
+            if not is_data_error(error):
+                self._outage(short_error(error), error)
                 return False
             self.stats.failed_writes += 1
-            self._note_error(first)
-            if not self._isolate(entries):
-                return False
-        for line, problem in corrupt:
-            self._set_aside(line, f"unreadable journal line: {problem}", lost=True)
-        self._advance(segment, offset, lines)
-        if self._failing:
-            self._failing = False
-            log.warning(
-                "scoring log: the database is back; %d spilled rows replayed so far",
-                self.stats.replayed,
-            )
+            self._note_error(short_error(error))
+            return self._isolate(segment, offset, lines, entries)
+        set_aside = 0
+        for line, entry in zip(lines, entries, strict=True):
+            if entry is None:
+                self._set_aside(line, "unreadable journal line", lost=True)
+                set_aside += 1
+        self._advance(segment, offset, lines, set_aside)
         return True
 
-    def _isolate(self, entries: list[tuple[str, Row]]) -> bool:
-        """The database works but refused the batch: write row by row, set aside the bad ones."""
-        for entry in entries:
+    def _isolate(
+        self,
+        segment: Path,
+        offset: int,
+        lines: list[bytes],
+        entries: list[tuple[str, Row] | None],
+    ) -> bool:
+        """Write row by row; a row refused for its values goes to the dead-letter file. Stops
+        (keeping the rest in the journal) when the database cannot take rows any more."""
+        set_aside = 0
+        for done, (line, entry) in enumerate(zip(lines, entries, strict=True)):
+            if entry is None:
+                self._set_aside(line, "unreadable journal line", lost=True)
+                set_aside += 1
+                continue
             try:
-                write_entries(self._engine, [entry])
+                with self._calling():
+                    write_entries(self._engine, [entry])
             except Exception as error:
-                if not self._probe():
-                    self._outage(short_error(error))
+                if not is_data_error(error):
+                    self._advance(segment, offset, lines[:done], set_aside)
+                    self._outage(short_error(error), error)
                     return False
-                line = orjson.dumps([entry[0], *entry[1]]).decode()
                 self._set_aside(line, short_error(error))
+                set_aside += 1
+        self._advance(segment, offset, lines, set_aside)
         return True
 
-    def _advance(self, segment: Path, offset: int, lines: list[bytes]) -> None:
+    def _advance(self, segment: Path, offset: int, lines: list[bytes], set_aside: int) -> None:
         mark = self._spill_marks.get(segment, 0)
         position, replayed = offset, 0
         for line in lines:
             replayed += position < mark
             position += len(line)
-        shipped = len(lines) - self._rejected_in_batch
-        self._rejected_in_batch = 0
-        self.stats.written += shipped
+        self.stats.written += len(lines) - set_aside
         self.stats.replayed += replayed
+        self.backlog.remove(len(lines))
         self._offsets[segment] = position
         with contextlib.suppress(FileNotFoundError):
             write_checkpoint(segment, position)
+        if lines:
+            self._written_now()
 
-    def _set_aside(self, line: bytes | str, reason: str, lost: bool = False) -> None:
-        """A row the database will not take: into `rejected.jsonl` with the reason.
+    def _written_now(self) -> None:
+        self._last_write = time.monotonic()
+        if self._failing:
+            self._failing = False
+            log.warning(
+                "scoring log: the database takes writes again; %d spilled rows replayed so far",
+                self.stats.replayed,
+            )
+
+    def _set_aside(self, line: bytes, reason: str, lost: bool = False) -> None:
+        """A row the database will not take for its values: into the dead-letter file.
 
         `lost`: the journal line itself is unreadable, so the row cannot be recovered."""
-        self._rejected_in_batch += 1
-        text = line.decode("utf-8", "replace").strip() if isinstance(line, bytes) else line
-        record = json.dumps({"row": text, "reason": reason, "at": now()}) + "\n"
+        text = line.decode("utf-8", "replace").strip()
         try:
-            with (self._directory / REJECTED_FILE).open("a") as handle:
-                handle.write(record)
+            append_dead_letters(self._directory, [{"row": text, "reason": reason, "at": now()}])
         except OSError:
             lost = True
         if lost:
@@ -517,18 +704,24 @@ class ScoringLog:
             self.stats.rejected += 1
         log.error("scoring log: a row was refused (%s); set aside in %s", reason, REJECTED_FILE)
 
-    def _outage(self, error: str) -> None:
+    def _outage(self, message: str, error: BaseException) -> None:
+        """The database cannot take rows now: they stay in the journal, health turns red, the
+        pool's connections are dropped (a failover leaves them on a read-only server), and the
+        next round starts with the write probe."""
         self.stats.failed_writes += 1
-        self._note_error(error)
+        self._note_error(message)
         self._count_spilled()
+        self._schema_ready = False
+        self._engine.dispose()
         if not self._failing or time.monotonic() - self._last_outage_log > 30:
             self._last_outage_log = time.monotonic()
             log.error(
-                "scoring log: cannot write to %s (%s); %d rows kept in the journal %s and "
-                "retried until it answers",
-                self._engine.url.render_as_string(hide_password=True),
-                error,
-                self.stats.spilled - self.stats.replayed,
+                "scoring log: cannot write to %s (%s error: %s); %d rows kept in the journal %s "
+                "and retried until it takes them",
+                self.destination.name,
+                error_kind(error),
+                message,
+                self.backlog.rows,
                 self.journal_dir,
             )
         self._failing = True
@@ -550,48 +743,98 @@ class ScoringLog:
         self.stats.spilled += found
         return found
 
-    def _probe(self, initial: bool = False) -> bool:
-        """Can the database be written at all (creating the table when missing)?"""
+    def _oldest_adopted(self) -> float | None:
+        """When the oldest row left by ended processes was scored (epoch seconds)."""
+        times = []
+        for adopted in self._adopted:
+            for segment in adopted.segments:
+                lines = read_lines(segment, self._offset(segment), 1)
+                entry = decode_or_none(lines[0]) if lines else None
+                if entry is not None and isinstance(entry[1][1], datetime):
+                    times.append(entry[1][1].timestamp())
+        return min(times, default=None)
+
+    # --- the trend index -----------------------------------------------------------------
+
+    def _follow_table(self) -> None:
+        """Warm the trend index from the table (newest rows first), then follow the rows other
+        processes add; at most one page a second, after shipping."""
+        if self.trend_leads <= 0 or time.monotonic() - self._trend_at < 1.0:
+            return
+        self._trend_at = time.monotonic()
         try:
-            ensure_schema(self._engine)
-            return True
-        except Exception as error:
-            if initial:
-                self._failing = True
-                self._note_error(short_error(error))
-                log.error(
-                    "scoring log: database %s unavailable at start (%s); rows wait in the "
-                    "journal until it answers",
-                    self._engine.url.render_as_string(hide_password=True),
-                    short_error(error),
-                )
-            return False
+            with self._calling():
+                self._trend_step()
+        except Exception as error:  # the next write or probe decides the health
+            self._note_error(f"trend index: {short_error(error)}")
+
+    def _trend_step(self) -> None:
+        own = f"{self._journal.token}:" if self._journal is not None else None
+        if not self._latest.warm:
+            rows = newest_rows(self._engine, self._trend_before, None)
+            if self._trend_after is None:
+                self._trend_after = rows[0].id if rows else 0
+            if rows:
+                self._trend_before = rows[-1].id
+            scores = [(r.lead_id, r.score, r.grade) for r in rows]
+            if not self._latest.remember_older(scores) or len(rows) < TREND_PAGE:
+                self._latest.warm = True
+            return
+        rows = newest_rows(self._engine, None, self._trend_after)
+        if rows:
+            self._trend_after = rows[-1].id
+            self._latest.remember(
+                (r.lead_id, r.score, r.grade)
+                for r in rows
+                if own is None or not str(r.entry_id or "").startswith(own)
+            )
 
     def _note_error(self, message: str) -> None:
         self.stats.last_error = message
         self.stats.last_error_at = now()
 
 
+def decode_or_none(line: bytes) -> tuple[str, Row] | None:
+    """A journal line as (entry id, row), or None when it cannot be read."""
+    try:
+        return decode_line(line)
+    except (ValueError, TypeError):
+        return None
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def replay(url: str, journal_dir: Path | None = None, timeout: float = 30.0) -> dict[str, Any]:
-    """Ship every journal left by ended processes into the table (`scoring-log replay`)."""
+def replay(
+    url: str, journal_dir: Path | None = None, timeout: float = 30.0, claim: bool = False
+) -> dict[str, Any]:
+    """Ship every journal left by ended processes into the table, then the dead-letter rows
+    (after a fix they are taken; still refused, they stay): `scoring-log replay`.
+
+    Raises `JournalDestinationError` when the journal belongs to another database."""
     from leadscore.scoring.journal import unshipped_rows
 
     directory = Path(journal_dir or journal_dir_for(url))
     before = unshipped_rows(directory)
-    scoring_log = ScoringLog(url, journal_dir=directory, write_journal=False)
+    scoring_log = ScoringLog(
+        url, journal_dir=directory, write_journal=False, trend_leads=0, claim=claim
+    )
+    shipped = refused = 0
     try:
         done = scoring_log.flush(timeout)
+        if done:
+            shipped, refused = scoring_log.reship_dead_letters()
     finally:
         scoring_log.close(timeout=1.0)
     return {
         "journal": str(directory),
+        "destination": str(scoring_log.destination),
         "found": before,
         "replayed": scoring_log.stats.replayed,
         "rejected": scoring_log.stats.rejected,
+        "dead_letters_shipped": shipped,
+        "dead_letters_left": refused if done else dead_letter_rows(directory),
         "remaining": unshipped_rows(directory),
         "complete": done,
         "last_error": scoring_log.stats.last_error,
