@@ -59,7 +59,9 @@ def test_an_outage_spills_to_the_journal_and_recovery_replays_it(store, caplog):
     # and a lead this process did not score is unknown, not new (the table was never read)
     previous = log.previous(["lead-3", "never-scored"])
     assert previous.found == {"lead-3": (4, "D")}
-    assert previous.trend("lead-3", 20) == "rising" and previous.trend("never-scored", 20) == "unknown"
+    assert (
+        previous.trend("lead-3", 20) == "rising" and previous.trend("never-scored", 20) == "unknown"
+    )
     store.up()  # the database is back
     assert log.flush(20)
     assert log.healthy and log.stats.replayed == 40 and log.stats.lost == 0
