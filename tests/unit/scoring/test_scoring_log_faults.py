@@ -17,13 +17,8 @@ import pytest
 import sqlalchemy as sa
 from scoring_log_stores import some_rows, table_ids
 
-from leadscore.scoring.database import destination_of
-from leadscore.scoring.journal import (
-    DESTINATION_FILE,
-    REJECTED_FILE,
-    JournalDestinationError,
-    unshipped_rows,
-)
+from leadscore.scoring import journal as journals
+from leadscore.scoring.journal import REJECTED_FILE, unshipped_rows
 from leadscore.scoring.log import ScoringLog, ensure_schema, make_engine, replay
 
 FAST = {"flush_seconds": 0.05, "max_retry_seconds": 0.2, "timeout_seconds": 0.5}
@@ -245,16 +240,20 @@ def test_two_databases_never_share_a_journal(postgres, tmp_path, monkeypatch):
     assert b.flush(10)
     b.close()
     assert sorted(table_ids(url_b)) == [f"b-{i}" for i in range(5)]
-    with pytest.raises(JournalDestinationError) as refused:  # A's journal, named for B
+    from leadscore.scoring.database import destination_of
+
+    with pytest.raises(journals.JournalDestinationError) as refused:  # A's journal, named for B
         ScoringLog(url_b, journal_dir=journal_a)
     a, other = destination_of(url_a), destination_of(url_b)
     assert a.fingerprint in str(refused.value) and other.fingerprint in str(refused.value)
-    assert postgres.password not in (journal_a / DESTINATION_FILE).read_text()
+    assert postgres.password not in (journal_a / journals.DESTINATION_FILE).read_text()
     assert replay(url_a)["replayed"] == 50  # A's rows go to A, and only there
     assert len(table_ids(url_a)) == 50 and len(table_ids(url_b)) == 5
 
 
 def test_a_destination_has_no_secret_and_ignores_driver_and_user():
+    from leadscore.scoring.database import destination_of
+
     first = destination_of("postgresql+psycopg://u:s3cret/PW#x@db.example:5432/leads")
     same = destination_of("postgresql://other:pw@DB.example/leads?sslmode=require")
     other = destination_of("postgresql+psycopg://u:s3cret/PW#x@db.example:5432/leads2")
