@@ -567,6 +567,11 @@ def sqlite_lock(postgres, model_dir: Path, scratch: Path, seconds: float) -> dic
 def start_hanging(postgres, model_dir: Path, scratch: Path, seconds: float) -> dict:
     """The service started while every PostgreSQL process is stopped; load; then continued."""
     postgres.create_database("chaos_start")
+    started = time.monotonic()  # for comparison: the same start with the database answering
+    normal = Service(model_dir, postgres.create_database("chaos_start_ok"), scratch, "start-ok")
+    normal.wait_ready()
+    normal_ready = time.monotonic() - started
+    normal.stop()
     postgres.freeze()
     try:
         started = time.monotonic()
@@ -584,7 +589,8 @@ def start_hanging(postgres, model_dir: Path, scratch: Path, seconds: float) -> d
     found = wait_logged(postgres, "chaos_start", load.answered)
     service.stop()
     note = (
-        f"ready {ready_after:.1f} s after the start with the database frozen; health during it: "
+        f"ready {ready_after:.1f} s after the start with the database frozen ({normal_ready:.1f} "
+        f"s with it answering); health during it: "
         f"{', '.join(sorted(probe.states))}; after: {status['state']}"
     )
     return figures(load, found, status, note, probe)

@@ -564,12 +564,23 @@ class ScoringLog:
 
     @contextlib.contextmanager
     def _calling(self) -> Iterator[None]:
-        """Mark a database call in flight (health turns red if it outlasts the timeout)."""
-        self._call_started = time.monotonic()
+        """Mark a database call in flight (health turns red if it outlasts the timeout). A
+        call that did: what waits in the journal meanwhile counts as spilled."""
+        started = self._call_started = time.monotonic()
         try:
             yield
         finally:
             self._call_started = None
+            waited = time.monotonic() - started
+            if waited > self.timeout_seconds:
+                self._note_error(f"the database did not answer for {waited:.1f} s")
+                self._count_spilled()
+                log.error(
+                    "scoring log: %s did not answer for %.1f s; %d rows waited in the journal",
+                    self.destination.name,
+                    waited,
+                    self.backlog.rows,
+                )
 
     def _contact(self) -> bool:
         """Create the table when missing and check the database takes a write."""

@@ -136,6 +136,7 @@ def test_a_frozen_database_turns_health_red_and_loses_nothing(postgres, pg_datab
     assert log.flush(20)
     log.close()
     assert len(table_ids(pg_database)) == 23 and log.stats.rejected == 0 and log.healthy
+    assert log.stats.spilled == log.stats.replayed >= 20  # the rows that waited, counted
 
 
 @pytest.mark.server
