@@ -56,7 +56,9 @@ def write_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
     try:
         descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(f"{private_path} exists already: not overwriting a private key") from None
+        raise KeyFileError(
+            f"{private_path} exists already: not overwriting a private key"
+        ) from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(private_pem(key))
     public_path.parent.mkdir(parents=True, exist_ok=True)

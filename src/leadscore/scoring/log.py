@@ -391,6 +391,8 @@ class ScoringLog:
         if self._failing:
             return PreviousScores(known.found, complete=False)
         try:
+            if not self._schema_ready:  # a new database: no table, no lead scored before
+                ensure_schema(self._engine)
             return PreviousScores(known.found | latest_scores(self._engine, missing))
         except sa.exc.SQLAlchemyError as error:
             self._note_error(f"previous scores unavailable: {short_error(error)}")
@@ -537,8 +539,11 @@ class ScoringLog:
         return all(self._offsets.get(path, 0) >= end for path, end, _ in self._journal.segments())
 
     def _run(self) -> None:
+        first = True  # the first contact (and the trend warm-up) right away
         while True:
-            self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
+            if not first:
+                self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
+            first = False
             self._wake.clear()
             try:
                 self._cycle()
