@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from leadscore.core.redact import redact
@@ -45,7 +44,6 @@ from leadscore.scoring.database import (
     DEFAULT_TIMEOUT_SECONDS,
     default_journal_dir,
     destination_of,
-    engine_options,
     error_kind,
     is_data_error,
     is_sqlite_file,
@@ -66,177 +64,48 @@ from leadscore.scoring.journal import (
     rework_dead_letters,
     write_checkpoint,
 )
+from leadscore.scoring.log_table import (
+    COLUMNS,
+    DEFAULT_URL,
+    TABLE,
+    TREND_PAGE,
+    decode_line,
+    decode_or_none,
+    ensure_schema,
+    insert_statement,
+    latest_scores,
+    make_engine,
+    newest_rows,
+    rows_for,
+    scored_leads,
+    write_entries,
+    write_probe,
+)
 from leadscore.scoring.trend import TREND_LEADS, LatestScores, PreviousScores
 
+__all__ = [  # the table's names, imported from here by the rest of leadscore
+    "COLUMNS",
+    "DEFAULT_URL",
+    "TABLE",
+    "LogStats",
+    "ScoringLog",
+    "ScoringLogUnavailable",
+    "decode_line",
+    "ensure_schema",
+    "insert_statement",
+    "journal_dir_for",
+    "make_engine",
+    "replay",
+    "rows_for",
+    "scored_leads",
+    "write_entries",
+]
+
 log = logging.getLogger(__name__)
-
-DEFAULT_URL = "sqlite:///data/scoring_log.db"
-TABLE = "scored_leads"
-
-metadata = sa.MetaData()
-scored_leads = sa.Table(
-    TABLE,
-    metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),  # SQLite's INTEGER key is 64-bit
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("entry_id", sa.Text, nullable=True, unique=True),
-    sa.Column("lead_id", sa.Text, nullable=False, index=True),
-    sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("probability", sa.Float, nullable=False),
-    sa.Column("score", sa.Integer, nullable=False),
-    sa.Column("grade", sa.String(1), nullable=False),
-    sa.Column("model_version", sa.Text, nullable=False),
-    sa.Column("contract_version", sa.Text, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-)
-COLUMNS = tuple(c.name for c in scored_leads.columns if c.name not in ("id", "entry_id"))
 
 
 class ScoringLogUnavailable(RuntimeError):
     """Neither the journal nor the database could keep the rows."""
-
-
-def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> sa.Engine:
-    """An engine for the log (no connection yet) whose calls are bounded by `timeout` seconds
-    (connect, statement, lock: `leadscore.scoring.database`); SQLite files get their directory
-    and WAL."""
-    if is_sqlite_file(url):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, **engine_options(url, timeout))
-    if engine.dialect.name == "sqlite":
-
-        @sa.event.listens_for(engine, "connect")
-        def _wal(connection: Any, _record: Any) -> None:
-            connection.execute("PRAGMA journal_mode=WAL")
-
-    return engine
-
-
-def ensure_schema(engine: sa.Engine) -> None:
-    """Create the table, or bring an older one up to date (entry ids, 64-bit ids)."""
-    metadata.create_all(engine)
-    inspector = sa.inspect(engine)
-    columns = {c["name"]: c for c in inspector.get_columns(TABLE)}
-    with engine.begin() as connection:
-        if "entry_id" not in columns:
-            connection.exec_driver_sql(f"ALTER TABLE {TABLE} ADD COLUMN entry_id TEXT")
-            connection.exec_driver_sql(
-                f"CREATE UNIQUE INDEX IF NOT EXISTS ix_{TABLE}_entry_id ON {TABLE} (entry_id)"
-            )
-        if engine.dialect.name == "postgresql" and not isinstance(
-            columns["id"]["type"], sa.BigInteger
-        ):
-            connection.exec_driver_sql(f"ALTER TABLE {TABLE} ALTER COLUMN id TYPE BIGINT")
-
-
-def rows_for(
-    lead_ids: Iterable[str],
-    probability: Iterable[float],
-    score: Iterable[int],
-    grade: Iterable[str],
-    model_version: str,
-    contract_version: str,
-    source: str,
-    scored_at: datetime | None = None,
-) -> list[Row]:
-    """Rows of the log as tuples in `COLUMNS` order (cheap to build on the request path).
-
-    Values must be plain Python values (lists from `.tolist()`), as the database driver binds them.
-    """
-    stamp = scored_at or datetime.now(UTC)
-    return [
-        (lead_id, stamp, p, s, g, model_version, contract_version, source)
-        for lead_id, p, s, g in zip(lead_ids, probability, score, grade, strict=True)
-    ]
-
-
-def decode_line(line: bytes) -> tuple[str, Row]:
-    """A journal line back to (entry id, row)."""
-    entry_id, lead_id, stamp, *rest = orjson.loads(line)
-    return entry_id, (lead_id, datetime.fromisoformat(stamp), *rest)
-
-
-def insert_statement(engine: sa.Engine) -> str:
-    """INSERT that skips entry ids already in the table (replays are idempotent)."""
-    marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    names = ("entry_id", *COLUMNS)
-    return (
-        f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))}) "
-        "ON CONFLICT (entry_id) DO NOTHING"
-    )
-
-
-def write_probe(engine: sa.Engine) -> None:
-    """Insert a row and roll it back: raises when the database cannot take writes now
-    (read-only after a failover, locked, full), which a read would not show."""
-    probe = rows_for(["leadscore-write-probe"], [0.0], [1], ["D"], "probe", "probe", "probe")
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            connection.exec_driver_sql(
-                insert_statement(engine), params_for(engine, [("probe", probe[0])])
-            )
-        finally:
-            transaction.rollback()
-
-
-def params_for(engine: sa.Engine, entries: list[tuple[str, Row]]) -> list[tuple[Any, ...]]:
-    """(entry id, row) pairs as the driver binds them."""
-    sqlite = engine.dialect.name == "sqlite"
-    params = []
-    for entry_id, row in entries:
-        if sqlite:  # stored as SQLAlchemy stores SQLite datetimes (naive UTC text)
-            stamp = row[1].astimezone(UTC) if row[1].tzinfo else row[1]
-            row = (row[0], stamp.strftime("%Y-%m-%d %H:%M:%S.%f"), *row[2:])
-        params.append((entry_id, *row))
-    return params
-
-
-def write_entries(engine: sa.Engine, entries: list[tuple[str, Row]]) -> None:
-    """Insert (entry id, row) pairs in one transaction (raises on failure)."""
-    if not entries:
-        return
-    params = params_for(engine, entries)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(insert_statement(engine), params)
-
-
-def latest_scores(engine: sa.Engine, lead_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """The newest (score, grade) in the table of each of these leads."""
-    found: dict[str, tuple[int, str]] = {}
-    columns = scored_leads.c
-    for start in range(0, len(lead_ids), 500):
-        query = (
-            sa.select(columns.lead_id, columns.score, columns.grade)
-            .where(columns.lead_id.in_(lead_ids[start : start + 500]))
-            .order_by(columns.scored_at, columns.id)
-        )
-        with engine.connect() as connection:
-            for lead, score, grade in connection.execute(query):
-                found[lead] = (int(score), str(grade))
-    return found
-
-
-TREND_PAGE = 20_000  # rows the writer reads into the trend index per step
-
-
-def newest_rows(engine: sa.Engine, before: int | None, after: int | None) -> list[Any]:
-    """(id, entry id, lead, score, grade) of the table: newest first below `before` (warm-up),
-    or oldest first above `after` (following other processes' rows)."""
-    c = scored_leads.c
-    query = sa.select(c.id, c.entry_id, c.lead_id, c.score, c.grade).limit(TREND_PAGE)
-    if after is not None:
-        query = query.where(c.id > after).order_by(c.id)
-    else:
-        query = query.order_by(c.id.desc())
-        if before is not None:
-            query = query.where(c.id < before)
-    with engine.connect() as connection:
-        return list(connection.execute(query))
 
 
 def journal_dir_for(url: str) -> Path:
@@ -539,11 +408,14 @@ class ScoringLog:
         return all(self._offsets.get(path, 0) >= end for path, end, _ in self._journal.segments())
 
     def _run(self) -> None:
-        first = True  # the first contact (and the trend warm-up) right away
+        try:  # the first contact and the trend warm-up right away; shipping at its pace
+            if self._contact():
+                self._follow_table()
+        except Exception as error:  # never let the writer thread die
+            self._note_error(short_error(error))
+            log.exception("scoring log: unexpected error at the first contact")
         while True:
-            if not first:
-                self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
-            first = False
+            self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
             self._wake.clear()
             try:
                 self._cycle()
@@ -808,14 +680,6 @@ class ScoringLog:
     def _note_error(self, message: str) -> None:
         self.stats.last_error = message
         self.stats.last_error_at = now()
-
-
-def decode_or_none(line: bytes) -> tuple[str, Row] | None:
-    """A journal line as (entry id, row), or None when it cannot be read."""
-    try:
-        return decode_line(line)
-    except (ValueError, TypeError):
-        return None
 
 
 def now() -> str:
