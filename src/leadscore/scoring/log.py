@@ -161,12 +161,19 @@ class ScoringLog:
         beside_the_file = is_sqlite_file(self.url) and (
             self._directory.resolve() == journal_dir_for(self.url)
         )  # a SQLite file's own journal: rows there can only be that file's
-        claim_destination(
-            self._directory,
-            self.destination.name,
-            self.destination.fingerprint,
-            self.claim or beside_the_file,
-        )
+        try:  # another database's journal raises JournalDestinationError: never shipped
+            claim_destination(
+                self._directory,
+                self.destination.name,
+                self.destination.fingerprint,
+                self.claim or beside_the_file,
+            )
+            usable = True
+        except OSError as error:  # no journal at all: rows go straight to the database
+            self._note_error(f"journal unavailable: {short_error(error)}")
+            log.error("scoring log: no journal at %s (%s); writing straight to the database",
+                      self._directory, short_error(error))  # fmt: skip
+            usable = False
         self._engine = make_engine(self.url, self.timeout_seconds)  # no connection made here
         self._cond = threading.Condition()
         self._wake = threading.Event()
@@ -184,9 +191,11 @@ class ScoringLog:
         self._trend_before: int | None = None  # warm-up: next page below this id
         self._trend_after: int | None = None  # following: rows above this id
         self._trend_at = 0.0
-        self._open_journal()
+        self._journal: JournalWriter | None = None
+        if usable:
+            self._open_journal()
         own = self._journal.token if self._journal else None
-        self._adopted: list[Adopted] = adopt_orphans(self._directory, own)
+        self._adopted: list[Adopted] = adopt_orphans(self._directory, own) if usable else []
         if self._adopted:
             found = self._count_spilled()
             self.backlog.add(found, self._oldest_adopted())
@@ -198,7 +207,6 @@ class ScoringLog:
         self._thread.start()
 
     def _open_journal(self) -> None:
-        self._journal: JournalWriter | None = None
         if not self.write_journal:
             return
         try:
