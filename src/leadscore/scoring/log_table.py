@@ -60,7 +60,11 @@ def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> sa.Engine
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Create the table, or bring an older one up to date (entry ids, 64-bit ids)."""
-    metadata.create_all(engine)
+    try:
+        metadata.create_all(engine)
+    except sa.exc.DBAPIError:  # created meanwhile by another process (check, then create)
+        if not sa.inspect(engine).has_table(TABLE):
+            raise
     inspector = sa.inspect(engine)
     columns = {c["name"]: c for c in inspector.get_columns(TABLE)}
     with engine.begin() as connection:
