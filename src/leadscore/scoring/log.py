@@ -83,6 +83,8 @@ from leadscore.scoring.log_table import (
 )
 from leadscore.scoring.trend import TREND_LEADS, LatestScores, PreviousScores
 
+TREND_PAGES_AT_ONCE = 10  # pages of other processes' rows read a second at most
+
 __all__ = [  # the table's names, imported from here by the rest of leadscore
     "COLUMNS",
     "DEFAULT_URL",
@@ -653,30 +655,38 @@ class ScoringLog:
     # --- the trend index -----------------------------------------------------------------
 
     def _follow_table(self) -> None:
-        """Warm the trend index from the table (newest rows first), then follow the rows other
-        processes add; at most one page a second, after shipping."""
+        """Warm the trend index from the table (newest rows first, a page a second), then
+        follow the rows other processes add (every second, until caught up); after shipping."""
         if self.trend_leads <= 0 or time.monotonic() - self._trend_at < 1.0:
             return
         self._trend_at = time.monotonic()
         try:
-            with self._calling():
-                self._trend_step()
+            if not self._latest.warm:
+                self._warm_trends()
+            else:
+                for _ in range(TREND_PAGES_AT_ONCE):
+                    if self._follow_trends() < TREND_PAGE:
+                        break
         except Exception as error:  # the next write or probe decides the health
             self._note_error(f"trend index: {short_error(error)}")
 
-    def _trend_step(self) -> None:
-        own = f"{self._journal.token}:" if self._journal is not None else None
-        if not self._latest.warm:
+    def _warm_trends(self) -> None:
+        with self._calling():
             rows = newest_rows(self._engine, self._trend_before, None)
-            if self._trend_after is None:
-                self._trend_after = rows[0].id if rows else 0
-            if rows:
-                self._trend_before = rows[-1].id
-            scores = [(r.lead_id, r.score, r.grade) for r in rows]
-            if not self._latest.remember_older(scores) or len(rows) < TREND_PAGE:
-                self._latest.warm = True
-            return
-        rows = newest_rows(self._engine, None, self._trend_after)
+        if self._trend_after is None:
+            self._trend_after = rows[0].id if rows else 0
+        if rows:
+            self._trend_before = rows[-1].id
+        scores = [(r.lead_id, r.score, r.grade) for r in rows]
+        if not self._latest.remember_older(scores) or len(rows) < TREND_PAGE:
+            self._latest.warm = True
+
+    def _follow_trends(self) -> int:
+        """One page of rows added since the last one; this process's own rows are in the
+        index already (in the order they were recorded). Returns the rows read."""
+        own = f"{self._journal.token}:" if self._journal is not None else None
+        with self._calling():
+            rows = newest_rows(self._engine, None, self._trend_after)
         if rows:
             self._trend_after = rows[-1].id
             self._latest.remember(
@@ -684,6 +694,7 @@ class ScoringLog:
                 for r in rows
                 if own is None or not str(r.entry_id or "").startswith(own)
             )
+        return len(rows)
 
     def _note_error(self, message: str) -> None:
         self.stats.last_error = message
