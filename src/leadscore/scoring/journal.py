@@ -239,11 +239,13 @@ def append_dead_letters(directory: Path, records: list[dict[str, Any]]) -> None:
         os.fsync(handle.fileno())
 
 
-def dead_letter_rows(directory: Path) -> int:
-    """Rows waiting in the dead-letter file."""
+def dead_letter_rows(directory: Path, start: int = 0, end: int | None = None) -> int:
+    """Rows waiting in the dead-letter file (between bytes `start` and `end`)."""
     try:
         with (directory / REJECTED_FILE).open("rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+            handle.seek(start)
+            data = handle.read() if end is None else handle.read(max(0, end - start))
+            return data.count(b"\n")
     except FileNotFoundError:
         return 0
 

@@ -240,15 +240,19 @@ class ScoringLog:
 
     @property
     def dead_letters(self) -> int:
-        """Rows waiting in the dead-letter file (counted again only when it changed)."""
+        """Rows waiting in the dead-letter file: appended rows counted as it grows, the whole
+        file again only when it was replaced (by `scoring-log replay`)."""
         try:
             info = (self._directory / REJECTED_FILE).stat()
         except FileNotFoundError:
             return 0
-        key = (info.st_mtime_ns, info.st_size)
-        if self._dead_letter_cache[0] != key:
-            self._dead_letter_cache = (key, dead_letter_rows(self._directory))
-        return self._dead_letter_cache[1]
+        (inode, size), count = self._dead_letter_cache
+        if info.st_ino != inode or info.st_size < size:
+            inode, size, count = info.st_ino, 0, 0
+        if info.st_size > size:
+            count += dead_letter_rows(self._directory, size, info.st_size)
+        self._dead_letter_cache = ((inode, info.st_size), count)
+        return count
 
     # --- the request side ----------------------------------------------------------------
 
