@@ -108,7 +108,7 @@ bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batch
 bench-spark: install-spark run ## Scoring at 1M and 10M leads: local CLI vs leadscore on Spark vs mlflow spark_udf
 	$(BIN)/python bench/spark.py
 
-chaos: run ## Chaos on loopback: kill -9, DB outage, bad reloads, NUL bytes under load; lost must be 0
+chaos: run ## Chaos on loopback (PostgreSQL fsync on): kill -9, DB down/frozen/locked/read-only, bad reloads...; lost 0
 	$(BIN)/python bench/chaos.py
 
 bench-importance: run ## What the importance stage adds to evaluate's time at 200,000 test leads

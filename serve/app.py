@@ -52,7 +52,25 @@ def _report_task_error(task: asyncio.Task) -> None:
 async def lifespan(app: FastAPI):
     state = app.state
     install_log_redaction()  # uvicorn has configured its log handlers by now
-    model = state.holder.load()
+    settings: Settings = state.settings
+    # The scoring log first: it makes no database call here, and its writer contacts the
+    # database (and warms the trend index) while the model loads.
+    state.scoring_log = (
+        ScoringLog(
+            settings.database_url,
+            settings.journal_dir,
+            sync=settings.journal_sync,
+            timeout_seconds=settings.database_timeout_seconds,
+        )
+        if settings.log_scores
+        else None
+    )
+    try:
+        model = state.holder.load()
+    except BaseException:
+        if state.scoring_log is not None:
+            state.scoring_log.close(timeout=1.0)
+        raise
     # Everything loaded so far lives as long as the process: freeze it out of the cyclic
     # garbage collector, so full collections during requests stay short; and collect the
     # young generation less often (requests allocate many short-lived objects).
@@ -61,12 +79,6 @@ async def lifespan(app: FastAPI):
     state.metrics.serving(model.version, model.contract_version)
     log.info(
         "serving %s (contract %s) from %s", model.version, model.contract_version, model.source
-    )
-    settings: Settings = state.settings
-    state.scoring_log = (
-        ScoringLog(settings.database_url, settings.journal_dir, sync=settings.journal_sync)
-        if settings.log_scores
-        else None
     )
     state.metrics.watch_scoring_log(lambda: state.scoring_log)
     # CRM events, beside the scores (no connection yet: a database down does not stop the start)

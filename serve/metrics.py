@@ -108,7 +108,7 @@ SCORING_LOG_COUNTERS = {
     "spilled": "Rows kept in the journal while the database failed",
     "replayed": "Spilled rows since written to the database",
     "lost": "Rows neither in the database nor in the journal",
-    "rejected": "Rows the database refused on their own (set aside with the reason)",
+    "rejected": "Rows the database refused for their values (dead-lettered with the reason)",
     "journal_failures": "Journal commits that failed (rows then written to the database)",
 }
 
@@ -132,4 +132,20 @@ class ScoringLogCollector:
             "leadscore_scoring_log_healthy",
             "1 when the journal and the database both take rows",
             value=int(scoring_log.healthy),
+        )
+        yield GaugeMetricFamily(
+            "leadscore_scoring_log_unshipped_rows",
+            "Rows durable in the journal and not yet in the database",
+            value=scoring_log.backlog.rows,
+        )
+        yield GaugeMetricFamily(
+            "leadscore_scoring_log_oldest_unshipped_seconds",
+            "How long the oldest row not yet in the database has waited (0: none waits)",
+            value=scoring_log.backlog.oldest_seconds(),
+        )
+        yield GaugeMetricFamily(
+            "leadscore_scoring_log_dead_letter_rows",
+            "Rows the database refused for their values, waiting in the dead-letter file "
+            "(`leadscore scoring-log replay` ships them after a fix)",
+            value=scoring_log.dead_letters,
         )

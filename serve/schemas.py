@@ -154,9 +154,10 @@ class LeadScore(ResponseModel):
         ge=1, le=100, description="percentile among the calibration leads by the raw output"
     )
     grade: Grade = Field(description="A, B, C or D, as the contract defines them")
-    trend: Literal["rising", "steady", "falling", "new"] = Field(
+    trend: Literal["rising", "steady", "falling", "new", "unknown"] = Field(
         description="the score since the lead's previous scoring in the log (rising / falling: "
-        "5 points or more; new: never scored before, or no scoring log)"
+        "5 points or more; new: never scored before, or no scoring log; unknown: the log cannot "
+        "tell yet, e.g. the database has not been read since the start)"
     )
     previous_score: int | None = Field(None, ge=1, le=100, description="the previous score")
     previous_grade: Grade | None = Field(None, description="the previous grade")
@@ -177,15 +178,30 @@ class ScoreResponse(ResponseModel):
 
 class Liveness(ResponseModel):
     status: str = Field(description="`alive` while the process answers")
+    scoring_log: Literal[
+        "ok", "connecting", "database-failing", "database-not-answering", "journal-failing", "off"
+    ] = Field(
+        description="the scoring log, from memory: `ok`; `connecting` (no answer from the "
+        "database yet); `database-failing` (it refuses writes: rows wait in the journal); "
+        "`database-not-answering` (a call runs past the timeout); `journal-failing`; `off`"
+    )
 
 
 class ScoringLogHealth(ResponseModel):
     healthy: bool = Field(description="the journal and the database both take rows now")
+    state: str = Field(description="as in /healthz: ok, connecting, database-failing, ...")
+    unshipped: int = Field(ge=0, description="rows in the journal not yet in the database")
+    oldest_unshipped_seconds: float = Field(
+        ge=0, description="how long the oldest of them has waited (0: none waits)"
+    )
+    dead_letters: int = Field(
+        ge=0, description="rows refused for their values, waiting for `scoring-log replay`"
+    )
     written: int = Field(ge=0, description="rows written to the table by this process")
     failed_writes: int = Field(ge=0, description="database writes that failed")
     spilled: int = Field(ge=0, description="rows kept in the journal while the database failed")
     replayed: int = Field(ge=0, description="spilled rows since written to the table")
-    rejected: int = Field(ge=0, description="rows the database refused on their own (set aside)")
+    rejected: int = Field(ge=0, description="rows refused for their values (dead-lettered)")
     lost: int = Field(ge=0, description="rows neither in the table nor in the journal")
     journal_failures: int = Field(ge=0, description="journal commits that failed")
     last_error: str | None = Field(

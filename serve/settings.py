@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     journal_sync: bool = Field(
         True, description="fdatasync each group commit (off: survives a killed process only)"
     )
+    database_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="connect, statement and lock timeout of the scoring log's database calls; "
+        "a call running longer turns the scoring log's health red",
+    )
 
     def api_key_list(self) -> tuple[bytes, ...]:
         keys = self.api_keys.get_secret_value().split(",")

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -74,8 +75,9 @@ class PostgresServer:
     """`start()`, `url(database)`, `create_database(name)`, `stop()`; `start()` again reuses
     the cluster (a database outage and its recovery)."""
 
-    def __init__(self, password: str = "pg-Test-Passw0rd") -> None:
+    def __init__(self, password: str = "pg-Test-Passw0rd", fsync: bool = False) -> None:
         self.password = password
+        self.fsync = fsync  # tests run without; `make chaos` with (as production does)
         self.root = Path(tempfile.mkdtemp(prefix="leadscore-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -123,7 +125,7 @@ class PostgresServer:
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
-                "fsync=off",
+                f"fsync={'on' if self.fsync else 'off'}",
                 "-c",
                 "max_connections=100",
                 "-c",
@@ -175,10 +177,37 @@ class PostgresServer:
         with psycopg.connect(self.dsn(database)) as connection:
             return connection.execute(sql).fetchall()
 
+    def processes(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        found = [self.process.pid]
+        for stat_file in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # the process ended meanwhile
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat_file.parent.name))
+        return found
+
+    def freeze(self) -> None:
+        """Stop every process of the server (SIGSTOP): connections stay open, nothing answers,
+        no server-side timeout fires; what a hung database host looks like to its clients."""
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def stop(self, fast: bool = True) -> None:
         """Stop the server (the cluster stays, so `start()` brings the same data back)."""
         if self.process is None or self.process.poll() is not None:
             return
+        self.thaw()  # a frozen server would not act on the signal
         self.process.send_signal(2 if fast else 15)  # SIGINT: fast shutdown
         try:
             self.process.wait(30)

@@ -20,12 +20,14 @@ router = APIRouter()
     "/healthz",
     operation_id="liveness",
     tags=["operations"],
-    summary="The process is alive",
+    summary="The process is alive; the scoring log's state",
     response_model=Liveness,
     responses=problem_responses(),
 )
-def healthz() -> dict[str, str]:
-    return {"status": "alive"}
+async def healthz(scoring_log: ScoringLogDep) -> dict[str, str]:
+    """Always 200 while the process answers (a database outage is no reason to restart it),
+    from memory on the event loop: no database call, no worker thread."""
+    return {"status": "alive", "scoring_log": scoring_log.state if scoring_log else "off"}
 
 
 @router.get(
@@ -36,7 +38,7 @@ def healthz() -> dict[str, str]:
     response_model=Readiness,
     responses=problem_responses(503, schemas={503: "NotReady"}),
 )
-def readyz(
+async def readyz(
     request: Request, holder: HolderDep, scoring_log: ScoringLogDep, keys: ApiKeysDep
 ) -> dict:
     model = holder.current
@@ -73,11 +75,19 @@ def reload_status(outcome: dict, detailed: bool) -> dict | None:
 
 
 def scoring_log_status(scoring_log, detailed: bool) -> dict | None:
+    """The scoring log's health and counters, from memory (no database call)."""
     if scoring_log is None:
         return None
     stats = dict(vars(scoring_log.stats))
     error = stats.pop("last_error")
-    status = {"healthy": scoring_log.healthy, **stats}
+    status = {
+        "healthy": scoring_log.healthy,
+        "state": scoring_log.state,
+        **stats,
+        "unshipped": scoring_log.backlog.rows,
+        "oldest_unshipped_seconds": round(scoring_log.backlog.oldest_seconds(), 3),
+        "dead_letters": scoring_log.dead_letters,
+    }
     if detailed:
         status["last_error"] = redact(error) if error else None
     return status

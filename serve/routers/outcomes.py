@@ -63,7 +63,7 @@ def known_scored(scoring_log: ScoringLog | None) -> ScoredLookup | None:
     """Leads this service scored moments ago (their rows may still be in its journal)."""
     if scoring_log is None:
         return None
-    return lambda leads: scoring_log.previous(leads).keys()
+    return lambda leads: scoring_log.previous(leads).found.keys()  # memory only
 
 
 @router.post(

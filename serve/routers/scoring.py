@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from leadscore.scoring.loading import ServedModel
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
-from leadscore.scoring.trend import score_trend
+from leadscore.scoring.trend import PreviousScores
 from leadscore_serve.deps import HolderDep, MetricsDep, ScoringLogDep, SettingsDep
 from leadscore_serve.limits import check_counts
 from leadscore_serve.metrics import ServiceMetrics
@@ -94,12 +94,13 @@ def refuse_repeats(repeats: dict[int, int], field: str) -> None:
     )
 
 
-def trend_fields(previous: tuple[int, str] | None, score: int) -> dict:
+def trend_fields(previous: PreviousScores, lead_id: str, score: int) -> dict:
     """trend, previous score and previous grade of a lead (new: never in the scoring log)."""
+    before = previous.of(lead_id)
     return {
-        "trend": score_trend(None if previous is None else previous[0], score),
-        "previous_score": None if previous is None else previous[0],
-        "previous_grade": None if previous is None else previous[1],
+        "trend": previous.trend(lead_id, score),
+        "previous_score": None if before is None else before[0],
+        "previous_grade": None if before is None else before[1],
     }
 
 
@@ -121,10 +122,10 @@ def score_body(
     for i, j in (repeats or {}).items():
         warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
     scored = scorer.score(matrix, reasons=reasons)
-    previous = (
+    previous = (  # from memory: the database is never asked on the request path
         scoring_log.previous(record["lead_id"] for record in records)
         if scoring_log is not None
-        else {}
+        else PreviousScores()
     )
     probability, score, grade = (
         scored.probability.tolist(),
@@ -143,7 +144,7 @@ def score_body(
                 "probability": probability[i],
                 "score": score[i],
                 "grade": grade[i],
-                **trend_fields(previous.get(record["lead_id"]), score[i]),
+                **trend_fields(previous, record["lead_id"], score[i]),
                 "explanation": explanation,
                 "warnings": warnings[i],
                 "model_version": version,

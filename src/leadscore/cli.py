@@ -519,16 +519,26 @@ def scoring_log_replay(
         typer.Option(envvar="LEADSCORE_JOURNAL_DIR", help="Journal (default: beside the log)."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 30.0,
+    claim: Annotated[
+        bool,
+        typer.Option(help="The journal records no database: its rows belong to this one."),
+    ] = False,
 ) -> None:
-    """Write rows left in the journal (database outage, killed process) into the table."""
+    """Write rows left in the journal (database outage, killed process) into the table, then
+    the dead-letter rows (refused for their values; taken once the cause is fixed)."""
     from leadscore.scoring.log import DEFAULT_URL, replay
 
     url = database_url or DEFAULT_URL
-    result = replay(url, journal_dir, timeout=timeout)
+    result = _run(replay, url=url, journal_dir=journal_dir, timeout=timeout, claim=claim)
     _echo(
         f"replayed {result['replayed']:,} rows from {result['journal']} into {url}"
         + (f"; {result['rejected']:,} refused (see rejected.jsonl)" if result["rejected"] else "")
     )
+    if result["dead_letters_shipped"] or result["dead_letters_left"]:
+        typer.echo(
+            f"dead letters: {result['dead_letters_shipped']:,} shipped, "
+            f"{result['dead_letters_left']:,} still refused (see rejected.jsonl)"
+        )
     if result["remaining"]:
         _fail(
             f"{result['remaining']:,} rows are still only in the journal "

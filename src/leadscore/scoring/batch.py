@@ -558,7 +558,7 @@ class ChunkScorer:
             frame, lines, earlier = frame[~repeat], lines[~repeat], None
         scored, rejected = score_chunk(self.scorer, frame, self.reasons, lines, earlier)
         if self.scoring_log is not None:  # the previous scores are in the log it records to
-            scored = with_trend(scored, self.scoring_log.previous(scored[fields.LEAD_ID]))
+            scored = with_trend(scored, self.scoring_log.previous_logged(scored[fields.LEAD_ID]))
         writer.write(scored)
         if len(rejected):
             rejects.write(rejected)

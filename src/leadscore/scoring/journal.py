@@ -10,6 +10,12 @@ Each process holds an exclusive lock on `<token>.lock` while it writes `<token>-
 Segments whose lock nobody holds belong to a process that ended (cleanly or by `kill -9`): the
 next process, or `leadscore scoring-log replay`, adopts and ships them. Every row carries a
 unique entry id, and the table ignores an id it already has, so shipping twice is harmless.
+
+A journal belongs to one database: `destination.json` records its name (no credentials) and
+fingerprint when the directory is first used, and `claim_destination` refuses any other
+database, so rows are never shipped to a database they were not scored for. Rows the database
+refused for their values wait in the dead-letter file `rejected.jsonl` (appended and rewritten
+under one lock, synced) until `leadscore scoring-log replay` ships them after a fix.
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+
+from leadscore.core.errors import LeadscoreError
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,17 @@ Pending = tuple[list[Row], Iterable[str] | None, Future[None]]  # rows, entry id
 SEGMENT_SUFFIX = ".jsonl"
 CHECKPOINT_SUFFIX = ".shipped"
 LOCK_SUFFIX = ".lock"
-REJECTED_FILE = "rejected.jsonl"
+REJECTED_FILE = "rejected.jsonl"  # the dead-letter file
+DEAD_LETTER_GUARD = "rejected.guard"  # locked while the dead-letter file is changed
+DESTINATION_FILE = "destination.json"
 
 
 class JournalError(OSError):
     """The journal could not make rows durable (the reason is in the message)."""
+
+
+class JournalDestinationError(LeadscoreError):
+    """A journal holds rows for another database than the one it was asked to ship to."""
 
 
 def encode_row(entry_id: str, row: Row) -> bytes:
@@ -143,6 +157,126 @@ def adopt_orphans(directory: Path, own_token: str | None = None) -> list[Adopted
     return adopted
 
 
+# --- the destination -------------------------------------------------------------------------
+
+
+def read_destination(directory: Path) -> dict[str, str] | None:
+    try:
+        found = orjson.loads((directory / DESTINATION_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise JournalDestinationError(
+            f"the scoring journal {directory} has an unreadable {DESTINATION_FILE} ({error}): "
+            "it cannot tell which database its rows belong to"
+        ) from None
+    return {"name": str(found.get("name", "?")), "fingerprint": str(found.get("fingerprint"))}
+
+
+def has_segments(directory: Path) -> bool:
+    return any(p.name != REJECTED_FILE for p in directory.glob(f"*{SEGMENT_SUFFIX}"))
+
+
+def claim_destination(directory: Path, name: str, fingerprint: str, claim: bool = False) -> None:
+    """Record that `directory` ships to the database `fingerprint`; refuse any other one.
+
+    A directory with rows but no record (written before journals recorded their database) is
+    refused too, unless `claim` (the operator says whose rows they are)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    recorded = read_destination(directory)
+    if recorded is not None:
+        if recorded["fingerprint"] != fingerprint:
+            raise JournalDestinationError(
+                f"the scoring journal {directory} belongs to the database {recorded['name']} "
+                f"(fingerprint {recorded['fingerprint']}), not to {name} (fingerprint "
+                f"{fingerprint}): its rows are never shipped to another database. Give this "
+                "database its own journal (LEADSCORE_JOURNAL_DIR, or leave it unset for the "
+                "default one per database)"
+            )
+        return
+    if has_segments(directory) and not claim:
+        raise JournalDestinationError(
+            f"the scoring journal {directory} holds rows but does not record their database: "
+            f"if they belong to {name}, ship them with `leadscore scoring-log replay "
+            f"--journal-dir {directory} --claim` (with that database's URL)"
+        )
+    record = orjson.dumps({"name": name, "fingerprint": fingerprint})
+    write_durably(directory / DESTINATION_FILE, record + b"\n")
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: a synced temporary file renamed over it, directory synced."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    sync_directory(path.parent)
+
+
+# --- the dead-letter file ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def dead_letter_lock(directory: Path) -> Iterator[Path]:
+    """Hold the dead-letter file's lock (appends and rewrites of all processes take turns)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / DEAD_LETTER_GUARD).open("a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            yield directory / REJECTED_FILE
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
+
+
+def append_dead_letters(directory: Path, records: list[dict[str, Any]]) -> None:
+    """Append refused rows (`{"row": journal line, "reason": ..., "at": ...}`), synced."""
+    data = b"".join(orjson.dumps(record) + b"\n" for record in records)
+    with dead_letter_lock(directory) as path, path.open("ab") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def dead_letter_rows(directory: Path, start: int = 0, end: int | None = None) -> int:
+    """Rows waiting in the dead-letter file (between bytes `start` and `end`)."""
+    try:
+        with (directory / REJECTED_FILE).open("rb") as handle:
+            handle.seek(start)
+            data = handle.read() if end is None else handle.read(max(0, end - start))
+            return data.count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def rework_dead_letters(
+    directory: Path, ship: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+) -> tuple[int, int]:
+    """Offer the dead letters to `ship`, which returns the records still refused; keep only
+    those (under the lock, replaced durably). Returns (shipped, still refused)."""
+    with dead_letter_lock(directory) as path:
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return 0, 0
+        records = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                records.append({"row": line.decode("utf-8", "replace"), "reason": "unreadable"})
+        kept = ship(records)
+        if kept:
+            write_durably(path, b"".join(orjson.dumps(record) + b"\n" for record in kept))
+        else:
+            path.unlink()
+            sync_directory(directory)
+        return len(records) - len(kept), len(kept)
+
+
 def unshipped_rows(directory: Path) -> int:
     """Rows in the journal beyond their segment's checkpoint (written by no database yet)."""
     if not directory.is_dir():
@@ -179,12 +313,12 @@ class JournalWriter:
         directory: Path,
         sync: bool = True,
         max_segment_bytes: int = 64 << 20,
-        on_durable: Callable[[], None] | None = None,
+        on_durable: Callable[[int], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.sync = sync
         self.max_segment_bytes = max_segment_bytes
-        self.on_durable = on_durable or (lambda: None)
+        self.on_durable = on_durable or (lambda rows: None)  # before readers see the rows
         self.directory.mkdir(parents=True, exist_ok=True)
         self.token, self._lock_handle = self._claim_token()
         self._ids = itertools.count()
@@ -309,13 +443,13 @@ class JournalWriter:
             for future in waiters:
                 future.set_exception(JournalError(f"journal write failed: {self.last_error}"))
             return
+        self.on_durable(rows)
         with self._cond:
             self._segments[-1] = (path, start + len(data))
         self.rows_committed += rows
         self.last_error = None
         for future in waiters:
             future.set_result(None)
-        self.on_durable()
         if start + len(data) >= self.max_segment_bytes:
             with contextlib.suppress(OSError):
                 self._open_segment()
