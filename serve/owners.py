@@ -51,7 +51,7 @@ from leadscore.core.agreement import (
     short,
 )
 from leadscore.core.agreement_files import AgreementFiles
-from leadscore.core.config import Contract, read_yaml
+from leadscore.core.config import Contract
 from leadscore.core.errors import LeadscoreError
 from leadscore_serve import owners_view
 from leadscore_serve.problems import ProblemError, install_problem_handlers
@@ -102,14 +102,9 @@ class Project:
             "proposal": proposal,
             "open": is_open,
             "changes": diff(base, meaning(proposed)) if is_open else [],
-            "note": self.proposal_note(),
+            "note": files.proposal_note(),
             "history": history,
         }
-
-    def proposal_note(self) -> str:
-        raw = read_yaml(self.files.proposal_path) if self.files.proposal_path.is_file() else None
-        proposal = raw.get("proposal") if isinstance(raw, dict) else None
-        return str(proposal.get("note") or "") if isinstance(proposal, dict) else ""
 
 
 def status_of(state: dict[str, Any]) -> dict[str, Any]:

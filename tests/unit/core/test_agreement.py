@@ -262,3 +262,16 @@ def test_the_proposal_file_must_hold_only_changed_keys(project):
     (project / "contract.proposal.yaml").write_text("grades: {A: {min_conversion: 0.5}}\n")
     with pytest.raises(ParamsError, match="holds `contract:`"):
         load_params(project / "params.yaml")
+
+
+def test_a_first_proposal_with_nothing_agreed_yet_is_reported(tmp_path):
+    from leadscore.views.proposal import render_markdown
+
+    preview = {
+        "open": True,
+        "agreed": None,
+        "headline": "No agreed version yet: this is the first proposal.",
+        "proposal": {"agreement": {"headline": "PROPOSAL: not agreed (...)"}},
+    }
+    text = render_markdown(preview)
+    assert "No agreed version yet" in text and "PROPOSAL: not agreed" in text
