@@ -175,7 +175,11 @@ def declared(pipeline: Path, stage: str) -> list[str]:
     """The keys in the stage's `params:`, from params.yaml and from the other files named."""
     keys: list[str] = []
     for entry in yaml.safe_load(pipeline.read_text())["stages"][stage].get("params", []):
-        keys += [entry] if isinstance(entry, str) else [k for ks in entry.values() for k in ks]
+        # a file named with no keys (the proposal overlay) is tracked whole: it declares no key
+        # beyond those the agreed contract's entry names
+        keys += (
+            [entry] if isinstance(entry, str) else [k for ks in entry.values() for k in ks or []]
+        )
     return keys
 
 
