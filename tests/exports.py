@@ -195,6 +195,7 @@ def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
     from leadscore.model.bundle import load_bundle, save_bundle
     from leadscore.model.thresholds import derive_grading, grading_record
     from leadscore.model.train import train_models
+    from stages import agreed_by_both
 
     if method in BUNDLES:
         return BUNDLES[method]
@@ -211,7 +212,8 @@ def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
     grading, derivation = derive_grading(
         probability, len(export.valid) / 3, params.contract.grades, export.valid["converted"]
     )
-    record = grading_record(grading, derivation, params.contract, card.model_version)
+    agreement = agreed_by_both(params.contract)  # the test contract, approved by both owners
+    record = grading_record(grading, derivation, params.contract, card.model_version, agreement)
     save_bundle(directory / "models", pipeline, baseline, card, record)
     BUNDLES[method] = load_bundle(directory / "models")
     return BUNDLES[method]
