@@ -278,7 +278,21 @@ class OutcomeColumns(Section):
         return self
 
 
-FieldKind = Literal["categorical", "numeric", "boolean", "date"]
+# money / percent / number: text with units, read by leadscore.core.units (data.number_format)
+FieldKind = Literal["categorical", "numeric", "boolean", "date", "money", "percent", "number"]
+
+
+class NumberFormatParams(Section):
+    """How the export writes numbers of `money`, `percent` and `number` columns."""
+
+    decimal: Literal[".", ","] = "."
+    thousands: Literal[",", ".", " ", "'", ""] = ","
+
+    @model_validator(mode="after")
+    def _distinct(self) -> NumberFormatParams:
+        if self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}")
+        return self
 
 
 class LeakageParams(Section):
@@ -318,6 +332,7 @@ class DataParams(Section):
     max_unmatched_share: float = Field(0.05, ge=0, le=1)
     outcome: OutcomeColumns = OutcomeColumns(column="converted")
     types: dict[str, FieldKind] = {}  # overrides of the automatic typing
+    number_format: NumberFormatParams = NumberFormatParams()  # of money / percent / number
     exclude: tuple[str, ...] = ()
     leakage: LeakageParams = LeakageParams()
     # Columns of an export for the funnel and the report (null: the export has none, and the

@@ -23,8 +23,10 @@ import pandas as pd
 
 from leadscore.core import fields, outcome
 from leadscore.core.config import DataParams, ParamsError, SourceFile
+from leadscore.core.csvfile import HEADER_RULE
 from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
 from leadscore.core.schema import InputNormalisation, Lookup
+from leadscore.core.units import UNIT_KINDS
 from leadscore.data.dates import normalise_dates
 from leadscore.data.ids import MADE_ID_RULE, made_ids, unique_id_column
 from leadscore.data.inputs import mark_missing
@@ -84,12 +86,21 @@ def read_source(index: int, table: SourceFile, path: Path) -> tuple[pd.DataFrame
             f"{key}: {error}. Set {key}.sep / {key}.encoding to override the detection"
         ) from None
     report: dict = {"path": table.path, "rows": int(len(frame)), "columns": len(frame.columns)}
+    renamed = frame.attrs.get("renamed_headers") or {}
+    if renamed:
+        report["renamed_headers"] = renamed
     if fmt is not None:
         report |= fmt.to_dict()
         if len(frame.columns) == 1:
             raise _one_column_error(key, path, frame, fmt.describe())
         log.info("read %s: %d rows, %s", path.name, len(frame), fmt.describe())
     return frame, report
+
+
+def headers_record(files: list[dict]) -> dict:
+    """The header rule and, per file, the repeated names it renamed (for the model card)."""
+    renamed = {f["path"]: f["renamed_headers"] for f in files if f.get("renamed_headers")}
+    return {"rule": HEADER_RULE, "renamed": renamed}
 
 
 def iso_dates(
@@ -316,6 +327,9 @@ def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> E
         made_id_columns=tuple(id_report.get("hashed_columns", ())),
         missing_values=tuple(data.missing_values),
         lookups=tuple(lookups),
+        units={c: k for c, k in data.types.items() if k in UNIT_KINDS},
+        number_format=data.number_format.model_dump(),
+        headers=headers_record(report["files"]),
     )
     report |= {"outcome": outcome_report, "inputs": inputs.to_dict()}
     return Export(leads=table, report=report, inputs=inputs, tables=tables)

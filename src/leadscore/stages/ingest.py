@@ -9,6 +9,7 @@ from pathlib import Path
 from leadscore.core import fields
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
+from leadscore.core.units import NumberFormat, propose_unit_type
 from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ingest import (
     IngestResult,
@@ -21,6 +22,7 @@ from leadscore.data.ingest import (
     ingest,
     input_fields,
     outcome_counts,
+    unit_kinds,
 )
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ def main(
         spec = LeadTableSpec()
         kinds = builtin_kinds(spec)
     else:
-        kinds = infer_kinds(raw, params.data.types)
-        spec = export_table_spec(kinds, raw.columns)
+        kinds, units = unit_kinds(infer_kinds(raw, params.data.types))
+        number_format = NumberFormat(**params.data.number_format.model_dump())
+        spec = export_table_spec(kinds, raw.columns, units, number_format)
     result = ingest(raw, spec)
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     # an export's declared follow-up columns are post-contact by definition (the generator's
@@ -70,6 +73,7 @@ def main(
         "inputs": list(kept),
         "flagged": flagged(review),
         "excluded_by_configuration": list(configured),
+        "proposed_types": proposed_types(raw, kinds),
     }
     result.summary["export"] = export
     result.summary["outcomes"] = outcome_counts(result.valid)
@@ -103,6 +107,25 @@ def main(
         json.dumps(result.summary["reasons"]),
     )
     return result
+
+
+def proposed_types(raw, kinds: dict[str, str]) -> dict[str, str]:
+    """Text columns whose values mostly read as money or percent (`propose_unit_type`): the
+    `data.types` a user would add; logged and written to the validation report."""
+    proposed = {}
+    for name, kind in kinds.items():
+        unit = propose_unit_type(raw[name]) if kind == "categorical" else None
+        if unit:
+            proposed[name] = unit
+            log.warning(
+                "ingest: %r reads as %s in most rows but is typed as a category; set "
+                "data.types: {%s: %s} (and data.number_format) to read it as a number",
+                name,
+                unit,
+                name,
+                unit,
+            )
+    return proposed
 
 
 def configuration_reason(name: str, params) -> str:
