@@ -324,6 +324,9 @@ class DataParams(Section):
     missing_values: tuple[str, ...] = ()  # values meaning "not answered", e.g. "Select"
     # null: found automatically (unique, id-like name), else made (see leadscore.data.ids)
     id_column: str | None = "lead_id"
+    # the id column (configured or found) is blank or repeated for some rows: make an id for
+    # every row, refuse the export, or keep each id's first row (the rest are quarantined)
+    incomplete_id: Literal["make", "refuse", "keep_first"] = "make"
     created_column: str | None = "created_at"  # null: no creation date (stratified split)
     export_months: float = Field(12.0, gt=0)  # months an undated export covers (leads/month)
     # no creation date, but the rows are in the order the leads came: a chronological split

@@ -12,8 +12,9 @@ from leadscore.core import fields
 
 DEFAULT_NUMBER_FORMAT = {"decimal": ".", "thousands": ","}
 MADE_ID_RULE = (
-    "row- + sha256 of the row's raw values (outcome columns left out), first 12 hex digits; "
-    "-2, -3, ... for repeats of an identical row in file order"
+    "row- + sha256 of the row's raw values in the fields known at creation (made_id.columns: "
+    "no outcome, status, date, value, follow-up, post-contact or outcome-filled field), first "
+    "12 hex digits; -2, -3, ... for repeats of identical values in file order"
 )
 
 

@@ -47,7 +47,7 @@ def main(
         spec = LeadTableSpec()
         kinds = builtin_kinds(spec)
     else:
-        kinds, units = unit_kinds(infer_kinds(raw, params.data.types))
+        kinds, units = unit_kinds(infer_kinds(raw, typed_roles(params)))
         number_format = NumberFormat(**params.data.number_format.model_dump())
         spec = export_table_spec(kinds, raw.columns, units, number_format)
     result = ingest(raw, spec)
@@ -107,6 +107,19 @@ def main(
         json.dumps(result.summary["reasons"]),
     )
     return result
+
+
+def typed_roles(params) -> dict[str, str]:
+    """`data.types` with the won-value and cost columns under the names they are read as
+    (`types: {Amount: money}` reads `deal_value` as money)."""
+    types = dict(params.data.types)
+    for column, role in (
+        (params.data.value_column, fields.DEAL_VALUE),
+        (params.data.cost_column, fields.LEAD_COST),
+    ):
+        if column in types:
+            types[role] = types.pop(column)
+    return types
 
 
 def proposed_types(raw, kinds: dict[str, str]) -> dict[str, str]:

@@ -90,3 +90,19 @@ def test_the_profile_proposes_money_and_percent_for_text_columns():
     assert propose_unit_type(["web", "event", "$3"]) is None
     assert propose_unit_type(["1", "2", "3.5"]) is None  # plain numbers are numbers already
     assert propose_unit_type([None, ""]) is None
+
+
+def test_ingest_proposes_the_types_of_text_columns_in_its_log(caplog):
+    from leadscore.stages.ingest import proposed_types
+
+    raw = pd.DataFrame(
+        {
+            "Amount": ["$1,932.00 ", "$33K", "$0.0M"],
+            "Off": ["18.00%", "5%", "0%"],
+            "Ok": list("abc"),
+        }
+    )
+    kinds = {"Amount": "categorical", "Off": "categorical", "Ok": "categorical"}
+    assert proposed_types(raw, kinds) == {"Amount": "money", "Off": "percent"}
+    assert "set data.types: {Amount: money}" in caplog.text
+    assert proposed_types(raw, kinds | {"Amount": "money"}) == {"Off": "percent"}
