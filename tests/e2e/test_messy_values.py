@@ -210,9 +210,9 @@ def test_spark_reads_money_and_percent_text_as_training_did(trained, tmp_path):
     from leadscore.cli import app
 
     _, root, _ = trained
-    rows, _ = raw_rows(root)
-    source, output = tmp_path / "rows.csv", tmp_path / "spark.parquet"
-    rows.to_csv(source, index=False)  # Spark reads the text; names as the card has them
+    rows, header = raw_rows(root)
+    source, output = tmp_path / "as_exported.csv", tmp_path / "spark.parquet"
+    write_as_exported(rows, header, source)  # `Quota` twice, money and percent as text
     done = CliRunner().invoke(
         app,
         ["score-spark", str(source), "-o", str(output), "--model", str(root / "models")]
