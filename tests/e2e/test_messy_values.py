@@ -223,3 +223,31 @@ def test_spark_reads_money_and_percent_text_as_training_did(trained, tmp_path):
     assert parity.compared == len(evaluated(root)), parity
     assert parity.max_abs_difference <= TOLERANCE, parity
     print(f"Spark parity: {parity}")
+
+
+def test_percent_text_typed_as_numeric_fails_with_the_reason_and_no_warning_burst(
+    tmp_path, default_params_raw
+):
+    import warnings
+
+    from leadscore.data.ingest import LeadTableError
+
+    write_export(tmp_path, "us", n=600)
+    data = {
+        "source": "files",
+        "files": [{"path": "opportunities.csv"}],
+        "id_column": ID,
+        "created_column": "Created",
+        "outcome": {"column": "Stage", "won_values": ["Closed Won"],
+                    "lost_values": ["Closed Lost"], "open_values": ["Open"]},
+        "types": {"Deal Size": "money", "Discount Granted": "numeric"},
+    }  # fmt: skip
+    raw = files_params(default_params_raw, data)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.MonkeyPatch.context() as monkeypatch, warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice" burst
+        with pytest.raises(LeadTableError, match="100.0% of rows were quarantined"):
+            run_stages(tmp_path, monkeypatch, stages=("prepare", "ingest"))
+    failed = pd.read_csv(tmp_path / "data" / "interim" / "quarantine.failed.csv")
+    reasons = failed["quarantine_reason"].str.replace(r" \('.*'\)$", "", regex=True)
+    assert set(reasons) == {"Discount Granted: not a number (data.types: percent reads it)"}

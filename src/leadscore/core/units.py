@@ -4,7 +4,8 @@ in a declared decimal convention.
 One rule, used by ingest (training) and by the one input normalisation (batch, Spark, API):
 
 - spaces anywhere are ignored (also non-breaking and thin spaces, and trailing ones);
-- `money`: one currency symbol (`$ € £ ¥ ₹ ...`, `US$`, `R$`) or ISO code (`USD`, `EUR`, ...)
+- `money`: one currency symbol (`$ € £ ¥ ₹ ...`, `US$`, `R$`) or ISO code (`USD`, `EUR`, ...:
+  `CODES`)
   before or after the number, a `K` / `M` / `B` suffix (thousand, million, billion), a sign
   (`-`, `+`) or accounting parentheses (`(1,200.00)` is -1200);
 - `percent`: a number with an optional `%` sign, read as percentage points (`18.00%` is 18.0);
@@ -32,7 +33,57 @@ UNIT_KINDS = ("money", "percent", "number")
 MULTIPLIERS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
 SYMBOLS = ("US$", "A$", "C$", "NZ$", "HK$", "R$", "$", "€", "£", "¥", "₹", "₩", "₽", "₺", "₪", "₫")
 SPACES = re.compile(r"[\s\u00a0\u2007\u2009\u202f]+")
-CURRENCY = "(?:" + "|".join(re.escape(s) for s in SYMBOLS) + r"|[A-Z]{3})"
+# ISO 4217 codes of the currencies CRM exports commonly carry (any three letters would read
+# `OPP-00001` as money)
+CODES = [
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "CNY",
+    "CHF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "SEK",
+    "NOK",
+    "DKK",
+    "ISK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "RON",
+    "BGN",
+    "TRY",
+    "RUB",
+    "UAH",
+    "ILS",
+    "AED",
+    "SAR",
+    "QAR",
+    "INR",
+    "PKR",
+    "BRL",
+    "MXN",
+    "ARS",
+    "CLP",
+    "COP",
+    "PEN",
+    "ZAR",
+    "NGN",
+    "KES",
+    "EGP",
+    "SGD",
+    "HKD",
+    "TWD",
+    "KRW",
+    "THB",
+    "IDR",
+    "MYR",
+    "PHP",
+    "VND",
+]
+CURRENCY = "(?:" + "|".join(re.escape(s) for s in (*SYMBOLS, *CODES)) + ")"
 SUFFIX = r"(?P<suffix>[KkMmBb]?)"
 # Share of a text column's values that must read as a unit for the profile to propose it.
 PROPOSE_SHARE = 0.9

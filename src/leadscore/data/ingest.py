@@ -21,6 +21,7 @@ from leadscore.core.units import (
     UNIT_KINDS,
     NumberFormat,
     parse_values,
+    propose_unit_type,
     unparseable_reason,
 )
 from leadscore.core.values import NON_NEGATIVE_MIN, below_minimum, parse_bool
@@ -100,7 +101,10 @@ def coerce_types(raw: pd.DataFrame, spec: LeadTableSpec) -> tuple[pd.DataFrame, 
             note(column, bad, unparseable_reason(kind, spec.number_format))
         elif column in spec.numeric:
             typed[column] = pd.to_numeric(values, errors="coerce").astype("float64")
-            note(column, typed[column].isna() & values.notna(), "not a number")
+            bad = typed[column].isna() & values.notna()
+            unit = propose_unit_type(values[bad]) if bad.any() else None
+            hint = f" (data.types: {unit} reads it)" if unit else ""
+            note(column, bad, "not a number" + hint)
         elif column in spec.boolean:
             typed[column] = parse_bool(values)
             note(column, typed[column].isna() & values.notna(), "not true/false")

@@ -51,6 +51,16 @@ def main(
         number_format = NumberFormat(**params.data.number_format.model_dump())
         spec = export_table_spec(kinds, raw.columns, units, number_format)
     result = ingest(raw, spec)
+    # fail before any output is replaced, and before the review reads an emptied table
+    share = result.summary["quarantined_share"]
+    if share > params.ingest.max_quarantine_share:
+        failed = out_dir / "quarantine.failed.csv"
+        write_csv(result.quarantine, failed, index=False)
+        raise LeadTableError(
+            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
+            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
+            "are left as they were)"
+        )
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     # an export's declared follow-up columns are post-contact by definition (the generator's
     # are left to the leakage guard's evidence)
@@ -77,15 +87,6 @@ def main(
     }
     result.summary["export"] = export
     result.summary["outcomes"] = outcome_counts(result.valid)
-    share = result.summary["quarantined_share"]
-    if share > params.ingest.max_quarantine_share:  # fail before any output is replaced
-        failed = out_dir / "quarantine.failed.csv"
-        write_csv(result.quarantine, failed, index=False)
-        raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
-            "are left as they were)"
-        )
     write_parquet(result.valid, out_dir / "leads.parquet", index=False)
     write_csv(result.quarantine, out_dir / "quarantine.csv", index=False)
     features = input_fields(result.valid, kept, builtin)

@@ -59,6 +59,8 @@ def test_each_variant_reads_exactly(text, kind, fmt, value):
         ("$18", "percent", US),
         ("5K", "percent", US),
         ("1.2.3", "number", US),
+        ("OPP-00001", "money", US),  # an id, not a currency code and a negative amount
+        ("ABC 5", "money", US),
     ],
 )
 def test_what_does_not_follow_the_rule_is_unparseable(text, kind, fmt):
@@ -90,6 +92,7 @@ def test_the_profile_proposes_money_and_percent_for_text_columns():
     assert propose_unit_type(["web", "event", "$3"]) is None
     assert propose_unit_type(["1", "2", "3.5"]) is None  # plain numbers are numbers already
     assert propose_unit_type([None, ""]) is None
+    assert propose_unit_type(["OPP-00001", "OPP-00002"]) is None
 
 
 def test_ingest_proposes_the_types_of_text_columns_in_its_log(caplog):
