@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 
@@ -24,7 +24,14 @@ from leadscore.core.schema import MADE_ID_RULE
 from leadscore.core.units import propose_unit_type
 from leadscore.data.leakage import DATE_VALUE, name_cues
 
-__all__ = ["MADE_ID_RULE", "id_gaps", "made_id_fields", "made_ids", "unique_id_column"]
+__all__ = [
+    "MADE_ID_RULE",
+    "hashed_after_creation",
+    "id_gaps",
+    "made_id_fields",
+    "made_ids",
+    "unique_id_column",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,30 @@ def made_id_fields(
         else:
             hashed.append(name)
     return hashed, left_out
+
+
+# The leakage review's findings that a field is recorded after the lead's creation (contact or
+# outcome): such a field must not be hashed into the made id.
+AFTER_CREATION = (
+    "present only for",
+    "post-contact",
+    "post-creation",
+    "predicts the outcome alone",
+    "missingness tracks the outcome",
+    "still filled in after creation",
+)
+
+
+def hashed_after_creation(hashed: Sequence[str], review: Mapping[str, Mapping]) -> dict:
+    """Hashed fields the leakage review finds recorded after creation, with its findings."""
+    found = {}
+    for name in hashed:
+        reasons = [
+            r for r in review.get(name, {}).get("reasons", ()) if r.startswith(AFTER_CREATION)
+        ]
+        if reasons:
+            found[name] = reasons
+    return found
 
 
 def made_ids(frame: pd.DataFrame) -> pd.Series:

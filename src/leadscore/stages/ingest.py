@@ -11,6 +11,7 @@ from leadscore.core.config import economics_columns, follow_up_columns, load_par
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
 from leadscore.core.units import NumberFormat, propose_unit_type
 from leadscore.data.generate import EXPORT_REPORT
+from leadscore.data.ids import hashed_after_creation
 from leadscore.data.ingest import (
     IngestResult,
     LeadTableError,
@@ -79,11 +80,20 @@ def main(
         every=result.valid,  # open leads too: whether a field is still being filled in
     )
     kept = inputs_of(review)
+    late = hashed_after_creation(export.get("id", {}).get("hashed_columns", ()), review)
+    for name, findings in late.items():
+        log.warning(
+            "ingest: the made lead id hashes %r, which the leakage review finds recorded after "
+            "creation (%s): add it to data.exclude so ids survive the outcome",
+            name,
+            "; ".join(findings),
+        )
     result.summary["fields"] = {
         "inputs": list(kept),
         "flagged": flagged(review),
         "excluded_by_configuration": list(configured),
         "proposed_types": proposed_types(raw, kinds),
+        "made_id_after_creation": late,
     }
     result.summary["export"] = export
     result.summary["outcomes"] = outcome_counts(result.valid)

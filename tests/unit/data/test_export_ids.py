@@ -198,3 +198,19 @@ def test_an_incomplete_id_column_keeps_each_first_row_when_declared(tmp_path):
     result = ingest(export.leads, export_table_spec(kinds, export.leads.columns))
     assert result.valid[fields.LEAD_ID].tolist() == ["L1", "L4", "L6", "L7", "L8", "L9", "L10"]
     assert len(result.quarantine) == 3  # two blank ids, the second L1
+
+
+def test_hashed_fields_the_leakage_review_finds_recorded_after_creation_are_named():
+    from leadscore.data.ids import hashed_after_creation
+
+    review = {
+        "Company": {"verdict": "kept", "reasons": []},
+        "Notes": {
+            "verdict": "excluded",
+            "reasons": ["present only for converted leads (40% vs 0.0%)"],
+        },
+        "Venue": {"verdict": "needs review", "reasons": ["name cue status-like: 'tag'"]},
+        "Ref": {"verdict": "excluded", "reasons": ["identifier: id-like name"]},
+    }
+    found = hashed_after_creation(["Company", "Notes", "Venue", "Ref"], review)
+    assert found == {"Notes": ["present only for converted leads (40% vs 0.0%)"]}
