@@ -12,7 +12,8 @@ from typing_extensions import TypedDict
 from leadscore.core import fields as roles
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
 from leadscore.core.schema import FeatureSpec, InputNormalisation
-from leadscore.core.values import NON_NEGATIVE_MIN
+from leadscore.core.units import NumberFormat, parse_value, unparseable_reason
+from leadscore.core.values import NEGATIVE_REASON, NON_NEGATIVE_MIN
 from leadscore_serve.problems import Problem
 
 MAX_TEXT = 200
@@ -26,6 +27,28 @@ def storable(text: str) -> str:
     if "\x00" in text:
         raise ValueError("must not contain a NUL byte (\\u0000): the scoring log cannot store it")
     return text
+
+
+def unit_reader(kind: str, inputs: InputNormalisation, non_negative: bool):
+    """A money / percent / number field: a number, or text read by the export's rule
+    (leadscore.core.units, after the missing-value tokens), as batch scoring reads it."""
+    fmt, tokens = NumberFormat(**inputs.number_format), set(inputs.missing_values)
+
+    def read(value: float | str | None) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip() in tokens):
+            return None
+        number = parse_value(value, kind, fmt)
+        if number is None:
+            raise ValueError(f"{unparseable_reason(kind, fmt)} ({str(value)[:40]!r})")
+        if number != number:  # blank text
+            return None
+        if number in (float("inf"), float("-inf")):
+            raise ValueError("must be finite")
+        if non_negative and number < NON_NEGATIVE_MIN:
+            raise ValueError(NEGATIVE_REASON)
+        return number
+
+    return read
 
 
 class StrictModel(BaseModel):
@@ -89,6 +112,12 @@ def lead_model(
         fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
     for name in spec.numeric:
         bound = {"ge": NON_NEGATIVE_MIN} if name in spec.non_negative else {}
+        if name in inputs.units:
+            kind, low = inputs.units[name], name in spec.non_negative
+            described = Field(description=f"{kind}: a number, or text such as the export's")
+            reader = AfterValidator(unit_reader(kind, inputs, low))
+            fields[name] = NotRequired[Annotated[float | str | None, described, reader]]
+            continue
         fields[name] = NotRequired[Annotated[float | None, Field(**bound)]]
     for name in spec.boolean:
         fields[name] = NotRequired[bool | None]

@@ -82,7 +82,9 @@ def request_leads(raw: pd.DataFrame, card: dict) -> list[dict]:
         if name in raw and name not in columns:
             columns[name] = [None if pd.isna(v) else str(v) for v in raw[name]]
     for name in spec.numeric:
-        if name in raw:
+        if name in raw and name in inputs.units:  # money / percent text, sent as written
+            columns[name] = [None if pd.isna(v) else str(v) for v in raw[name]]
+        elif name in raw:
             values = pd.to_numeric(raw[name], errors="coerce")
             columns[name] = [None if pd.isna(v) else float(v) for v in values]
     for name in spec.boolean:

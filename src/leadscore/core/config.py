@@ -278,7 +278,21 @@ class OutcomeColumns(Section):
         return self
 
 
-FieldKind = Literal["categorical", "numeric", "boolean", "date"]
+# money / percent / number: text with units, read by leadscore.core.units (data.number_format)
+FieldKind = Literal["categorical", "numeric", "boolean", "date", "money", "percent", "number"]
+
+
+class NumberFormatParams(Section):
+    """How the export writes numbers of `money`, `percent` and `number` columns."""
+
+    decimal: Literal[".", ","] = "."
+    thousands: Literal[",", ".", " ", "'", ""] = ","
+
+    @model_validator(mode="after")
+    def _distinct(self) -> NumberFormatParams:
+        if self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}")
+        return self
 
 
 class LeakageParams(Section):
@@ -310,6 +324,9 @@ class DataParams(Section):
     missing_values: tuple[str, ...] = ()  # values meaning "not answered", e.g. "Select"
     # null: found automatically (unique, id-like name), else made (see leadscore.data.ids)
     id_column: str | None = "lead_id"
+    # the id column (configured or found) is blank or repeated for some rows: make an id for
+    # every row, refuse the export, or keep each id's first row (the rest are quarantined)
+    incomplete_id: Literal["make", "refuse", "keep_first"] = "make"
     created_column: str | None = "created_at"  # null: no creation date (stratified split)
     export_months: float = Field(12.0, gt=0)  # months an undated export covers (leads/month)
     # no creation date, but the rows are in the order the leads came: a chronological split
@@ -318,6 +335,7 @@ class DataParams(Section):
     max_unmatched_share: float = Field(0.05, ge=0, le=1)
     outcome: OutcomeColumns = OutcomeColumns(column="converted")
     types: dict[str, FieldKind] = {}  # overrides of the automatic typing
+    number_format: NumberFormatParams = NumberFormatParams()  # of money / percent / number
     exclude: tuple[str, ...] = ()
     leakage: LeakageParams = LeakageParams()
     # Columns of an export for the funnel and the report (null: the export has none, and the

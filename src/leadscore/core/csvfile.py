@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from leadscore.core.csvformat import (
     detect_encoding,
 )
 
+log = logging.getLogger(__name__)
+
 __all__ = [  # the format is found in leadscore.core.csvformat; its names are read from here too
     "CSV_SUFFIXES",
     "DELIMITERS",
@@ -56,7 +59,9 @@ __all__ = [  # the format is found in leadscore.core.csvformat; its names are re
     "CsvRecords",
     "LineCounts",
     "TableReadError",
+    "HEADER_RULE",
     "column_names",
+    "renamed_headers",
     "detect_csv_format",
     "detect_encoding",
     "dialect",
@@ -169,20 +174,36 @@ class _Lines:
         return self.source
 
 
+HEADER_RULE = "a repeated header name gets ' (2)', ' (3)', ... in file order (Quota, Quota (2))"
+
+
 def column_names(header: list[str]) -> list[str]:
-    """Header names as pandas names them: an empty one `Unnamed: i`, repeats `name.1`, ..."""
+    """Header names made unique (`HEADER_RULE`): an empty one is `Unnamed: i`; the second
+    `Quota` is `Quota (2)`, the third `Quota (3)`, skipping a name the header already has."""
+    named = [name or f"Unnamed: {index}" for index, name in enumerate(header)]
+    taken = set(named)
     names: list[str] = []
-    seen: dict[str, int] = {}
-    for index, name in enumerate(header):
-        name = name or f"Unnamed: {index}"
-        base, count = name, seen.get(name, 0)
-        while name in seen:
+    seen: set[str] = set()
+    for name in named:
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+            continue
+        count = 2
+        while f"{name} ({count})" in taken or f"{name} ({count})" in seen:
             count += 1
-            name = f"{base}.{count}"
-        seen[base] = count
-        seen[name] = 0
-        names.append(name)
+        unique = f"{name} ({count})"
+        seen.add(unique)
+        names.append(unique)
     return names
+
+
+def renamed_headers(header: list[str], names: list[str]) -> dict[str, list[str]]:
+    """Each repeated header name and the names its columns got, in file order."""
+    groups: dict[str, list[str]] = {}
+    for index, (raw, name) in enumerate(zip(header, names, strict=True)):
+        groups.setdefault(raw or f"Unnamed: {index}", []).append(name)
+    return {raw: given for raw, given in groups.items() if len(given) > 1}
 
 
 def _shown(text: str) -> str:
@@ -202,6 +223,7 @@ class CsvRecords:
         self.path, self.fmt = Path(path), fmt
         self.counts = LineCounts()
         self.header: list[str] = []
+        self.renamed: dict[str, list[str]] = {}  # repeated header names -> the names given
         self._handle: IO[str] | None = None
         self._lines: _Lines | None = None
 
@@ -263,6 +285,14 @@ class CsvRecords:
             )
         self.counts.header = last - first + 1
         self.header = column_names(row)
+        self.renamed = renamed_headers(row, self.header)
+        if self.renamed:
+            log.warning(
+                "%s: header names repeated, renamed (%s): %s",
+                self.path.name,
+                HEADER_RULE,
+                "; ".join(f"{raw!r} -> {', '.join(new)}" for raw, new in self.renamed.items()),
+            )
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | BadLine]:
         lines = self._lines

@@ -119,6 +119,7 @@ def read_csv_table(
             rows.append(item[1])
         records.counts.check(path)
         frame = text_frame(rows, records.header)
+        frame.attrs["renamed_headers"] = records.renamed
     return (frame if dtype is str else parsed_values(frame)), fmt
 
 

@@ -10,9 +10,11 @@ from typing import Any
 
 from leadscore.core import fields
 
+DEFAULT_NUMBER_FORMAT = {"decimal": ".", "thousands": ","}
 MADE_ID_RULE = (
-    "row- + sha256 of the row's raw values (outcome columns left out), first 12 hex digits; "
-    "-2, -3, ... for repeats of an identical row in file order"
+    "row- + sha256 of the row's raw values in the fields known at creation (made_id.columns: "
+    "no outcome, status, date, value, follow-up, post-contact or outcome-filled field), first "
+    "12 hex digits; -2, -3, ... for repeats of identical values in file order"
 )
 
 
@@ -60,6 +62,9 @@ class InputNormalisation:
     made_id_columns: tuple[str, ...] = ()  # set when the id is made from these raw values
     missing_values: tuple[str, ...] = ()
     lookups: tuple[Lookup, ...] = ()
+    units: dict[str, str] = field(default_factory=dict)  # column -> money | percent | number
+    number_format: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NUMBER_FORMAT))
+    headers: dict[str, Any] = field(default_factory=dict)  # renamed duplicated header names
 
     @property
     def made_id(self) -> bool:
@@ -81,10 +86,16 @@ class InputNormalisation:
                 {"table": u.table, "key": u.key, "match_keys": u.match_keys, "columns": u.columns}
                 for u in self.lookups
             ],
+            "units": dict(self.units),
+            "number_format": dict(self.number_format),
+            "headers": dict(self.headers),
             "rules": [
-                "lead id from the id column (or made from the row's raw values)",
+                "duplicated header names renamed: Name, Name (2), Name (3), ... in file order",
+                "lead id from the id column (or made from the fields known at creation)",
                 "joined fields looked up by key in the sealed tables; values sent are kept",
                 "missing-value tokens and empty text are missing; text is stripped",
+                "money, percent and number columns read by leadscore.core.units "
+                "with the export's number_format",
             ],
         }
 
@@ -101,6 +112,9 @@ class InputNormalisation:
                 Lookup(u["table"], u["key"], u.get("match_keys", "exact"), dict(u["columns"]))
                 for u in record.get("lookups", ())
             ),
+            units=dict(record.get("units") or {}),
+            number_format=dict(record.get("number_format") or DEFAULT_NUMBER_FORMAT),
+            headers=dict(record.get("headers") or {}),
         )
 
     def restricted_to(self, used: Sequence[str]) -> InputNormalisation:
@@ -112,5 +126,11 @@ class InputNormalisation:
             if columns:
                 lookups.append(Lookup(lookup.table, lookup.key, lookup.match_keys, columns))
         return InputNormalisation(
-            self.id_column, self.made_id_columns, self.missing_values, tuple(lookups)
+            self.id_column,
+            self.made_id_columns,
+            self.missing_values,
+            tuple(lookups),
+            {name: kind for name, kind in self.units.items() if name in wanted},
+            self.number_format,
+            self.headers,
         )

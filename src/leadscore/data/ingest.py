@@ -16,6 +16,14 @@ import pandera.pandas as pa
 from leadscore.core import fields, outcome
 from leadscore.core.config import Params
 from leadscore.core.errors import LeadscoreError
+from leadscore.core.units import (
+    DEFAULT_FORMAT,
+    UNIT_KINDS,
+    NumberFormat,
+    parse_values,
+    propose_unit_type,
+    unparseable_reason,
+)
 from leadscore.core.values import NON_NEGATIVE_MIN, below_minimum, parse_bool
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,8 @@ class LeadTableSpec:
         }
     )
     won_column: str | None = fields.WON_AT
+    units: dict[str, str] = field(default_factory=dict)  # numeric columns written with units
+    number_format: NumberFormat = NumberFormat()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -83,9 +93,18 @@ def coerce_types(raw: pd.DataFrame, spec: LeadTableSpec) -> tuple[pd.DataFrame, 
 
     for column in spec.columns:
         values = raw[column]
-        if column in spec.numeric:
+        if column in spec.units:  # money, percent, number: leadscore.core.units
+            kind = spec.units[column]
+            typed[column] = parse_values(values, kind, spec.number_format)
+            blank = values.astype("string").str.strip() == ""
+            bad = typed[column].isna() & values.notna() & ~blank.fillna(False)
+            note(column, bad, unparseable_reason(kind, spec.number_format))
+        elif column in spec.numeric:
             typed[column] = pd.to_numeric(values, errors="coerce").astype("float64")
-            note(column, typed[column].isna() & values.notna(), "not a number")
+            bad = typed[column].isna() & values.notna()
+            unit = propose_unit_type(values[bad]) if bad.any() else None
+            hint = f" (data.types: {unit} reads it)" if unit else ""
+            note(column, bad, "not a number" + hint)
         elif column in spec.boolean:
             typed[column] = parse_bool(values)
             note(column, typed[column].isna() & values.notna(), "not true/false")
@@ -224,8 +243,20 @@ def builtin_kinds(spec: LeadTableSpec) -> dict[str, str]:
     return {name: kind for name, kind in kinds.items() if name not in roles}
 
 
-def export_table_spec(kinds: dict[str, str], columns) -> LeadTableSpec:
-    """What ingest expects of a CRM export, from the inferred (or configured) kinds.
+def unit_kinds(kinds: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The kinds with money / percent / number as numeric, and those columns' units."""
+    units = {name: kind for name, kind in kinds.items() if kind in UNIT_KINDS}
+    return {name: "numeric" if name in units else kind for name, kind in kinds.items()}, units
+
+
+def export_table_spec(
+    kinds: dict[str, str],
+    columns,
+    units: dict[str, str] | None = None,
+    number_format: NumberFormat = DEFAULT_FORMAT,
+) -> LeadTableSpec:
+    """What ingest expects of a CRM export, from the inferred (or configured) kinds (numeric
+    ones written with `units` are read by leadscore.core.units).
 
     With an outcome status (won / lost / open), `converted` is missing exactly for open leads,
     so it is not required; the status is.
@@ -248,6 +279,8 @@ def export_table_spec(kinds: dict[str, str], columns) -> LeadTableSpec:
         non_negative=(),
         allowed_values={fields.OUTCOME_STATUS: outcome.STATUSES} if has_status else {},
         won_column=fields.WON_AT if has_won and has_created else None,
+        units=dict(units or {}),
+        number_format=number_format,
     )
 
 

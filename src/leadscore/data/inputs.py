@@ -13,6 +13,10 @@ sealed in the bundle with the joined tables the model reads (`lookups.json`):
    field, after surrounding spaces are stripped.
 4. **Text clean-up**: categories are stripped of surrounding spaces; an empty text is missing.
    Numbers and yes/no values are read by the scorer with the same parsers as ingest.
+5. **Units**: `money`, `percent` and `number` columns (`data.types`) are read as numbers by
+   `leadscore.core.units` with the export's `data.number_format` (`$33K` is 33000.0, `18.00%`
+   is 18.0); a value that does not read stays as written, so the scorer refuses the row with
+   the reason ingest quarantines it for.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.schema import InputNormalisation, Lookup
+from leadscore.core.units import NumberFormat, parse_values
 from leadscore.data.ids import made_ids
 from leadscore.data.joins import left_join
 
@@ -52,6 +57,28 @@ def mark_missing(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataF
             text = marked[column].astype("string").str.strip()
             marked[column] = marked[column].mask(text.isin(list(missing_values)))
     return marked
+
+
+def number_format(inputs: InputNormalisation) -> NumberFormat:
+    return NumberFormat(**inputs.number_format)
+
+
+def read_units(frame: pd.DataFrame, inputs: InputNormalisation) -> pd.DataFrame:
+    """Money, percent and number columns as numbers; a value that cannot be read is kept as
+    written (the scorer refuses it with the unit's reason, as ingest quarantines it)."""
+    present = [name for name in inputs.units if name in frame]
+    if not present:
+        return frame
+    fmt = number_format(inputs)
+    read = frame.copy()
+    for name in present:
+        values = read[name]
+        parsed = parse_values(values, inputs.units[name], fmt)
+        if pd.api.types.is_numeric_dtype(values) or not (parsed.isna() & values.notna()).any():
+            read[name] = parsed
+        else:
+            read[name] = parsed.astype(object).where(parsed.notna(), values)
+    return read
 
 
 def with_lead_id(frame: pd.DataFrame, inputs: InputNormalisation) -> pd.DataFrame:
@@ -88,11 +115,12 @@ def normalise(
     frame: pd.DataFrame, inputs: InputNormalisation, tables: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """Raw rows of an export (or of a scoring request) as the model's input table: lead id,
-    joined fields, missing-value tokens. Categories are stripped when they are encoded."""
+    joined fields, missing-value tokens, units. Categories are stripped when they are
+    encoded."""
     frame = with_lead_id(frame, inputs)
     for lookup in inputs.lookups:
         frame = looked_up(frame, lookup, tables.get(lookup.table, pd.DataFrame()))
-    return mark_missing(frame, inputs.missing_values)
+    return read_units(mark_missing(frame, inputs.missing_values), inputs)
 
 
 # --- the sealed tables ----------------------------------------------------------------------

@@ -23,10 +23,12 @@ from scipy.special import expit
 
 from leadscore.core import fields
 from leadscore.core.schema import FeatureSpec, InputNormalisation
+from leadscore.core.units import parse_values, unparseable_reason
 from leadscore.core.values import NEGATIVE_REASON, below_minimum, parse_bool
 from leadscore.data.inputs import (
     clean_text,
     normalise,
+    number_format,
     tables_from_record,
     with_lead_id,
 )
@@ -343,9 +345,19 @@ class Scorer:
                     values = (
                         parse_bool(column).astype("Float64").to_numpy(np.float64, na_value=np.nan)
                     )
+                    invalid = f"{name}: not a valid value"
+                elif name in self.inputs.units:  # read by normalise_frame; the rest refused
+                    kind, fmt = self.inputs.units[name], number_format(self.inputs)
+                    values = parse_values(column, kind, fmt).to_numpy()
+                    invalid = f"{name}: {unparseable_reason(kind, fmt)}"
+                    present = (
+                        present
+                        & (column.astype("string").str.strip() != "").fillna(False).to_numpy()
+                    )
                 else:
                     values = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
-                reasons.add(present & np.isnan(values), f"{name}: not a valid value")
+                    invalid = f"{name}: not a valid value"
+                reasons.add(present & np.isnan(values), invalid)
                 reasons.add(np.isinf(values), f"{name}: must be finite")
                 if name in self.spec.non_negative:
                     reasons.add(below_minimum(values), f"{name}: {NEGATIVE_REASON}")

@@ -42,6 +42,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadscore.core import fields
+from leadscore.core.csvfile import HEADER_RULE, column_names
 from leadscore.model.bundle import (
     MANIFEST_FILE,
     SIGNATURE_FILE,
@@ -412,10 +413,30 @@ def restored_conf(spark: SparkSession, key: str) -> Iterator[None]:
             spark.conf.set(key, before)
 
 
+def header_names(spark_names: list[str]) -> list[str]:
+    """The names the one CSV reader (`leadscore.core.csvfile.column_names`) gives a header
+    that Spark read: Spark names every column of a repeated name `<name><position>` (the
+    first too: `Quota0`, `Quota2`); they become `Quota`, `Quota (2)`, as in training."""
+    header = list(spark_names)
+    for i, name in enumerate(spark_names):
+        base = name.removesuffix(str(i))
+        if base == name or not base:
+            continue
+        repeated = [
+            j
+            for j, other in enumerate(spark_names)
+            if j != i and other.lower() == f"{base.lower()}{j}"
+        ]
+        if repeated:
+            header[i] = base
+    return column_names(header)
+
+
 def read_leads(spark: SparkSession, source: str, fmt: str | None = None) -> DataFrame:
     """Leads from a path/URI in any format Spark reads, or a table name.
 
-    CSV columns stay text and are parsed by the scorer, exactly as the local CLI reads CSV.
+    CSV columns stay text and are parsed by the scorer, exactly as the local CLI reads CSV;
+    a repeated header name is renamed as the local CLI renames it (`header_names`).
     Parquet timestamps in nanoseconds (which Spark refuses: PARQUET_TYPE_ILLEGAL) are read as
     longs (`spark.sql.legacy.parquet.nanosAsLong`, set on the session for the run) and turned
     into timestamps at microsecond precision.
@@ -427,6 +448,14 @@ def read_leads(spark: SparkSession, source: str, fmt: str | None = None) -> Data
     if fmt == "csv":
         reader = reader.option("header", "true").option("inferSchema", "false")
     nanos = nanosecond_columns(source) if fmt == "parquet" else {}
+    if fmt == "csv":
+        leads = reader.load(source)
+        names = header_names(leads.columns)
+        if names == leads.columns:
+            return leads
+        renamed = [f"{a} -> {b}" for a, b in zip(leads.columns, names, strict=True) if a != b]
+        log.warning("%s: header names repeated, renamed (%s): %s", source, HEADER_RULE, renamed)
+        return leads.toDF(*names)
     if not nanos:
         return reader.load(source)
     spark.conf.set(NANOS_AS_LONG, "true")

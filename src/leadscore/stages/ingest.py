@@ -9,7 +9,9 @@ from pathlib import Path
 from leadscore.core import fields
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
+from leadscore.core.units import NumberFormat, propose_unit_type
 from leadscore.data.generate import EXPORT_REPORT
+from leadscore.data.ids import hashed_after_creation
 from leadscore.data.ingest import (
     IngestResult,
     LeadTableError,
@@ -21,6 +23,7 @@ from leadscore.data.ingest import (
     ingest,
     input_fields,
     outcome_counts,
+    unit_kinds,
 )
 
 log = logging.getLogger(__name__)
@@ -45,9 +48,20 @@ def main(
         spec = LeadTableSpec()
         kinds = builtin_kinds(spec)
     else:
-        kinds = infer_kinds(raw, params.data.types)
-        spec = export_table_spec(kinds, raw.columns)
+        kinds, units = unit_kinds(infer_kinds(raw, typed_roles(params)))
+        number_format = NumberFormat(**params.data.number_format.model_dump())
+        spec = export_table_spec(kinds, raw.columns, units, number_format)
     result = ingest(raw, spec)
+    # fail before any output is replaced, and before the review reads an emptied table
+    share = result.summary["quarantined_share"]
+    if share > params.ingest.max_quarantine_share:
+        failed = out_dir / "quarantine.failed.csv"
+        write_csv(result.quarantine, failed, index=False)
+        raise LeadTableError(
+            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
+            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
+            "are left as they were)"
+        )
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     # an export's declared follow-up columns are post-contact by definition (the generator's
     # are left to the leakage guard's evidence)
@@ -66,22 +80,23 @@ def main(
         every=result.valid,  # open leads too: whether a field is still being filled in
     )
     kept = inputs_of(review)
+    late = hashed_after_creation(export.get("id", {}).get("hashed_columns", ()), review)
+    for name, findings in late.items():
+        log.warning(
+            "ingest: the made lead id hashes %r, which the leakage review finds recorded after "
+            "creation (%s): add it to data.exclude so ids survive the outcome",
+            name,
+            "; ".join(findings),
+        )
     result.summary["fields"] = {
         "inputs": list(kept),
         "flagged": flagged(review),
         "excluded_by_configuration": list(configured),
+        "proposed_types": proposed_types(raw, kinds),
+        "made_id_after_creation": late,
     }
     result.summary["export"] = export
     result.summary["outcomes"] = outcome_counts(result.valid)
-    share = result.summary["quarantined_share"]
-    if share > params.ingest.max_quarantine_share:  # fail before any output is replaced
-        failed = out_dir / "quarantine.failed.csv"
-        write_csv(result.quarantine, failed, index=False)
-        raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
-            "are left as they were)"
-        )
     write_parquet(result.valid, out_dir / "leads.parquet", index=False)
     write_csv(result.quarantine, out_dir / "quarantine.csv", index=False)
     features = input_fields(result.valid, kept, builtin)
@@ -103,6 +118,38 @@ def main(
         json.dumps(result.summary["reasons"]),
     )
     return result
+
+
+def typed_roles(params) -> dict[str, str]:
+    """`data.types` with the won-value and cost columns under the names they are read as
+    (`types: {Amount: money}` reads `deal_value` as money)."""
+    types = dict(params.data.types)
+    for column, role in (
+        (params.data.value_column, fields.DEAL_VALUE),
+        (params.data.cost_column, fields.LEAD_COST),
+    ):
+        if column in types:
+            types[role] = types.pop(column)
+    return types
+
+
+def proposed_types(raw, kinds: dict[str, str]) -> dict[str, str]:
+    """Text columns whose values mostly read as money or percent (`propose_unit_type`): the
+    `data.types` a user would add; logged and written to the validation report."""
+    proposed = {}
+    for name, kind in kinds.items():
+        unit = propose_unit_type(raw[name]) if kind == "categorical" else None
+        if unit:
+            proposed[name] = unit
+            log.warning(
+                "ingest: %r reads as %s in most rows but is typed as a category; set "
+                "data.types: {%s: %s} (and data.number_format) to read it as a number",
+                name,
+                unit,
+                name,
+                unit,
+            )
+    return proposed
 
 
 def configuration_reason(name: str, params) -> str:

@@ -79,3 +79,26 @@ def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
         raise RuntimeError("the stage failed half-way")
     assert target.read_text() == '{\n  "version": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_unit_text_in_a_number_or_money_column_gets_a_reason_naming_the_type():
+    from leadscore.core.units import NumberFormat
+    from leadscore.data.ingest import export_table_spec
+
+    raw = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c"],
+            "converted": ["true", "false", "true"],
+            "Discount": ["17.00%", "2", "18.00%"],
+            "Deal": ["$33K", "about 3 grand", None],
+        }
+    )
+    kinds = {"Discount": "numeric", "Deal": "numeric"}
+    spec = export_table_spec(kinds, raw.columns, {"Deal": "money"}, NumberFormat())
+    result = ingest(raw, spec)
+    reasons = result.quarantine.set_index("lead_id")[REASON_COLUMN].to_dict()
+    assert reasons == {
+        "a": "Discount: not a number (data.types: percent reads it) ('17.00%')",
+        "b": "Deal: not money (decimal '.', thousands ',') ('about 3 grand')",
+        "c": "Discount: not a number (data.types: percent reads it) ('18.00%')",
+    }

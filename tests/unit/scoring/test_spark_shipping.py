@@ -30,3 +30,11 @@ def test_formats_and_rejected_sinks():
         format_of("s3://lake/leads/")
     assert rejected_sink_for("out/scores.parquet", "parquet") == "out/scores.rejected.parquet"
     assert rejected_sink_for("crm.scores", "table") == "crm.scores_rejected"
+
+
+def test_a_header_spark_read_gets_the_names_the_local_reader_gives():
+    from leadscore.scoring.spark import header_names
+
+    assert header_names(["Quota0", "Owner", "Quota2", "x"]) == ["Quota", "Owner", "Quota (2)", "x"]
+    assert header_names(["a0", "b1", "Quota7"]) == ["a0", "b1", "Quota7"]  # no repeat: as read
+    assert header_names(["Quota0", "quota1"]) == ["Quota", "quota"]  # Spark ignores case
