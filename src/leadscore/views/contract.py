@@ -17,15 +17,10 @@ from leadscore.core.stats import period_months, wilson_interval
 from leadscore.data.leakage import awaiting_sign_off
 from leadscore.model import health
 from leadscore.model.grading import GRADES
-from leadscore.views.format import pct
+from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT, pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
-
-KEPT, NOT_KEPT = "kept", "not kept"
-# The grade's leads missed the promise, but those sales worked kept it: the shortfall is the
-# leads never worked, which is sales' side of the contract (the follow-up view), not the grading.
-KEPT_WHERE_WORKED = "kept where sales worked"
 
 
 def group_figures(converted: pd.Series, months: float, base_rate: float, total: int) -> dict:
@@ -58,7 +53,9 @@ def grade_verdicts(
     worked": the grading held, and the follow-up view answers for the leads never worked.
     """
     verdicts = {}
-    if figures["leads"] and figures["conversion"] >= min_conversion:
+    if not figures["leads"]:
+        verdicts["conversion"] = NO_LEADS
+    elif figures["conversion"] >= min_conversion:
         verdicts["conversion"] = KEPT
     elif worked and worked["leads"] and worked["conversion"] >= min_conversion:
         verdicts["conversion"] = KEPT_WHERE_WORKED
@@ -393,6 +390,7 @@ def contract_report(
         "contract_version": contract.version,
         "agreement": agreement.to_dict(),
         "owners": contract.owners.model_dump(),
+        "currency": contract.currency,
         "outcome": contract.outcome.model_dump(),
         "test_period": {
             "from": str(created.min().date()) if dated else None,
