@@ -21,6 +21,7 @@ from leadscore.data.ingest import (
     ingest,
     input_fields,
     outcome_counts,
+    quarantine_share_error,
 )
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,7 @@ def main(
         failed = out_dir / "quarantine.failed.csv"
         write_csv(result.quarantine, failed, index=False)
         raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
-            "are left as they were)"
+            quarantine_share_error(result.summary, params.ingest.max_quarantine_share, str(failed))
         )
     write_parquet(result.valid, out_dir / "leads.parquet", index=False)
     write_csv(result.quarantine, out_dir / "quarantine.csv", index=False)

@@ -79,3 +79,19 @@ def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
         raise RuntimeError("the stage failed half-way")
     assert target.read_text() == '{\n  "version": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_the_quarantine_share_failure_names_the_top_reasons_and_the_fixes(tiny_crm):
+    from leadscore.data.ingest import quarantine_share_error
+
+    raw = tiny_crm.leads.head(1000).copy()
+    raw.loc[:99, "created_at"] = None  # 100 rows without a creation date
+    raw.loc[500:529, "website_visits"] = -1  # 30 with a negative count
+    summary = ingest(raw).summary
+    message = quarantine_share_error(summary, 0.05, "data/interim/quarantine.failed.csv")
+    assert message.startswith("13.0% of rows (130 of 1,000) were quarantined")
+    assert "Top reasons: created_at: is missing (100 rows); website_visits: must be >= 0 (30" in (
+        message
+    )
+    assert "raise ingest.max_quarantine_share" in message
+    assert "data/interim/quarantine.failed.csv" in message
