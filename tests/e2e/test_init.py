@@ -18,6 +18,9 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 
 N_LEADS = 3000
+STAGES = ("model_terms", "prepare", "ingest", "split", "train", "grade", "evaluate")
+STAGES += ("importance", "contract", "align", "funnel", "feedback", "follow_up", "credit")
+STAGES += ("proposal", "report")  # every stage of dvc.yaml, in its order
 REGIONS = [f"R{i:02d}" for i in range(20)]
 
 
@@ -90,10 +93,15 @@ def test_init_drafts_a_messy_export_that_runs(messy, tmp_path, monkeypatch):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-    for stage in ("model_terms", "prepare", "ingest", "split", "train", "grade", "evaluate"):
+    for stage in STAGES:
         importlib.import_module(f"leadscore.stages.{stage}").main()
     validation = json.loads((project / "reports" / "validation.json").read_text())
     assert validation["rows_quarantined"] == 0
     assert validation["outcomes"]["open"] > 0
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["roc_auc"] > 0.6  # visits carry the signal
+    # nobody approved the drafted contract yet: every report says so, and the run went through
+    contract = json.loads((project / "reports" / "contract.json").read_text())
+    assert not contract["agreement"]["agreed"]
+    assert "PROPOSAL" in (project / "reports" / "report.html").read_text()
+    assert "No agreed version yet" in (project / "reports" / "proposal.md").read_text()

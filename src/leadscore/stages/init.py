@@ -196,8 +196,8 @@ def contract_text(d: Draft) -> str:
     rate = f"{base:.1%}" if base is not None else "unknown"
     return f"""# The A-lead contract, drafted by `leadscore init`: sales and marketing own it.
 # Answer the {TODO}s, then each owner approves it with their own key (docs/contract.md):
-#   leadscore contract keygen sales --out ~/.leadscore/sales.key   (and marketing)
-#   leadscore contract approve sales --key ~/.leadscore/sales.key  (and marketing)
+#   leadscore contract keygen --as sales --out ~/.leadscore/sales.key   (and marketing)
+#   leadscore contract approve --as sales --key ~/.leadscore/sales.key  (and marketing)
 # Until both approve, every report says "PROPOSAL: not agreed" and no model is served.
 contract:
   version: "draft-1"
@@ -222,6 +222,7 @@ contract:
   # each here, or allow it below with the reason it is known before sales' contact.
   excluded_fields: []
   allowed_fields: []
+  # {TODO}: the evidence both owners want on the test period before a model is served.
   publish_gate:
     min_positives: 100
     min_negatives: 100
