@@ -191,11 +191,12 @@ BUNDLES: dict[str, object] = {}
 def bundle_with(method: str, exports, raw_params: dict, directory) -> object:
     """A sealed bundle whose model is the logistic regression on the sparse export, calibrated
     by `method` (trained once per session and method)."""
+    from stages import agreed_by_both
+
     from leadscore.core.config import parse_params
     from leadscore.model.bundle import load_bundle, save_bundle
     from leadscore.model.thresholds import derive_grading, grading_record
     from leadscore.model.train import train_models
-    from stages import agreed_by_both
 
     if method in BUNDLES:
         return BUNDLES[method]

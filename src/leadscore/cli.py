@@ -87,6 +87,21 @@ def _run(stage_main, **kwargs):
 
 
 @app.command()
+def init(
+    files: Annotated[list[Path], typer.Argument(help="The export's files, the leads table first.")],
+    folder: Annotated[Path, typer.Option("--to", help="The project folder to write.")] = Path("."),
+) -> None:
+    """Profile a CRM export and write a project folder that `dvc repro` runs: a commented draft
+    params.yaml and contract.yaml (TODO where a person must choose), dvc.yaml, DVC set up."""
+    from leadscore.stages.init import main
+
+    result = _run(main, paths=files, folder=folder)
+    typer.echo(f"wrote {folder}: params.yaml, contract.yaml, dvc.yaml ({result['dvc']})")
+    typer.echo(f"{result['todos']} TODOs to answer in params.yaml and contract.yaml (grep TODO)")
+    typer.echo(f"next: cd {folder} && dvc repro && leadscore scorecard")
+
+
+@app.command()
 def prepare(
     params: ParamsOption = DEFAULT_PARAMS,
     out_dir: Annotated[Path, typer.Option(help="Where the raw CRM tables go.")] = Path("data/raw"),

@@ -35,3 +35,35 @@ def test_report_is_self_contained(tiny_project):
     assert len(images) >= 2 and all(src.startswith("data:image/png;base64,") for src in images)
     for section in ("promises and the verdicts", "Channel economics", "profile", "Month by month"):
         assert section in html
+
+
+def test_headline_agrees_with_the_follow_up_section(tiny_project):
+    """On the built-in data sales misses follow-up promises: the headline counts them as the
+    follow-up section judges them, and every verdict cell is in its verdict's colour."""
+    import json
+
+    from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
+    from leadscore.views.report import status_class
+
+    reports = tiny_project / "reports"
+    html = (reports / "report.html").read_text()
+    follow_up = json.loads((reports / "follow_up.json").read_text())
+    verdicts = [item["verdict"] for items in follow_up["promises"].values() for item in items]
+    judged = [v for v in verdicts if v != NO_LEADS]
+    assert NOT_KEPT in judged  # the built-in data: sales misses its follow-up promises
+    headline = re.search(r'<p class="verdict" id="headline">(.*?)</p>', html, re.S).group(1)
+    said = re.search(r"Sales&#39; follow-up: (\d+) of (\d+) promises kept", headline)
+    assert said, headline
+    assert (int(said[1]), int(said[2])) == (judged.count(KEPT), len(judged))
+    assert "Every other promise" not in headline
+    summary = re.search(r'<table id="summary-follow-up">(.*?)</table>', html, re.S).group(1)
+    assert re.findall(r'<td class="(\w+)">([a-z ]+)</td>', summary) == [
+        (status_class(v), v) for v in verdicts
+    ]
+    words = (KEPT, NOT_KEPT, KEPT_WHERE_WORKED, NO_LEADS)
+    for css, word in re.findall(r'class="(\w+)"[^>]*>\s*(?:\w+: )?([a-z ]+?)\s*<', html):
+        if word in words:
+            assert css == status_class(word), (css, word)
+    currency = json.loads((reports / "contract.json").read_text())["currency"]
+    credit = re.search(r'<table id="summary-credit">(.*?)</table>', html, re.S).group(1)
+    assert f"{currency} " in credit

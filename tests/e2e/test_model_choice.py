@@ -139,10 +139,16 @@ def test_refits_of_the_recipe_spread_the_test_auc(exports, trained, choice_param
     y = export.test["converted"].to_numpy(int)
     served = pipeline.predict_proba(export.test)[:, 1]
     low, _ = roc_auc_interval(y, served)
-    spread = recipe_spread(export.train, export.valid, export.test, card, choice_params, low)
+    served_auc = roc_auc_score(y, served)
+    spread = recipe_spread(
+        export.train, export.valid, export.test, card, choice_params, low, served_auc
+    )
     values = spread["test_auc_spread_values"]
-    assert spread["test_auc_spread_method"] == "refits" and len(values) == 3
-    assert len(set(values)) == 3  # each refit saw other training leads
+    assert spread["test_auc_spread_method"] == "refits" and len(values) == 4
+    assert len(set(values)) == 4  # each refit saw other training leads
+    # the spread contains the served model's AUC: the served model is one of its values
+    assert values[0] == pytest.approx(served_auc, abs=1e-6)
+    assert spread["test_auc_spread_min"] <= served_auc <= spread["test_auc_spread_max"]
     assert spread["test_auc_spread_min"] == pytest.approx(min(values), abs=1e-6)
     assert spread["test_auc_spread_max"] == pytest.approx(max(values), abs=1e-6)
     assert spread["test_auc_spread_sd"] > 0

@@ -172,6 +172,9 @@ class Contract(Section):
 
     version: str = Field(min_length=1)  # the label of the agreed version it starts from
     owners: Owners
+    # The currency of every amount of money in the export (deal values, costs) and the reports:
+    # an ISO 4217 code, shown next to each amount.
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     outcome: OutcomeDefinition = OutcomeDefinition()
     grades: GradePromises
     excluded_fields: tuple[str, ...] = ()

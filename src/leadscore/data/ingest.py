@@ -7,7 +7,7 @@ it failed, and the validation summary counts them by reason.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -197,12 +197,37 @@ def schema_reasons(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series
     return reasons
 
 
+def open_without_created(typed: pd.DataFrame, spec: LeadTableSpec) -> pd.Series:
+    """Open leads (outcome status open) that have no creation date: kept and counted as open."""
+    created = spec.created_column
+    if created is None or fields.OUTCOME_STATUS not in typed or created not in typed:
+        return pd.Series(False, index=typed.index)
+    is_open = (typed[fields.OUTCOME_STATUS] == outcome.OPEN).fillna(False).astype(bool)
+    return is_open & typed[created].isna()
+
+
+def _missing_reason(column: str, missing: pd.Series) -> pd.Series:
+    """The 'is missing' reason of a required column, worded as the schema words it."""
+    return pd.Series(f"{column}: {_label('not_nullable')} ('NaT')", index=missing[missing].index)
+
+
 def ingest(raw: pd.DataFrame, spec: LeadTableSpec | None = None) -> IngestResult:
     """Type and validate a raw lead table; split it into valid rows and quarantined rows."""
     spec = spec or LeadTableSpec()
     raw = raw.reset_index(drop=True)
     typed, cast_reasons = coerce_types(raw, spec)
-    rule_reasons = schema_reasons(typed, build_schema(spec))
+    undated_open = open_without_created(typed, spec)
+    if undated_open.any():
+        # an open lead needs no creation date (it never trains nor judges): counted as open
+        created = spec.created_column
+        relaxed = replace(spec, required=tuple(c for c in spec.required if c != created))
+        rule_reasons = schema_reasons(typed, build_schema(relaxed))
+        missing = typed[created].isna() & raw[created].isna() & ~undated_open
+        rule_reasons = _join_reasons(
+            [rule_reasons[rule_reasons != ""], _missing_reason(created, missing)], raw.index
+        )
+    else:
+        rule_reasons = schema_reasons(typed, build_schema(spec))
     parts = [cast_reasons[cast_reasons != ""], rule_reasons[rule_reasons != ""]]
     reasons = _join_reasons(parts, raw.index)
     bad = reasons != ""
@@ -212,6 +237,7 @@ def ingest(raw: pd.DataFrame, spec: LeadTableSpec | None = None) -> IngestResult
     required_flags = [c for c in spec.boolean if c in spec.required]
     valid[required_flags] = valid[required_flags].astype(bool)
     summary = summarise(len(raw), quarantine)
+    summary["open_without_created_date"] = int(undated_open.sum())
     return IngestResult(valid=valid, quarantine=quarantine, summary=summary)
 
 
@@ -232,6 +258,25 @@ def summarise(rows_in: int, quarantine: pd.DataFrame) -> dict:
         "quarantined_share": round(len(quarantine) / rows_in, 6) if rows_in else 0.0,
         "reasons": {k: int(v) for k, v in kinds.value_counts().sort_index().items()},
     }
+
+
+TOP_REASONS = 3  # reasons named in the quarantine-share failure
+
+
+def quarantine_share_error(summary: dict, max_share: float, failed: str) -> str:
+    """Why too many rows were quarantined, with the top reasons and their counts, and the fixes."""
+    reasons = sorted(summary["reasons"].items(), key=lambda item: (-item[1], item[0]))
+    top = "; ".join(f"{reason} ({count:,} rows)" for reason, count in reasons[:TOP_REASONS])
+    more = f"; {len(reasons) - TOP_REASONS} more in {failed}" if len(reasons) > TOP_REASONS else ""
+    return (
+        f"{summary['quarantined_share']:.1%} of rows ({summary['rows_quarantined']:,} of "
+        f"{summary['rows_in']:,}) were quarantined, above ingest.max_quarantine_share="
+        f"{max_share:.1%}. Top reasons: {top}{more}. Fix: correct those values in the export, or "
+        "tell leadscore how to read them (data.types, data.missing_values, a file's date_format, "
+        "the outcome's value lists), or raise ingest.max_quarantine_share if these rows may be "
+        f"left out; every rejected row and its reason is in {failed} (the previous outputs are "
+        "left as they were)"
+    )
 
 
 def builtin_kinds(spec: LeadTableSpec) -> dict[str, str]:

@@ -312,6 +312,74 @@ def minimum_data_error(
     return SplitError(f"split ({split}): {'; '.join(short)}. {need}. {proposal}")
 
 
+def lacking_positives(result: SplitResult, min_positives: int) -> list[str]:
+    """The periods that hold fewer converted leads than the gate asks, with their count."""
+    return [
+        f"the {PERIOD_NAMES[name]} period ({_counts(getattr(result, name))[0]:,})"
+        for name in SPLITS
+        if _counts(getattr(result, name))[0] < min_positives
+    ]
+
+
+def lowest_gate(
+    closed: pd.DataFrame,
+    min_positives: int,
+    min_negatives: int,
+    valid_months: int,
+    test_months: int,
+) -> tuple[int, int, int, dict] | None:
+    """The highest min_positives (at most the gate's) for which some period lengths work, with
+    those lengths and counts; None when not even one converted lead per period can be had."""
+    best = None
+    low, high = 1, min_positives
+    while low <= high:
+        middle = (low + high) // 2
+        found = propose_periods(closed, middle, min_negatives, valid_months, test_months)
+        if found:
+            best, low = (middle, *found), middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _no_period_lengths(result, closed, total, min_pos, min_neg, valid_months, test_months) -> str:
+    """Why no period lengths work, naming the periods short of converted leads, and the three
+    ways out: a stratified split, a lower gate, another as-of date."""
+    positives, negatives = _counts(closed)
+    lacking = lacking_positives(result, min_pos)
+    cause = (
+        f"No period lengths work: {total} (in closed outcome windows: {positives:,}/{negatives:,})"
+    )
+    if positives >= 3 * min_pos and lacking:
+        cause += (
+            f", enough for three periods of {min_pos:,}, but the converted leads are not spread "
+            f"over time: too few fall in {' and '.join(lacking)}"
+        )
+    elif lacking:
+        cause += f"; three periods need three times the minimum ({3 * min_pos:,} converted)"
+    fixes = []
+    shares = propose_shares(closed, min_pos, min_neg)
+    if shares:
+        fixes.append(
+            f"a stratified split of all decided leads (data.created_column: null, "
+            f"split.valid_share: {shares[0]}, split.test_share: {shares[1]}; the views by month "
+            "then lack dates)"
+        )
+    gate = lowest_gate(closed, min_pos, min_neg, valid_months, test_months)
+    if gate and gate[0] < min_pos:
+        floor, valid, test, counts = gate
+        fixes.append(
+            f"a lower gate both owners approve (leadscore contract propose "
+            f"contract.publish_gate.min_positives={floor}) with split.valid_months: {valid} and "
+            f"split.test_months: {test} (converted/not converted: {_counts_text(counts)})"
+        )
+    fixes.append(
+        f"another export date (split.as_of, now {result.summary['as_of']}) that closes more "
+        "outcome windows"
+    )
+    return f"{cause}. Fixes: " + "; or ".join(fixes)
+
+
 def _proposal(
     result, leads, split, min_pos, min_neg, valid_months, test_months, default_as_of, window_days
 ) -> str:
@@ -326,7 +394,8 @@ def _proposal(
             valid, test, counts = found
             return (
                 f"Proposal: split.valid_months: {valid} and split.test_months: {test} "
-                f"(converted/not converted: {_counts_text(counts)})"
+                f"(converted/not converted: {_counts_text(counts)}); the test period ends at "
+                f"split.as_of: {as_of.date()} (set split.as_of to move it)"
             )
         if default_as_of is not None and default_as_of > as_of:
             closed, _ = censor_open_windows(decided, default_as_of, window_days or 0)
@@ -338,10 +407,8 @@ def _proposal(
                     f"outcome date) with split.valid_months: {valid} and split.test_months: "
                     f"{test} (converted/not converted: {_counts_text(counts)})"
                 )
-        return (
-            f"No period lengths work: {total} (in closed outcome windows: "
-            f"{_counts(closed)[0]:,}/{_counts(closed)[1]:,}); three periods need three times "
-            "the minimum"
+        return _no_period_lengths(
+            result, closed, total, min_pos, min_neg, valid_months, test_months
         )
     shares = propose_shares(decided, min_pos, min_neg)
     if shares:

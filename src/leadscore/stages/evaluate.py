@@ -47,7 +47,7 @@ def auc_spread(
     if uses_refits(card, params.evaluate):
         train = pd.read_parquet(data_dir / "train.parquet")
         valid = pd.read_parquet(data_dir / "valid.parquet")
-        return recipe_spread(train, valid, test, card, params, low)
+        return recipe_spread(train, valid, test, card, params, low, metrics["roc_auc"])
     y = test[fields.CONVERTED].to_numpy(int)
     n, seed = params.evaluate.stability_bootstrap, params.train.seed
     return bootstrap_spread(y, probability, n, seed, low)

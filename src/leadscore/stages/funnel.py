@@ -9,8 +9,7 @@ import pandas as pd
 
 from leadscore.core.config import economics_columns, load_params
 from leadscore.core.io import read_table, write_json, write_text
-from leadscore.views.format import money
-from leadscore.views.funnel import funnel_report, render_markdown
+from leadscore.views.funnel import funnel_report, plan_summary, render_markdown
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +34,7 @@ def main(
     if reports_dir is not None:
         write_json(reports_dir / "funnel.json", report)
         write_text(reports_dir / "funnel.md", render_markdown(report))
-    plan = report["plan"]
     for item in report["missing"]:
         log.warning("funnel: %s", item["message"])
-    log.info(
-        "funnel: %s deals, %s A leads for a target of %s",
-        plan["deals_needed"],
-        plan["a_leads_needed"],
-        money(plan["revenue_target"]),
-    )
+    log.info("funnel: %s", plan_summary(report))
     return report

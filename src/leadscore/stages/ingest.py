@@ -23,6 +23,7 @@ from leadscore.data.ingest import (
     ingest,
     input_fields,
     outcome_counts,
+    quarantine_share_error,
     unit_kinds,
 )
 
@@ -58,9 +59,7 @@ def main(
         failed = out_dir / "quarantine.failed.csv"
         write_csv(result.quarantine, failed, index=False)
         raise LeadTableError(
-            f"{share:.1%} of rows were quarantined, above ingest.max_quarantine_share="
-            f"{params.ingest.max_quarantine_share:.1%}; see {failed} (the previous outputs "
-            "are left as they were)"
+            quarantine_share_error(result.summary, params.ingest.max_quarantine_share, str(failed))
         )
     economics = economics_columns(params.data)  # an export's won value and cost: never inputs
     # an export's declared follow-up columns are post-contact by definition (the generator's

@@ -17,15 +17,10 @@ from leadscore.core.stats import period_months, wilson_interval
 from leadscore.data.leakage import awaiting_sign_off
 from leadscore.model import health
 from leadscore.model.grading import GRADES
-from leadscore.views.format import pct
+from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT, pct
 from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
-
-KEPT, NOT_KEPT = "kept", "not kept"
-# The grade's leads missed the promise, but those sales worked kept it: the shortfall is the
-# leads never worked, which is sales' side of the contract (the follow-up view), not the grading.
-KEPT_WHERE_WORKED = "kept where sales worked"
 
 
 def group_figures(converted: pd.Series, months: float, base_rate: float, total: int) -> dict:
@@ -58,7 +53,9 @@ def grade_verdicts(
     worked": the grading held, and the follow-up view answers for the leads never worked.
     """
     verdicts = {}
-    if figures["leads"] and figures["conversion"] >= min_conversion:
+    if not figures["leads"]:
+        verdicts["conversion"] = NO_LEADS
+    elif figures["conversion"] >= min_conversion:
         verdicts["conversion"] = KEPT
     elif worked and worked["leads"] and worked["conversion"] >= min_conversion:
         verdicts["conversion"] = KEPT_WHERE_WORKED
@@ -204,8 +201,14 @@ def conversion_for_odds_ratio(base_rate: float, ratio: float) -> float:
     return target / (1 + target)
 
 
-def odds_ratio_check(a_conversion: float, base_rate: float, required: float) -> dict:
+NO_A_LEADS = "Not assessable: no lead was graded A in the test period (see the grade's note)."
+
+
+def odds_ratio_check(a_conversion: float | None, base_rate: float, required: float) -> dict:
     """A leads must convert at odds `required` times the base rate's: reachable at any base rate."""
+    why = "odds of converting, A grade / all test leads"
+    if a_conversion is None:
+        return check(required, None, False, why, NO_A_LEADS)
     if not 0 < base_rate < 1:
         return check(
             required,
@@ -236,8 +239,10 @@ def odds_ratio_check(a_conversion: float, base_rate: float, required: float) -> 
     return {**result, "required_a_conversion": needed}
 
 
-def lift_check(a_conversion: float, base_rate: float, required: float) -> dict:
+def lift_check(a_conversion: float | None, base_rate: float, required: float) -> dict:
     """The optional plain-lift rule, saying so when the base rate puts it out of reach."""
+    if a_conversion is None:
+        return check(required, None, False, "A-grade conversion / base rate", NO_A_LEADS)
     lift = a_conversion / base_rate if base_rate else 0.0
     explanation = (
         f"A leads must convert at {required:g} times the base rate: {required * base_rate:.1%}."
@@ -302,7 +307,7 @@ def publish_gate(
     positives = int(round(metrics.get("base_rate", base_rate) * metrics.get("leads", 0)))
     negatives = int(metrics.get("leads", 0)) - positives
     auc_low = metrics.get("roc_auc_gate_low", metrics.get("roc_auc_ci_low"))
-    a_conversion = grades["A"]["conversion"] or 0.0
+    a_conversion = grades["A"]["conversion"]  # None: no lead was graded A
     best_name = max(profiles, key=lambda name: profiles[name]["conversion"] or 0.0)
     best_conversion = profiles[best_name]["conversion"] or 0.0
     checks = {
@@ -327,11 +332,13 @@ def publish_gate(
         checks["lift_over_base_rate"] = lift_check(
             a_conversion, base_rate, gate.min_lift_over_base_rate
         )
+    margin = None if a_conversion is None else a_conversion - best_conversion
     checks["margin_over_best_profile"] = check(
         gate.min_margin_over_best_profile,
-        a_conversion - best_conversion,
-        a_conversion - best_conversion >= gate.min_margin_over_best_profile,
+        margin,
+        margin is not None and margin >= gate.min_margin_over_best_profile,
         f"A-grade conversion minus the best rule profile's ({best_name})",
+        NO_A_LEADS if margin is None else "",
     )
     if review is not None:
         checks["fields_under_review"] = review_check(review)
@@ -393,6 +400,7 @@ def contract_report(
         "contract_version": contract.version,
         "agreement": agreement.to_dict(),
         "owners": contract.owners.model_dump(),
+        "currency": contract.currency,
         "outcome": contract.outcome.model_dump(),
         "test_period": {
             "from": str(created.min().date()) if dated else None,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadscore.core import fields
+from leadscore.core import fields, outcome
 from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns, WarningParams
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import wilson_interval
@@ -40,6 +40,25 @@ def closed_months(created_at: pd.Series, as_of: pd.Timestamp, window_days: int) 
     """True for leads created in a month whose last lead's outcome window closed by `as_of`."""
     month_end = created_at.dt.to_period("M").dt.end_time.dt.normalize()
     return ~window_open(month_end, as_of, window_days)
+
+
+def final_outcomes(scored: pd.DataFrame) -> pd.Series:
+    """Leads whose outcome can no longer change: a won or lost status (a CRM's lost is final).
+    Without a status column none is final before its window closes (a lead not won yet may
+    still convert, and a month of wins alone would be a biased sample)."""
+    if fields.OUTCOME_STATUS not in scored:
+        return np.zeros(len(scored), dtype=bool)
+    return scored[fields.OUTCOME_STATUS].isin([outcome.WON, outcome.LOST]).to_numpy(bool)
+
+
+def decided_months(
+    created_at: pd.Series, as_of: pd.Timestamp, window_days: int, final: np.ndarray
+) -> pd.Series:
+    """True for leads of a month that counts: its outcome window has closed, or every one of its
+    leads already has a final outcome (won or lost), which no window can change."""
+    month = created_at.dt.to_period("M")
+    every_final = pd.Series(final, index=created_at.index).groupby(month).transform("all")
+    return closed_months(created_at, as_of, window_days) | every_final.astype(bool)
 
 
 def psi(reference: pd.Series, current: pd.Series) -> float:
@@ -184,7 +203,7 @@ def monthly_feedback(
     created = pd.to_datetime(scored[fields.CREATED_AT])
     if as_of is None:
         as_of = created.max().normalize() + pd.Timedelta(days=1)
-    closed = closed_months(created, as_of, contract.outcome.window_days)
+    closed = decided_months(created, as_of, contract.outcome.window_days, final_outcomes(scored))
     leads = scored[closed].assign(_month=created[closed].dt.to_period("M").astype(str))
     watched = watched or [fields.CHANNEL]
     months = [
@@ -353,7 +372,8 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# Monthly lead quality ({report['source']}, as of {report['as_of']})",
         "",
-        f"Months count once their {report['window_days']}-day outcome window has closed; "
+        f"Months count once their {report['window_days']}-day outcome window has closed, or "
+        "at once when every lead of the month is won or lost; "
         f"{report['leads_in_open_months']:,} leads in {report['months_open']} open month(s) "
         "wait.",
         "",

@@ -30,11 +30,11 @@ from leadscore.core.config import (
 )
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
+from leadscore.views.format import KEPT, NO_LEADS, NOT_KEPT
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
 
-KEPT, NOT_KEPT = "kept", "not kept"
 SECTION = "The follow-up view"
 PROMPT, LATE, NEVER = "within the promise", "late", "never worked"
 
@@ -76,7 +76,7 @@ def promise_verdict(hours: pd.Series, promise: FollowUpPromise) -> dict:
     """One promise on one group of leads: the share kept, its interval, verdict and note."""
     figures = share_figures(int((hours <= promise.within_business_hours).sum()), len(hours))
     kept = figures["share"] is not None and figures["share"] >= promise.min_share
-    verdict = KEPT if kept else NOT_KEPT
+    verdict = NO_LEADS if figures["share"] is None else KEPT if kept else NOT_KEPT
     if figures["share"] is None:
         note = "No lead of this grade in the period."
     else:

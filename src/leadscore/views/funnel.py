@@ -258,16 +258,40 @@ def _table(rows: dict[str, dict], first: str) -> list[str]:
     return lines
 
 
+def plan_gap(report: dict) -> str | None:
+    """Why the plan has no figures (no deal values), or None when it has them."""
+    if report["plan"]["deals_needed"] is not None:
+        return None
+    value_needed = [m for m in report.get("missing", []) if m["missing"] == "deal_value"]
+    return (
+        value_needed[0]["message"]
+        if value_needed
+        else "No won deal of the test period has a value: the plan needs an average deal."
+    )
+
+
+def plan_summary(report: dict) -> str:
+    """One line: the deals and A leads a revenue target needs, or why the plan cannot say."""
+    plan = report["plan"]
+    target = money(plan["revenue_target"])
+    gap = plan_gap(report)
+    if gap is not None:
+        return f"no plan for a target of {target}: {gap}"
+    a_leads = plan["a_leads_needed"]
+    a_text = (
+        f"{a_leads:,} A leads"
+        if a_leads is not None
+        else "A leads unknown (no lead was graded A in the test period)"
+    )
+    return f"{plan['deals_needed']:,} deals, {a_text} for a target of {target}"
+
+
 def _plan_lines(report: dict) -> list[str]:
     """The plan backwards from the revenue target, or what it needs."""
     plan = report["plan"]
-    if plan["deals_needed"] is None:
-        value_needed = [m for m in report.get("missing", []) if m["missing"] == "deal_value"]
-        return [
-            value_needed[0]["message"]
-            if value_needed
-            else "No won deal of the test period has a value: the plan needs an average deal."
-        ]
+    gap = plan_gap(report)
+    if gap is not None:
+        return [gap]
     lines = [
         f"- Average deal value {money(plan['average_deal_value'])}: "
         f"**{plan['deals_needed']:,} deals** needed.",

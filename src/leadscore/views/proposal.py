@@ -191,11 +191,10 @@ def render_markdown(preview: dict) -> str:
     if not preview["open"]:
         return f"# Contract proposal\n\nNo open proposal. {preview['agreed_headline']}\n"
     proposal = preview["proposal"]
-    if preview["agreed"] is None:  # nothing agreed yet to compare with
+    if preview["agreed"] is None:  # a new project (`leadscore init`): nothing agreed yet
         return (
             f"# Contract proposal\n\n**{proposal['agreement']['headline']}**\n\n"
-            f"{preview['headline']} Its figures are those of the contract report "
-            "(reports/contract.md); both owners approve it with `leadscore contract approve`.\n"
+            f"{preview['headline']} Both owners approve it (`leadscore contract approve`).\n"
         )
     lines = [
         "# Contract proposal: its impact beside the agreed contract",

@@ -18,13 +18,8 @@ import pandas as pd
 
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
-from leadscore.views.contract import (
-    KEPT_WHERE_WORKED,
-    NOT_KEPT,
-    review_rows,
-    review_rule,
-    shown,
-)
+from leadscore.views.contract import review_rows, review_rule, shown
+from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
@@ -119,30 +114,173 @@ def drivers_chart(importance: pd.DataFrame, top: int = 10) -> str:
     return png(figure)
 
 
-def headline(contract: dict) -> str:
-    """One sentence a department head can act on."""
-    verdicts = [
-        (f"{grade} ({name})", verdict)
-        for grade, row in contract["grades"].items()
-        for name, verdict in row["verdicts"].items()
+STATUS_CLASS = {KEPT: "kept", NOT_KEPT: "notkept", KEPT_WHERE_WORKED: "partial", NO_LEADS: "idle"}
+
+
+def status_class(verdict: str) -> str:
+    """The CSS class (colour) of a verdict word: green kept, red not kept, amber kept only where
+    sales worked, grey no leads. One mapping, so a word never shows in another word's colour."""
+    return STATUS_CLASS.get(verdict, "idle")
+
+
+def grade_promises(contract: dict) -> list[dict]:
+    """Marketing's side: one row per promise of each grade (conversion, capacity)."""
+    rows = []
+    for grade, row in contract["grades"].items():
+        promise = row["promise"] or {}
+        for name, verdict in row["verdicts"].items():
+            if name == "capacity":
+                label = f"at most {promise['max_leads_per_month']:,} leads a month"
+                achieved = f"{row['leads_per_month']:,.0f} a month"
+            else:
+                label = f"converts at least {pct(promise['min_conversion'], 0)}"
+                achieved = pct(row["conversion"])
+            rows.append(
+                {"grade": grade, "promise": label, "achieved": achieved, "verdict": verdict}
+            )
+    return rows
+
+
+def follow_up_promises(follow_up: dict | None) -> list[dict]:
+    """Sales' side: one row per follow-up promise of each grade."""
+    if not follow_up or not follow_up.get("promises"):
+        return []
+    return [
+        {
+            "grade": grade,
+            "promise": f"contacted within {item['promise']['within_business_hours']:g} "
+            "business hours",
+            "says": item["label"],
+            "achieved": pct(item["share"]),
+            "required": pct(item["promise"]["min_share"], 0),
+            "verdict": item["verdict"],
+        }
+        for grade, items in follow_up["promises"].items()
+        for item in items
     ]
-    broken = [name for name, verdict in verdicts if verdict == NOT_KEPT]
-    where_worked = [name for name, verdict in verdicts if verdict == KEPT_WHERE_WORKED]
+
+
+def side_sentence(side: str, rows: list[dict]) -> str:
+    """'Sales' follow-up: 0 of 3 promises kept (not kept: ...).' -- judged promises only; a
+    promise kept only where sales worked counts as kept (the grading held), and is named."""
+    judged = [row for row in rows if row["verdict"] != NO_LEADS]
+    kept = [row for row in judged if row["verdict"] in (KEPT, KEPT_WHERE_WORKED)]
+    text = f"{side}: {len(kept)} of {len(judged)} promises kept"
+    broken = [row for row in judged if row["verdict"] == NOT_KEPT]
+    where_worked = [row for row in judged if row["verdict"] == KEPT_WHERE_WORKED]
+    details = []
+    if broken:
+        details.append(
+            "not kept: "
+            + "; ".join(
+                f"{row['grade']} {row['promise']}: {row['achieved']}"
+                + (f" against {row['required']}" if "required" in row else "")
+                for row in broken
+            )
+        )
+    if where_worked:
+        details.append(
+            "kept only on the leads sales worked: "
+            + "; ".join(f"{row['grade']} {row['promise']}" for row in where_worked)
+        )
+    return text + (f" ({'. '.join(details)})." if details else ".")
+
+
+def headline(contract: dict, follow_up: dict | None = None) -> str:
+    """What a department head reads first: both sides' promises, counted the same way."""
     a = contract["grades"]["A"]
     text = (
         f"A leads converted at {pct(a['conversion'])} ({a['leads_per_month']:,.0f} a month) and "
         f"brought {pct(a['share_of_conversions'])} of all conversions. "
     )
-    if where_worked:
-        text += (
-            "Kept only on the leads sales worked (the rest were never worked: see the follow-up"
-            " view): " + ", ".join(where_worked) + ". "
+    text += side_sentence("Marketing's grades", grade_promises(contract))
+    sales = follow_up_promises(follow_up)
+    if sales:
+        text += " " + side_sentence("Sales' follow-up", sales)
+    return text
+
+
+def month_below(month: dict) -> list[str]:
+    """The grades of a closed month shown below their promise (the cells in red)."""
+    return [grade for grade, row in month["grades"].items() if row.get("below_promise")]
+
+
+def credit_summary(credit: dict | None, currency: str) -> list[tuple[str, str]]:
+    """What marketing delivered and was credited, as (label, figure) pairs."""
+    if not credit:
+        return []
+    t = credit["totals"]
+    return [
+        ("A leads delivered", money(t["a_leads"])),
+        ("A leads worked by sales", money(t["a_worked"])),
+        ("A deals won", money(t["a_won"])),
+        ("revenue of won A deals", fmt.cash(t["a_won_revenue"], currency, "–")),
+        ("marketing cost, all leads", fmt.cash(t["cost"], currency, "–")),
+        ("cost per won A deal", fmt.cash(t["cost_per_won_a_deal"], currency, "–")),
+        (
+            "all deals won / revenue",
+            f"{money(t['won'])} / {fmt.cash(t['won_revenue'], currency, '–')}",
+        ),
+    ]
+
+
+def next_actions(
+    contract: dict, follow_up: dict | None, credit: dict | None, currency: str
+) -> list[str]:
+    """The few things to look at, each with its owner and its figure."""
+    actions = []
+    for grade, row in contract["grades"].items():
+        verdict = row["verdicts"].get("conversion")
+        if verdict == NOT_KEPT:
+            actions.append(
+                f"Both owners: grade {grade} converted at {pct(row['conversion'])} against "
+                f"{pct(row['promise']['min_conversion'], 0)}; re-check the grade's threshold or "
+                "propose a new promise (leadscore contract propose)."
+            )
+        elif verdict == KEPT_WHERE_WORKED and row.get("worked"):
+            never = row["leads"] - row["worked"]["leads"]
+            actions.append(
+                f"Sales: {never:,} leads graded {grade} were never worked; those worked "
+                f"converted at {pct(row['worked']['conversion'])}."
+            )
+        if row["verdicts"].get("capacity") == NOT_KEPT:
+            actions.append(
+                f"Both owners: {row['leads_per_month']:,.0f} {grade} leads a month exceed sales' "
+                f"capacity of {row['promise']['max_leads_per_month']:,}."
+            )
+    for row in follow_up_promises(follow_up):
+        if row["verdict"] == NOT_KEPT:
+            actions.append(
+                f"Sales: {row['grade']} leads {row['promise']}: {row['achieved']} against "
+                f"the {row['required']} promised."
+            )
+    cost = (follow_up or {}).get("a_cost")
+    if cost:
+        never = cost["groups"]["never worked"]["leads"]
+        text = f"Sales: {never:,} A leads were never worked"
+        if cost.get("deals_lost"):
+            text += f"; slow or no follow-up cost about {cost['deals_lost']:.0f} deals"
+            if cost.get("revenue_lost") is not None:
+                text += f" ({fmt.cash(cost['revenue_lost'], currency, '–')})"
+        actions.append(text + ".")
+    priced = [
+        row
+        for row in (credit or {}).get("channels", [])
+        if row.get("cost_per_won_a_deal") is not None
+    ]
+    if len(priced) >= 2:
+        priced.sort(key=lambda row: row["cost_per_won_a_deal"])
+        cheap, dear = priced[0], priced[-1]
+        dearest, cheapest = (
+            fmt.cash(row["cost_per_won_a_deal"], currency, "–") for row in (dear, cheap)
         )
-    if broken:
-        return text + "Promises not kept: " + ", ".join(broken) + "."
-    if where_worked:
-        return text + "Every other promise of the contract was kept in the test period."
-    return text + "Every promise of the contract was kept in the test period."
+        actions.append(
+            f"Marketing: a won A deal costs {dearest} from {dear['channel']} against {cheapest}"
+            f" from {cheap['channel']}: look at the budget of {dear['channel']}."
+        )
+    if not contract["publish_gate"]["publishable"]:
+        actions.append("Data team: the model did not pass the publish gate; do not serve it.")
+    return actions
 
 
 def render_report(
@@ -159,6 +297,7 @@ def render_report(
     """The whole page as HTML text (the follow-up and credit sections when given)."""
     from jinja2 import Environment, PackageLoader
 
+    currency = contract["currency"]
     environment = Environment(loader=PackageLoader("leadscore.views", "templates"), autoescape=True)
     charts = {"grades": grade_chart(contract)}
     if any(row["cost_per_a_lead"] is not None for row in funnel["channels"].values()):
@@ -197,7 +336,15 @@ def render_report(
         },
         drivers=importance is not None,
         grades=GRADES,
-        headline=headline(contract),
+        headline=headline(contract, follow_up),
+        currency=currency,
+        cash=partial(fmt.cash, currency=currency, missing="–"),
+        status_class=status_class,
+        month_below=month_below,
+        grade_promises=grade_promises(contract),
+        follow_up_promises=follow_up_promises(follow_up),
+        credit_summary=credit_summary(credit, currency),
+        actions=next_actions(contract, follow_up, credit, currency),
         pct=pct,
         money=money,
         num=num,

@@ -102,3 +102,19 @@ def test_unit_text_in_a_number_or_money_column_gets_a_reason_naming_the_type():
         "b": "Deal: not money (decimal '.', thousands ',') ('about 3 grand')",
         "c": "Discount: not a number (data.types: percent reads it) ('18.00%')",
     }
+
+
+def test_the_quarantine_share_failure_names_the_top_reasons_and_the_fixes(tiny_crm):
+    from leadscore.data.ingest import quarantine_share_error
+
+    raw = tiny_crm.leads.head(1000).copy()
+    raw.loc[:99, "created_at"] = None  # 100 rows without a creation date
+    raw.loc[500:529, "website_visits"] = -1  # 30 with a negative count
+    summary = ingest(raw).summary
+    message = quarantine_share_error(summary, 0.05, "data/interim/quarantine.failed.csv")
+    assert message.startswith("13.0% of rows (130 of 1,000) were quarantined")
+    assert "Top reasons: created_at: is missing (100 rows); website_visits: must be >= 0 (30" in (
+        message
+    )
+    assert "raise ingest.max_quarantine_share" in message
+    assert "data/interim/quarantine.failed.csv" in message

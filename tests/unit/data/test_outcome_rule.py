@@ -105,3 +105,19 @@ def test_status_lists_are_checked(default_params_raw):
     orphan = {"column": "Stage", "open_values": ["Open"]}
     with pytest.raises(ParamsError, match="need won_values"):
         parse_params({**raw, "data": {**default_params_raw["data"], "outcome": orphan}})
+
+
+def test_open_leads_without_a_created_date_are_counted_open_not_quarantined(tmp_path):
+    (tmp_path / "leads.csv").write_text(
+        "id,created,Stage,visits\n"
+        "1,2026-01-05,Closed Won,4\n2,2026-01-06,Closed Lost,1\n3,,Open,2\n"
+        "4,,Negotiation,3\n5,,Dead,0\n6,2026-01-09,Open,1\n"
+    )
+    leads = load_export(data(), 90, tmp_path).leads
+    result = ingest(leads, export_table_spec(infer_kinds(leads, {}), leads.columns))
+    assert sorted(result.valid["lead_id"].astype(str)) == ["1", "2", "3", "4", "6"]
+    assert result.summary["open_without_created_date"] == 2
+    # a decided lead still needs its date: it is quarantined, with the reason
+    assert result.quarantine["quarantine_reason"].tolist() == ["created_at: is missing ('NaT')"]
+    split = time_split(result.valid, pd.Timestamp("2026-06-01"), 90, 0, 0)
+    assert len(split.open) == 3

@@ -114,3 +114,27 @@ def test_default_as_of_comes_from_the_outcome_dates():
     assert resolve_as_of(leads, None) == pd.Timestamp("2025-03-21")
     assert resolve_as_of(leads.drop(columns=fields.WON_AT), None) == pd.Timestamp("2025-02-11")
     assert resolve_as_of(leads, "2025-06-30") == pd.Timestamp("2025-06-30")
+
+
+def test_wins_missing_from_some_periods_are_named_with_three_fixes():
+    # 40 converted leads, enough for three periods of 12, but all in the last four months
+    leads = monthly_leads([0] * 8 + [10] * 4)
+    as_of = pd.Timestamp("2026-06-01")
+    result = time_split(leads, as_of, 90, valid_months=1, test_months=1)
+    message = str(minimum_data_error(result, leads, 12, 12, 1, 1, None, 90))
+    # the cause: which periods lack converted leads, although the total is enough
+    assert "enough for three periods of 12, but the converted leads are not spread" in message
+    assert "the calibration (valid) period (10) and the test period (10)" in message
+    # the fixes: a stratified split, a lower gate (with the split it allows), another as-of
+    assert "a stratified split of all decided leads (data.created_column: null" in message
+    assert "split.valid_share: 0.31, split.test_share: 0.31" in message
+    assert "contract.publish_gate.min_positives=10) with split.valid_months: 1" in message
+    assert "split.as_of, now 2026-06-01" in message
+
+
+def test_a_proposed_split_says_where_the_test_period_ends():
+    leads = monthly_leads([20] * 9 + [1, 1, 1])
+    as_of = pd.Timestamp("2026-06-01")
+    result = time_split(leads, as_of, 90, valid_months=2, test_months=3)
+    message = str(minimum_data_error(result, leads, 10, 10, 2, 3, as_of, 90))
+    assert "the test period ends at split.as_of: 2026-06-01 (set split.as_of to move it)" in message

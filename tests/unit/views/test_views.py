@@ -237,3 +237,26 @@ def test_feedback_from_a_scoring_log_and_outcomes(tmp_path, contract):
 def test_outcomes_need_a_result_column():
     with pytest.raises(ValueError, match="'converted'.*'won_at'"):
         outcomes_from_file(pd.DataFrame({"lead_id": [1], "created_at": ["2026-01-01"]}), 90)
+
+
+def test_final_lost_outcomes_count_at_once(contract):
+    # May's leads are all won or lost in the CRM: final, so May counts although its 90-day
+    # window is still open on June 15; June holds an open lead, so June waits for its window.
+    may = [("2026-05-10", "A", 1, "email", "won")] * 20 + [
+        ("2026-05-12", "A", 0, "email", "lost")
+    ] * 20
+    june = [("2026-06-01", "A", 0, "email", "lost")] * 5 + [
+        ("2026-06-02", "A", None, "email", "open")
+    ]
+    scored = pd.DataFrame(
+        may + june, columns=["created_at", "grade", "converted", "channel", "outcome_status"]
+    ).assign(created_at=lambda f: pd.to_datetime(f["created_at"]))
+    report = monthly_feedback(scored, contract, pd.Timestamp("2026-06-15"))
+    assert [m["month"] for m in report["months"]] == ["2026-05"]
+    assert report["months"][0]["grades"]["A"]["conversion"] == 0.5
+    assert report["months_open"] == 1 and report["leads_in_open_months"] == 6
+    # without a status nothing is final before its window closes
+    plain = monthly_feedback(
+        scored.drop(columns="outcome_status"), contract, pd.Timestamp("2026-06-15")
+    )
+    assert plain["months"] == []
