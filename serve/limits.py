@@ -271,16 +271,22 @@ class RateLimit:
 
 
 @functools.lru_cache(maxsize=8)
-def request_shape(request_model) -> tuple[frozenset[str], frozenset[str], int]:
-    """The keys a score request may hold, those of one lead, and the most leads it may hold
-    (from the request model)."""
-    field = request_model.model_fields["leads"]
-    lead = typing.get_args(field.annotation)[0]
+def request_shape(request_model) -> tuple[str, frozenset[str], frozenset[str], int]:
+    """The request's list field (`leads` of a score request, `events` of outcomes), the keys
+    a request may hold, those of one item of the list, and the most items it may hold (from
+    the request model)."""
+    name, field = next(
+        (name, field)
+        for name, field in request_model.model_fields.items()
+        if typing.get_origin(field.annotation) is list
+    )
+    item = typing.get_args(field.annotation)[0]
     most = min(
         (rule.max_length for rule in field.metadata if isinstance(rule, MaxLen)),
         default=sys.maxsize,
     )
-    return frozenset(request_model.model_fields), frozenset(typing.get_type_hints(lead)), most
+    keys = frozenset(typing.get_type_hints(item))
+    return name, frozenset(request_model.model_fields), keys, most
 
 
 def extra_keys(value: dict, allowed: frozenset[str], where: tuple) -> tuple[list[dict], int]:
@@ -305,16 +311,16 @@ def check_counts(body: bytes, request_model) -> None:
         return  # the validator names the syntax error
     if not isinstance(data, dict):
         return
-    top, lead, most = request_shape(request_model)
-    leads = data.get("leads")
-    if isinstance(leads, list) and len(leads) > most:
-        message = f"List should have at most {most} items after validation, not {len(leads)}"
-        too_long = {"loc": ("body", "leads"), "msg": message, "type": "too_long"}
+    name, top, item_keys, most = request_shape(request_model)
+    items = data.get(name)
+    if isinstance(items, list) and len(items) > most:
+        message = f"List should have at most {most} items after validation, not {len(items)}"
+        too_long = {"loc": ("body", name), "msg": message, "type": "too_long"}
         raise CappedValidationError([too_long], 1)
     errors, total = extra_keys(data, top, ("body",)) if len(data) > len(top) else ([], 0)
-    for index, item in enumerate(leads if isinstance(leads, list) else ()):
-        if isinstance(item, dict) and len(item) > len(lead):
-            found, count = extra_keys(item, lead, ("body", "leads", index))
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        if isinstance(item, dict) and len(item) > len(item_keys):
+            found, count = extra_keys(item, item_keys, ("body", name, index))
             errors.extend(found[: max(0, MAX_ERRORS - len(errors))])
             total += count
     if total:
