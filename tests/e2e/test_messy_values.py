@@ -246,7 +246,7 @@ def test_percent_text_typed_as_numeric_fails_with_the_reason_and_no_warning_burs
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.MonkeyPatch.context() as monkeypatch, warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice" burst
-        with pytest.raises(LeadTableError, match="100.0% of rows were quarantined"):
+        with pytest.raises(LeadTableError, match=r"100.0% of rows \(600 of 600\) were quarant"):
             run_stages(tmp_path, monkeypatch, stages=("prepare", "ingest"))
     failed = pd.read_csv(tmp_path / "data" / "interim" / "quarantine.failed.csv")
     reasons = failed["quarantine_reason"].str.replace(r" \('.*'\)$", "", regex=True)
