@@ -56,7 +56,7 @@ def test_the_run_reads_as_an_analyst_expects(project):
     contract = json.loads((project / "reports" / "contract.json").read_text())
     if contract["publish_gate"]["publishable"]:  # first publishable version: champion
         aliases = client.get_registered_model(card["registered_model"]).aliases
-        assert aliases["champion"] == card["registered_version"]
+        assert str(aliases["champion"]) == card["registered_version"]
 
 
 def test_importance_twice_replaces_its_tables(project):
