@@ -59,6 +59,12 @@ def segment_figure(segments: pd.DataFrame):
     """Test AUC per segment value (channel, company size): where the model ranks worse."""
     import matplotlib.pyplot as plt
 
+    if "roc_auc" not in segments:  # an export without the segment columns
+        figure, axis = plt.subplots(figsize=(7, 1.5))
+        axis.text(0.5, 0.5, "no segment columns (channel, company size) in this data",
+                  ha="center", va="center")  # fmt: skip
+        axis.set_axis_off()
+        return figure
     shown = segments.dropna(subset=["roc_auc"]).iloc[::-1]
     labels = shown["segment"].str.replace("_", " ") + ": " + shown["value"].astype(str)
     figure, axis = plt.subplots(figsize=(7, 0.3 * len(shown) + 1.2))
