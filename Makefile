@@ -81,6 +81,7 @@ serve: install ## Start the scoring API on the trained model (LEADSCORE_* settin
 	$(BIN)/leadscore serve
 
 ui: install ## Open the MLflow UI on the project's tracking store
+	@echo "open http://127.0.0.1:$${PORT:-5000}/#/experiments/1?workflowType=machine_learning (model training view)"
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" --port $${PORT:-5000}
 
 bench: install ## Pipeline wall time and peak memory at 200k and 1M leads (prints figures)

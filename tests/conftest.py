@@ -37,15 +37,18 @@ TINY_LEADS = 12_000
 TINY_EDITS = {
     "n_leads: 200000": f"n_leads: {TINY_LEADS}",
     "max_iter: 1000": "max_iter: 60",
-    "families: [logistic, boosting]": "families: [boosting]",
+    "    - logistic\n    - boosting\n": "    - boosting\n",  # train.search.families
     "prefer: logistic ": "prefer: boosting ",
-    **{
-        line: ""
-        for line in (
-            "      - {leaf_size: 0.3, leaves: 0.6, learning_rate: 0.1, l2_regularization: 0.0}\n",
-            "      - {leaf_size: 0.1, leaves: 0.3, learning_rate: 0.1, l2_regularization: 1.0}\n",
-            "      - {leaf_size: 0.1, leaves: 0.6, learning_rate: 0.05, l2_regularization: 0.0}\n",
-        )
+    **{  # boosting candidates b2..b4
+        "".join(
+            f"      b{i}:\n        leaf_size: {size}\n        leaves: {leaves}\n"
+            f"        learning_rate: {rate}\n        l2_regularization: {l2}\n"
+        ): ""
+        for i, size, leaves, rate, l2 in (
+            (2, 0.3, 0.6, 0.1, 0.0),
+            (3, 0.1, 0.3, 0.1, 1.0),
+            (4, 0.1, 0.6, 0.05, 0.0),
+        )  # fmt: skip
     },
 }
 # This environment's dvc, called by its path as in the README (`.venv/bin/dvc repro`).
@@ -99,7 +102,7 @@ def tiny_params_raw(default_params_raw) -> dict:
     raw["generate"]["n_leads"] = TINY_LEADS
     raw["train"]["max_iter"] = 60
     search = raw["train"]["search"]
-    search["families"], search["boosting"] = ["boosting"], search["boosting"][:1]
+    search["families"], search["boosting"] = ["boosting"], {"b1": search["boosting"]["b1"]}
     raw["train"]["choice"]["prefer"] = "boosting"
     return raw
 

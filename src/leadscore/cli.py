@@ -570,6 +570,14 @@ def report() -> None:
 
 
 @app.command()
+def headline() -> None:
+    """Write reports/headline.json: the run's few headline numbers (the DVC metric)."""
+    from leadscore.stages.headline import main
+
+    _run(main)
+
+
+@app.command()
 def scorecard(
     reports: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:

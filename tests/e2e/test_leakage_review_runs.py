@@ -4,14 +4,30 @@ tiny project, `dvc repro`) shows the review and signs off its fields."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import yaml
 from exports import export_frame
+from rich.console import Console
 from stages import files_params, run_stages
 
+from leadscore.analysis.scorecard import render_scorecard
 from leadscore.data.leakage import EXCLUDED, REVIEW
+
+
+def scorecard_lines(reports: Path) -> dict[str, str]:
+    """The printed scorecard (as `leadscore scorecard` prints it): figure -> the rest of its row."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_scorecard(reports))
+    rows = {}
+    for line in console.export_text().splitlines():
+        cells = [" ".join(cell.split()) for cell in line.strip("│ ").split("│")]
+        if len(cells) == 3 and cells[0]:
+            rows.setdefault(cells[0], " ".join(cells[1:]))  # the first row of a figure
+    return rows
+
 
 PIPELINE = ("prepare", "ingest", "split", "train", "grade", "evaluate", "importance", "contract")
 
@@ -77,6 +93,15 @@ def test_an_in_contact_field_blocks_publishing_until_the_contract_signs_it_off(
     markdown = (tmp_path / "reports" / "contract.md").read_text()
     assert "## Leakage review" in markdown and "| call_minutes | numeric |" in markdown
     assert "BLOCKS publishing" in markdown and "odds that an A lead converts" in markdown
+    # The scorecard says it first, naming the field, beside the AUC that alone looks fine:
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    scorecard = scorecard_lines(tmp_path / "reports")
+    assert scorecard["publishable"] == "NO fields under review: call_minutes"
+    assert scorecard["fields under review"] == (
+        "1 no sign-off in contract.allowed_fields: call_minutes"
+    )
+    assert {"grade A", "grade B", "grade C", "grade D"} <= set(scorecard)  # one line each
+    assert scorecard["model AUC (test)"].split()[0] == f"{metrics['roc_auc']:.4f}"
 
     # Both owners sign the call length off (say the dialler logs it before the score is due):
     signed = [*EARLIER, {"field": "call_minutes", "reason": "logged before scoring"}]
@@ -86,6 +111,7 @@ def test_an_in_contact_field_blocks_publishing_until_the_contract_signs_it_off(
     run_stages(tmp_path, monkeypatch, ("contract",))
     contract = json.loads((tmp_path / "reports" / "contract.json").read_text())
     assert contract["publish_gate"]["publishable"]
+    assert scorecard_lines(tmp_path / "reports")["publishable"].startswith("yes every check")
     assert contract["field_review"]["fields"]["call_minutes"]["allowed_reason"] == (
         "logged before scoring"
     )

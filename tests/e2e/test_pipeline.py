@@ -6,6 +6,8 @@ The tiny project runs `<venv>/bin/dvc` with the venv not on PATH, as the README'
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 
 import mlflow
@@ -81,21 +83,24 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     finally:
         params.write_text(text)
     assert failed.returncode != 0
-    assert b"train.search.boosting.0.learning_rate" in failed.stdout + failed.stderr
+    assert b"train.search.boosting.b1.learning_rate" in failed.stdout + failed.stderr
     assert load_bundle(tiny_project / "models").version == version
 
 
-def test_dvc_metrics_are_the_reports_and_sane(tiny_project):
-    """`dvc metrics show` reads the stages' reports as written, and their values make sense."""
+def test_dvc_metrics_are_the_headline_and_sane(tiny_project):
+    """`dvc metrics show` reads only the headline (as written, fitting 120 columns); the stage
+    reports behind it make sense."""
     env = project_env(tiny_project)
     shown = json.loads(run([DVC, "metrics", "show", "--json"], tiny_project, env).stdout)
     (workspace,) = shown.values()
     files = workspace["data"]
-    for name in ("reports/metrics.json", "reports/split.json"):  # dvc shows the numbers
-        written = json.loads((tiny_project / name).read_text())
-        numbers = {k: v for k, v in written.items() if isinstance(v, int | float)}
-        assert numbers and {k: files[name]["data"].get(k) for k in numbers} == numbers, name
-    metrics = files["reports/metrics.json"]["data"]
+    assert list(files) == ["reports/headline.json"]
+    headline = json.loads((tiny_project / "reports/headline.json").read_text())
+    assert files["reports/headline.json"]["data"] == headline and len(headline) <= 25
+    metrics = json.loads((tiny_project / "reports/metrics.json").read_text())
+    assert headline["auc"] == round(metrics["roc_auc"], 4) and headline["pub"] in (0, 1)
+    table = run([DVC, "metrics", "show"], tiny_project, env).stdout.splitlines()
+    assert len(table) == 2 and max(map(len, table)) <= 120, table
     assert 0.6 < metrics["roc_auc_ci_low"] < metrics["roc_auc"] < metrics["roc_auc_ci_high"] <= 1
     assert 0.5 < metrics["baseline_roc_auc"] < 1 and 0 < metrics["pr_auc"] < 1
     assert metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.02  # the truth is the ceiling
@@ -104,11 +109,11 @@ def test_dvc_metrics_are_the_reports_and_sane(tiny_project):
     assert 0 < metrics["brier"] < 0.25 and 0 <= metrics["ece"] < 0.1
     card = json.loads((tiny_project / "models/model_card.json").read_text())
     assert metrics["model_version"] == card["model_version"]
-    split = files["reports/split.json"]["data"]
+    split = json.loads((tiny_project / "reports/split.json").read_text())
     assert metrics["leads"] == split["rows_test"] and split["rows_censored"] > 0
     assert abs(metrics["base_rate"] - split["base_rate_test"]) < 1e-6
     plots = run([DVC, "plots", "show", "--json"], tiny_project, env).stdout
-    assert "reports/plots/roc.csv" in plots
+    assert "reports/plots/roc.png" in plots and "reports/figures/importance.png" in plots
 
 
 def test_mlflow_holds_the_run_and_model_version(tiny_project):
@@ -157,14 +162,26 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     env = project_env(tiny_project)
     contract_before = (tiny_project / "contract.yaml").read_bytes()
     before = read_raw_params(tiny_project / "params.yaml")
+    text_before = (tiny_project / "params.yaml").read_text()
     run([DVC, "exp", "run", "-S", "train.choice.margin=0.012"], tiny_project, env)
+    changed = [
+        (old, new)
+        for old, new in zip(
+            text_before.splitlines(),
+            (tiny_project / "params.yaml").read_text().splitlines(),
+            strict=True,
+        )
+        if old != new
+    ]
+    assert [new.split("#")[0].strip() for _, new in changed] == ["margin: 0.012"]
     shown = json.loads(run([DVC, "exp", "show", "--json"], tiny_project, env).stdout)
     (row,) = experiment_rows(shown)
     assert row["params"]["params.yaml"]["data"]["train"]["choice"]["margin"] == 0.012
-    metrics = row["metrics"]["reports/metrics.json"]["data"]
-    workspace = json.loads((tiny_project / "reports/metrics.json").read_text())
-    assert metrics["model_version"] == workspace["model_version"]  # the experiment's own model
-    assert 0.6 < metrics["roc_auc"] <= 1
+    (metrics_file,) = row["metrics"]  # the headline only
+    metrics = row["metrics"][metrics_file]["data"]
+    workspace = json.loads((tiny_project / "reports/headline.json").read_text())
+    assert metrics == workspace  # the experiment's own figures
+    assert 0.6 < metrics["auc"] <= 1
     baseline = next(commit["data"] for commit in shown if commit.get("experiments"))
     margin = baseline["params"]["params.yaml"]["data"]["train"]["choice"]["margin"]
     assert margin == before["train"]["choice"]["margin"] != 0.012
@@ -177,3 +194,36 @@ def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     assert {k: v for k, v in after.items() if k != "train"} == {
         k: v for k, v in before.items() if k != "train"
     }
+
+
+def test_the_documented_experiment_and_its_comparison(tiny_project, tmp_path):
+    """On a copy whose commit holds the run (as main does), docs/pipeline.md's experiment
+    changes one line of params.yaml, and its comparison shows the changed param and headline
+    figures, without a column per dependency hash."""
+    project = tmp_path / "project"
+    shutil.copytree(tiny_project, project, symlinks=True)
+    env = project_env(project)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-qm", "the run"], project, env)
+    before = (project / "params.yaml").read_text()
+    run([DVC, "exp", "run", "-S", "train.search.boosting.b1.learning_rate=0.06"], project, env)
+    lines = changed_lines(before, (project / "params.yaml").read_text())
+    assert [line.strip() for line in lines] == ["-learning_rate: 0.05", "+learning_rate: 0.06"]
+    compare = [DVC, "exp", "show", "--only-changed", "--drop", ".*/|Created"]
+    shown = run(compare, project, env).stdout  # as a terminal's pager gets it: full width
+    header = next(line for line in shown.splitlines() if "Experiment" in line)
+    assert "auc" in header and "learning_rate" in header and "0.06" in shown, shown
+    assert "…" not in shown and not re.search(r"\b[0-9a-f]{32}\b", shown), shown  # no hashes
+    print(f"dvc exp show --only-changed width: {max(map(len, shown.splitlines()))} columns")
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    """The lines a rewrite removed and added, in order (without their indentation)."""
+    import difflib
+
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+    return [
+        line[0] + line[1:].strip()
+        for line in diff
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]

@@ -156,11 +156,10 @@ def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
 
 
 def agreement_rows(contract: dict) -> list[tuple[str, str, str]]:
-    """First: whether the contract the grades answer to is agreed, and whether it may serve."""
+    """First: whether the contract is agreed, whether the model may publish, and why not."""
     if not contract:
         return [("contract", "?", "no contract report yet (the contract stage writes it)")]
     agreement = contract["agreement"]
-    gate = contract["publish_gate"]
     rows = [
         (
             "contract",
@@ -169,13 +168,64 @@ def agreement_rows(contract: dict) -> list[tuple[str, str, str]]:
             else "[bold red]PROPOSAL: not agreed[/]",
             agreement["headline"],
         ),
-        (
-            "publish gate",
-            "passed" if gate["publishable"] else "[bold red]NOT passed[/]",
-            ", ".join(name for name, item in gate["checks"].items() if not item["passed"])
-            or "every check passed",
-        ),
+        publishable_row(contract["publish_gate"]),
     ]
+    under_review = contract["publish_gate"]["checks"].get("fields_under_review", {})
+    if under_review.get("actual"):
+        rows.append(
+            (
+                "fields under review",
+                str(len(under_review["actual"])),
+                "no sign-off in contract.allowed_fields: " + ", ".join(under_review["actual"]),
+            )
+        )
+    rows += grade_rows(contract.get("grades", {}))
+    return rows
+
+
+def failing_check(name: str, check: dict) -> str:
+    """`fields under review: a, b` or `auc lower bound 0.52 (needs 0.55)`: one failed check."""
+    label = name.replace("_", " ")
+    actual, required = check["actual"], check["required"]
+    if isinstance(actual, list):
+        return f"{label}: {', '.join(map(str, actual))}"
+    if isinstance(actual, float):
+        return f"{label} {actual:.3g} (needs {required:.3g})"
+    return f"{label} {actual} (needs {required})"
+
+
+def publishable_row(gate: dict) -> tuple[str, str, str]:
+    """Whether the publish gate lets the model serve, with each failing check named."""
+    failing = [failing_check(n, c) for n, c in gate["checks"].items() if not c["passed"]]
+    if gate["publishable"]:
+        return ("publishable", "yes", "every check of the contract's publish gate passed")
+    return ("publishable", "[bold red]NO[/]", "; ".join(failing) or "the publish gate failed")
+
+
+def grade_rows(grades: dict) -> list[tuple[str, str, str]]:
+    """Each grade's verdict in one line: kept or not, its conversion and volume."""
+    rows = []
+    for grade, figures in grades.items():
+        verdicts = figures.get("verdicts", {})
+        missed = [name for name, verdict in verdicts.items() if not verdict.startswith("kept")]
+        if not verdicts:
+            value = "no promise"
+        elif missed:
+            value = "[bold red]NOT kept[/]: " + ", ".join(missed)
+        else:
+            value = "kept"
+        promise = figures.get("promise") or {}
+        conversion, per_month = figures.get("conversion"), figures.get("leads_per_month")
+        meaning = "no leads" if conversion is None else f"{conversion:.1%} converted"
+        if promise.get("min_conversion") is not None:
+            meaning += f" (promise {promise['min_conversion']:.0%})"
+        if per_month is not None:
+            meaning += f", {per_month:,.0f} leads a month"
+        if promise.get("max_leads_per_month") is not None:
+            meaning += f" (at most {promise['max_leads_per_month']:,})"
+        if "kept where sales worked" in verdicts.values():
+            meaning += "; kept on the leads sales worked"
+        rows.append((f"grade {grade}", value, meaning))
     return rows
 
 

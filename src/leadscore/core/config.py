@@ -461,22 +461,33 @@ class BoostingConfig(Section):
     l2_regularization: float = Field(0.0, ge=0)
 
 
-def _default_boosting() -> tuple[BoostingConfig, ...]:
-    return (
-        BoostingConfig(leaf_size=0.3, leaves=0.3, learning_rate=0.05, l2_regularization=1.0),
-        BoostingConfig(leaf_size=0.3, leaves=0.6, learning_rate=0.1, l2_regularization=0.0),
-        BoostingConfig(leaf_size=0.1, leaves=0.3, learning_rate=0.1, l2_regularization=1.0),
-        BoostingConfig(leaf_size=0.1, leaves=0.6, learning_rate=0.05, l2_regularization=0.0),
-    )
+def _default_boosting() -> dict[str, BoostingConfig]:
+    return {
+        "b1": BoostingConfig(leaf_size=0.3, leaves=0.3, learning_rate=0.05, l2_regularization=1.0),
+        "b2": BoostingConfig(leaf_size=0.3, leaves=0.6, learning_rate=0.1, l2_regularization=0.0),
+        "b3": BoostingConfig(leaf_size=0.1, leaves=0.3, learning_rate=0.1, l2_regularization=1.0),
+        "b4": BoostingConfig(leaf_size=0.1, leaves=0.6, learning_rate=0.05, l2_regularization=0.0),
+    }
 
 
 class SearchParams(Section):
-    """The candidates fitted on the training period and compared on the validation period."""
+    """The candidates fitted on the training period and compared on the validation period.
+
+    Boosting candidates are named (`b1`, `b2`, ...) so each setting is one flat key that
+    `dvc exp run -S train.search.boosting.b1.learning_rate=0.06` changes in one line and MLflow
+    compares as one param; a plain list (older params files) is named b1, b2, ... in order."""
 
     families: tuple[Family, ...] = Field(("logistic", "boosting"), min_length=1)
     logistic_c: tuple[float, ...] = Field((0.01, 0.1, 1.0), min_length=1)
-    boosting: tuple[BoostingConfig, ...] = Field(default_factory=_default_boosting, min_length=1)
+    boosting: dict[str, BoostingConfig] = Field(default_factory=_default_boosting, min_length=1)
     max_rows: int = Field(30_000, ge=1_000)  # boosting search on a subsample; the winner is refit
+
+    @field_validator("boosting", mode="before")
+    @classmethod
+    def _name_a_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return {f"b{i}": item for i, item in enumerate(value, start=1)}
+        return value
 
 
 class ChoiceRule(Section):

@@ -150,15 +150,45 @@ def write_text(path: Path | str, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
+# Floats in JSON reports keep this many significant digits: the 17-digit repr showed the
+# CPU-dependent last bits (see FLOAT_DECIMALS), so git saw a report change on another machine.
+JSON_DIGITS = 10
+
+
+def stable_json(payload: Any, digits: int = JSON_DIGITS) -> Any:
+    """The payload with every float rounded to `digits` significant digits."""
+    if isinstance(payload, float):
+        return float(f"{payload:.{digits}g}")
+    if isinstance(payload, dict):
+        return {key: stable_json(value, digits) for key, value in payload.items()}
+    if isinstance(payload, list | tuple):
+        return [stable_json(value, digits) for value in payload]
+    return payload
+
+
 def write_json(path: Path | str, payload: Any) -> None:
-    """Write JSON with a stable layout (sorted keys, trailing newline) so diffs stay small."""
-    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    """Write JSON with a stable layout (sorted keys, trailing newline, floats to 10 significant
+    digits: `stable_json`) so diffs stay small and the bytes do not depend on the CPU."""
+    text = json.dumps(stable_json(payload), indent=2, sort_keys=True, default=str)
+    write_text(path, text + "\n")
+
+
+# Floats in the files DVC hashes are rounded to this many decimals: the last bits of exp, log
+# and BLAS sums differ between CPUs (FMA, AVX-512), which made the same run's truth table hash
+# differently on another machine. 1e-10 is far below any figure the pipeline reports.
+FLOAT_DECIMALS = 10
+
+
+def stable_floats(frame: pd.DataFrame, decimals: int = FLOAT_DECIMALS) -> pd.DataFrame:
+    """The table with its float columns rounded, so the bytes do not depend on the CPU."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+    return frame.assign(**{c: frame[c].round(decimals) for c in floats}) if floats else frame
 
 
 def write_parquet(frame: pd.DataFrame, path: Path | str, **options: Any) -> None:
-    """Write a table to Parquet atomically."""
+    """Write a table to Parquet atomically, its floats rounded (`stable_floats`)."""
     with atomic_path(path) as temporary:
-        frame.to_parquet(temporary, **options)
+        stable_floats(frame).to_parquet(temporary, **options)
 
 
 def write_csv(frame: pd.DataFrame, path: Path | str, **options: Any) -> None:

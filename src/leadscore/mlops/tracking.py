@@ -14,6 +14,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
 from leadscore.core.config import Params, tracking_uri
@@ -26,10 +27,22 @@ log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+# MLflow 3's UI opens an experiment in the view its `mlflow.experimentKind` tag names (the
+# experiment page's `useExperimentKind`); without it, it guesses from the runs and may land on
+# the GenAI overview (traces, tokens). leadscore trains classic models.
+EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
 def use_tracking(experiment: str) -> str:
-    """Point MLflow at the configured store and experiment; returns the experiment id."""
+    """Point MLflow at the configured store and experiment (opening in the UI's model-training
+    view); returns the experiment id."""
     mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.set_experiment(experiment).experiment_id
+    found = mlflow.set_experiment(experiment)
+    if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
+        mlflow.MlflowClient().set_experiment_tag(
+            found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING
+        )
+    return found.experiment_id
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -142,15 +155,103 @@ def describe_version(tags: dict[str, str], card: ModelCard) -> str:
     )
 
 
+def model_digest(pipeline: Any) -> str:
+    """SHA-256 of the pickled pipeline: the same bytes are the same model."""
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def registered_with_digest(name: str, digest: str) -> str | None:
+    """The version of `name` already registered with this model digest, if any."""
+    client = mlflow.MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except mlflow.exceptions.MlflowException:
+        return None
+    same = [v.version for v in versions if v.tags.get(MODEL_DIGEST_TAG) == digest]
+    return min(same, key=int) if same else None
+
+
+MODEL_DIGEST_TAG = "model.sha256"
+
+
+def previous_params(experiment_id: str) -> dict[str, str]:
+    """The params of the experiment's latest training run (not a candidate child run)."""
+    runs = mlflow.search_runs(
+        [experiment_id],
+        filter_string="tags.model_version != ''",
+        order_by=["attributes.start_time DESC"],
+        max_results=20,
+        output_format="list",
+    )
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return dict(parents[0].data.params) if parents else {}
+
+
+def changed_params(before: dict[str, str], after: dict[str, Any]) -> list[str]:
+    """`key old -> new` for each param that differs from the previous training run."""
+    if not before:
+        return []
+    return [
+        f"{key} {before.get(key, '(none)')} -> {value}"
+        for key, value in sorted(after.items())
+        if str(value) != before.get(key)
+    ]
+
+
+def run_description(params: Params, card: ModelCard, changes: list[str] | None) -> str:
+    """The run's description (MLflow's `mlflow.note.content`): data, contract, what changed."""
+    data = card.training_data
+    lines = [
+        f"leadscore {card.model_version}: trained on {data.rows_train:,} leads created "
+        f"{data.created_from} to {data.created_to} (data sha256 {data.sha256[:12]}), "
+        f"contract {params.contract.version}.",
+    ]
+    if changes is None:
+        lines.append("The first training run of this experiment.")
+    elif changes:
+        lines.append("Changed against the previous run: " + "; ".join(changes[:20]) + ".")
+    else:
+        lines.append("Same params as the previous run.")
+    return "\n\n".join(lines)
+
+
+def log_datasets(frames: dict[str, pd.DataFrame], digests: dict[str, str]) -> None:
+    """Each data set as a run input (MLflow's Datasets), named, with its file digest."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from leadscore.core import fields
+
+    for name, frame in frames.items():
+        target = fields.CONVERTED if fields.CONVERTED in frame else None
+        dataset = from_pandas(frame, name=name, targets=target, digest=digests.get(name))
+        mlflow.log_input(dataset, context=name)
+
+
 def log_training_run(
-    params: Params, pipeline: Any, card: ModelCard, example: pd.DataFrame
+    params: Params,
+    pipeline: Any,
+    card: ModelCard,
+    example: pd.DataFrame,
+    datasets: dict[str, tuple[pd.DataFrame, str]] | None = None,
 ) -> dict[str, Any]:
-    """Log params, training metrics and the model; register it as a new model version."""
-    use_tracking(params.mlflow.experiment)
+    """Log params, training metrics, data sets and the model; register it as a new model
+    version unless the same model (byte for byte) is registered already."""
+    experiment_id = use_tracking(params.mlflow.experiment)
     example = model_input_example(example)
     signature = infer_signature(example, pipeline.predict_proba(example))
+    name = params.mlflow.registered_model
+    digest = model_digest(pipeline)
+    existing = registered_with_digest(name, digest)
+    flat_params = redact_mapping(flatten("train", params.train.model_dump()))
+    before = previous_params(experiment_id)
     with mlflow.start_run(run_name=card.model_version) as run:
-        mlflow.log_params(redact_mapping(flatten("train", params.train.model_dump())))
+        mlflow.log_params(flat_params)
         mlflow.log_params(
             redact_mapping(
                 {
@@ -161,8 +262,17 @@ def log_training_run(
                 }
             )
         )
+        changes = changed_params(before, flat_params) if before else None
+        mlflow.set_tag("mlflow.note.content", run_description(params, card, changes))
+        if datasets:
+            log_datasets(
+                {k: frame for k, (frame, _) in datasets.items()},
+                {k: file_digest for k, (_, file_digest) in datasets.items()},
+            )
         mlflow.log_metrics(card.metrics.figures())
-        mlflow.set_tags({"model_version": card.model_version, **choice_tags(card)})
+        mlflow.set_tags(
+            {"model_version": card.model_version, MODEL_DIGEST_TAG: digest, **choice_tags(card)}
+        )
         log_candidates(card)
         info = mlflow.sklearn.log_model(
             pipeline,
@@ -172,28 +282,25 @@ def log_training_run(
             serialization_format="cloudpickle",
             pip_requirements=model_requirements(),
             pyfunc_predict_fn="predict_proba",
-            registered_model_name=params.mlflow.registered_model,
+            registered_model_name=None if existing else name,
         )
-    version = getattr(info, "registered_model_version", None)
-    if version is not None:
-        tags = redact_mapping(lineage(params, card))
+    version = existing or getattr(info, "registered_model_version", None)
+    if existing:
+        log.info("mlflow: the same model (sha256 %s) is version %s: not registered again",
+                 digest[:12], existing)  # fmt: skip
+    elif version is not None:
+        tags = {**redact_mapping(lineage(params, card)), MODEL_DIGEST_TAG: digest}
         client = mlflow.MlflowClient()
-        name = params.mlflow.registered_model
         for key, value in tags.items():
             client.set_model_version_tag(name, str(version), key, value)
         client.update_model_version(name, str(version), description=describe_version(tags, card))
         client.set_registered_model_alias(name, CHALLENGER, str(version))
-    log.info(
-        "mlflow: run %s, registered %s v%s",
-        run.info.run_id,
-        params.mlflow.registered_model,
-        version,
-    )
+    log.info("mlflow: run %s, registered %s v%s", run.info.run_id, name, version)
     return {
         "tracking_uri": redact(tracking_uri()),  # the card is served: never a password
         "experiment_id": run.info.experiment_id,
         "run_id": run.info.run_id,
-        "registered_model": params.mlflow.registered_model,
+        "registered_model": name,
         "registered_version": None if version is None else str(version),
     }
 
@@ -253,11 +360,21 @@ def log_candidates(card: ModelCard) -> None:
             )
 
 
-def log_evaluation(run: dict, metrics: dict[str, float], artifacts: list[Path]) -> None:
-    """Add test-period metrics and plot files to the training run."""
+def log_evaluation(
+    run: dict,
+    metrics: dict[str, float],
+    artifacts: list[Path],
+    datasets: dict[str, tuple[pd.DataFrame, str]] | None = None,
+) -> None:
+    """Add test-period metrics, plot files and the test data set to the training run."""
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
+        if datasets:
+            log_datasets(
+                {k: frame for k, (frame, _) in datasets.items()},
+                {k: digest for k, (_, digest) in datasets.items()},
+            )
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
 
@@ -313,12 +430,34 @@ def log_importance(run: dict, table: pd.DataFrame, segments: pd.DataFrame, figur
             value = getattr(row, name)
             if pd.notna(value):
                 metrics[metric_key("segment", row.segment, row.value, name)] = float(value)
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics(metrics)
-        mlflow.log_table(table, artifact_file="importance/importance.json")
-        mlflow.log_table(segments, artifact_file="importance/segments.json")
-        for file_name, figure in figures.items():
-            mlflow.log_figure(figure, f"importance/{file_name}")
+    client = mlflow.MlflowClient()
+    run_id = run["run_id"]  # logged through the client: the run's status and duration stay
+    client.log_batch(run_id, metrics=[Metric(k, v, now_ms(), 0) for k, v in metrics.items()])
+    replace_table(client, run_id, table, "importance/importance.json")
+    replace_table(client, run_id, segments, "importance/segments.json")
+    for file_name, figure in figures.items():
+        client.log_figure(run_id, figure, f"importance/{file_name}")
+
+
+def now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def replace_table(client: Any, run_id: str, table: pd.DataFrame, artifact_file: str) -> None:
+    """Log a table (the layout of `mlflow.log_table`, shown in the UI's table view) replacing
+    what a previous run of the stage logged; `log_table` would append to it."""
+    import json
+
+    from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+
+    text = table.to_json(orient="split", index=False, date_format="iso")
+    client.log_text(run_id, text, artifact_file)
+    logged = json.loads(client.get_run(run_id).data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+    entry = {"path": artifact_file, "type": "table"}
+    if entry not in logged:
+        client.set_tag(run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*logged, entry]))
 
 
 def tag_publish_gate(run: dict, gate: dict) -> None:
@@ -328,9 +467,21 @@ def tag_publish_gate(run: dict, gate: dict) -> None:
     for name, check in gate["checks"].items():
         tags[f"publish_gate.{name}"] = f"{'pass' if check['passed'] else 'FAIL'}: {check['actual']}"
     client = mlflow.MlflowClient()
+    if gate["publishable"] and run.get("registered_version"):
+        crown_first_publishable(client, run["registered_model"], run["registered_version"])
     for key, value in redact_mapping(tags).items():
         client.set_tag(run["run_id"], key, value)
         if run.get("registered_version"):
             client.set_model_version_tag(
                 run["registered_model"], run["registered_version"], key, value
             )
+
+
+def crown_first_publishable(client: Any, name: str, version: str) -> bool:
+    """The first publishable version becomes `champion` (later ones stay `challenger` until
+    `leadscore promote`), so `models:/<name>@champion` serves right after the first run."""
+    if CHAMPION in client.get_registered_model(name).aliases:
+        return False
+    client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("mlflow: %s v%s is the first publishable version: alias %s", name, version, CHAMPION)
+    return True

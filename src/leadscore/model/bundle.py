@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from leadscore.core.errors import LeadscoreError
@@ -98,6 +99,46 @@ def write_manifest(
     return manifest
 
 
+# The continuous parameters an optimiser or a BLAS sum fits (linear coefficients, scaler
+# statistics, sigmoid calibration): their last bits differ between CPUs (FMA, AVX-512,
+# OpenBLAS kernels), which made the same run's baseline.joblib hash differently on another
+# machine. They are stored to this many significant digits; tree thresholds and bins are
+# midpoints of data values, exact on any machine, and stay as fitted.
+FITTED_PARAMETERS = ("coef_", "intercept_", "mean_", "var_", "scale_", "a_", "b_")
+SIGNIFICANT_DIGITS = 6
+
+
+def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Each value to `digits` significant digits (zeros and non-finite values as they are)."""
+    finite = np.isfinite(values) & (values != 0)
+    magnitude = np.floor(np.log10(np.abs(np.where(finite, values, 1.0))))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    return np.where(finite, np.round(values * scale) / scale, values)
+
+
+def canonical_parameters(fitted: Any, seen: set[int] | None = None) -> Any:
+    """Round the fitted continuous parameters of every estimator inside `fitted`, in place, so
+    the pickle's bytes are the same on any machine (`FITTED_PARAMETERS`)."""
+    seen = set() if seen is None else seen
+    if id(fitted) in seen:
+        return fitted
+    seen.add(id(fitted))
+    if isinstance(fitted, list | tuple):
+        for item in fitted:
+            canonical_parameters(item, seen)
+    elif isinstance(fitted, dict):
+        for item in fitted.values():
+            canonical_parameters(item, seen)
+    elif type(fitted).__module__.startswith("sklearn") and hasattr(fitted, "__dict__"):
+        for name, value in vars(fitted).items():
+            if name in FITTED_PARAMETERS and isinstance(value, np.ndarray | float):
+                rounded = round_significant(np.asarray(value, dtype=float))
+                setattr(fitted, name, rounded if isinstance(value, np.ndarray) else float(rounded))
+            else:
+                canonical_parameters(value, seen)
+    return fitted
+
+
 def save_fitted(
     directory: Path, pipeline: Any, baseline: Any, card: ModelCard, lookups: dict | None = None
 ) -> None:
@@ -110,7 +151,7 @@ def save_fitted(
     directory.mkdir(parents=True, exist_ok=True)
     for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
         with atomic_path(directory / name) as temporary:
-            joblib.dump(fitted, temporary)
+            joblib.dump(canonical_parameters(fitted), temporary)
     write_json(directory / CARD_FILE, card.to_record())
     write_json(directory / LOOKUPS_FILE, lookups or {})
 

@@ -223,7 +223,7 @@ def fit_candidates(
     if BOOSTING in search.families:
         rows = search_rows(y_train, search.max_rows, params.seed)
         searched = []
-        for config in search.boosting:
+        for config in search.boosting.values():
             candidate = Candidate(BOOSTING, boosting_settings(config, len(rows)))
             result = fit_one(candidate, spec, params, x_train[rows], y_train[rows])
             searched.append((config, judge(result, x_valid, y_valid, months)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from leadscore.analysis.evaluate import (
     truth_for,
     uses_refits,
 )
+from leadscore.analysis.figures import curve_figure, save_png
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
@@ -96,10 +98,18 @@ def main(
     plot_dir.mkdir(parents=True, exist_ok=True)
     y = test[fields.CONVERTED].to_numpy(int)
     plot_files = []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     for name, table in curves(y, probability, params.evaluate.calibration_bins).items():
         path = plot_dir / f"{name}.csv"
         write_csv(table.round(6), path, index=False)
-        plot_files.append(path)
+        figure = curve_figure(name, table)
+        save_png(figure, path.with_suffix(".png"))  # what `dvc plots show` displays, offline
+        plt.close(figure)
+        plot_files += [path, path.with_suffix(".png")]
     write_parquet(
         test.assign(
             **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
@@ -107,6 +117,8 @@ def main(
         data_dir / "test_scored.parquet",
     )
     flat = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
-    log_to_training_run(bundle.card, "log_evaluation", flat, plot_files)
+    test_digest = hashlib.md5((data_dir / "test.parquet").read_bytes()).hexdigest()
+    datasets = {"test": (test, test_digest)}
+    log_to_training_run(bundle.card, "log_evaluation", flat, plot_files, datasets)
     log.info("evaluate: test AUC %.4f, ECE %.4f", metrics["roc_auc"], metrics["ece"])
     return metrics

@@ -83,7 +83,8 @@ def main(
     record = grading_record(grading, derivation, params.contract, card.model_version, agreement)
     seal_bundle(model_dir, record)
     log_to_training_run(card, "log_grading", record, model_dir)
-    log.info("grade: thresholds %s", {k: round(v, 4) for k, v in grading.thresholds.items()})
+    bars = ", ".join(f"{grade} {bar:.4f}" for grade, bar in grading.thresholds.items())
+    log.info("grade: thresholds %s", bars)
     (log.info if agreement["agreed"] else log.warning)("grade: %s", agreement["headline"])
     for problem in agreement["problems"]:
         log.warning("grade: approval refused: %s", problem)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.analysis.figures import save_png, segment_figure
 from leadscore.analysis.importance import (
     TOP_DEPENDENCE,
     compute,
@@ -48,7 +49,7 @@ def main(
 
     figures_dir = reports_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures = {"importance.png": importance_figure(table)}
+    figures = {"importance.png": importance_figure(table), "segments.png": segment_figure(segments)}
     sample = test.iloc[result["shap_rows"]]
     for name in table["field"].head(TOP_DEPENDENCE):
         j = scorer.fields.index(name)
@@ -56,7 +57,7 @@ def main(
             name, sample[name], result["contributions"][:, j], name in scorer.spec.categorical
         )
     for file_name, figure in figures.items():
-        figure.savefig(figures_dir / file_name, dpi=110)
+        save_png(figure, figures_dir / file_name)
     log_to_training_run(bundle.card, "log_importance", table, segments, figures)
     for figure in figures.values():
         plt.close(figure)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -110,11 +109,11 @@ def main(
             why = "; ".join(row["reasons"])
             log.info("ingest: %s %s (%s%s)", name, row["verdict"], signed, why)
     log.info(
-        "ingest: %d rows, %d valid, %d quarantined (%s)",
+        "ingest: %d rows, %d valid, %d quarantined%s",
         result.summary["rows_in"],
         result.summary["rows_valid"],
         result.summary["rows_quarantined"],
-        json.dumps(result.summary["reasons"]),
+        "".join(f"; {reason}: {n:,}" for reason, n in result.summary["reasons"].items()),
     )
     return result
 

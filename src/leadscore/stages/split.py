@@ -59,5 +59,16 @@ def main(
     for name in SPLITS:
         write_parquet(getattr(result, name), out_dir / f"{name}.parquet", index=False)
     write_json(report_path, result.summary)
-    log.info("split: %s", result.summary)
+    log.info("split: %s", split_line(result.summary))
     return result
+
+
+def split_line(summary: dict) -> str:
+    """`time split; train 119,734 leads (10.1% converted), valid ...; 30,561 censored`."""
+    parts = [
+        f"{name} {summary[f'rows_{name}']:,} leads ({summary[f'base_rate_{name}']:.1%} converted)"
+        for name in SPLITS
+        if f"rows_{name}" in summary and f"base_rate_{name}" in summary
+    ]
+    held = f"{summary['rows_censored']:,} censored, {summary['rows_open']:,} open"
+    return f"{summary['split']} split; " + ", ".join(parts) + f"; {held}"

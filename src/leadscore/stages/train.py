@@ -11,7 +11,7 @@ from leadscore.core.config import load_params
 from leadscore.core.io import read_json
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.inputs import INPUTS_FILE, sealed_inputs
-from leadscore.model.bundle import save_fitted
+from leadscore.model.bundle import canonical_parameters, save_fitted
 from leadscore.model.card import ModelCard, TrainingRun
 from leadscore.model.train import train_models
 
@@ -37,9 +37,22 @@ def main(
     example = valid[list(card.spec.fields)].head(5)
     record = read_json(inputs_path) if inputs_path.is_file() else {}
     card.inputs, lookups = sealed_inputs(record, card.spec.fields)
+    canonical_parameters(pipeline)  # the model as saved (same bytes on any machine)
+    canonical_parameters(baseline)
+    datasets = {
+        name: (frame, file_md5(data_dir / f"{name}.parquet"))
+        for name, frame in (("train", train), ("valid", valid))
+    }
     card.mlflow = TrainingRun.model_validate(
-        tracking.log_training_run(params, pipeline, card, example)
+        tracking.log_training_run(params, pipeline, card, example, datasets)
     )
     save_fitted(model_dir, pipeline, baseline, card, lookups)
     log.info("train: %s valid AUC %.4f", card.model_version, card.metrics.valid_roc_auc)
     return card
+
+
+def file_md5(path: Path) -> str:
+    """The file's MD5, as `dvc.lock` records it."""
+    import hashlib
+
+    return hashlib.md5(path.read_bytes()).hexdigest()

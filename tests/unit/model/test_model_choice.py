@@ -15,7 +15,7 @@ from leadscore.model.candidates import (
 
 
 def test_boosting_tree_size_scales_with_the_training_size(choice_params):
-    config = choice_params.train.search.boosting[0]
+    config = choice_params.train.search.boosting["b1"]
     assert boosting_settings(config, 120_000)["min_samples_leaf"] == 104
     assert boosting_settings(config, 120_000)["max_leaf_nodes"] == 15
     small = boosting_settings(config, 4_000)
