@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_init_examples import quick
 from typer.testing import CliRunner
 
 from leadscore.cli import app
@@ -88,8 +89,7 @@ def test_init_drafts_a_messy_export_that_runs(messy, tmp_path, monkeypatch):
     text = (project / "params.yaml").read_text()
     assert "of leads find a row" in text and "TODO" in (project / "contract.yaml").read_text()
     # a quick booster for the test (not an answer to a TODO)
-    params["train"]["max_iter"] = 80
-    params["train"]["search"]["boosting"] = params["train"]["search"]["boosting"][:1]
+    quick(params)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")

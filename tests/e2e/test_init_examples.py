@@ -35,8 +35,13 @@ OWNERS_ANSWERS += ("profiles", "follow_up")
 
 
 def quick(raw: dict) -> dict:
+    """One boosting candidate (the first named one) and fewer rounds: a quick test run."""
     raw["train"]["max_iter"] = 80
-    raw["train"]["search"]["boosting"] = raw["train"]["search"]["boosting"][:1]
+    candidates = raw["train"]["search"]["boosting"]
+    first = next(iter(candidates))
+    raw["train"]["search"]["boosting"] = (
+        {first: candidates[first]} if isinstance(candidates, dict) else candidates[:1]
+    )
     return raw
 
 
