@@ -19,12 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from browser import chromium
 from conftest import free_port
 from owners_project import CHANGED_KEY, make_owners_project
-from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -32,18 +30,6 @@ from leadscore.core import keys
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
-    "--window-size=1280,1600",
-)
 WAIT_SECONDS = 30  # how long to wait for the page to change: a bound, not a measurement
 
 
@@ -92,15 +78,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 @pytest.fixture
 def browser():
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def text_of(driver, element_id: str) -> str:

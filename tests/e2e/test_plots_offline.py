@@ -9,25 +9,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from browser import chromium
 from conftest import DVC, project_env, run
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1600",
+OFFLINE_FLAGS = (
     "--allow-file-access-from-files",
     # no network: every http(s) request goes to a closed port (file:// is not proxied)
     "--proxy-server=http://127.0.0.1:9",
@@ -39,20 +27,13 @@ CHARTS = ("roc.png", "precision_recall.png", "calibration.png", "gain.png",
 
 @pytest.fixture
 def offline_browser():
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Network.emulateNetworkConditions",
-        {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
-    )
-    try:
+    with chromium(*OFFLINE_FLAGS) as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+        )
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_every_plot_renders_offline_and_names_each_field(tiny_project, tmp_path, offline_browser):
