@@ -74,3 +74,25 @@ def run_score(*args: str):
     from leadscore.cli import app
 
     return CliRunner().invoke(app, ["score", *args])
+
+
+def registered_champion(tracking_url: str, models, split, params, grading_record, bundle_dir):
+    """The tiny model logged to the MLflow store at `tracking_url`, its bundle (card naming the
+    run) sealed in `bundle_dir` and logged to the run, its version the `champion`: (run, client)."""
+    from mlflow import MlflowClient
+
+    from leadscore.mlops import tracking
+    from leadscore.model.bundle import save_bundle
+    from leadscore.model.card import TrainingRun
+
+    pipeline, baseline, card = models
+    example = split.valid[list(card.spec.fields)].head(3)
+    run = tracking.log_training_run(params, pipeline, card, example)
+    card = card.model_copy(update={"mlflow": TrainingRun.model_validate(run)})
+    save_bundle(bundle_dir, pipeline, baseline, card, grading_record)
+    tracking.log_grading(run, grading_record, bundle_dir)
+    client = MlflowClient(tracking_url)
+    client.set_registered_model_alias(
+        run["registered_model"], "champion", run["registered_version"]
+    )
+    return run, client

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ADMIN_KEY, API_KEY
+from stages import registered_champion
 
-from leadscore.model.bundle import CARD_FILE, save_bundle
-from leadscore.model.card import TrainingRun
+from leadscore.model.bundle import CARD_FILE
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -58,25 +58,16 @@ def test_a_hostile_password_is_found_nowhere(
     hostile_postgres, monkeypatch, tmp_path, start_server, tiny_models, tiny_split, tiny_params,
     tiny_grading_record,
 ):  # fmt: skip
-    from mlflow import MlflowClient
-
-    from leadscore.mlops import tracking
-
     postgres = hostile_postgres
     monkeypatch.chdir(tmp_path)
     tracking_url = postgres.create_database("mlflow_secrets")  # the password in the credentials
     assert PASSWORD in tracking_url
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_url)
-    pipeline, baseline, card = tiny_models
-    example = tiny_split.valid[list(card.spec.fields)].head(3)
-    run = tracking.log_training_run(tiny_params, pipeline, card, example)
-    card = card.model_copy(update={"mlflow": TrainingRun.model_validate(run)})
     bundle_dir = tmp_path / "models"
-    save_bundle(bundle_dir, pipeline, baseline, card, tiny_grading_record)
-    tracking.log_grading(run, tiny_grading_record, bundle_dir)
-    mlflow = MlflowClient(tracking_url)
+    run, mlflow = registered_champion(
+        tracking_url, tiny_models, tiny_split, tiny_params, tiny_grading_record, bundle_dir
+    )
     name, version = run["registered_model"], run["registered_version"]
-    mlflow.set_registered_model_alias(name, "champion", version)
 
     seen = {"card": (bundle_dir / CARD_FILE).read_text()}
     assert f"leadscore:***@127.0.0.1:{postgres.port}/mlflow_secrets" in seen["card"]

@@ -14,9 +14,9 @@ import time
 import joblib
 import pytest
 from conftest import ADMIN_KEY, API_KEY, PROJECT_ROOT
+from stages import registered_champion
 
-from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, save_bundle, seal_bundle
-from leadscore.model.card import TrainingRun
+from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, seal_bundle
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -212,23 +212,14 @@ def test_no_password_anywhere_and_no_answered_lead_lost(
     postgres, monkeypatch, tmp_path, start_server, tiny_models, tiny_split, tiny_params,
     tiny_grading_record,
 ):  # fmt: skip
-    from mlflow import MlflowClient
-
-    from leadscore.mlops import tracking
-
     password = postgres.password
     tracking_url = postgres.create_database("mlflow_trust")  # MLflow tracking on PostgreSQL
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_url)
-    pipeline, baseline, card = tiny_models
-    example = tiny_split.valid[list(card.spec.fields)].head(3)
-    run = tracking.log_training_run(tiny_params, pipeline, card, example)
-    card = card.model_copy(update={"mlflow": TrainingRun.model_validate(run)})
     bundle_dir = tmp_path / "models"
-    save_bundle(bundle_dir, pipeline, baseline, card, tiny_grading_record)
-    tracking.log_grading(run, tiny_grading_record, bundle_dir)
-    mlflow = MlflowClient(tracking_url)
+    run, mlflow = registered_champion(
+        tracking_url, tiny_models, tiny_split, tiny_params, tiny_grading_record, bundle_dir
+    )
     name, version = run["registered_model"], run["registered_version"]
-    mlflow.set_registered_model_alias(name, "champion", version)
 
     seen = {"card": (bundle_dir / CARD_FILE).read_text()}
     assert "leadscore:***@127.0.0.1" in seen["card"]  # the URI is there, its password is not

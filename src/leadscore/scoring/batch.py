@@ -50,6 +50,7 @@ from leadscore.core.csvfile import (
     spreadsheet_safe_frame,
     text_frame,
 )
+from leadscore.scoring.journal import sync_directory
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:  # the log is imported by the caller that records to it
@@ -337,14 +338,6 @@ def fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -414,7 +407,7 @@ class RunFiles:
             self.rejected.unlink(missing_ok=True)  # a stale one from an earlier run
         if scores.written:
             os.replace(scores.partial, self.output)
-        fsync_directory(self.output.parent)
+        sync_directory(self.output.parent)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def discard(self, scores: TableWriter, rejects: TableWriter) -> None:
