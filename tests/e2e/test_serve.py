@@ -8,11 +8,13 @@ import shutil
 import signal
 import sqlite3
 import time
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import ADMIN_KEY, API_KEY, MAX_BATCH
+from prometheus_client.parser import text_string_to_metric_families
 
 from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, load_bundle, seal_bundle
 from leadscore.model.train import booster_of, raw_output
@@ -221,10 +223,26 @@ def test_every_scored_lead_is_logged(served, client, bundle):
         assert row[3:] == (bundle.version, bundle.contract_version, "api")
 
 
-def test_metrics_count_leads_by_grade(client):
-    text = client.get("/metrics").text
-    assert "leadscore_leads_scored_total" in text
-    assert 'leadscore_http_requests_total{route="/v1/score",status="200"}' in text
+def scraped(client) -> dict[tuple[str, tuple], float]:
+    """The service's /metrics as (sample name, sorted labels) -> value (Prometheus' own parser)."""
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in families
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_leads_by_grade(client, leads):
+    before = scraped(client)
+    answer = client.post("/v1/score", json={"leads": leads[1]}, headers=AUTH).json()
+    after = scraped(client)
+    scored = Counter(result["grade"] for result in answer["results"])
+    for grade in "ABCD":  # each grade's counter moved by exactly the leads given that grade
+        key = ("leadscore_leads_scored_total", (("grade", grade),))
+        assert after.get(key, 0) - before.get(key, 0) == scored[grade], grade
+    requests = ("leadscore_http_requests_total", (("route", "/v1/score"), ("status", "200")))
+    assert after[requests] - before.get(requests, 0) == 1
 
 
 # --- reload ------------------------------------------------------------------------------

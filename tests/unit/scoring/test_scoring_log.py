@@ -122,3 +122,26 @@ def test_feedback_joins_outcomes_to_the_log(store):
         "lead-1": "B",
         "lead-2": "C",
     }
+
+
+def test_a_journal_replayed_twice_writes_each_entry_once_and_sets_nothing_aside(store):
+    """A crash between the table's commit and the journal's "shipped" mark replays entries the
+    table already holds: they are skipped by entry id, not written twice nor set aside."""
+    store.down()
+    log = ScoringLog(store.url, store.journal, flush_seconds=0.05, max_retry_seconds=0.2)
+    log.record(some_rows(50))
+    assert not log.flush(1.0)
+    log.close()
+    segments = {path: path.read_bytes() for path in store.journal.glob("*.jsonl")}
+    assert segments and unshipped_rows(store.journal) == 50
+    store.up()
+    for replay in range(2):  # the second replay finds every entry in the table already
+        for path, content in segments.items():
+            path.write_bytes(content)
+        log = ScoringLog(store.url, store.journal)
+        assert log.flush(20)
+        log.close()
+        assert log.stats.rejected == 0 and log.healthy, replay
+        assert sorted(table_ids(store.url)) == sorted(f"lead-{i}" for i in range(50))
+    assert not (store.journal / REJECTED_FILE).exists()
+    assert unshipped_rows(store.journal) == 0
