@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate lock clean
+.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate mutation lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -121,6 +121,9 @@ bench-model-choice: run ## Every candidate's validation and test AUC on the buil
 
 bench-rank: run ## Rank resolution: distinct scores, largest tie block, AUC of raw vs calibrated
 	$(BIN)/python bench/rank_resolution.py
+
+mutation: install ## Mutation testing of the promise modules (mutmut): kill rate per module, survivors listed
+	$(BIN)/python bench/mutation.py
 
 lock: ## Re-pin requirements.lock (and requirements-spark.lock, same pins plus the spark extra)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock

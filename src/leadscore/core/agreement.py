@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -278,3 +279,16 @@ def describe_change(change: Change) -> str:
 
 def _shown(value: Any) -> str:
     return "(none)" if value is None else canonical_json(value)
+
+
+def next_version(current: str, taken: list[str], today: datetime | None = None) -> str:
+    """`YYYY.MM-N`: the first free number of this month (after `current` and the history),
+    with the prefix of `current` if it has one (`xed-2026.11-1` -> `xed-2026.12-1`)."""
+    match = re.match(r"^(.*?)\d{4}\.\d{2}-\d+$", current)
+    prefix = match.group(1) if match else ""
+    month = prefix + (today or datetime.now(UTC)).strftime("%Y.%m")
+    used = {current, *taken}
+    number = 1
+    while f"{month}-{number}" in used:
+        number += 1
+    return f"{month}-{number}"

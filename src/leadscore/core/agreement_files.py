@@ -13,14 +13,11 @@ label is bumped, the proposal file is emptied and the version is added to the hi
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
@@ -35,6 +32,7 @@ from leadscore.core.agreement import (
     diff,
     meaning,
     meaning_hash,
+    next_version,
     sign_approval,
 )
 from leadscore.core.config import (
@@ -46,6 +44,7 @@ from leadscore.core.config import (
     read_yaml,
     with_proposal,
 )
+from leadscore.core.yaml_edit import edit_contract_file, write_yaml
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +178,7 @@ class AgreementFiles:
     def add_approval(self, approval: Approval) -> None:
         entries = _list_in(self.approvals_path, "approvals")
         entries.append(approval.model_dump())
-        _write_yaml(
+        write_yaml(
             self.approvals_path,
             "# Owners' signed approvals of the contract's meaning, oldest first (append only).\n"
             "# Written by `leadscore contract approve`; an edited record no longer verifies.\n",
@@ -199,7 +198,7 @@ class AgreementFiles:
             "contract": meaning(contract),
         }
         versions.append(entry)
-        _write_yaml(
+        write_yaml(
             self.history_path,
             "# Every agreed version of the contract, oldest first, with the changes from the\n"
             "# one before. Written by `leadscore contract approve`; read: `leadscore contract\n"
@@ -214,7 +213,7 @@ class AgreementFiles:
         body: dict[str, Any] = {"contract": changes}
         if note:
             body = {"proposal": {"note": note}, **body}
-        _write_yaml(self.proposal_path, header, body)
+        write_yaml(self.proposal_path, header, body)
 
     def close_proposal(self) -> None:
         self.proposal_path.write_text(EMPTY_PROPOSAL)
@@ -257,83 +256,6 @@ def _list_in(path: Path, key: str) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         raise AgreementError(f"{path} must hold a list under `{key}:`")
     return [dict(entry) for entry in entries]
-
-
-def _write_yaml(path: Path, header: str, body: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=4096)
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(header + text, encoding="utf-8")
-    temporary.replace(path)
-
-
-def next_version(current: str, taken: list[str], today: datetime | None = None) -> str:
-    """`YYYY.MM-N`: the first free number of this month (after `current` and the history),
-    with the prefix of `current` if it has one (`xed-2026.11-1` -> `xed-2026.12-1`)."""
-    import re
-
-    match = re.match(r"^(.*?)\d{4}\.\d{2}-\d+$", current)
-    prefix = match.group(1) if match else ""
-    month = prefix + (today or datetime.now(UTC)).strftime("%Y.%m")
-    used = {current, *taken}
-    number = 1
-    while f"{month}-{number}" in used:
-        number += 1
-    return f"{month}-{number}"
-
-
-# (mapping indent, sequence indent, sequence dash offset) of the usual YAML layouts
-LAYOUTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0))
-
-
-def _round_trip(text: str) -> Any:
-    """A round-trip YAML loader that writes `text` back byte for byte when one of the usual
-    layouts does (comments, quotes and flow mappings on one line are kept)."""
-    from ruamel.yaml import YAML
-
-    def loader(layout: tuple[int, int, int]) -> YAML:
-        yaml_ = YAML(typ="rt")
-        yaml_.preserve_quotes = True
-        yaml_.width = 4096
-        yaml_.indent(mapping=layout[0], sequence=layout[1], offset=layout[2])
-        return yaml_
-
-    for layout in LAYOUTS:
-        candidate = loader(layout)
-        out = io.StringIO()
-        candidate.dump(candidate.load(text), out)
-        if out.getvalue() == text:
-            return candidate
-    log.warning(
-        "the contract file's layout is not one leadscore can keep exactly: lines other "
-        "than the changed ones may be re-indented (check git diff)"
-    )
-    return loader(LAYOUTS[0])
-
-
-def edit_contract_file(path: Path, changes: dict[str, Any]) -> None:
-    """Write `changes` (nested keys under `contract`) into the YAML file at `path`, keeping its
-    comments, quotes and layout: a one-number change is a one-line diff."""
-    text = path.read_text(encoding="utf-8")
-    loader = _round_trip(text)
-    document = loader.load(text)
-    _set_nested(document["contract"], changes)
-    out = io.StringIO()
-    loader.dump(document, out)
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(out.getvalue(), encoding="utf-8")
-    temporary.replace(path)
-
-
-def _set_nested(target: Any, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        old = target.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            _set_nested(old, value)
-        elif isinstance(value, str) and isinstance(old, str) and type(old) is not str:
-            target[key] = type(old)(value)  # the same quotes as before
-        else:
-            target[key] = value
 
 
 # --- the owners' commands (leadscore contract ...) ----------------------------------------
