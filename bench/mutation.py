@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -84,8 +85,13 @@ def report(text: str) -> tuple[list[dict], bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-only", action="store_true", help="read the last run's results")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the last run (same source tree)"
+    )
     arguments = parser.parse_args()
     if not arguments.report_only:
+        if not arguments.resume:  # mutmut copies the tree once: start from today's code
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         run = subprocess.run([str(MUTMUT), "run"], cwd=ROOT, check=False)
         if run.returncode not in (0, 1):  # mutmut exits 1 when some mutants survive
             print(f"mutmut run failed (exit {run.returncode})", file=sys.stderr)
