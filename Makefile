@@ -42,9 +42,10 @@ repro: run
 scorecard: install ## Print the scorecard of the last run
 	@$(BIN)/leadscore scorecard
 
-lint: install ## ruff check + ruff format --check
+lint: install ## ruff check + ruff format --check + no block of 6+ lines written twice (pylint)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pylint --rcfile pyproject.toml src/leadscore serve
 
 typecheck: install ## mypy: the library; strict on leadscore.core, leadscore.scoring and the model card
 	$(BIN)/mypy

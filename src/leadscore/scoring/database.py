@@ -42,6 +42,16 @@ DATA_SQLSTATE_CLASSES = frozenset({"22", "23", "54", "P0"})
 DATA_SQLITE_CODES = ("SQLITE_CONSTRAINT", "SQLITE_MISMATCH", "SQLITE_TOOBIG", "SQLITE_RANGE")
 
 
+def row_id_column() -> sa.Column[int]:
+    """The tables' surrogate key: BIGINT, autoincrement (SQLite's INTEGER key is 64-bit)."""
+    return sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
 def is_sqlite_file(url: str) -> bool:
     return url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
 

@@ -13,7 +13,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from leadscore.scoring.database import DEFAULT_TIMEOUT_SECONDS, engine_options, is_sqlite_file
+from leadscore.scoring.database import (
+    DEFAULT_TIMEOUT_SECONDS,
+    engine_options,
+    is_sqlite_file,
+    row_id_column,
+)
 from leadscore.scoring.journal import Row
 
 DEFAULT_URL = "sqlite:///data/scoring_log.db"
@@ -23,12 +28,7 @@ metadata = sa.MetaData()
 scored_leads = sa.Table(
     TABLE,
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),  # SQLite's INTEGER key is 64-bit
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id_column(),
     sa.Column("entry_id", sa.Text, nullable=True, unique=True),
     sa.Column("lead_id", sa.Text, nullable=False, index=True),
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, 
 
 from leadscore.core import fields
 from leadscore.core.outcome import won_within_window
+from leadscore.scoring.database import row_id_column
 from leadscore.scoring.log import make_engine
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,7 @@ metadata = sa.MetaData()
 lead_events = sa.Table(
     TABLE,
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id_column(),
     sa.Column("event_id", sa.Text, nullable=False, unique=True),
     sa.Column("lead_id", sa.Text, nullable=False, index=True),
     sa.Column("kind", sa.String(16), nullable=False),
