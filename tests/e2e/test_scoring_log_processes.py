@@ -13,7 +13,7 @@ import pandas as pd
 from conftest import PROJECT_ROOT
 from scoring_log_stores import table_ids
 
-from leadscore.scoring.journal import unshipped_rows
+from leadscore.scoring.journal_files import unshipped_rows
 from leadscore.scoring.log import ensure_schema, make_engine, replay
 
 KILLED_WRITER = """

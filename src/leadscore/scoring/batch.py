@@ -50,7 +50,7 @@ from leadscore.core.csvfile import (
     spreadsheet_safe_frame,
     text_frame,
 )
-from leadscore.scoring.journal import sync_directory
+from leadscore.scoring.journal_files import sync_directory
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:  # the log is imported by the caller that records to it

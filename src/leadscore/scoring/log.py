@@ -48,18 +48,15 @@ from leadscore.scoring.database import (
     is_data_error,
     is_sqlite_file,
 )
-from leadscore.scoring.journal import (
+from leadscore.scoring.journal import JournalError, JournalWriter, Row, read_lines
+from leadscore.scoring.journal_files import (
     REJECTED_FILE,
     Adopted,
-    JournalError,
-    JournalWriter,
-    Row,
     adopt_orphans,
     append_dead_letters,
     claim_destination,
     dead_letter_rows,
     read_checkpoint,
-    read_lines,
     remove_segment,
     rework_dead_letters,
     write_checkpoint,
@@ -716,7 +713,7 @@ def replay(
     (after a fix they are taken; still refused, they stay): `scoring-log replay`.
 
     Raises `JournalDestinationError` when the journal belongs to another database."""
-    from leadscore.scoring.journal import unshipped_rows
+    from leadscore.scoring.journal_files import unshipped_rows
 
     directory = Path(journal_dir or journal_dir_for(url))
     before = unshipped_rows(directory)

@@ -343,7 +343,7 @@ def read_scoring_log(url: str) -> pd.DataFrame:
 
 def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
     """Rows journaled for the scoring log `url` but not in its table yet (spilled, unreplayed)."""
-    from leadscore.scoring.journal import unshipped_rows
+    from leadscore.scoring.journal_files import unshipped_rows
     from leadscore.scoring.log import journal_dir_for
 
     url = url if "://" in url else f"sqlite:///{url}"

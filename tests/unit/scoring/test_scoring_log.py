@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from scoring_log_stores import some_rows, table_ids
 
-from leadscore.scoring.journal import REJECTED_FILE, unshipped_rows
+from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
 from leadscore.scoring.log import ScoringLog, ensure_schema
 from leadscore.views.feedback import join_scoring_log, read_scoring_log
 

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from scoring_log_stores import some_rows, table_ids
 
-from leadscore.scoring import journal as journals
-from leadscore.scoring.journal import REJECTED_FILE, unshipped_rows
+from leadscore.scoring import journal_files as journals
+from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
 from leadscore.scoring.log import ScoringLog, ensure_schema, make_engine, replay
 
 FAST = {"flush_seconds": 0.05, "max_retry_seconds": 0.2, "timeout_seconds": 0.5}
