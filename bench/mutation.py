@@ -30,7 +30,9 @@ LINE = re.compile(r"^\s*(?P<name>[\w.]+)__mutmut_(?P<number>\d+): (?P<status>.+?
 
 def module_of(function: str) -> str:
     """`leadscore.core.outcome.x_window_end` or `...xǁClassǁmethod` -> `leadscore.core.outcome`."""
-    return function.split(".xǁ")[0].rsplit(".", 1)[0]
+    if ".xǁ" in function:
+        return function.split(".xǁ")[0]
+    return function.rsplit(".", 1)[0]
 
 
 def read_results(text: str) -> dict[str, Counter[str]]:
