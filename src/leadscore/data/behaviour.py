@@ -254,3 +254,38 @@ def record(spec: BehaviourParams, moment: ScoringMoment | None, counted_before: 
 def spec_of(record_: Mapping) -> BehaviourParams:
     """The definition a card carries, back as parameters."""
     return BehaviourParams(**record_["definition"])
+
+
+BUILT_BEFORE_REASON = (
+    "built from activity events strictly before the moment of scoring ({moment}): cannot leak"
+)
+
+
+def table_kinds(report: Mapping) -> dict[str, str]:
+    """The behaviour columns a prepared lead table holds (from the read report's `behaviour`
+    record), by kind, with `scored_at` as a date: {} without events."""
+    record_ = report.get("behaviour")
+    if not record_:
+        return {}
+    return {**record_["fields"], SCORED_AT: "date"}
+
+
+def built_before_moment(report: Mapping) -> dict[str, str]:
+    """The behaviour fields the leakage review keeps by construction, with the reason: none
+    when they were counted after the moment of scoring (`count_after_decision`)."""
+    record_ = report.get("behaviour")
+    if not record_ or not record_.get("counted_before_moment"):
+        return {}
+    moment = record_["scoring_moment"]
+    words = (
+        moment["at"].replace("_", " ")
+        + (f" {moment['days']}" if moment.get("days") else "")
+        + (f" {moment['column']}" if moment.get("column") else "")
+    )
+    reason = BUILT_BEFORE_REASON.format(moment=words)
+    return {name: reason for name in record_["fields"]}
+
+
+def snapshot_day(snapshot_ids: pd.Series) -> pd.Series:
+    """The days after the moment of scoring a snapshot id was taken at."""
+    return snapshot_ids.astype(str).str.rsplit(SNAPSHOT_SEPARATOR, n=1).str[1].astype(int)
