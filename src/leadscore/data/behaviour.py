@@ -241,9 +241,16 @@ def features_as_of(
     )
 
 
-def record(spec: BehaviourParams, moment: ScoringMoment | None, counted_before: bool) -> dict:
-    """What the model card and the leakage review are told about the behaviour features."""
+def record(
+    spec: BehaviourParams,
+    moment: ScoringMoment | None,
+    counted_before: bool,
+    created_column: str = fields.CREATED_AT,
+) -> dict:
+    """What the model card and the leakage review are told about the behaviour features
+    (`created_column`: the raw leads' creation date, as scoring receives them)."""
     return {
+        "created_column": created_column,
         "definition": spec.model_dump(mode="json", exclude={"count_after_decision"}),
         "scoring_moment": moment.model_dump(mode="json") if moment else {"at": "creation"},
         "fields": feature_kinds(spec),

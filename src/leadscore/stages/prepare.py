@@ -141,8 +141,12 @@ def with_behaviour(raw: RawData, params: Params, events: pd.DataFrame) -> RawDat
     """The raw data with its events, and the record of the behaviour features in the read
     report (for the leakage review) and in the input normalisation (for the model card)."""
     spec = params.data.behaviour
+    created = params.data.created_column if params.data.source == "files" else None
     record = behaviour.record(
-        spec, params.contract.scoring_moment, counted_before=not spec.count_after_decision
+        spec,
+        params.contract.scoring_moment,
+        counted_before=not spec.count_after_decision,
+        created_column=created or fields.CREATED_AT,
     )
     if spec.count_after_decision:
         log.warning(
