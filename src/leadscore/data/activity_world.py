@@ -8,9 +8,11 @@ opens and clicks) and `intent` (downloads, pricing page, webinars, demo requests
 before creation at a low pace (`PRE_DAYS` days of anonymous visits) and after it at a pace that
 fades as exp(-t / `FADE_DAYS`), until the export; the type within each group is drawn from fixed
 shares. The lead converts at the first event of a process with rate (c_web * web + c_intent *
-intent) * exp(-t / `FADE_DAYS`).
+intent) * exp(-t / `FADE_DAYS`). A won customer is onboarded: web pages and emails at
+`ONBOARDING_RATE` a day for `ONBOARDING_DAYS` after the win, the footprint of the outcome that a
+pipeline counting events after the moment of scoring would learn from.
 
-Because events and conversion depend on the rates only, the chance that a lead not yet won at
+Because the events before the win and the win depend on the rates only, the chance that a lead not yet won at
 `s` days after creation is won within the next W days, given the events before `s`, is
 exact (Gamma-Poisson): with n_j events of group j before s, exposure X_j(s) = PRE_RATE *
 PRE_DAYS + L(s) and L(s) = FADE_DAYS (1 - exp(-s / FADE_DAYS)),
@@ -33,11 +35,13 @@ from leadscore.data.behaviour import EVENT_AT, EVENT_LEAD, EVENT_TYPE, EVENT_VAL
 
 FADE_DAYS = 40.0  # interest fades with this time constant after creation
 PRE_DAYS = 30.0  # anonymous activity recorded before the lead came in ...
-PRE_RATE = 0.3  # ... at this share of the lead's pace
+PRE_RATE = 0.5  # ... at this share of the lead's pace
 GROUPS = {  # shape k, base scale, conversion weight c, how strongly fit scales the pace
-    "web": (1.5, 0.12, 0.008, 0.5),
-    "intent": (0.6, 0.05, 0.16, 0.9),
+    "web": (1.5, 0.12, 0.008, 0.3),
+    "intent": (0.6, 0.05, 0.16, 0.5),
 }
+ONBOARDING_RATE = 0.4  # a won customer's events a day while it is onboarded ...
+ONBOARDING_DAYS = 60.0  # ... for this long after the win (web pages and emails)
 TYPE_SHARES = {
     "web": {"web_page": 0.6, "email_open": 0.3, "email_click": 0.1},
     "intent": {
@@ -102,6 +106,14 @@ def simulate(
         kind = np.array(names, dtype=object)[rng.choice(len(names), len(lead), p=shares)]
         minutes = np.where(kind == "web_page", np.round(rng.gamma(2.0, 1.5, len(lead)), 1), np.nan)
         parts.append(pd.DataFrame({"lead": lead, "days": days, "kind": kind, "value": minutes}))
+    total = sum(weight[g] * rate[g] for g in GROUPS)
+    needed = rng.exponential(1.0, n) / np.maximum(total, 1e-12)  # accumulated interest to win
+    wins = needed < FADE_DAYS
+    share = np.where(wins, needed, 0.0) / FADE_DAYS
+    days_to_win = -FADE_DAYS * np.log1p(-share)
+    won = pd.DatetimeIndex(created) + pd.to_timedelta(days_to_win, unit="D")
+    won = won.round("s").where(wins & (won <= export))
+    parts.append(_onboarding(rng, np.where(won.isna(), np.nan, days_to_win), horizon))
     drawn = pd.concat(parts, ignore_index=True).sort_values(["lead", "days"], kind="stable")
     at = pd.DatetimeIndex(created[drawn["lead"].to_numpy()]) + pd.to_timedelta(
         drawn["days"].to_numpy(), unit="D"
@@ -114,14 +126,20 @@ def simulate(
             EVENT_VALUE: drawn["value"].to_numpy(),
         }
     )
-    total = sum(weight[g] * rate[g] for g in GROUPS)
-    needed = rng.exponential(1.0, n) / np.maximum(total, 1e-12)  # accumulated interest to win
-    wins = needed < FADE_DAYS
-    share = np.where(wins, needed, 0.0) / FADE_DAYS
-    days_to_win = -FADE_DAYS * np.log1p(-share)
-    won = pd.DatetimeIndex(created) + pd.to_timedelta(days_to_win, unit="D")
-    won = won.round("s").where(wins & (won <= export))
     return ActivityWorld(shape, scale, weight, events, won.to_numpy())
+
+
+def _onboarding(rng: np.random.Generator, won_days: np.ndarray, horizon: np.ndarray):
+    """A won customer's activity after the win (`won_days` after creation; NaN: not won before
+    the export), up to the export: never before the win."""
+    span = np.where(np.isnan(won_days), 0.0, np.minimum(horizon - won_days, ONBOARDING_DAYS))
+    counts = rng.poisson(ONBOARDING_RATE * np.maximum(span, 0.0))
+    lead = np.repeat(np.arange(len(won_days)), counts)
+    days = won_days[lead] + rng.random(len(lead)) * span[lead]
+    names = list(TYPE_SHARES["web"])
+    shares = np.array(list(TYPE_SHARES["web"].values()))
+    kind = np.array(names, dtype=object)[rng.choice(len(names), len(lead), p=shares)]
+    return pd.DataFrame({"lead": lead, "days": days, "kind": kind, "value": np.nan})
 
 
 def group_of(event_types: pd.Series) -> pd.Series:

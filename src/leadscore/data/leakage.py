@@ -412,7 +412,7 @@ def verdict_row(
 
     `built_before`: the field was built from activity events strictly before the moment of
     scoring (leadscore.data.behaviour), so it cannot leak: kept with that reason, no sign-off
-    (unless configuration excludes it)."""
+    (unless configuration excludes it, or it is constant)."""
     excluded = exclusion_reasons(name, evidence, leakage.max_single_field_auc, unique_ids)
     if configured:
         excluded.insert(0, configured)
@@ -422,7 +422,7 @@ def verdict_row(
         leakage.max_single_field_auc,
         leakage.review_recent_auc_lower_bound,
     )
-    if built_before and not configured:
+    if built_before and not configured and evidence["distinct_values"] > 1:
         return {
             **evidence,
             "built_before_moment": True,

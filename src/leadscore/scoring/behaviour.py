@@ -4,6 +4,7 @@ from an events table, by the same definition training used."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ class BehaviourInputError(ValueError):
     """Events were given for a model that reads none, or the leads lack what they need."""
 
 
-def definition(scorer: Any) -> dict:
+def definition(scorer: Any) -> dict[str, Any]:
     """The behaviour record of the scorer's model (its card's input normalisation)."""
-    record = scorer.inputs.behaviour
+    record: dict[str, Any] | None = scorer.inputs.behaviour
     if not record:
         raise BehaviourInputError(
             "this model reads no activity events (it was trained without data.events or "
@@ -62,7 +63,9 @@ def with_behaviour(
     return frame.drop(columns=[c for c in features.columns if c in frame]).join(features)
 
 
-def chunk_preparer(scorer: Any, events_path: Path, as_of: pd.Timestamp | None):
+def chunk_preparer(
+    scorer: Any, events_path: Path, as_of: pd.Timestamp | None
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """What batch scoring applies to each chunk of raw leads (`score_file(prepare=...)`)."""
     definition(scorer)
     moment = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
