@@ -12,10 +12,10 @@ intent) * exp(-t / `FADE_DAYS`). A won customer is onboarded: web pages and emai
 `ONBOARDING_RATE` a day for `ONBOARDING_DAYS` after the win, the footprint of the outcome that a
 pipeline counting events after the moment of scoring would learn from.
 
-Because the events before the win and the win depend on the rates only, the chance that a lead not yet won at
-`s` days after creation is won within the next W days, given the events before `s`, is
-exact (Gamma-Poisson): with n_j events of group j before s, exposure X_j(s) = PRE_RATE *
-PRE_DAYS + L(s) and L(s) = FADE_DAYS (1 - exp(-s / FADE_DAYS)),
+Because the events before the win and the win depend on the rates only, the chance that a
+lead not yet won at `s` days after creation is won within the next W days, given the events
+before `s`, is exact (Gamma-Poisson): with n_j events of group j before s, exposure
+X_j(s) = PRE_RATE * PRE_DAYS + L(s) and L(s) = FADE_DAYS (1 - exp(-s / FADE_DAYS)),
 
     P = 1 - prod_j (R_j / (R_j + c_j (L(s + W) - L(s)))) ** (k_j + n_j),
     R_j = 1 / scale_j + X_j(s) + c_j L(s).
