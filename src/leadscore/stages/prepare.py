@@ -56,16 +56,15 @@ def main(params_path: Path = Path("params.yaml"), out_dir: Path = Path("data/raw
     else:
         raw = from_generator(params)
     write_raw(raw, out_dir)
-    behaviour_note = ""
+    if params.data.source == "generator":
+        log.info(
+            "prepare: generated %d %s, %.1f%% converted",
+            len(raw.leads),
+            "lead snapshots" if raw.events is not None else "leads",
+            100 * raw.leads[fields.CONVERTED].mean(),
+        )
     if raw.events is not None:
-        behaviour_note = f"; {len(raw.events):,} activity events, one row per lead and snapshot"
-    log.info(
-        "prepare: %s: %d rows, %.1f%% converted%s",
-        params.data.source,
-        len(raw.leads),
-        100 * raw.leads[fields.CONVERTED].astype("boolean").mean(),
-        behaviour_note,
-    )
+        log.info("prepare: %d activity events, one row per lead and snapshot", len(raw.events))
     return raw
 
 
