@@ -180,20 +180,27 @@ class EventStore:
         log.info("activity events: %d received, %d new", done.received, done.stored)
         return done
 
-    def events_of(self, lead_ids: Iterable[str]) -> pd.DataFrame:
-        """The stored events of these leads, in the normal form of leadscore.data.behaviour."""
+    def events_of(
+        self, lead_ids: Iterable[str], sent: Iterable[ActivityEvent] = ()
+    ) -> pd.DataFrame:
+        """The stored events of these leads, with `sent` ones (e.g. in a score request) not
+        stored yet (an event id counts once), in the normal form of leadscore.data.behaviour:
+        what a lead's behaviour as of now is computed from."""
         self._ensure_schema()
         column = lead_activity.c
-        rows: list[tuple[Any, ...]] = []
+        found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as connection:
             for part in chunks(sorted(set(lead_ids))):
-                query = sa.select(
-                    column.lead_id, column.occurred_at, column.event_type, column.event_value
-                ).where(column.lead_id.in_(part))
-                rows.extend(connection.execute(query).tuples())
+                query = sa.select(lead_activity).where(column.lead_id.in_(part))
+                found.update({r["event_id"]: dict(r) for r in connection.execute(query).mappings()})
+        for event in sent:
+            found.setdefault(event.event_id, event.row())
+        rows = [
+            (r["lead_id"], r["occurred_at"], r["event_type"], r["event_value"])
+            for r in found.values()
+        ]
         frame = pd.DataFrame(rows, columns=list(behaviour.EVENT_COLUMNS))
-        if frame.empty:
-            frame[behaviour.EVENT_AT] = pd.to_datetime(frame[behaviour.EVENT_AT])
+        frame[behaviour.EVENT_AT] = pd.to_datetime(frame[behaviour.EVENT_AT])
         return behaviour.normalise_events(frame)
 
     def close(self) -> None:
