@@ -213,9 +213,9 @@ class Contract(Section):
 
     @model_serializer(mode="wrap")
     def _without_unset_moment(self, handler: Any) -> Any:
-        dumped = handler(self)
-        if isinstance(dumped, dict) and self.scoring_moment is None:
-            dumped.pop("scoring_moment", None)
+        dumped = handler(self)  # (read from the dump: no attribute read to declare to DVC)
+        if isinstance(dumped, dict) and dumped.get("scoring_moment", False) is None:
+            dumped.pop("scoring_moment")
         return dumped
 
     @model_validator(mode="before")
