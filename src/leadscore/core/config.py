@@ -22,7 +22,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -209,14 +208,7 @@ class Contract(Section):
     follow_up: FollowUpContract = FollowUpContract()
     # When a lead is scored (null: at creation). Left out of the contract's meaning while
     # unset, so contracts agreed before it existed keep their approvals.
-    scoring_moment: ScoringMoment | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_unset_moment(self, handler: Any) -> Any:
-        dumped = handler(self)  # (read from the dump: no attribute read to declare to DVC)
-        if isinstance(dumped, dict) and dumped.get("scoring_moment", False) is None:
-            dumped.pop("scoring_moment")
-        return dumped
+    scoring_moment: ScoringMoment | None = Field(None, exclude_if=lambda moment: moment is None)
 
     @model_validator(mode="before")
     @classmethod
