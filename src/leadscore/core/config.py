@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -383,9 +384,10 @@ class BehaviourParams(Section):
 
     @field_validator("windows_days", "snapshot_days")
     @classmethod
-    def _distinct_days(cls, days: tuple[int, ...]) -> tuple[int, ...]:
-        if any(day < 0 for day in days) or len(set(days)) != len(days):
-            raise ValueError(f"days must be distinct and not negative (got {list(days)})")
+    def _distinct_days(cls, days: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        least = 1 if info.field_name == "windows_days" else 0
+        if any(day < least for day in days) or len(set(days)) != len(days):
+            raise ValueError(f"days must be distinct and at least {least} (got {list(days)})")
         return tuple(sorted(days))
 
 

@@ -198,3 +198,18 @@ def test_the_wrong_flag_counts_events_after_the_decision_point():
     leaky = behaviour.snapshots(leads, events, wrong, None, 30, T0 + pd.Timedelta(days=500))
     assert honest["demo_request_events"].sum() == 0
     assert (leaky["demo_request_events"] == 1).all()
+
+
+def test_the_definition_and_the_moment_are_checked_where_they_are_declared():
+    from leadscore.core.config import ParamsError, parse_params
+
+    with pytest.raises(ValueError, match="at least 1"):
+        BehaviourParams(windows_days=(0, 7))
+    with pytest.raises(ValueError, match="distinct"):
+        BehaviourParams(snapshot_days=(7, 7))
+    with pytest.raises(ValueError, match="column"):
+        ScoringMoment(at="stage_date")
+    with pytest.raises(ValueError, match="days is for"):
+        ScoringMoment(at="creation", days=3)
+    with pytest.raises(ParamsError, match="data.events.lead_column"):
+        parse_params({"contract": None, "data": {"events": {"files": [{"path": "a.csv"}]}}})
