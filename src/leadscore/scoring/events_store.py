@@ -21,13 +21,13 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from leadscore.core.errors import LeadscoreError
 from leadscore.data import behaviour
 from leadscore.scoring.log import make_engine, short_error
 from leadscore.scoring.outcome_store import TRANSIENT, chunks
-from leadscore.scoring.outcomes import naive_utc, utc_now
+from leadscore.scoring.outcomes import naive_utc, plausible, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,22 @@ class ActivityEvent(BaseModel):
         value = value.strip()
         if not value or "\x00" in value:
             raise ValueError("must hold text (no NUL byte)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (a lone surrogate)") from None
         return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_utc(cls, moment: datetime, info: ValidationInfo) -> datetime:
+        """As outcome events: naive UTC, from 1990 to now (plus the clock skew)."""
+        try:
+            utc = naive_utc(moment)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC") from None
+        assert utc is not None
+        return plausible(utc, info.context)
 
     def row(self) -> dict[str, Any]:
         """The stored payload: the type as behaviour reads it (stripped, lower-case)."""

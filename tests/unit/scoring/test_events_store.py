@@ -61,3 +61,21 @@ def test_sent_events_join_the_stored_ones_each_id_once(store):
     assert features.loc[0, "demo_request_events"] == 1
     assert features.loc[0, "pricing_page_events_7d"] == 1
     assert features.loc[0, "latest_event_type"] == "pricing_page"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"occurred_at": "0001-01-01T00:00:00+00:44"}, "out of range"),
+        ({"occurred_at": "1985-06-01T10:00"}, "before 1990"),
+        ({"occurred_at": "2999-06-01T10:00"}, "in the future"),
+        ({"lead_id": "L\ud800"}, "unicode"),
+        ({"event_type": " \x00 "}, "NUL"),
+    ],
+)
+def test_an_event_no_crm_can_send_is_refused_naming_its_field(change, message):
+    from pydantic import ValidationError
+
+    sent = {"event_id": "a", "lead_id": "L-1", "occurred_at": "2026-06-01T10:00"}
+    with pytest.raises(ValidationError, match=message):
+        ActivityEvent.model_validate({**sent, "event_type": "web_page", **change})
