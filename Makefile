@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate mutation lock clean
+.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate example-activity mutation lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,10 @@ example-real-estate: install ## The whole pipeline on the five-table real-estate
 	@test -f $(REAL_ESTATE)/Leads.csv || { echo "The real-estate export is not at $(REAL_ESTATE)"; exit 1; }
 	cd examples/real-estate && $(CURDIR)/$(BIN)/dvc repro
 	@$(BIN)/leadscore scorecard --reports examples/real-estate/reports
+
+example-activity: install ## The built-in CRM with its activity log: behaviour snapshots, AUC per snapshot day
+	cd examples/activity && $(CURDIR)/$(BIN)/dvc repro
+	@$(BIN)/leadscore scorecard --reports examples/activity/reports
 
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py

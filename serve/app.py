@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
+from leadscore.scoring.events_store import EventStore
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcome_store import OutcomeStore
@@ -22,7 +23,7 @@ from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodyDeadline, BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
-from leadscore_serve.routers import admin, ops, outcomes
+from leadscore_serve.routers import admin, events, ops, outcomes
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import (
     NotReady,
@@ -83,6 +84,7 @@ async def lifespan(app: FastAPI):
     state.metrics.watch_scoring_log(lambda: state.scoring_log)
     # CRM events, beside the scores (no connection yet: a database down does not stop the start)
     state.outcomes = OutcomeStore(settings.database_url, settings.outcome_timeout_seconds)
+    state.events = EventStore(settings.database_url, settings.outcome_timeout_seconds)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGHUP, _on_sighup, app)
@@ -96,6 +98,7 @@ async def lifespan(app: FastAPI):
         if state.scoring_log is not None:
             state.scoring_log.close()
         state.outcomes.close()
+        state.events.close()
 
 
 def with_component_schemas(
@@ -176,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_secrets(url_secrets(os.environ.get("MLFLOW_TRACKING_URI", "")))
     app.include_router(scoring_router(request_model))
     app.include_router(outcomes.router)
+    app.include_router(events.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))

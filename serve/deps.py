@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from leadscore.scoring.events_store import EventStore
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcome_store import OutcomeStore
 from leadscore_serve.metrics import ServiceMetrics
@@ -47,6 +48,10 @@ async def get_outcomes(request: Request) -> OutcomeStore:
     return request.app.state.outcomes
 
 
+async def get_events(request: Request) -> EventStore:
+    return request.app.state.events
+
+
 async def get_outcome_keys(request: Request) -> tuple[bytes, ...]:
     return request.app.state.outcome_keys
 
@@ -58,4 +63,5 @@ ScoringLogDep = Annotated[ScoringLog | None, Depends(get_scoring_log)]
 ApiKeysDep = Annotated[tuple[bytes, ...], Depends(get_api_keys)]
 AdminKeyDep = Annotated[bytes, Depends(get_admin_key)]
 OutcomesDep = Annotated[OutcomeStore, Depends(get_outcomes)]
+EventsDep = Annotated[EventStore, Depends(get_events)]
 OutcomeKeysDep = Annotated[tuple[bytes, ...], Depends(get_outcome_keys)]

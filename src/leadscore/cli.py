@@ -618,8 +618,19 @@ def score(
     encoding: Annotated[
         str | None, typer.Option(help="CSV encoding (default: detected, as training does).")
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="Activity events (lead_id, event_at, event_type[, event_value])."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Moment of scoring for --events (default: now)."),
+    ] = None,
 ) -> None:
     """Score a file of leads in chunks, with the same scorer as the API; bad rows set aside.
+
+    With `--events`, a model trained on activity events gets each lead's behaviour features
+    as of now (or `--as-of`), from its events strictly before then (docs/behaviour.md).
 
     A CSV file is read as training reads an export (delimiter, encoding and byte-order mark
     detected). Every row read is scored or rejected with its line and reason; the run fails
@@ -639,6 +650,16 @@ def score(
         scorer = load_served_model(model).scorer
     except ModelLoadError as error:
         _fail(error)
+    prepare = None
+    if events is not None:
+        from leadscore.scoring.behaviour import BehaviourInputError, chunk_preparer
+
+        try:
+            import pandas as pd
+
+            prepare = chunk_preparer(scorer, events, pd.Timestamp(as_of) if as_of else None)
+        except (BehaviourInputError, ValueError) as error:
+            _fail(error)
     scoring_log = ScoringLog(database_url or DEFAULT_URL) if log_scores else None
     try:
         with tqdm(unit=" leads", desc="scoring", unit_scale=True) as progress:
@@ -653,6 +674,7 @@ def score(
                 progress=progress.update,
                 sep=sep,
                 encoding=encoding,
+                prepare=prepare,
             )
     except BatchInputError as error:
         _fail(error)

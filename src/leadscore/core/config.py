@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,6 +39,9 @@ class GenerateParams(Section):
     months: int = Field(24, ge=2)
     export_date: str = "2026-10-31"
     seed: int = 42
+    # Also emit an activity log (data/raw/events.parquet) whose events drive conversion, and
+    # train on snapshots of each lead's behaviour (data.behaviour); off for the built-in project.
+    events: bool = False
 
 
 class Owners(Section):
@@ -167,6 +171,25 @@ class FollowUpContract(Section):
     promises: dict[Literal["A", "B", "C", "D"], tuple[FollowUpPromise, ...]] = {}
 
 
+class ScoringMoment(Section):
+    """The moment a lead is scored (the decision point): behaviour features count only the
+    activity events strictly before it, so they cannot leak. `creation`; `creation_plus_days`
+    (creation + `days`); or `stage_date`: the date in `column` (such as the MQL date; a lead
+    without one is not scored)."""
+
+    at: Literal["creation", "creation_plus_days", "stage_date"] = "creation"
+    days: int = Field(0, ge=0, le=730)
+    column: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoringMoment:
+        if (self.at == "stage_date") != (self.column is not None):
+            raise ValueError("column (the stage date) is given exactly when at is stage_date")
+        if self.days and self.at != "creation_plus_days":
+            raise ValueError("days is for at: creation_plus_days")
+        return self
+
+
 class Contract(Section):
     """The A-lead contract agreed by sales and marketing (see DESIGN.md)."""
 
@@ -184,6 +207,9 @@ class Contract(Section):
     publish_gate: PublishGate = PublishGate()
     profiles: Profiles
     follow_up: FollowUpContract = FollowUpContract()
+    # When a lead is scored (null: at creation). Left out of the contract's meaning while
+    # unset, so contracts agreed before it existed keep their approvals.
+    scoring_moment: ScoringMoment | None = Field(None, exclude_if=lambda moment: moment is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -319,6 +345,52 @@ class LeakageParams(Section):
         return self
 
 
+class EventsSource(Section):
+    """An activity table (emails opened, pages visited, demos requested, ...): one row per
+    event, read by the same CSV rule and input normalisation as the leads.
+
+    Each file's `path`, `sep`, `encoding`, `date_format` and `dayfirst` are read as for a lead
+    table; `lead_column` holds the lead key (the leads' id column), `time_column` the event's
+    date and time, `type_column` its type, `value_column` an optional amount (minutes, score)."""
+
+    files: tuple[SourceFile, ...] = Field(min_length=1)
+    lead_column: str = Field(min_length=1)
+    time_column: str = Field(min_length=1)
+    type_column: str = Field(min_length=1)
+    value_column: str | None = Field(None, min_length=1)
+
+
+class BehaviourParams(Section):
+    """Behaviour features, one definition for training and scoring (leadscore.data.behaviour),
+    computed from the events strictly before the moment of scoring (contract.scoring_moment)."""
+
+    # event types counted on their own (any other type is counted as `other`)
+    types: tuple[str, ...] = (
+        "web_page",
+        "email_open",
+        "email_click",
+        "content_download",
+        "pricing_page",
+        "webinar",
+        "demo_request",
+    )
+    windows_days: tuple[int, ...] = Field((7, 30), min_length=1)  # counts per type in these
+    half_life_days: float = Field(14.0, gt=0)  # the engagement score halves in this many days
+    # training snapshots: each lead scored at the moment of scoring + each of these days
+    snapshot_days: tuple[int, ...] = Field((0, 7, 30), min_length=1)
+    # WRONG ON PURPOSE, for the leakage demonstration only: count the events up to the export
+    # date, after the moment of scoring too. The leakage review flags what it builds.
+    count_after_decision: bool = False
+
+    @field_validator("windows_days", "snapshot_days")
+    @classmethod
+    def _distinct_days(cls, days: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        least = 1 if info.field_name == "windows_days" else 0
+        if any(day < least for day in days) or len(set(days)) != len(days):
+            raise ValueError(f"days must be distinct and at least {least} (got {list(days)})")
+        return tuple(sorted(days))
+
+
 class DataParams(Section):
     """Where the leads come from and which column plays which role (see README)."""
 
@@ -351,6 +423,9 @@ class DataParams(Section):
     first_contact_column: str | None = None  # date and time of the first sales contact
     touches_column: str | None = None  # number of sales touches (calls, emails, meetings)
     owner_column: str | None = None  # the sales rep who owns the lead
+    # An activity table of the export (null: none); see EventsSource and data.behaviour.
+    events: EventsSource | None = None
+    behaviour: BehaviourParams = BehaviourParams()
 
     @model_validator(mode="after")
     def _consistent(self) -> DataParams:

@@ -65,6 +65,9 @@ class InputNormalisation:
     units: dict[str, str] = field(default_factory=dict)  # column -> money | percent | number
     number_format: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NUMBER_FORMAT))
     headers: dict[str, Any] = field(default_factory=dict)  # renamed duplicated header names
+    # behaviour features from activity events: their definition and moment of scoring
+    # (leadscore.data.behaviour.record); None: the model reads no events
+    behaviour: dict[str, Any] | None = None
 
     @property
     def made_id(self) -> bool:
@@ -89,6 +92,7 @@ class InputNormalisation:
             "units": dict(self.units),
             "number_format": dict(self.number_format),
             "headers": dict(self.headers),
+            **({"behaviour": self.behaviour} if self.behaviour else {}),
             "rules": [
                 "duplicated header names renamed: Name, Name (2), Name (3), ... in file order",
                 "lead id from the id column (or made from the fields known at creation)",
@@ -115,6 +119,7 @@ class InputNormalisation:
             units=dict(record.get("units") or {}),
             number_format=dict(record.get("number_format") or DEFAULT_NUMBER_FORMAT),
             headers=dict(record.get("headers") or {}),
+            behaviour=record.get("behaviour"),
         )
 
     def restricted_to(self, used: Sequence[str]) -> InputNormalisation:
@@ -133,4 +138,5 @@ class InputNormalisation:
             {name: kind for name, kind in self.units.items() if name in wanted},
             self.number_format,
             self.headers,
+            self.behaviour,
         )

@@ -20,16 +20,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from leadscore.core import fields
+from leadscore.core import fields, outcome
 from leadscore.core.business_hours import add_business_hours
-from leadscore.core.io import write_csv, write_json, write_parquet
-from leadscore.data.inputs import INPUTS_FILE, InputNormalisation, inputs_record
+from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.data import activity_world, behaviour
+from leadscore.data.activity_world import ActivityWorld
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,11 @@ class GeneratedCRM:
     leads: pd.DataFrame
     truth: pd.DataFrame
     channel_costs: pd.DataFrame
+    activity: ActivityWorld | None = None  # `events=True`: the activity log and its world
+
+    @property
+    def events(self) -> pd.DataFrame | None:
+        return None if self.activity is None else self.activity.events
 
 
 def _pick(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray:
@@ -409,9 +414,14 @@ def _expected_probability(logit: np.ndarray, plans: list[tuple]) -> np.ndarray:
 
 
 def _follow_up(
-    rng: np.random.Generator, frame: pd.DataFrame, export: pd.Timestamp, logit: np.ndarray
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    export: pd.Timestamp,
+    logit: np.ndarray,
+    business_hours: tuple[int, int],
 ) -> FollowUp:
-    """Who worked each lead, how many business hours after creation, and its effect."""
+    """Who worked each lead, how many business hours after creation (`business_hours`: the
+    contract's working day, start and end hour), and its effect."""
     n = len(frame)
     created = frame[fields.CREATED_AT].to_numpy()
     load, priority = _month_load(created), _priority(frame)
@@ -421,7 +431,7 @@ def _follow_up(
     never = np.choose(rep, [plan[0] for plan in plans])
     log_hours = np.choose(rep, [plan[1] for plan in plans])
     hours = np.round(np.exp(log_hours + RESPONSE_SPREAD * rng.normal(0, 1, n)), 2)
-    contact = add_business_hours(pd.Series(created), hours).to_numpy()
+    contact = add_business_hours(pd.Series(created), hours, *business_hours).to_numpy()
     worked = (rng.random(n) >= never) & (contact <= export)
     edges = np.array([upper for upper, _ in FOLLOW_UP_EFFECT])
     effects = np.array([effect for _, effect in FOLLOW_UP_EFFECT])
@@ -444,9 +454,20 @@ def _touches(
 
 
 def generate_crm(
-    n_leads: int, months: int, export_date: str | date, window_days: int, seed: int
+    n_leads: int,
+    months: int,
+    export_date: str | date,
+    window_days: int,
+    seed: int,
+    business_hours: tuple[int, int] = (9, 18),
+    events: bool = False,
 ) -> GeneratedCRM:
-    """Generate `n_leads` B2B leads over `months` months ending at `export_date`."""
+    """Generate `n_leads` B2B leads over `months` months ending at `export_date`.
+
+    `business_hours`: the contract's working day (start, end hour) sales' follow-up runs in.
+    `events`: also an activity log (leadscore.data.activity_world) that drives conversion: the
+    leads' outcome then follows the log's world, and the truth is per snapshot
+    (`generated_snapshots`)."""
     rng = np.random.default_rng(seed)
     export = pd.Timestamp(export_date)
     n = n_leads
@@ -483,9 +504,11 @@ def generate_crm(
     )
     logit = true_logit(frame) + FOLLOW_UP_SHIFT
     sales = np.random.default_rng([seed, 17])  # its own stream: the lead fields stay as they were
-    follow_up = _follow_up(sales, frame, export, logit)
+    follow_up = _follow_up(sales, frame, export, logit, business_hours)
     probability = expit(logit + follow_up.effect)  # what actually happened to this lead
-    contact = add_business_hours(frame[fields.CREATED_AT], np.nan_to_num(follow_up.hours))
+    contact = add_business_hours(
+        frame[fields.CREATED_AT], np.nan_to_num(follow_up.hours), *business_hours
+    )
     earliest = (contact.dt.normalize() - frame[fields.CREATED_AT]).dt.days.to_numpy() + 1
     converted, won_at, deal_value = _outcomes(
         rng,
@@ -496,6 +519,17 @@ def generate_crm(
         window_days,
         np.where(follow_up.worked, earliest, 0),
     )
+    activity = None
+    if events:  # the log's world decides the outcome; the lead fields stay as they were
+        activity = activity_world.simulate(
+            np.random.default_rng([seed, 30]), frame[fields.LEAD_ID].to_numpy(), created,
+            logit, export,
+        )  # fmt: skip
+        won_at = activity.won_at
+        converted = outcome.won_within_window(
+            frame[fields.CREATED_AT], pd.Series(won_at), window_days
+        ).to_numpy()
+        deal_value = np.where(np.isnat(won_at), np.nan, np.nan_to_num(deal_value, nan=8000.0))
     frame[fields.CONVERTED] = converted
     frame[fields.WON_AT] = won_at
     frame[fields.DEAL_VALUE] = deal_value
@@ -513,48 +547,39 @@ def generate_crm(
             "cost_per_lead": [COST_PER_LEAD[c] for c in fields.CHANNELS],
         }
     )
-    return GeneratedCRM(leads=leads, truth=truth, channel_costs=costs)
+    return GeneratedCRM(leads=leads, truth=truth, channel_costs=costs, activity=activity)
 
 
-def write_crm(crm: GeneratedCRM, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_parquet(crm.leads, out_dir / "leads.parquet", index=False)
-    write_parquet(crm.truth, out_dir / "truth.parquet", index=False)
-    write_csv(crm.channel_costs, out_dir / "channel_costs.csv", index=False)
-    write_json(out_dir / EXPORT_REPORT, GENERATOR_REPORT)
-    write_json(out_dir / INPUTS_FILE, inputs_record(InputNormalisation(), {}))
-
-
-def import_export(params_path: Path, out_dir: Path) -> pd.DataFrame:
-    """`data.source: files`: the configured CRM export becomes the raw lead table."""
-    from leadscore.core.config import load_params
-    from leadscore.data.sources import load_export
-
-    params = load_params(params_path)
-    export = load_export(
-        params.data, params.contract.outcome.window_days, base=Path(params_path).resolve().parent
+def generated_snapshots(
+    crm: GeneratedCRM,
+    spec: BehaviourParams,
+    moment: ScoringMoment | None,
+    window_days: int,
+    export_date: str | date,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The snapshot table of a CRM generated with events (leadscore.data.behaviour.snapshots)
+    and each snapshot's exact truth (never counting an event after the snapshot, whatever
+    `spec.count_after_decision` says)."""
+    if crm.activity is None:
+        raise ValueError("the CRM was generated without events")
+    events = behaviour.normalise_events(crm.activity.events)
+    table = behaviour.snapshots(
+        crm.leads, events, spec, moment, window_days, pd.Timestamp(export_date)
     )
-    leads = export.leads
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / EXPORT_REPORT, {"source": "files", **export.report})
-    write_json(out_dir / INPUTS_FILE, inputs_record(export.inputs, export.tables or {}))
-    write_parquet(
-        leads.astype({c: "string" for c in leads.columns if leads[c].dtype == object}),
-        out_dir / "leads.parquet",
-        index=False,
+    grouped = events.assign(
+        **{behaviour.EVENT_TYPE: activity_world.group_of(events[behaviour.EVENT_TYPE])}
     )
-    # no generator truth and no channel costs for an export: empty tables keep the DAG whole
-    write_parquet(
-        pd.DataFrame({fields.LEAD_ID: [], "true_probability": []}), out_dir / "truth.parquet"
+    groups = BehaviourParams(types=tuple(activity_world.GROUPS), windows_days=(1,))
+    lead = behaviour.lead_of(table[fields.LEAD_ID])
+    counted = behaviour.behaviour_features(
+        grouped, lead, table[behaviour.SCORED_AT], table[fields.CREATED_AT], groups
     )
-    write_csv(
-        pd.DataFrame({"channel": [], "cost_per_lead": []}),
-        out_dir / "channel_costs.csv",
-        index=False,
+    position = pd.Index(crm.leads[fields.LEAD_ID]).get_indexer(lead)
+    truth = activity_world.snapshot_truth(
+        crm.activity,
+        position,
+        counted[behaviour.LEAD_AGE].to_numpy(float),
+        {g: counted[f"{g}_events"].to_numpy(float) for g in activity_world.GROUPS},
+        window_days,
     )
-    log.info(
-        "generate: data.source is files: read %d leads from %s",
-        len(leads),
-        params.data.files[0].path,
-    )
-    return leads
+    return table, pd.DataFrame({fields.LEAD_ID: table[fields.LEAD_ID], "true_probability": truth})

@@ -406,8 +406,13 @@ def verdict_row(
     unique_ids: bool,
     configured: str | None,
     allowed: Mapping[str, str],
+    built_before: str | None = None,
 ) -> dict:
-    """One row of the review: evidence, verdict, reasons and whether the model may use it."""
+    """One row of the review: evidence, verdict, reasons and whether the model may use it.
+
+    `built_before`: the field was built from activity events strictly before the moment of
+    scoring (leadscore.data.behaviour), so it cannot leak: kept with that reason, no sign-off
+    (unless configuration excludes it, or it is constant)."""
     excluded = exclusion_reasons(name, evidence, leakage.max_single_field_auc, unique_ids)
     if configured:
         excluded.insert(0, configured)
@@ -417,6 +422,18 @@ def verdict_row(
         leakage.max_single_field_auc,
         leakage.review_recent_auc_lower_bound,
     )
+    if built_before and not configured and evidence["distinct_values"] > 1:
+        return {
+            **evidence,
+            "built_before_moment": True,
+            "verdict": KEPT,
+            "reasons": [built_before],
+            "allowed_by_contract": name in allowed,
+            "allowed_reason": allowed.get(name),
+            "input": evidence["kind"] != "date",
+            "awaiting_sign_off": False,
+            "importance_share": None,
+        }
     verdict = EXCLUDED if excluded else REVIEW if review else KEPT
     signed_off = name in allowed and not configured
     usable = evidence["kind"] != "date" and (verdict != EXCLUDED or signed_off)
@@ -439,8 +456,12 @@ def review_fields(
     excluded: Mapping[str, str] | None = None,
     allowed: Mapping[str, str] | None = None,
     every: pd.DataFrame | None = None,
+    built_before: Mapping[str, str] | None = None,
 ) -> dict[str, dict]:
     """The leakage review of every candidate field (name -> row), in table order.
+
+    `built_before`: behaviour fields counted strictly before the moment of scoring, with the
+    reason (kept by construction; see `verdict_row`).
 
     `frame`: the leads whose outcome is decided; `every`: all valid leads, open ones included
     (whether a field is still being filled in needs no outcome; default `frame`).
@@ -469,7 +490,15 @@ def review_fields(
             and evidence["distinct_values"] == len(values)
             and _id_like_values(present, kind)
         )
-        rows[name] = verdict_row(name, evidence, leakage, unique_ids, excluded.get(name), allowed)
+        rows[name] = verdict_row(
+            name,
+            evidence,
+            leakage,
+            unique_ids,
+            excluded.get(name),
+            allowed,
+            (built_before or {}).get(name),
+        )
     return rows
 
 
@@ -521,7 +550,7 @@ def with_importance(
                 f"dominates the model: {share:.0%} of its permutation importance "
                 f"(more than {max_share:.0%})"
             )
-            if row["verdict"] == KEPT:
+            if row["verdict"] == KEPT and not row.get("built_before_moment"):
                 row["verdict"] = REVIEW
         row["allowed_by_contract"] = name in allowed
         row["allowed_reason"] = allowed.get(name)

@@ -28,6 +28,7 @@ from leadscore.core.fields import ID_NAME
 from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
 from leadscore.core.schema import InputNormalisation, Lookup
 from leadscore.core.units import UNIT_KINDS
+from leadscore.data import behaviour
 from leadscore.data.dates import normalise_dates
 from leadscore.data.ids import (
     MADE_ID_RULE,
@@ -414,3 +415,57 @@ def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> E
     )
     report |= {"outcome": outcome_report, "inputs": inputs.to_dict()}
     return Export(leads=table, report=report, inputs=inputs, tables=tables)
+
+
+def read_events(data: DataParams, base: Path = Path(".")) -> tuple[pd.DataFrame, dict]:
+    """The configured activity table (`data.events`), through the same CSV rule, date reading
+    and missing-value tokens as the leads, in the normal form of leadscore.data.behaviour; and
+    what reading found, per file."""
+    events = data.events
+    if events is None:
+        raise ParamsError("data.events: no activity table configured")
+    frames, reports = [], []
+    for index, table in enumerate(events.files):
+        key = f"data.events.files[{index}]"
+        path = (base / table.path).resolve()
+        if not path.is_file():
+            raise ParamsError(f"{key}.path: {path} not found")
+        frame, report = read_source(index, table, path)
+        wanted = (events.lead_column, events.time_column, events.type_column, events.value_column)
+        for column, role in zip(
+            wanted, ("lead_column", "time_column", "type_column", "value_column"), strict=True
+        ):
+            if column is not None:
+                _require(frame, column, f"data.events.{role}", path.name)
+        frame, dates = normalise_dates(
+            frame, [events.time_column], table.date_format, table.dayfirst, key,
+            (events.time_column,),
+        )  # fmt: skip
+        if dates:
+            report["dates"] = dates
+        frame = mark_missing(frame, data.missing_values)
+        names = {
+            events.lead_column: behaviour.EVENT_LEAD,
+            events.time_column: behaviour.EVENT_AT,
+            events.type_column: behaviour.EVENT_TYPE,
+        }
+        if events.value_column:
+            names[events.value_column] = behaviour.EVENT_VALUE
+        frames.append(frame[list(names)].rename(columns=names))
+        reports.append(report)
+    raw = pd.concat(frames, ignore_index=True)
+    try:
+        normal = behaviour.normalise_events(raw)
+    except behaviour.EventsError as error:
+        raise ParamsError(f"data.events: {error}") from None
+    return normal, {"files": reports, "events": int(len(normal))}
+
+
+def export_as_of(leads: pd.DataFrame, events: pd.DataFrame) -> pd.Timestamp:
+    """When an export was taken, as far as its dates tell: its newest creation, won or event
+    date."""
+    dates = [pd.to_datetime(events[behaviour.EVENT_AT]).max()]
+    for column in (fields.CREATED_AT, fields.WON_AT):
+        if column in leads:
+            dates.append(pd.to_datetime(leads[column], errors="coerce").max())
+    return max(d for d in dates if pd.notna(d))

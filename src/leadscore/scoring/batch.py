@@ -459,8 +459,12 @@ def score_file(
     progress: Callable[[int], object] | None = None,
     sep: str | None = None,
     encoding: str | None = None,
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Score `input_path` into `output` (and its `.rejected.csv`), all or nothing.
+
+    `prepare` (optional) completes each chunk of raw leads before scoring, e.g. with their
+    behaviour features as of now (leadscore.scoring.behaviour.chunk_preparer).
 
     A CSV file is read by the CSV rule training reads exports with (delimiter and encoding
     detected unless `sep` / `encoding` are given). Every row read ends up scored or rejected,
@@ -480,6 +484,7 @@ def score_file(
         reasons,
         scoring_log,
         duplicates,
+        prepare=prepare,
     )
     writer, rejects = files.writers()
     try:
@@ -527,6 +532,7 @@ class ChunkScorer:
     grades: dict[str, int] = field(default_factory=dict)
     seen: DuplicateIds = field(default_factory=DuplicateIds)
     malformed: int = 0
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
     def score(self, chunk: RawChunk, writer: TableWriter, rejects: TableWriter) -> None:
         from leadscore.scoring.trend import with_trend
@@ -549,6 +555,8 @@ class ChunkScorer:
                 .assign(**{LINE: lines[repeat]})
             )
             frame, lines, earlier = frame[~repeat], lines[~repeat], None
+        if self.prepare is not None:
+            frame = self.prepare(frame)
         scored, rejected = score_chunk(self.scorer, frame, self.reasons, lines, earlier)
         if self.scoring_log is not None:  # the previous scores are in the log it records to
             scored = with_trend(scored, self.scoring_log.previous_logged(scored[fields.LEAD_ID]))

@@ -21,6 +21,7 @@ from leadscore.analysis.evaluate import (
     uses_refits,
 )
 from leadscore.analysis.figures import curve_figure, save_png
+from leadscore.analysis.snapshots import by_snapshot_day, has_snapshots
 from leadscore.core import fields
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
@@ -69,14 +70,17 @@ def main(
     inputs = test[list(bundle.card.spec.fields)]
     scored = score_leads(bundle, test)
     probability = scored[PROBABILITY].to_numpy()
+    truth = truth_for(test, truth_path)
     metrics = evaluate(
         test,
         probability,
         baseline.predict_proba(inputs)[:, 1],
-        truth_for(test, truth_path),
+        truth,
         params.evaluate.calibration_bins,
         params.evaluate.top_share,
     )
+    if has_snapshots(test):  # activity events: each lead scored at several moments
+        metrics["by_snapshot_day"] = by_snapshot_day(test, probability, truth)
     metrics["model_version"] = bundle.version
     metrics["model_family"] = bundle.card.model_family
     calibration = bundle.card.calibration
@@ -121,4 +125,12 @@ def main(
     datasets = {"test": (test, test_digest)}
     log_to_training_run(bundle.card, "log_evaluation", flat, plot_files, datasets)
     log.info("evaluate: test AUC %.4f, ECE %.4f", metrics["roc_auc"], metrics["ece"])
+    for row in metrics.get("by_snapshot_day", ()):
+        log.info(
+            "evaluate: snapshot day %d: %d leads, AUC %s, oracle %s",
+            row["snapshot_day"],
+            row["leads"],
+            f"{row['roc_auc']:.4f}" if "roc_auc" in row else "n/a",
+            f"{row['oracle_roc_auc']:.4f}" if "oracle_roc_auc" in row else "n/a",
+        )
     return metrics

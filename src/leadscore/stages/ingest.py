@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from leadscore.core import fields
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
 from leadscore.core.units import NumberFormat, propose_unit_type
+from leadscore.data import behaviour
 from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ids import hashed_after_creation
 from leadscore.data.ingest import (
@@ -45,7 +47,7 @@ def main(
     export = read_json(export_path) if export_path.is_file() else {}
     builtin = params.data.source == "generator"
     if builtin:
-        spec = LeadTableSpec()
+        spec = with_columns(LeadTableSpec(), behaviour.table_kinds(export))
         kinds = builtin_kinds(spec)
     else:
         kinds, units = unit_kinds(infer_kinds(raw, typed_roles(params)))
@@ -76,6 +78,7 @@ def main(
         {name: configuration_reason(name, params) for name in configured},
         params.contract.allowed,
         every=result.valid,  # open leads too: whether a field is still being filled in
+        built_before=behaviour.built_before_moment(export),
     )
     kept = inputs_of(review)
     late = hashed_after_creation(export.get("id", {}).get("hashed_columns", ()), review)
@@ -116,6 +119,22 @@ def main(
         "".join(f"; {reason}: {n:,}" for reason, n in result.summary["reasons"].items()),
     )
     return result
+
+
+def with_columns(spec: LeadTableSpec, kinds: dict[str, str]) -> LeadTableSpec:
+    """The built-in table's spec with the behaviour columns of a prepared snapshot table."""
+    if not kinds:
+        return spec
+
+    def of(kind: str) -> tuple[str, ...]:
+        return tuple(name for name, k in kinds.items() if k == kind)
+
+    return replace(
+        spec,
+        categorical=spec.categorical + of("categorical"),
+        numeric=spec.numeric + of("numeric"),
+        dates=spec.dates + of("date"),
+    )
 
 
 def typed_roles(params) -> dict[str, str]:

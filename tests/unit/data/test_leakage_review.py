@@ -153,6 +153,34 @@ def test_configuration_and_the_contract_decide_last(typed_export):
     assert review["enrolled"]["input"]  # a signed-off field is kept even when excluded
 
 
+def test_behaviour_built_before_the_moment_of_scoring_is_kept_without_a_sign_off(typed_export):
+    """A field built from activity events strictly before the moment of scoring cannot leak:
+    kept with that reason, whatever its strength or name; configuration still excludes, and a
+    constant one is still excluded; without the mark it is judged on the evidence."""
+    before = "built from activity events strictly before the moment of scoring (creation)"
+    frame, kinds = typed_export
+    frame = frame.assign(web_visit_events=0.0)
+    kinds = {**kinds, "web_visit_events": "numeric"}
+    review = review_fields(
+        frame,
+        kinds,
+        LEAKAGE,
+        excluded={"page_views": "excluded by the contract (contract.excluded_fields)"},
+        built_before={n: before for n in ("call_minutes", "meeting_room", "page_views",
+                                          "web_visit_events")},
+    )  # fmt: skip
+    for name in ("call_minutes", "meeting_room"):
+        row = review[name]
+        assert row["verdict"] == KEPT and row["reasons"] == [before], name
+        assert row["input"] and not row["awaiting_sign_off"] and row["built_before_moment"]
+    assert review["page_views"]["verdict"] == EXCLUDED
+    assert review["web_visit_events"]["verdict"] == EXCLUDED  # constant
+    dominant = with_importance(review, {"call_minutes": 0.9, "meeting_room": 0.1},
+                               ["call_minutes", "meeting_room"], {}, 0.5)  # fmt: skip
+    assert dominant["call_minutes"]["verdict"] == KEPT
+    assert review_fields(frame, kinds, LEAKAGE)["call_minutes"]["verdict"] == REVIEW
+
+
 def test_a_field_that_dominates_the_model_goes_under_review(review):
     shares = importance_shares({"page_views": 0.07, "previous_campaign_outcome": 0.02,
                                 "meeting_room": -0.001})  # fmt: skip
