@@ -174,12 +174,11 @@ def promote(
     ),
 ) -> None:
     """Make the challenger the champion, if it passes the publish gate and is not worse."""
-    import pandas as pd
-
     from leadscore.core.config import load_params
+    from leadscore.core.io import read_table
     from leadscore.mlops.registry import promote as promote_version
 
-    decision = promote_version(load_params(params), pd.read_parquet(test), version)
+    decision = _run(lambda: promote_version(load_params(params), read_table(test), version))
     champion = decision["champion_auc"]
     typer.echo(
         f"v{decision['version']}: test AUC {decision['challenger_auc']:.4f}"
@@ -584,12 +583,36 @@ def scorecard(
     """Print the one-screen scorecard of the last pipeline run."""
     from rich.console import Console
 
-    from leadscore.analysis.scorecard import render_scorecard
-
     try:
-        Console(width=110).print(render_scorecard(reports))
+        table = scorecard_table(reports)
     except FileNotFoundError as error:
         _fail(f"{error} (run `dvc repro` first)")
+    Console(width=110).print(table)
+
+
+def scorecard_table(reports: Path):
+    """The scorecard of the stage reports in `reports` as a Rich table (FileNotFoundError
+    when a stage has not run)."""
+    from rich.table import Table
+
+    from leadscore.analysis.scorecard import scorecard as scorecard_rows
+    from leadscore.core.contract_report import ContractReport
+    from leadscore.core.io import read_json
+
+    contract_path = reports / "contract.json"  # the agreement, the gate, the grades' warnings
+    rows = scorecard_rows(
+        read_json(reports / "metrics.json"),
+        read_json(reports / "split.json"),
+        read_json(reports / "validation.json"),
+        ContractReport.read(contract_path) if contract_path.is_file() else None,
+    )
+    table = Table(title="leadscore scorecard", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("meaning", style="dim")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command()

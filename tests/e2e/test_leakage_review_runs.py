@@ -13,14 +13,14 @@ from exports import export_frame
 from rich.console import Console
 from stages import files_params, run_stages
 
-from leadscore.analysis.scorecard import render_scorecard
+from leadscore.cli import scorecard_table
 from leadscore.data.leakage import EXCLUDED, REVIEW
 
 
 def scorecard_lines(reports: Path) -> dict[str, str]:
     """The printed scorecard (as `leadscore scorecard` prints it): figure -> the rest of its row."""
     console = Console(width=200, record=True, file=io.StringIO())
-    console.print(render_scorecard(reports))
+    console.print(scorecard_table(reports))
     rows = {}
     for line in console.export_text().splitlines():
         cells = [" ".join(cell.split()) for cell in line.strip("│ ").split("│")]

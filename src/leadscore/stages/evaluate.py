@@ -73,7 +73,7 @@ def main(
         test,
         probability,
         baseline.predict_proba(inputs)[:, 1],
-        truth_for(test, truth_path),
+        truth_for(test, pd.read_parquet(truth_path) if truth_path.is_file() else None),
         params.evaluate.calibration_bins,
         params.evaluate.top_share,
     )

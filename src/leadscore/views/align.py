@@ -13,8 +13,8 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract
+from leadscore.data.profiles import fitting_mask, profile_gaps
 from leadscore.views.format import pct
-from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
 

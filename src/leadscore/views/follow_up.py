@@ -28,9 +28,9 @@ from leadscore.core.config import (
     FollowUpColumns,
     FollowUpPromise,
 )
+from leadscore.core.contract_report import KEPT, NO_LEADS, NOT_KEPT
 from leadscore.core.stats import wilson_interval
 from leadscore.model.grading import GRADES
-from leadscore.views.format import KEPT, NO_LEADS, NOT_KEPT
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
