@@ -59,7 +59,7 @@ def undated_months(params: Params, scored: pd.DataFrame) -> float | None:
     return params.data.export_months * params.split.test_share
 
 
-def test_months(scored: pd.DataFrame, months: float | None) -> float:
+def covered_months(scored: pd.DataFrame, months: float | None) -> float:
     """Months the test period covers: from creation dates, or as given for an undated export."""
     if months is not None:
         return months
@@ -271,7 +271,7 @@ def judge_leads(
 
     `months`: the test period's length for an undated export (`undated_months`).
     """
-    months = test_months(scored, months)
+    months = covered_months(scored, months)
     converted = scored[fields.CONVERTED].astype(int)
     base_rate = float(converted.mean())
     in_a = converted[scored["grade"] == "A"]

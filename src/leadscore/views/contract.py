@@ -24,11 +24,11 @@ from leadscore.data.leakage import KEPT as KEPT_INPUT
 from leadscore.data.profiles import profile_gaps
 from leadscore.model import health
 from leadscore.model.gate import (
+    covered_months,
     graded_agreement,
     group_figures,
     profile_figures,
     publish_gate,
-    test_months,
 )
 from leadscore.model.grading import GRADES
 from leadscore.views.format import pct
@@ -125,7 +125,7 @@ def grade_table(
     `worked`: per lead, whether sales worked it (a first contact is recorded), when the export
     says; each grade then also gets the conversion of the leads sales worked.
     """
-    months = test_months(scored, months)
+    months = covered_months(scored, months)
     converted = scored[fields.CONVERTED].astype(int)
     base_rate, total = float(converted.mean()), int(converted.sum())
     derived = grading_record.get("derivation", {}).get("grades", {})
@@ -208,7 +208,7 @@ def contract_report(
     dated = fields.CREATED_AT in scored
     created = pd.to_datetime(scored[fields.CREATED_AT]) if dated else None
     base_rate = float(scored[fields.CONVERTED].mean())
-    months = test_months(scored, months)
+    months = covered_months(scored, months)
     grades = grade_table(scored, contract, grading_record, months, worked)
     profiles = profile_figures(scored, contract.profiles, months)
     agreement = graded_agreement(contract, grading_record)
