@@ -579,40 +579,27 @@ def headline() -> None:
 @app.command()
 def scorecard(
     reports: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
+    width: Annotated[int, typer.Option(help="Characters per line.")] = 110,
 ) -> None:
     """Print the one-screen scorecard of the last pipeline run."""
     from rich.console import Console
 
-    try:
-        table = scorecard_table(reports)
-    except FileNotFoundError as error:
-        _fail(f"{error} (run `dvc repro` first)")
-    Console(width=110).print(table)
-
-
-def scorecard_table(reports: Path):
-    """The scorecard of the stage reports in `reports` as a Rich table (FileNotFoundError
-    when a stage has not run)."""
-    from rich.table import Table
-
     from leadscore.analysis.scorecard import scorecard as scorecard_rows
+    from leadscore.analysis.scorecard import scorecard_table
     from leadscore.core.contract_report import ContractReport
     from leadscore.core.io import read_json
 
     contract_path = reports / "contract.json"  # the agreement, the gate, the grades' warnings
-    rows = scorecard_rows(
-        read_json(reports / "metrics.json"),
-        read_json(reports / "split.json"),
-        read_json(reports / "validation.json"),
-        ContractReport.read(contract_path) if contract_path.is_file() else None,
-    )
-    table = Table(title="leadscore scorecard", title_justify="left")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_column("meaning", style="dim")
-    for row in rows:
-        table.add_row(*row)
-    return table
+    try:
+        rows = scorecard_rows(
+            read_json(reports / "metrics.json"),
+            read_json(reports / "split.json"),
+            read_json(reports / "validation.json"),
+            ContractReport.read(contract_path) if contract_path.is_file() else None,
+        )
+    except FileNotFoundError as error:
+        _fail(f"{error} (run `dvc repro` first)")
+    Console(width=width).print(scorecard_table(rows))
 
 
 @app.command()

@@ -20,8 +20,8 @@ from leadscore.core.contract_report import GateResult
 from leadscore.mlops import tracking
 from leadscore.mlops.registry import promote, rollback
 from leadscore.model.bundle import load_bundle, save_bundle
-from leadscore.model.gate import REVIEW_CHECK, review_check
 from leadscore.model.card import TrainingRun
+from leadscore.model.gate import REVIEW_CHECK, review_check
 from leadscore.scoring.loading import load_served_model
 from leadscore.scoring.scorer import Scorer
 

@@ -1,11 +1,14 @@
 """The scorecard `make run` prints: the few figures that say whether the run is any good.
 
-Pure rows from the stage reports; `leadscore scorecard` reads the files and prints the table.
+Pure rows (and their table) from the stage reports; `leadscore scorecard` reads the files and
+prints.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from rich.table import Table
 
 from leadscore.core.contract_report import (
     KEPT,
@@ -247,3 +250,14 @@ def scorecard(
     rows = agreement_rows(contract) + scorecard_rows(metrics, split, validation)
     warnings = contract.warnings if contract is not None else metrics.get("warnings", [])
     return rows + warning_rows(warnings)
+
+
+def scorecard_table(rows: list[tuple[str, str, str]]) -> Table:
+    """The rows as the table `leadscore scorecard` prints (Rich markup in the cells)."""
+    table = Table(title="leadscore scorecard", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("meaning", style="dim")
+    for row in rows:
+        table.add_row(*row)
+    return table
