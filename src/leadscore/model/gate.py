@@ -21,7 +21,7 @@ from leadscore.core.agreement import Agreement, sealed_agreement
 from leadscore.core.config import Contract, Params, Profiles, PublishGate
 from leadscore.core.contract_report import GateCheck, GateResult
 from leadscore.core.errors import LeadscoreError
-from leadscore.core.stats import period_months, wilson_interval
+from leadscore.core.stats import conversion_figures, period_months
 from leadscore.data.leakage import awaiting_sign_off, importance_shares, with_importance
 from leadscore.data.profiles import fitting_mask
 
@@ -37,14 +37,10 @@ def group_figures(converted: pd.Series, months: float, base_rate: float, total: 
     """Leads, conversions, conversion with its 95 % Wilson interval, volume per month, share of
     all conversions and lift over the base rate."""
     leads, conversions = int(len(converted)), int(converted.sum())
-    low, high = wilson_interval(conversions, leads)
-    conversion = conversions / leads if leads else None
+    figures = conversion_figures(conversions, leads)
+    conversion = figures["conversion"]
     return {
-        "leads": leads,
-        "conversions": conversions,
-        "conversion": conversion,
-        "conversion_ci_low": low,
-        "conversion_ci_high": high,
+        **figures,
         "leads_per_month": leads / months,
         "share_of_conversions": conversions / total if total else 0.0,
         "lift": conversion / base_rate if conversion is not None and base_rate else None,

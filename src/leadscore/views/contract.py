@@ -66,9 +66,9 @@ def worked_note(figures: dict, worked: dict) -> str:
     """Why a promise missed over all leads is kept where sales worked."""
     return (
         f"; below the promise over all its leads, but the {worked['leads']:,} leads sales worked"
-        f" ({worked['leads'] / figures['leads']:.1%}) converted at {worked['conversion']:.1%} "
-        f"(95 % interval {worked['conversion_ci_low']:.1%}-{worked['conversion_ci_high']:.1%}):"
-        f" the shortfall is the {1 - worked['leads'] / figures['leads']:.1%} never worked, which"
+        f" ({pct(worked['leads'] / figures['leads'])}) converted at {pct(worked['conversion'])} "
+        f"(95 % interval {pct(worked['conversion_ci_low'])}-{pct(worked['conversion_ci_high'])}):"
+        f" the shortfall is the {pct(1 - worked['leads'] / figures['leads'])} never worked, which"
         " is sales' follow-up (reports/follow_up.md)"
     )
 
@@ -85,9 +85,9 @@ def grade_note(
     if not figures["leads"]:
         return derived.get("note") or f"No lead was graded {grade} in the test period."
     text = (
-        f"{figures['conversion']:.1%} converted (95 % interval {figures['conversion_ci_low']:.1%}"
-        f"-{figures['conversion_ci_high']:.1%}) against a promise of "
-        f"{promise['min_conversion']:.0%}"
+        f"{pct(figures['conversion'])} converted (95 % interval {pct(figures['conversion_ci_low'])}"
+        f"-{pct(figures['conversion_ci_high'])}) against a promise of "
+        f"{pct(promise['min_conversion'], 0)}"
     )
     if verdicts.get("conversion") == KEPT_WHERE_WORKED and worked:
         text += worked_note(figures, worked)
@@ -278,7 +278,7 @@ def render_markdown(typed: ContractReport) -> str:
             else f"Test set (no creation dates; about {period['months']} months of leads): "
         )
         + f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
-        f"{report['base_rate']:.1%}.",
+        f"{pct(report['base_rate'])}.",
         "",
     ]
     lines += [f"> {item['message']}" for item in report.get("missing", [])]
@@ -294,7 +294,7 @@ def render_markdown(typed: ContractReport) -> str:
     for grade, row in report["grades"].items():
         promise = row["promise"]
         if promise:
-            text = f">= {promise['min_conversion']:.0%}"
+            text = f">= {pct(promise['min_conversion'], 0)}"
             if promise.get("max_leads_per_month"):
                 text += f", <= {promise['max_leads_per_month']}/month"
             verdict = ", ".join(f"{k}: {v}" for k, v in row["verdicts"].items())
@@ -359,9 +359,10 @@ def review_rule(thresholds: dict) -> str:
         f"out-of-fold AUC alone is at least {thresholds['max_single_field_auc']}. Needs review: "
         f"single-field AUC (or the AUC of its missingness) of at least "
         f"{thresholds['review_single_field_auc']}, more than "
-        f"{thresholds['max_importance_share']:.0%} of the model's permutation importance, still "
-        "being filled in after creation (its values or missingness tell the leads created in the "
-        "last days before the export from older ones, lower end of the 95 % interval of that AUC "
+        f"{pct(thresholds['max_importance_share'], 0)} of the model's permutation importance, "
+        "still being filled in after creation (its values or missingness tell the leads created "
+        "in the last days before the export from older ones, lower end of the 95 % interval of "
+        "that AUC "
         f"at least {thresholds.get('review_recent_auc_lower_bound', 0.6)}), or a "
         "post-contact name cue (a name alone never excludes). A field under review blocks "
         "publishing until contract.allowed_fields signs it off or contract.excluded_fields "

@@ -21,7 +21,7 @@ import pandas as pd
 from leadscore.core import fields, outcome
 from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns, WarningParams
 from leadscore.core.outcome import window_open, won_within_window
-from leadscore.core.stats import wilson_interval
+from leadscore.core.stats import conversion_figures
 from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.follow_up import attribute_miss
@@ -132,14 +132,9 @@ def month_row(
         part = leads[leads["grade"] == grade]
         n, k = int(len(part)), int(part[fields.CONVERTED].sum())
         promise = getattr(contract.grades, grade, None)
-        low, high = wilson_interval(k, n)
         judged = promise is not None and n >= MIN_LEADS_TO_JUDGE
         grades[grade] = {
-            "leads": n,
-            "conversions": k,
-            "conversion": k / n if n else None,
-            "conversion_ci_low": low,
-            "conversion_ci_high": high,
+            **conversion_figures(k, n),
             "promise": None if promise is None else promise.min_conversion,
             "below_promise": bool(judged and k / n < promise.min_conversion),
             "judged": bool(judged),

@@ -19,6 +19,11 @@ def money(value: float | None, missing: str = MISSING) -> str:
     return f"{value:,.0f}"
 
 
+def count(value: float | None, missing: str = MISSING) -> str:
+    """A number of leads or deals, as `money` shows it: 1234 -> '1,234'."""
+    return money(value, missing)
+
+
 def cash(value: float | None, currency: str, missing: str = MISSING) -> str:
     """An amount of money with its currency: 1234567.8, 'USD' -> 'USD 1,234,568'."""
     shown = money(value, missing)

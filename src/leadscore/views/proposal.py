@@ -78,7 +78,7 @@ def promise_rows(report: dict, follow_up: dict) -> list[dict]:
             {
                 "owner": "marketing",
                 "grade": grade,
-                "promise": f"{grade} leads convert at {promise['min_conversion']:.0%} or more",
+                "promise": f"{grade} leads convert at {pct(promise['min_conversion'], 0)} or more",
                 "actual": actual,
                 "verdict": row["verdicts"]["conversion"],
             }

@@ -71,7 +71,7 @@ def grade_chart(contract: dict) -> str:
         label="promise (minimum)",
         zorder=3,
     )
-    axis.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    axis.yaxis.set_major_formatter(lambda v, _: f"{pct(v, 0)}")
     axis.set_ylabel("converted within the window")
     axis.legend(frameon=False)
     axis.spines[["top", "right"]].set_visible(False)
