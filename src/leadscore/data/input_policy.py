@@ -36,6 +36,11 @@ def configuration_reason(name: str, params: Params) -> str:
         return "excluded by the contract (contract.excluded_fields)"
     if name in params.data.exclude:
         return "excluded by configuration (data.exclude)"
+    if name in follow_up_columns(params.data).present:
+        return (
+            "excluded by configuration: recorded by sales after the contact "
+            "(data.first_contact_column, touches_column, owner_column)"
+        )
     return "excluded by configuration: deal value or lead cost (data.value_column, cost_column)"
 
 
