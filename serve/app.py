@@ -40,7 +40,9 @@ log = logging.getLogger("serve")
 
 def _on_sighup(app: FastAPI) -> None:
     log.info("SIGHUP: reloading the model")
-    task = asyncio.get_running_loop().create_task(admin.reload_model(app))
+    task = asyncio.get_running_loop().create_task(
+        admin.reload_model(app.state.holder, app.state.metrics)
+    )
     task.add_done_callback(_report_task_error)
 
 

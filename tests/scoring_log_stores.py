@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from leadscore.scoring.log import rows_for
-from leadscore.views.feedback import read_scoring_log
+from leadscore.scoring.log_reader import read_scoring_log
 
 
 def some_rows(n: int, prefix: str = "lead") -> list[tuple]:

@@ -174,12 +174,11 @@ def promote(
     ),
 ) -> None:
     """Make the challenger the champion, if it passes the publish gate and is not worse."""
-    import pandas as pd
-
     from leadscore.core.config import load_params
+    from leadscore.core.io import read_table
     from leadscore.mlops.registry import promote as promote_version
 
-    decision = promote_version(load_params(params), pd.read_parquet(test), version)
+    decision = _run(lambda: promote_version(load_params(params), read_table(test), version))
     champion = decision["champion_auc"]
     typer.echo(
         f"v{decision['version']}: test AUC {decision['challenger_auc']:.4f}"
@@ -580,16 +579,27 @@ def headline() -> None:
 @app.command()
 def scorecard(
     reports: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
+    width: Annotated[int, typer.Option(help="Characters per line.")] = 110,
 ) -> None:
     """Print the one-screen scorecard of the last pipeline run."""
     from rich.console import Console
 
-    from leadscore.analysis.scorecard import render_scorecard
+    from leadscore.analysis.scorecard import scorecard as scorecard_rows
+    from leadscore.analysis.scorecard import scorecard_table
+    from leadscore.core.contract_report import ContractReport
+    from leadscore.core.io import read_json
 
+    contract_path = reports / "contract.json"  # the agreement, the gate, the grades' warnings
     try:
-        Console(width=110).print(render_scorecard(reports))
+        rows = scorecard_rows(
+            read_json(reports / "metrics.json"),
+            read_json(reports / "split.json"),
+            read_json(reports / "validation.json"),
+            ContractReport.read(contract_path) if contract_path.is_file() else None,
+        )
     except FileNotFoundError as error:
         _fail(f"{error} (run `dvc repro` first)")
+    Console(width=width).print(scorecard_table(rows))
 
 
 @app.command()

@@ -42,7 +42,7 @@ def test_headline_agrees_with_the_follow_up_section(tiny_project):
     follow-up section judges them, and every verdict cell is in its verdict's colour."""
     import json
 
-    from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
+    from leadscore.core.contract_report import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
     from leadscore.views.report import status_class
 
     reports = tiny_project / "reports"

@@ -109,7 +109,7 @@ def test_shuffled_outcomes_have_no_usable_signal_and_are_not_publishable(tiny_cr
         metrics, tiny_params.contract.publish_gate.min_auc_lower_bound
     )
     assert not metrics["signal"]["usable"] and "min_auc_lower_bound" in metrics["signal"]["reason"]
-    report = contract_report(scored, tiny_params.contract, record, metrics)
+    report = contract_report(scored, tiny_params.contract, record, metrics).to_json()
     assert not report["publish_gate"]["publishable"]
     assert not report["publish_gate"]["checks"]["auc_lower_bound"]["passed"]
 

@@ -4,25 +4,24 @@ tiny project, `dvc repro`) shows the review and signs off its fields."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import yaml
 from exports import export_frame
-from rich.console import Console
 from stages import files_params, run_stages
+from typer.testing import CliRunner
 
-from leadscore.analysis.scorecard import render_scorecard
+from leadscore.cli import app
 from leadscore.data.leakage import EXCLUDED, REVIEW
 
 
 def scorecard_lines(reports: Path) -> dict[str, str]:
     """The printed scorecard (as `leadscore scorecard` prints it): figure -> the rest of its row."""
-    console = Console(width=200, record=True, file=io.StringIO())
-    console.print(render_scorecard(reports))
+    printed = CliRunner().invoke(app, ["scorecard", "--reports", str(reports), "--width", "200"])
+    assert printed.exit_code == 0, printed.output
     rows = {}
-    for line in console.export_text().splitlines():
+    for line in printed.output.splitlines():
         cells = [" ".join(cell.split()) for cell in line.strip("│ ").split("│")]
         if len(cells) == 3 and cells[0]:
             rows.setdefault(cells[0], " ".join(cells[1:]))  # the first row of a figure

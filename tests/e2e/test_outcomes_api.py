@@ -86,11 +86,12 @@ def test_events_are_stored_once_and_read_by_feedback_and_follow_up(crm_server, t
     assert won["value"] == 12000 and won["occurred_at"] == pd.Timestamp("2026-07-01 09:00")
     assert events.set_index("event_id").loc["e4", "occurred_at"] == pd.Timestamp("2026-06-09 13:30")
 
+    from leadscore.scoring.log_reader import read_scores_and_events
     from leadscore.stages.feedback import main as feedback
     from leadscore.stages.follow_up import main as follow_up
     from leadscore.views.feedback import live_outcomes
 
-    live = live_outcomes(url, 90)
+    live = live_outcomes(*read_scores_and_events(url), 90)
     assert live.without == 0 and live.never_scored == [] and live.contradictory == []
     row = live.scored.set_index("lead_id").loc["L-1"]
     assert row["sales_touches"] == 2 and row["deal_value"] == 12000

@@ -21,6 +21,7 @@ from leadscore.cli import app
 from leadscore.core.schema import FeatureSpec
 from leadscore.mlops import tracking
 from leadscore.model.bundle import load_bundle
+from leadscore.scoring.log_reader import read_scoring_log
 from leadscore.scoring.spark import (
     LOG_PARTITION,
     NANOS_AS_LONG,
@@ -33,7 +34,6 @@ from leadscore.scoring.spark import (
     score_frame,
     spark_session,
 )
-from leadscore.views.feedback import read_scoring_log
 
 COMPARED = ["probability", "score", "grade", "warnings", "model_version", "contract_version"]
 

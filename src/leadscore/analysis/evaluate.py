@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -159,12 +158,12 @@ def signal_verdict(metrics: dict, min_auc_lower_bound: float) -> dict:
     }
 
 
-def truth_for(test: pd.DataFrame, truth_path: Path) -> pd.Series | None:
-    """The generator's true probabilities for the test leads, when the data are generated."""
-    if not truth_path.is_file():
+def truth_for(test: pd.DataFrame, truth: pd.DataFrame | None) -> pd.Series | None:
+    """The generator's true probabilities for the test leads (`truth`: the generator's truth
+    table, None for an export); None when any test lead lacks one."""
+    if truth is None:
         return None
-    truth = pd.read_parquet(truth_path).set_index(fields.LEAD_ID)["true_probability"]
-    matched = truth.reindex(test[fields.LEAD_ID])
+    matched = truth.set_index(fields.LEAD_ID)["true_probability"].reindex(test[fields.LEAD_ID])
     return None if matched.isna().any() else matched
 
 
@@ -232,6 +231,27 @@ def bootstrap_spread(
     summary = spread_summary(aucs, "bootstrap", low)
     summary["test_auc_spread_values"] = []  # the resamples are summarised, not listed
     return summary
+
+
+def gate_metrics(
+    y: np.ndarray,
+    probability: np.ndarray,
+    settings: EvaluateParams,
+    seed: int,
+    evaluated_gate_low: float | None,
+) -> dict:
+    """The evaluate stage's figures for leads scored again (`leadscore promote`): quality with
+    the stage's bins and top share, and the gate's AUC bound (`roc_auc_gate_low`) as the stage
+    recorded it for the model (the worst over refits), or, for a model the stage never
+    evaluated, a bootstrap of these leads (what the stage does for a large training period)."""
+    metrics: dict = quality_metrics(y, probability, settings.calibration_bins, settings.top_share)
+    if "roc_auc" not in metrics:
+        return metrics
+    if evaluated_gate_low is not None:
+        return {**metrics, "roc_auc_gate_low": evaluated_gate_low}
+    low = metrics["roc_auc_ci_low"]
+    spread = bootstrap_spread(y, probability, settings.stability_bootstrap, seed, low)
+    return {**metrics, **spread}
 
 
 def monthly_calibration(test: pd.DataFrame, probability: np.ndarray) -> list[dict]:

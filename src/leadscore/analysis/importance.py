@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from leadscore.analysis.evaluate import PROBABILITY
 from leadscore.core import fields
-from leadscore.core.stats import expected_calibration_error, roc_auc_interval
+from leadscore.core.stats import Z_95, expected_calibration_error, roc_auc_interval
 from leadscore.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def compute(scorer: Scorer, scored: pd.DataFrame, params) -> dict:
             "repeats": params.repeats,
             "seconds": round(time.perf_counter() - started, 2),
             "largest_spread_auc_points": float(table["permutation_auc_std"].max() * 100),
-            "subsample_auc_standard_error_points": round((high - low) / 3.92 * 100, 3),
+            "subsample_auc_standard_error_points": round((high - low) / (2 * Z_95) * 100, 3),
             "top_fields": table["field"].head(5).tolist(),
         },
     }

@@ -1,4 +1,8 @@
-"""The scorecard `make run` prints: the few figures that say whether the run is any good."""
+"""The scorecard `make run` prints: the few figures that say whether the run is any good.
+
+Pure rows (and their table) from the stage reports; `leadscore scorecard` reads the files and
+prints.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ from pathlib import Path
 
 from rich.table import Table
 
-from leadscore.core.io import read_json
+from leadscore.core.contract_report import (
+    KEPT,
+    KEPT_WHERE_WORKED,
+    ContractReport,
+    GateCheck,
+    GateResult,
+)
+from leadscore.model.gate import REVIEW_CHECK
 
 
 def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[str, str, str]]:
@@ -155,38 +166,38 @@ def exclusion_rows(fields: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def agreement_rows(contract: dict) -> list[tuple[str, str, str]]:
+def agreement_rows(contract: ContractReport | None) -> list[tuple[str, str, str]]:
     """First: whether the contract is agreed, whether the model may publish, and why not."""
-    if not contract:
+    if contract is None:
         return [("contract", "?", "no contract report yet (the contract stage writes it)")]
-    agreement = contract["agreement"]
+    agreement = contract.agreement
     rows = [
         (
             "contract",
-            f"{contract['contract_version']} agreed"
+            f"{contract.contract_version} agreed"
             if agreement["agreed"]
             else "[bold red]PROPOSAL: not agreed[/]",
             agreement["headline"],
         ),
-        publishable_row(contract["publish_gate"]),
+        publishable_row(contract.publish_gate),
     ]
-    under_review = contract["publish_gate"]["checks"].get("fields_under_review", {})
-    if under_review.get("actual"):
+    under_review = contract.publish_gate.checks.get(REVIEW_CHECK)
+    if under_review is not None and under_review.actual:
         rows.append(
             (
                 "fields under review",
-                str(len(under_review["actual"])),
-                "no sign-off in contract.allowed_fields: " + ", ".join(under_review["actual"]),
+                str(len(under_review.actual)),
+                "no sign-off in contract.allowed_fields: " + ", ".join(under_review.actual),
             )
         )
-    rows += grade_rows(contract.get("grades", {}))
+    rows += grade_rows(contract.grades)
     return rows
 
 
-def failing_check(name: str, check: dict) -> str:
+def failing_check(name: str, check: GateCheck) -> str:
     """`fields under review: a, b` or `auc lower bound 0.52 (needs 0.55)`: one failed check."""
     label = name.replace("_", " ")
-    actual, required = check["actual"], check["required"]
+    actual, required = check.actual, check.required
     if isinstance(actual, list):
         return f"{label}: {', '.join(map(str, actual))}"
     if isinstance(actual, float):
@@ -194,11 +205,11 @@ def failing_check(name: str, check: dict) -> str:
     return f"{label} {actual} (needs {required})"
 
 
-def publishable_row(gate: dict) -> tuple[str, str, str]:
+def publishable_row(gate: GateResult) -> tuple[str, str, str]:
     """Whether the publish gate lets the model serve, with each failing check named."""
-    failing = [failing_check(n, c) for n, c in gate["checks"].items() if not c["passed"]]
-    if gate["publishable"]:
+    if gate.publishable:
         return ("publishable", "yes", "every check of the contract's publish gate passed")
+    failing = [failing_check(name, gate.checks[name]) for name in gate.failed()]
     return ("publishable", "[bold red]NO[/]", "; ".join(failing) or "the publish gate failed")
 
 
@@ -207,7 +218,9 @@ def grade_rows(grades: dict) -> list[tuple[str, str, str]]:
     rows = []
     for grade, figures in grades.items():
         verdicts = figures.get("verdicts", {})
-        missed = [name for name, verdict in verdicts.items() if not verdict.startswith("kept")]
+        missed = [
+            name for name, verdict in verdicts.items() if verdict not in (KEPT, KEPT_WHERE_WORKED)
+        ]
         if not verdicts:
             value = "no promise"
         elif missed:
@@ -223,23 +236,24 @@ def grade_rows(grades: dict) -> list[tuple[str, str, str]]:
             meaning += f", {per_month:,.0f} leads a month"
         if promise.get("max_leads_per_month") is not None:
             meaning += f" (at most {promise['max_leads_per_month']:,})"
-        if "kept where sales worked" in verdicts.values():
+        if KEPT_WHERE_WORKED in verdicts.values():
             meaning += "; kept on the leads sales worked"
         rows.append((f"grade {grade}", value, meaning))
     return rows
 
 
-def render_scorecard(reports: Path) -> Table:
-    metrics = read_json(reports / "metrics.json")
-    rows = scorecard_rows(
-        metrics,
-        read_json(reports / "split.json"),
-        read_json(reports / "validation.json"),
-    )
-    contract_path = reports / "contract.json"  # the agreement, the gate, the grades' warnings
-    contract = read_json(contract_path) if contract_path.is_file() else {}
-    rows = agreement_rows(contract) + rows
-    rows += warning_rows(contract.get("warnings", metrics.get("warnings", [])))
+def scorecard(
+    metrics: dict, split: dict, validation: dict, contract: ContractReport | None
+) -> list[tuple[str, str, str]]:
+    """The whole scorecard, first row first: the agreement and the gate (from the contract
+    report, when the contract stage ran), the run's figures, then the warnings."""
+    rows = agreement_rows(contract) + scorecard_rows(metrics, split, validation)
+    warnings = contract.warnings if contract is not None else metrics.get("warnings", [])
+    return rows + warning_rows(warnings)
+
+
+def scorecard_table(rows: list[tuple[str, str, str]]) -> Table:
+    """The rows as the table `leadscore scorecard` prints (Rich markup in the cells)."""
     table = Table(title="leadscore scorecard", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")

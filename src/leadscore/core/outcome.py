@@ -85,13 +85,14 @@ def label(
 
 
 def censored(
-    created: pd.Series, as_of: pd.Timestamp, window_days: int, status: pd.Series | None = None
+    created: pd.Series, as_of: pd.Timestamp, window_days: int, has_status: bool
 ) -> pd.Series:
     """Leads whose outcome is not known at `as_of`.
 
-    With a status (won/lost/open), only open leads are undecided, and they are counted apart,
-    so nothing is censored by the window. Without one, every lead whose window is still open.
+    With a status (won/lost/open), a won or lost lead is final and open leads are counted apart:
+    only leads created at or after `as_of` are unknown. Without one, every lead whose outcome
+    window is still open at `as_of`.
     """
-    if status is not None:
-        return pd.Series(False, index=created.index)
+    if has_status:
+        return created >= as_of
     return window_open(created, as_of, window_days)

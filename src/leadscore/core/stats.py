@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,10 @@ def calibration_table(y: np.ndarray, probability: np.ndarray, n_bins: int) -> pd
     return pd.DataFrame(rows)
 
 
-def wilson_interval(conversions: int, leads: int, z: float = 1.96) -> tuple[float, float]:
+Z_95 = 1.96  # the normal quantile of every 95 % interval the reports quote
+
+
+def wilson_interval(conversions: int, leads: int, z: float = Z_95) -> tuple[float, float]:
     """95 % Wilson score interval of a conversion rate (sound for small groups and 0 or 1)."""
     if leads == 0:
         return 0.0, 1.0
@@ -42,6 +46,24 @@ def wilson_interval(conversions: int, leads: int, z: float = 1.96) -> tuple[floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def conversion_figures(conversions: int, leads: int) -> dict[str, Any]:
+    """A group's leads, conversions, conversion (None without leads) and its 95 % Wilson
+    interval: how every report and check quotes a conversion rate."""
+    low, high = wilson_interval(conversions, leads)
+    return {
+        "leads": leads,
+        "conversions": conversions,
+        "conversion": conversions / leads if leads else None,
+        "conversion_ci_low": low,
+        "conversion_ci_high": high,
+    }
+
+
+def wilson_centre(conversions: float, leads: int, z: float = Z_95) -> float:
+    """The centre of the Wilson interval: a conversion rate shrunk away from 0 and 1."""
+    return (conversions + z**2 / 2) / (leads + z**2)
+
+
 def expected_calibration_error(y: np.ndarray, probability: np.ndarray, n_bins: int = 10) -> float:
     """Lead-weighted mean |predicted - observed| over equal-frequency bins."""
     table = calibration_table(y, probability, n_bins)
@@ -50,7 +72,7 @@ def expected_calibration_error(y: np.ndarray, probability: np.ndarray, n_bins: i
 
 
 def roc_auc_interval(
-    y: np.ndarray, probability: np.ndarray, z: float = 1.96
+    y: np.ndarray, probability: np.ndarray, z: float = Z_95
 ) -> tuple[float, float]:
     """95 % interval of the ROC AUC (Hanley & McNeil standard error), clipped to [0, 1]."""
     auc = roc_auc_score(y, probability)

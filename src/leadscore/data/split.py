@@ -47,11 +47,6 @@ class SplitResult:
     open: pd.DataFrame | None = None  # open leads: never negatives, still scorable
 
 
-def window_closes(created: pd.Series, window_days: int) -> pd.Series:
-    """The date each lead's outcome window closes."""
-    return outcome.window_end(created, window_days)
-
-
 def separate_open(leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(decided leads with a boolean outcome, open leads). Without a status nothing is open."""
     if fields.OUTCOME_STATUS not in leads:
@@ -64,16 +59,10 @@ def separate_open(leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def censor_open_windows(
     leads: pd.DataFrame, as_of: pd.Timestamp, window_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split leads into those whose outcome is known at `as_of` and those censored.
-
-    With a status, a won or lost lead is final: only leads created after `as_of` are left
-    out. Without one, every lead whose window is still open at `as_of` is censored.
-    """
-    created = leads[fields.CREATED_AT]
-    if fields.OUTCOME_STATUS in leads:
-        unknown = created >= as_of
-    else:
-        unknown = outcome.window_open(created, as_of, window_days)
+    """Split leads into those whose outcome is known at `as_of` and those censored (the rule
+    is `leadscore.core.outcome.censored`)."""
+    has_status = fields.OUTCOME_STATUS in leads
+    unknown = outcome.censored(leads[fields.CREATED_AT], as_of, window_days, has_status)
     return leads.loc[~unknown], leads.loc[unknown]
 
 

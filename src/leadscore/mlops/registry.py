@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from leadscore.core.config import Params
+from leadscore.core.contract_report import GateResult
+from leadscore.core.errors import LeadscoreError
 from leadscore.model.bundle import BundleError
 from leadscore.scoring.loading import fetched_bundle
 
@@ -19,54 +22,48 @@ from leadscore.scoring.loading import fetched_bundle
 HISTORY_TAG = "champion.history"  # on the registered model: earlier champions, oldest first
 
 
-def judge(uri: str, test: pd.DataFrame, contract) -> dict:
-    """A registered version on the given test leads: AUC and the contract's publish gate."""
-    from leadscore.analysis.evaluate import quality_metrics
+def judge(uri: str, test: pd.DataFrame, params: Params) -> dict:
+    """A registered version on the given test leads: AUC and the contract's publish gate.
+
+    The gate is `leadscore.model.gate`'s, with the evaluate stage's figures (its bins, top
+    share and AUC bound: `analysis.evaluate.gate_metrics`), the test period's months for an
+    undated export, and the leakage-review sign-off the contract stage recorded for the
+    version: the review rests on the ingest evidence, which a registered bundle does not carry,
+    so a version the contract stage found with unsigned fields under review stays unpublishable.
+    """
+    from leadscore.analysis.evaluate import gate_metrics
     from leadscore.core import fields
+    from leadscore.mlops.tracking import evaluated_metric, recorded_gate
     from leadscore.model.bundle import load_bundle
+    from leadscore.model.gate import REVIEW_CHECK, judge_leads, undated_months
     from leadscore.scoring.scorer import Scorer
-    from leadscore.views.contract import contract_report
 
     with fetched_bundle(uri) as (path, facts):
         bundle = load_bundle(path)
+    run_id = str(facts["run_id"])
     scorer = Scorer.from_bundle(bundle)
     matrix, _, _ = scorer.encode_frame(test)
     scored = scorer.score(matrix)
     y = test[fields.CONVERTED].to_numpy(int)
-    metrics = quality_metrics(y, scored.probability, 10, 0.1)
+    metrics = gate_metrics(
+        y,
+        scored.probability,
+        params.evaluate,
+        params.train.seed,
+        evaluated_metric(run_id, "roc_auc_gate_low"),
+    )
+    if "roc_auc" not in metrics:
+        raise LeadscoreError(f"the {len(test):,} test leads have only one outcome: nothing to rank")
     frame = test.assign(probability=scored.probability, score=scored.score, grade=scored.grade)
-    gate = contract_report(frame, contract, bundle.grading_record, metrics)["publish_gate"]
-    gate = with_recorded_review(gate, facts)
+    months = undated_months(params, test)
+    gate = judge_leads(frame, params.contract, bundle.grading_record, metrics, months)
+    recorded = recorded_gate(run_id)
+    if recorded is not None and REVIEW_CHECK in recorded.checks:
+        gate = gate.with_check(REVIEW_CHECK, recorded.checks[REVIEW_CHECK])
     return {**facts, "model_version": bundle.version, "roc_auc": metrics["roc_auc"], "gate": gate}
 
 
-REVIEW_TAG = "publish_gate.fields_under_review"
-
-
-def with_recorded_review(gate: dict, facts: dict) -> dict:
-    """The gate plus the leakage-review sign-off the contract stage tagged on the version.
-
-    The review rests on the ingest evidence, which a registered bundle does not carry, so a
-    version the contract stage found with unsigned fields under review stays unpublishable.
-    """
-    from mlflow import MlflowClient
-
-    tag = MlflowClient().get_model_version(facts["name"], facts["version"]).tags.get(REVIEW_TAG)
-    if tag is None:
-        return gate
-    passed = tag.startswith("pass")
-    recorded = {
-        "required": [],
-        "actual": tag.split(": ", 1)[-1],
-        "passed": passed,
-        "why": "inputs under leakage review without the contract's sign-off (contract stage)",
-        "explanation": "",
-    }
-    checks = {**gate["checks"], "fields_under_review": recorded}
-    return {"publishable": gate["publishable"] and passed, "checks": checks}
-
-
-def promote(params, test: pd.DataFrame, version: str | None = None) -> dict:
+def promote(params: Params, test: pd.DataFrame, version: str | None = None) -> dict:
     """Move `champion` to the challenger (or `version`) if it passes the gate and is not worse.
 
     "Not worse": its test AUC is at most `promotion.max_auc_drop` below the current champion's,
@@ -81,19 +78,21 @@ def promote(params, test: pd.DataFrame, version: str | None = None) -> dict:
     mlflow.set_tracking_uri(tracking_uri())
     client = MlflowClient()
     name = params.mlflow.registered_model
-    target = version or client.get_model_version_by_alias(name, CHALLENGER).version
-    challenger = judge(f"models:/{name}/{target}", test, params.contract)
+    target = version or _alias_version(client, name, CHALLENGER)
+    if target is None:
+        raise BundleError(f"{name} has no @{CHALLENGER} version to promote (name one: --version)")
+    challenger = judge(f"models:/{name}/{target}", test, params)
     champion_version = _alias_version(client, name, CHAMPION)
     champion = None
     if champion_version is not None and champion_version != str(target):
-        champion = judge(f"models:/{name}/{champion_version}", test, params.contract)
+        champion = judge(f"models:/{name}/{champion_version}", test, params)
     reasons = []
-    if not challenger["gate"]["publishable"]:
-        checks = challenger["gate"]["checks"]
-        failed = [k for k, c in checks.items() if not c["passed"]]
+    gate: GateResult = challenger["gate"]
+    if not gate.publishable:
+        failed = gate.failed()
         reasons.append(f"fails the contract's publish gate ({', '.join(failed)})")
         if "agreement" in failed:  # say whose approval is missing, in the report's words
-            reasons.append(checks["agreement"]["explanation"])
+            reasons.append(gate.checks["agreement"].explanation)
     limit = params.promotion.max_auc_drop
     if champion is not None and challenger["roc_auc"] < champion["roc_auc"] - limit:
         reasons.append(

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from leadscore.model.card import ModelCard
 
-RunLog = Literal["log_grading", "log_evaluation", "log_importance", "tag_publish_gate"]
+RunLog = Literal["log_grading", "log_evaluation", "log_importance", "log_publish_gate"]
 
 
 def training_run(card: ModelCard | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
 from leadscore.core.config import Params, tracking_uri
+from leadscore.core.contract_report import GateResult
 from leadscore.core.redact import redact, redact_mapping
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
 from leadscore.model.card import ModelCard
@@ -369,7 +370,7 @@ def log_evaluation(
     """Add test-period metrics, plot files and the test data set to the training run."""
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
+        log_evaluation_metrics(metrics)
         if datasets:
             log_datasets(
                 {k: frame for k, (frame, _) in datasets.items()},
@@ -460,21 +461,57 @@ def replace_table(client: Any, run_id: str, table: pd.DataFrame, artifact_file: 
         client.set_tag(run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*logged, entry]))
 
 
-def tag_publish_gate(run: dict, gate: dict) -> None:
-    """The contract's publish-gate verdict on the training run and its registered version."""
+GATE_RECORD = "publish_gate.json"  # the contract stage's GateResult, on the training run
+TEST_METRIC = "test.{}"  # the evaluate stage's metrics on the training run
+
+
+def log_evaluation_metrics(metrics: dict[str, float]) -> None:
+    """The evaluate stage's figures on the active run, each under `test.<name>`."""
+    mlflow.log_metrics({TEST_METRIC.format(k): float(v) for k, v in metrics.items()})
+
+
+def evaluated_metric(run_id: str, name: str) -> float | None:
+    """A figure the evaluate stage logged to a training run (None: not evaluated)."""
+    return mlflow.MlflowClient().get_run(run_id).data.metrics.get(TEST_METRIC.format(name))
+
+
+def gate_tags(gate: GateResult) -> dict[str, str]:
+    """The gate for people in the MLflow UI: publishable, and each check passed or FAIL with
+    its figure. Nothing reads them back: `recorded_gate` reads the record."""
+    tags = {"publish_gate.publishable": str(gate.publishable).lower()}
+    for name, check in gate.checks.items():
+        tags[f"publish_gate.{name}"] = f"{'pass' if check.passed else 'FAIL'}: {check.actual}"
+    return tags
+
+
+def log_publish_gate(run: dict, gate: GateResult) -> None:
+    """The contract's publish gate on the training run: the record (`publish_gate.json`, what
+    `leadscore promote` reads) and its tags on the run and its registered version."""
     mlflow.set_tracking_uri(tracking_uri())
-    tags = {"publish_gate.publishable": str(gate["publishable"]).lower()}
-    for name, check in gate["checks"].items():
-        tags[f"publish_gate.{name}"] = f"{'pass' if check['passed'] else 'FAIL'}: {check['actual']}"
     client = mlflow.MlflowClient()
-    if gate["publishable"] and run.get("registered_version"):
+    client.log_dict(run["run_id"], gate.model_dump(mode="json"), GATE_RECORD)
+    if gate.publishable and run.get("registered_version"):
         crown_first_publishable(client, run["registered_model"], run["registered_version"])
-    for key, value in redact_mapping(tags).items():
+    for key, value in redact_mapping(gate_tags(gate)).items():
         client.set_tag(run["run_id"], key, value)
         if run.get("registered_version"):
             client.set_model_version_tag(
                 run["registered_model"], run["registered_version"], key, value
             )
+
+
+def recorded_gate(run_id: str) -> GateResult | None:
+    """The publish gate the contract stage recorded on a training run (None: none recorded)."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    if GATE_RECORD not in {item.path for item in client.list_artifacts(run_id)}:
+        return None
+    try:
+        record = mlflow.artifacts.load_dict(f"runs:/{run_id}/{GATE_RECORD}")
+    except MlflowException:
+        return None
+    return GateResult.model_validate(record)
 
 
 def crown_first_publishable(client: Any, name: str, version: str) -> bool:

@@ -30,15 +30,9 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core.config import CalibrationRule
+from leadscore.core.stats import wilson_centre
 
 log = logging.getLogger(__name__)
-
-Z = 1.96
-
-
-def wilson_centre(conversions: float, leads: int, z: float = Z) -> float:
-    """The centre of the Wilson interval: a conversion rate shrunk away from 0 and 1."""
-    return (conversions + z**2 / 2) / (leads + z**2)
 
 
 def isotonic_bounds(fitted: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -22,7 +22,7 @@ Groups with fewer than `min_leads` leads are not judged.
 from __future__ import annotations
 
 from leadscore.core.config import GradePromises, WarningParams
-from leadscore.core.stats import wilson_interval
+from leadscore.core.stats import conversion_figures, wilson_interval
 from leadscore.model.grading import GRADES
 
 
@@ -96,17 +96,10 @@ def ece_limit(where: str, ece: float, settings: WarningParams) -> list[dict]:
 
 def grade_rates(counts: dict[str, tuple[int, int]]) -> dict[str, dict]:
     """Per grade: leads, conversions, conversion and its Wilson interval."""
-    rates = {}
-    for grade, (leads, conversions) in counts.items():
-        low, high = wilson_interval(conversions, leads)
-        rates[grade] = {
-            "leads": leads,
-            "conversions": conversions,
-            "conversion": conversions / leads if leads else None,
-            "low": low,
-            "high": high,
-        }
-    return rates
+    return {
+        grade: conversion_figures(conversions, leads)
+        for grade, (leads, conversions) in counts.items()
+    }
 
 
 def grades_out_of_order(
@@ -118,7 +111,7 @@ def grades_out_of_order(
     out = []
     for i, higher in enumerate(judged):
         for lower in judged[i + 1 :]:
-            if rates[lower]["conversion"] > rates[higher]["high"]:
+            if rates[lower]["conversion"] > rates[higher]["conversion_ci_high"]:
                 out.append(
                     warning(
                         "grades_out_of_order",
@@ -126,8 +119,8 @@ def grades_out_of_order(
                         f"grade {lower} converted {rates[lower]['conversion']:.1%} "
                         f"({rates[lower]['leads']} leads), above grade {higher}'s "
                         f"{rates[higher]['conversion']:.1%} ({rates[higher]['leads']} leads, "
-                        f"interval up to {rates[higher]['high']:.1%}): the grades no longer "
-                        "rank the leads",
+                        f"interval up to {rates[higher]['conversion_ci_high']:.1%}): the grades "
+                        "no longer rank the leads",
                         higher=higher,
                         lower=lower,
                         higher_conversion=rates[higher]["conversion"],
@@ -157,24 +150,24 @@ def promise_checks(
         if rate is None or rate["leads"] < settings.min_leads:
             continue
         figures = {"grade": grade, "conversion": rate["conversion"], "promise": promise}
-        if rate["high"] < promise:
+        low, high = rate["conversion_ci_low"], rate["conversion_ci_high"]
+        if high < promise:
             out.append(
                 warning(
                     "below_promise",
                     where,
                     f"grade {grade} converted {rate['conversion']:.1%} of {rate['leads']} "
-                    f"(95 % interval {rate['low']:.1%}-{rate['high']:.1%}), below its promise "
-                    f"of {promise:.0%}",
+                    f"(95 % interval {low:.1%}-{high:.1%}), below its promise of {promise:.0%}",
                     **figures,
                 )
             )
-        elif rate["low"] > promise * settings.above_promise and bindings.get(grade) != "capacity":
+        elif low > promise * settings.above_promise and bindings.get(grade) != "capacity":
             out.append(
                 warning(
                     "far_above_promise",
                     where,
                     f"grade {grade} converted {rate['conversion']:.1%} of {rate['leads']} "
-                    f"(95 % interval from {rate['low']:.1%}), more than "
+                    f"(95 % interval from {low:.1%}), more than "
                     f"{settings.above_promise:g}x its promise of {promise:.0%}: its threshold "
                     "is stale (conversion has moved); re-derive the grades",
                     **figures,

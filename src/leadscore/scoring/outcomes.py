@@ -41,7 +41,6 @@ from leadscore.scoring.log import make_engine
 log = logging.getLogger(__name__)
 
 TABLE = "lead_events"
-KINDS = ("first_contact", "touch", "won", "lost")
 CONTACTS = ("first_contact", "touch")
 MAX_EVENTS = 1000
 EARLIEST = datetime(1990, 1, 1)  # before this, a date is a typo or a CRM's empty-date default

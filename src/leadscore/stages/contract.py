@@ -1,4 +1,4 @@
-"""DVC stage `contract`: file I/O around leadscore.views.contract."""
+"""DVC stage `contract`: file I/O around leadscore.views.contract and leadscore.model.gate."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core import fields
-from leadscore.core.config import Params, follow_up_columns, load_params
-from leadscore.core.io import read_json, write_json, write_text
-from leadscore.data.leakage import importance_shares, with_importance
+from leadscore.core.config import Params, load_params
+from leadscore.core.io import read_json, write_text
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.card import ModelCard
-from leadscore.views.contract import contract_report, render_markdown
+from leadscore.model.gate import REVIEW_CHECK, model_review, undated_months
+from leadscore.views.contract import contract_report, render_markdown, worked_leads
 from leadscore.views.format import pct
 
 log = logging.getLogger(__name__)
@@ -42,25 +41,25 @@ def main(
         params.warnings,
         worked=context.worked,
     )
-    write_json(reports_dir / "contract.json", report)
+    report.write(reports_dir / "contract.json")
     write_text(reports_dir / "contract.md", render_markdown(report))
-    log_to_training_run(card, "tag_publish_gate", report["publish_gate"])
-    a = report["grades"]["A"]
+    log_to_training_run(card, "log_publish_gate", report.publish_gate)
+    a = report.grades["A"]
     log.info(
         "contract: A converted %s (promise %.0f%%), %.0f A leads/month; publishable: %s",
         pct(a["conversion"]),
         100 * params.contract.grades.A.min_conversion,
         a["leads_per_month"],
-        report["publish_gate"]["publishable"],
+        report.publish_gate.publishable,
     )
-    waiting = report["publish_gate"]["checks"].get("fields_under_review", {}).get("actual")
-    if waiting:
+    review = report.publish_gate.checks.get(REVIEW_CHECK)
+    if review is not None and review.actual:
         log.warning(
             "contract: inputs under leakage review without sign-off: %s (contract.allowed_fields"
             " or contract.excluded_fields)",
-            ", ".join(waiting),
+            ", ".join(review.actual),
         )
-    return report
+    return report.to_json()
 
 
 @dataclass(frozen=True)
@@ -76,33 +75,21 @@ class TestContext:
 def test_context(
     params: Params, scored: pd.DataFrame, reports_dir: Path, card: ModelCard | None
 ) -> TestContext:
-    first_contact = follow_up_columns(params.data).first_contact
     return TestContext(
-        months=None
-        if fields.CREATED_AT in scored
-        else params.data.export_months * params.split.test_share,
+        months=undated_months(params, scored),
         review=field_review(params, reports_dir, card),
-        worked=scored[first_contact].notna() if first_contact in scored else None,
+        worked=worked_leads(scored, params.data),
     )
 
 
-def field_review(params, reports_dir: Path, card: ModelCard | None) -> dict | None:
+def field_review(params: Params, reports_dir: Path, card: ModelCard | None) -> dict | None:
     """The ingest stage's leakage review completed with the model's permutation importance."""
     evidence_path, importance_path = reports_dir / "leakage.json", reports_dir / "importance.csv"
     if not evidence_path.is_file() or card is None:
         log.warning("contract: no leakage review (%s) to check the inputs against", evidence_path)
         return None
-    shares = None
+    drops = None
     if importance_path.is_file():
         table = pd.read_csv(importance_path)
         drops = dict(zip(table["field"], table["permutation_auc_mean"], strict=True))
-        shares = importance_shares(drops)
-    leakage = params.data.leakage
-    fields_ = with_importance(
-        read_json(evidence_path)["fields"],
-        shares,
-        card.spec.fields,
-        params.contract.allowed,
-        leakage.max_importance_share,
-    )
-    return {"thresholds": leakage.model_dump(), "fields": fields_}
+    return model_review(read_json(evidence_path)["fields"], drops, card.spec.fields, params)

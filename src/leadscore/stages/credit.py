@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
-from leadscore.core.io import read_json, read_table, write_csv, write_json, write_text
+from leadscore.core.contract_report import ContractReport
+from leadscore.core.io import read_table, write_csv, write_json, write_text
 from leadscore.views.credit import credit_report, render_markdown
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def main(
     report, table = credit_report(
         pd.read_parquet(scored_path),
         costs,
-        read_json(contract_path),
+        ContractReport.read(contract_path).to_json(),
         economics_columns(params.data),
         follow_up_columns(params.data),
     )

@@ -70,7 +70,7 @@ def main(
     inputs = test[list(bundle.card.spec.fields)]
     scored = score_leads(bundle, test)
     probability = scored[PROBABILITY].to_numpy()
-    truth = truth_for(test, truth_path)
+    truth = truth_for(test, pd.read_parquet(truth_path) if truth_path.is_file() else None)
     metrics = evaluate(
         test,
         probability,

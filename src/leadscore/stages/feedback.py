@@ -10,15 +10,14 @@ import pandas as pd
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.model.card import ModelCard
+from leadscore.scoring.log_reader import journal_backlog, read_scores_and_events, read_scoring_log
 from leadscore.views.feedback import (
     join_scoring_log,
-    journal_backlog,
     live_outcomes,
     monthly_feedback,
     outcome_checks,
     outcome_lines,
     outcomes_from_file,
-    read_scoring_log,
     render_markdown,
 )
 
@@ -52,7 +51,8 @@ def main(
     if scoring_log:
         checks = None
         if outcomes_path is None:  # the CRM events stored beside the scores
-            live = live_outcomes(scoring_log, contract.outcome.window_days)
+            log_rows, events = read_scores_and_events(scoring_log)
+            live = live_outcomes(log_rows, events, contract.outcome.window_days)
             scored, without, checks = live.scored, live.without, outcome_checks(live)
         else:
             outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)

@@ -22,9 +22,11 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     if scoring_log:  # live: the scores and the CRM events stored beside them
+        from leadscore.scoring.log_reader import read_scores_and_events
         from leadscore.views.feedback import live_outcomes
 
-        live = live_outcomes(scoring_log, params.contract.outcome.window_days)
+        log_rows, events = read_scores_and_events(scoring_log)
+        live = live_outcomes(log_rows, events, params.contract.outcome.window_days)
         if live.without:
             log.warning("follow-up: %d scored leads have no CRM event yet", live.without)
         report = follow_up_report(live.scored, params.contract)  # the events' own column names

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from leadscore.analysis.headline import headline
+from leadscore.core.contract_report import ContractReport
 from leadscore.core.io import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 def main(reports_dir: Path = Path("reports")) -> dict:
     figures = headline(
         read_json(reports_dir / "metrics.json"),
-        read_json(reports_dir / "contract.json"),
+        ContractReport.read(reports_dir / "contract.json").to_json(),
         read_json(reports_dir / "follow_up.json"),
     )
     write_json(reports_dir / "headline.json", figures)

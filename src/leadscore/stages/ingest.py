@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from leadscore.core import fields
-from leadscore.core.config import economics_columns, follow_up_columns, load_params
+from leadscore.core.config import load_params
 from leadscore.core.io import read_json, read_table, write_csv, write_json, write_parquet
-from leadscore.core.units import NumberFormat, propose_unit_type
+from leadscore.core.units import NumberFormat
 from leadscore.data import behaviour
 from leadscore.data.generate import EXPORT_REPORT
 from leadscore.data.ids import hashed_after_creation
@@ -19,13 +19,18 @@ from leadscore.data.ingest import (
     LeadTableSpec,
     builtin_kinds,
     decided,
-    excluded_by_configuration,
     export_table_spec,
     ingest,
     input_fields,
     outcome_counts,
     quarantine_share_error,
     unit_kinds,
+)
+from leadscore.data.input_policy import (
+    configuration_reasons,
+    never_inputs,
+    proposed_types,
+    typed_roles,
 )
 
 log = logging.getLogger(__name__)
@@ -39,7 +44,7 @@ def main(
     leakage_path: Path | None = None,
 ) -> IngestResult:
     """`leakage_path`: the leakage review (default: `leakage.json` beside `report_path`)."""
-    from leadscore.data.leakage import flagged, infer_kinds, inputs_of, review_fields
+    from leadscore.data.leakage import KEPT, flagged, infer_kinds, inputs_of, review_fields
 
     params = load_params(params_path)
     raw = read_table(raw_path)
@@ -62,20 +67,12 @@ def main(
         raise LeadTableError(
             quarantine_share_error(result.summary, params.ingest.max_quarantine_share, str(failed))
         )
-    economics = economics_columns(params.data)  # an export's won value and cost: never inputs
-    # an export's declared follow-up columns are post-contact by definition (the generator's
-    # are left to the leakage guard's evidence)
-    never = () if builtin else economics.never_inputs + follow_up_columns(params.data).present
-    configured = tuple(
-        dict.fromkeys(
-            (*excluded_by_configuration(params, kinds), *(n for n in never if n in kinds))
-        )
-    )
+    configured = never_inputs(params, kinds, builtin)
     review = review_fields(
         decided(result.valid),  # open leads have no outcome: no evidence either way
         kinds,
         params.data.leakage,
-        {name: configuration_reason(name, params) for name in configured},
+        configuration_reasons(configured, params),
         params.contract.allowed,
         every=result.valid,  # open leads too: whether a field is still being filled in
         built_before=behaviour.built_before_moment(export),
@@ -107,7 +104,7 @@ def main(
     leakage_path = leakage_path or report_path.with_name("leakage.json")
     write_json(leakage_path, {"thresholds": params.data.leakage.model_dump(), "fields": review})
     for name, row in review.items():
-        if row["verdict"] != "kept":
+        if row["verdict"] != KEPT:
             signed = "allowed by the contract, " if row["allowed_by_contract"] else ""
             why = "; ".join(row["reasons"])
             log.info("ingest: %s %s (%s%s)", name, row["verdict"], signed, why)
@@ -135,44 +132,3 @@ def with_columns(spec: LeadTableSpec, kinds: dict[str, str]) -> LeadTableSpec:
         numeric=spec.numeric + of("numeric"),
         dates=spec.dates + of("date"),
     )
-
-
-def typed_roles(params) -> dict[str, str]:
-    """`data.types` with the won-value and cost columns under the names they are read as
-    (`types: {Amount: money}` reads `deal_value` as money)."""
-    types = dict(params.data.types)
-    for column, role in (
-        (params.data.value_column, fields.DEAL_VALUE),
-        (params.data.cost_column, fields.LEAD_COST),
-    ):
-        if column in types:
-            types[role] = types.pop(column)
-    return types
-
-
-def proposed_types(raw, kinds: dict[str, str]) -> dict[str, str]:
-    """Text columns whose values mostly read as money or percent (`propose_unit_type`): the
-    `data.types` a user would add; logged and written to the validation report."""
-    proposed = {}
-    for name, kind in kinds.items():
-        unit = propose_unit_type(raw[name]) if kind == "categorical" else None
-        if unit:
-            proposed[name] = unit
-            log.warning(
-                "ingest: %r reads as %s in most rows but is typed as a category; set "
-                "data.types: {%s: %s} (and data.number_format) to read it as a number",
-                name,
-                unit,
-                name,
-                unit,
-            )
-    return proposed
-
-
-def configuration_reason(name: str, params) -> str:
-    """Which key of the configuration excludes a field, in the review's words."""
-    if name in params.contract.excluded_fields:
-        return "excluded by the contract (contract.excluded_fields)"
-    if name in params.data.exclude:
-        return "excluded by configuration (data.exclude)"
-    return "excluded by configuration: deal value or lead cost (data.value_column, cost_column)"

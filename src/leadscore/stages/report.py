@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.contract_report import ContractReport
 from leadscore.core.io import read_json, write_text
 from leadscore.model.card import ModelCard
 from leadscore.views.report import render_report
@@ -24,7 +25,7 @@ def main(
         if (reports_dir / f"{name}.json").is_file()
     }
     html = render_report(
-        read_json(reports_dir / "contract.json"),
+        ContractReport.read(reports_dir / "contract.json").to_json(),
         read_json(reports_dir / "align.json"),
         read_json(reports_dir / "funnel.json"),
         read_json(reports_dir / "feedback.json"),

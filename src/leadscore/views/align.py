@@ -13,8 +13,8 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import Contract
+from leadscore.data.profiles import fitting_mask, profile_gaps
 from leadscore.views.format import pct
-from leadscore.views.profiles import fitting_mask, profile_gaps
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,9 @@ def driver_sentence(field: str, table: pd.DataFrame, scored: pd.DataFrame) -> st
     rest = scored.loc[~in_best, fields.CONVERTED].mean()
     return (
         f"Leads with {field.replace('_', ' ')} {best['value']} converted at "
-        f"{best['conversion']:.0%} vs {rest:.0%} for the rest "
+        f"{pct(best['conversion'], 0)} vs {pct(rest, 0)} for the rest "
         f"({int(best['leads']):,} leads); lowest: {table.iloc[-1]['value']} at "
-        f"{table.iloc[-1]['conversion']:.0%}."
+        f"{pct(table.iloc[-1]['conversion'], 0)}."
     )
 
 
@@ -162,7 +162,7 @@ def render_markdown(report: dict) -> str:
     lines = [
         "# Marketing's profile, sales' profile and the model's A grade (test period)",
         "",
-        f"{report['leads']:,} leads, base rate {report['base_rate']:.1%}.",
+        f"{report['leads']:,} leads, base rate {pct(report['base_rate'])}.",
         f"Marketing: {report['profiles']['marketing']}. Sales: {report['profiles']['sales']}.",
         *[f"> {item['message']}" for item in report.get("missing", [])],
         "",

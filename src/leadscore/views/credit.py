@@ -22,6 +22,7 @@ from leadscore.core.config import (
     EconomicsColumns,
     FollowUpColumns,
 )
+from leadscore.views.format import count, money
 from leadscore.views.funnel import ALL_LEADS, NOT_GIVEN, lead_costs, present
 from leadscore.views.needs import need
 
@@ -177,10 +178,6 @@ def credit_report(
     return report, table
 
 
-def _int(value) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
 def month_lines(report: dict, table: pd.DataFrame, month: str) -> list[str]:
     """One month of the credit table per channel, as markdown, with its total."""
     part = totals(table[table["month"] == month], ["channel"])
@@ -192,11 +189,11 @@ def month_lines(report: dict, table: pd.DataFrame, month: str) -> list[str]:
     rows = _records(part) + [{"channel": "**total**", **_records(totals(part))[0]}]
     for row in rows:
         lines.append(
-            f"| {row['channel']} | {_int(row['a_leads'])} | {_int(row['a_worked'])} "
-            f"| {_int(row['a_won'])} | {_int(row['a_won_revenue'])} "
-            f"| {_int(row['cost_per_won_a_deal'])} | {_int(row['leads'])} "
-            f"| {_int(row['worked'])} | {_int(row['won'])} | {_int(row['won_revenue'])} "
-            f"| {_int(row['cost_per_won_deal'])} |"
+            f"| {row['channel']} | {count(row['a_leads'])} | {count(row['a_worked'])} "
+            f"| {count(row['a_won'])} | {money(row['a_won_revenue'])} "
+            f"| {money(row['cost_per_won_a_deal'])} | {count(row['leads'])} "
+            f"| {count(row['worked'])} | {count(row['won'])} | {money(row['won_revenue'])} "
+            f"| {money(row['cost_per_won_deal'])} |"
         )
     return lines
 

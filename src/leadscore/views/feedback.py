@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ import pandas as pd
 from leadscore.core import fields, outcome
 from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns, WarningParams
 from leadscore.core.outcome import window_open, won_within_window
-from leadscore.core.stats import wilson_interval
+from leadscore.core.stats import conversion_figures
 from leadscore.model import health
 from leadscore.model.grading import GRADES
 from leadscore.views.follow_up import attribute_miss
@@ -133,14 +132,9 @@ def month_row(
         part = leads[leads["grade"] == grade]
         n, k = int(len(part)), int(part[fields.CONVERTED].sum())
         promise = getattr(contract.grades, grade, None)
-        low, high = wilson_interval(k, n)
         judged = promise is not None and n >= MIN_LEADS_TO_JUDGE
         grades[grade] = {
-            "leads": n,
-            "conversions": k,
-            "conversion": k / n if n else None,
-            "conversion_ci_low": low,
-            "conversion_ci_high": high,
+            **conversion_figures(k, n),
             "promise": None if promise is None else promise.min_conversion,
             "below_promise": bool(judged and k / n < promise.min_conversion),
             "judged": bool(judged),
@@ -272,15 +266,13 @@ def event_checks(events: pd.DataFrame, log_rows: pd.DataFrame) -> tuple[list[str
     return unscored, unclear
 
 
-def live_outcomes(url: str, window_days: int) -> LiveOutcomes:
-    """The latest score of each lead joined to the CRM events stored beside it (`lead_events`,
-    from POST /v1/outcomes or `leadscore outcomes import`); also the leads without an event,
-    the leads with events that were never scored, and those with contradictory outcomes (left
-    out of the joined table)."""
-    from leadscore.scoring.outcomes import outcomes_frame, read_events
+def live_outcomes(log_rows: pd.DataFrame, events: pd.DataFrame, window_days: int) -> LiveOutcomes:
+    """The latest score of each lead (`log_rows`, the scoring log) joined to the CRM events
+    stored beside it (`events`); also the leads without an event, the leads with events that
+    were never scored, and those with contradictory outcomes (left out of the joined table).
+    `leadscore.scoring.log_reader.read_scores_and_events` reads both."""
+    from leadscore.scoring.outcomes import outcomes_frame
 
-    log_rows = read_scoring_log(url)
-    events = read_events(url if "://" in url else f"sqlite:///{url}")
     unscored, unclear = event_checks(events, log_rows)
     scored, without = join_scoring_log(log_rows, outcomes_frame(events, log_rows, window_days))
     if len(log_rows):  # a contradictory lead has events: not one "without"
@@ -318,36 +310,6 @@ def outcome_lines(checks: dict | None) -> list[str]:
             f"(kept, not in the figures): {', '.join(checks['never_scored_examples'])}"
         )
     return lines
-
-
-LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
-
-
-def read_scoring_log(url: str) -> pd.DataFrame:
-    """All rows of the scoring log: the service's `scored_leads` table (SQLAlchemy URL or SQLite
-    file path), or the Parquet log of Spark runs (a directory or URI, partitioned by date)."""
-    from sqlalchemy import create_engine
-
-    if url.rstrip("/").endswith(".parquet") or Path(url).is_dir() or url.startswith(LAKE_SCHEMES):
-        rows = pd.read_parquet(url).drop(columns="scored_date", errors="ignore")
-        stamps = pd.to_datetime(rows["scored_at"], utc=True).dt.tz_localize(None)  # as in SQL
-        return rows.assign(scored_at=stamps)
-    if "://" not in url:
-        url = f"sqlite:///{url}"
-    engine = create_engine(url)
-    try:
-        return pd.read_sql_table("scored_leads", engine, parse_dates=["scored_at"])
-    finally:
-        engine.dispose()
-
-
-def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
-    """Rows journaled for the scoring log `url` but not in its table yet (spilled, unreplayed)."""
-    from leadscore.scoring.journal_files import unshipped_rows
-    from leadscore.scoring.log import journal_dir_for
-
-    url = url if "://" in url else f"sqlite:///{url}"
-    return unshipped_rows(journal_dir or journal_dir_for(url))
 
 
 def within_uncertainty(month: dict) -> str:

@@ -28,9 +28,10 @@ from leadscore.core.config import (
     FollowUpColumns,
     FollowUpPromise,
 )
-from leadscore.core.stats import wilson_interval
+from leadscore.core.contract_report import KEPT, NO_LEADS, NOT_KEPT
+from leadscore.core.stats import conversion_figures
 from leadscore.model.grading import GRADES
-from leadscore.views.format import KEPT, NO_LEADS, NOT_KEPT
+from leadscore.views.format import money, pct
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -54,20 +55,20 @@ def contact_hours(
 
 
 def share_figures(hits: int, leads: int) -> dict:
-    """A share with its 95 % Wilson interval."""
-    low, high = wilson_interval(hits, leads)
+    """A share with its 95 % Wilson interval (`conversion_figures`, named as a share)."""
+    figures = conversion_figures(int(hits), int(leads))
     return {
-        "leads": int(leads),
-        "hits": int(hits),
-        "share": hits / leads if leads else None,
-        "share_ci_low": low,
-        "share_ci_high": high,
+        "leads": figures["leads"],
+        "hits": figures["conversions"],
+        "share": figures["conversion"],
+        "share_ci_low": figures["conversion_ci_low"],
+        "share_ci_high": figures["conversion_ci_high"],
     }
 
 
 def promise_label(promise: FollowUpPromise) -> str:
     return promise.says or (
-        f">= {promise.min_share:.0%} first contacted within "
+        f">= {pct(promise.min_share, 0)} first contacted within "
         f"{promise.within_business_hours:g} business hours"
     )
 
@@ -81,9 +82,9 @@ def promise_verdict(hours: pd.Series, promise: FollowUpPromise) -> dict:
         note = "No lead of this grade in the period."
     else:
         note = (
-            f"{figures['share']:.1%} first contacted within {promise.within_business_hours:g} "
-            f"business hours (95 % interval {figures['share_ci_low']:.1%}-"
-            f"{figures['share_ci_high']:.1%}) against a promise of {promise.min_share:.0%}"
+            f"{pct(figures['share'])} first contacted within {promise.within_business_hours:g} "
+            f"business hours (95 % interval {pct(figures['share_ci_low'])}-"
+            f"{pct(figures['share_ci_high'])}) against a promise of {pct(promise.min_share, 0)}"
         )
         if not kept:
             note += (
@@ -261,33 +262,24 @@ def attribute_miss(
     conversion, low, high = worked_conversion(won, worked)
     when = "within the promise" if np.isfinite(within) else "at all"
     worked_text = (
-        f"{worked.sum():,} A leads worked {when} converted {conversion:.0%} "
-        f"(95 % interval {low:.0%}-{high:.0%})"
+        f"{worked.sum():,} A leads worked {when} converted {pct(conversion, 0)} "
+        f"(95 % interval {pct(low, 0)}-{pct(high, 0)})"
     )
     if conversion < min_conversion:
-        return f"lead quality: {worked_text}, below the promise of {min_conversion:.0%}"
+        return f"lead quality: {worked_text}, below the promise of {pct(min_conversion, 0)}"
     return (
-        f"follow-up: {worked_text}, at or above the promise, but {1 - worked.mean():.0%} of "
+        f"follow-up: {worked_text}, at or above the promise, but {pct(1 - worked.mean(), 0)} of "
         f"A leads were worked late or never"
     )
 
 
 def worked_conversion(won: np.ndarray, worked: np.ndarray) -> tuple[float, float, float]:
-    k, n = int(won[worked].sum()), int(worked.sum())
-    low, high = wilson_interval(k, n)
-    return k / n, low, high
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    figures = conversion_figures(int(won[worked].sum()), int(worked.sum()))
+    return figures["conversion"], figures["conversion_ci_low"], figures["conversion_ci_high"]
 
 
 def _hours(value) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def _money(value) -> str:
-    return "-" if value is None else f"{value:,.0f}"
 
 
 def cost_lines(cost: dict) -> list[str]:
@@ -301,13 +293,13 @@ def cost_lines(cost: dict) -> list[str]:
         label = f"{name} ({cost['within_business_hours']:g} business hours)"
         label = label if name == PROMPT else name
         lines.append(
-            f"| {label} | {row['leads']:,} | {_pct(row['conversion'])} "
-            f"({_pct(row['conversion_ci_low'])}-{_pct(row['conversion_ci_high'])}) |"
+            f"| {label} | {row['leads']:,} | {pct(row['conversion'])} "
+            f"({pct(row['conversion_ci_low'])}-{pct(row['conversion_ci_high'])}) |"
         )
     if cost["deals_lost"] is not None:
         lines.append(
             f"\nSlow follow-up cost about **{cost['deals_lost']:.1f} deals** and "
-            f"**{_money(cost['revenue_lost'])}** in revenue: the {cost['slow_leads']:,} A leads "
+            f"**{money(cost['revenue_lost'])}** in revenue: the {cost['slow_leads']:,} A leads "
             "worked late or never, had they converted like those worked within the promise "
             "(an upper bound if sales works the better leads first)."
         )
@@ -331,8 +323,8 @@ def render_markdown(report: dict) -> str:
     for grade, items in report["promises"].items():
         for item in items:
             lines.append(
-                f"| {grade} | {item['label']} | {_pct(item['share'])} "
-                f"({_pct(item['share_ci_low'])}-{_pct(item['share_ci_high'])}) "
+                f"| {grade} | {item['label']} | {pct(item['share'])} "
+                f"({pct(item['share_ci_low'])}-{pct(item['share_ci_high'])}) "
                 f"| {item['leads']:,} | {item['verdict']} |"
             )
     lines += ["", *[f"- **{g}**: {i['note']}" for g, v in report["promises"].items() for i in v]]
@@ -346,10 +338,10 @@ def render_markdown(report: dict) -> str:
     ]
     for month in report["months"]:
         for grade, row in month["grades"].items():
-            within = ", ".join(_pct(v) for v in row["within_promise"]) or "-"
+            within = ", ".join(pct(v) for v in row["within_promise"]) or "-"
             lines.append(
                 f"| {month['month']} | {grade} | {row['leads']:,} | {within} "
-                f"| {_hours(row['median_hours_to_contact'])} | {_pct(row['never_worked_share'])} |"
+                f"| {_hours(row['median_hours_to_contact'])} | {pct(row['never_worked_share'])} |"
             )
     if report.get("a_cost"):
         lines += ["", "## What slow follow-up of A leads cost", "", *cost_lines(report["a_cost"])]

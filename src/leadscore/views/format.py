@@ -6,14 +6,6 @@ import math
 
 MISSING = "-"  # a value that does not exist (no leads in the cell, no cost known)
 
-# The verdict words of every promise (grades and follow-up), defined once.
-KEPT, NOT_KEPT = "kept", "not kept"
-# The grade's leads missed the promise, but those sales worked kept it: the shortfall is the
-# leads never worked, which is sales' side of the contract (the follow-up view), not the grading.
-KEPT_WHERE_WORKED = "kept where sales worked"
-# No lead fell in the grade in the period: nothing to judge, neither kept nor broken.
-NO_LEADS = "no leads"
-
 
 def pct(value: float | None, digits: int = 1, missing: str = MISSING) -> str:
     """0.4213 -> '42.1%'; None -> the missing mark."""
@@ -25,6 +17,11 @@ def money(value: float | None, missing: str = MISSING) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
     return f"{value:,.0f}"
+
+
+def count(value: float | None, missing: str = MISSING) -> str:
+    """A number of leads or deals, as `money` shows it: 1234 -> '1,234'."""
+    return money(value, missing)
 
 
 def cash(value: float | None, currency: str, missing: str = MISSING) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.config import GENERATOR_ECONOMICS, EconomicsColumns, FunnelParams
-from leadscore.views.format import money
+from leadscore.views.format import money, pct
 from leadscore.views.needs import need
 
 log = logging.getLogger(__name__)
@@ -251,8 +251,8 @@ def _table(rows: dict[str, dict], first: str) -> list[str]:
     for name, row in sorted(rows.items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf):
         per_cost = "-" if row["revenue_per_cost"] is None else f"{row['revenue_per_cost']:.1f}"
         lines.append(
-            f"| {name} | {row['leads']:,.0f} | {money(row['cost'])} | {row['a_share']:.1%} "
-            f"| {row['conversion']:.1%} | {money(row['cost_per_a_lead'])} "
+            f"| {name} | {row['leads']:,.0f} | {money(row['cost'])} | {pct(row['a_share'])} "
+            f"| {pct(row['conversion'])} | {money(row['cost_per_a_lead'])} "
             f"| {money(row['cost_per_won_deal'])} | {per_cost} |"
         )
     return lines
@@ -295,7 +295,7 @@ def _plan_lines(report: dict) -> list[str]:
     lines = [
         f"- Average deal value {money(plan['average_deal_value'])}: "
         f"**{plan['deals_needed']:,} deals** needed.",
-        f"- A leads convert at {plan['a_grade_conversion']:.1%}: "
+        f"- A leads convert at {pct(plan['a_grade_conversion'])}: "
         f"**{money(plan['a_leads_needed'])} A leads** needed.",
     ]
     for name, mix in plan["plans"].items():

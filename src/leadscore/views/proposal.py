@@ -19,8 +19,9 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.agreement import describe_change
 from leadscore.core.config import Contract, EconomicsColumns, FollowUpColumns, WarningParams
+from leadscore.core.contract_report import KEPT
 from leadscore.model.grading import GRADES, Grading
-from leadscore.views.contract import KEPT, contract_report
+from leadscore.views.contract import contract_report
 from leadscore.views.follow_up import follow_up_report
 from leadscore.views.format import pct
 
@@ -77,7 +78,7 @@ def promise_rows(report: dict, follow_up: dict) -> list[dict]:
             {
                 "owner": "marketing",
                 "grade": grade,
-                "promise": f"{grade} leads convert at {promise['min_conversion']:.0%} or more",
+                "promise": f"{grade} leads convert at {pct(promise['min_conversion'], 0)} or more",
                 "actual": actual,
                 "verdict": row["verdicts"]["conversion"],
             }
@@ -142,7 +143,8 @@ def contract_side(
         "contract": contract.model_dump(mode="json"),
         "agreement": agreement,
     }
-    report = contract_report(frame, contract, record, metrics, months, review, warnings, worked)
+    typed = contract_report(frame, contract, record, metrics, months, review, warnings, worked)
+    report = typed.to_json()
     follow_up = follow_up_report(frame, contract, follow_up_columns, economics)
     revenue = grade_revenue(frame, economics.deal_value)
     grades = {
@@ -150,8 +152,7 @@ def contract_side(
         for grade, row in report["grades"].items()
     }
     total = [v for v in revenue.values() if v is not None]
-    checks = report["publish_gate"]["checks"]
-    failed = [name for name, item in checks.items() if not item["passed"] and name != "agreement"]
+    failed = [name for name in typed.publish_gate.failed() if name != "agreement"]
     return {
         "grades": grades,
         "capacity_holds": report["grades"]["A"]["verdicts"].get("capacity") == KEPT,

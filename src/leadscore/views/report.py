@@ -16,10 +16,10 @@ from functools import partial
 
 import pandas as pd
 
+from leadscore.core.contract_report import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
 from leadscore.views.contract import review_rows, review_rule, shown
-from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def grade_chart(contract: dict) -> str:
         label="promise (minimum)",
         zorder=3,
     )
-    axis.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    axis.yaxis.set_major_formatter(lambda v, _: f"{pct(v, 0)}")
     axis.set_ylabel("converted within the window")
     axis.legend(frameon=False)
     axis.spines[["top", "right"]].set_visible(False)

@@ -96,7 +96,7 @@ def test_the_profile_proposes_money_and_percent_for_text_columns():
 
 
 def test_ingest_proposes_the_types_of_text_columns_in_its_log(caplog):
-    from leadscore.stages.ingest import proposed_types
+    from leadscore.data.input_policy import proposed_types
 
     raw = pd.DataFrame(
         {

@@ -261,7 +261,7 @@ def gate_of(scored: pd.DataFrame, raw: dict) -> dict:
                "agreement": agreed_by_both(contract)}  # fmt: skip
     metrics = {"leads": len(scored), "base_rate": scored[fields.CONVERTED].mean(),
                "roc_auc_ci_low": 0.7}  # fmt: skip
-    return contract_report(scored, contract, grading, metrics)
+    return contract_report(scored, contract, grading, metrics).to_json()
 
 
 @pytest.mark.parametrize(("a_conversion", "passes"), [(0.9, True), (0.6, False)])

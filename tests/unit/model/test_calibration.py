@@ -9,7 +9,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
 from leadscore.core.config import CalibrationRule
-from leadscore.model.calibration import choose_method, fit_calibrated, wilson_centre
+from leadscore.core.stats import wilson_centre
+from leadscore.model.calibration import choose_method, fit_calibrated
 
 
 def plateau_data(n: int, seed: int = 0):

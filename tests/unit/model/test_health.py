@@ -66,13 +66,14 @@ def test_contract_report_warns_on_thresholds_of_0_and_1(choice_params):
     grading = Grading({"A": 1.0, "B": 0.5, "C": 0.0}, tuple(np.linspace(0, 1, 99)))
     record = grading_record(grading, {"grades": {}}, choice_params.contract, "v1")
     metrics = {"leads": 300, "base_rate": 0.2, "roc_auc_ci_low": 0.6}
-    report = contract_report(scored, choice_params.contract, record, metrics)
+    typed = contract_report(scored, choice_params.contract, record, metrics)
+    report = typed.to_json()
     bounds = [w for w in report["warnings"] if w["check"] == "threshold_at_bound"]
     assert {w["grade"] for w in bounds} == {"A", "C"}
     assert "every lead clears it" in next(w["message"] for w in bounds if w["grade"] == "C")
     from leadscore.views.contract import render_markdown
 
-    assert "the grade A threshold is 1.0000" in render_markdown(report)
+    assert "the grade A threshold is 1.0000" in render_markdown(typed)
 
 
 def test_warnings_stay_silent_on_the_built_in_data(tiny_models, tiny_split, tiny_params,
@@ -92,7 +93,7 @@ def test_warnings_stay_silent_on_the_built_in_data(tiny_models, tiny_split, tiny
     scored = test.assign(
         probability=probability, grade=Grading.from_dict(grading).grade(probability)
     )
-    report = contract_report(scored, tiny_params.contract, grading, metrics)
+    report = contract_report(scored, tiny_params.contract, grading, metrics).to_json()
     assert report["warnings"] == [], report["warnings"]
     bindings = {g: row["binding"] for g, row in grading["derivation"]["grades"].items()}
     feedback = monthly_feedback(

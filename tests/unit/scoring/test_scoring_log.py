@@ -13,7 +13,8 @@ from scoring_log_stores import some_rows, table_ids
 
 from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
 from leadscore.scoring.log import ScoringLog, ensure_schema
-from leadscore.views.feedback import join_scoring_log, read_scoring_log
+from leadscore.scoring.log_reader import read_scoring_log
+from leadscore.views.feedback import join_scoring_log
 
 
 def test_rows_are_written_in_batches(store):

@@ -114,19 +114,21 @@ def test_a_promise_missed_only_by_leads_never_worked_is_kept_where_sales_worked(
         }
     )
     grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
-    c = contract_report(scored, contract, grading, {"leads": 100}, worked=worked)["grades"]["C"]
+    c = contract_report(scored, contract, grading, {"leads": 100}, worked=worked).to_json()[
+        "grades"
+    ]["C"]
     assert c["conversion"] == 0.09 and c["worked"]["conversion"] == 9 / 80
     assert c["verdicts"] == {"conversion": "kept where sales worked"}
     assert "the 80 leads sales worked (80.0%) converted at 11.2%" in c["note"]
     assert "20.0% never worked" in c["note"]
     # without first-contact dates the same leads miss the promise; worked leads below it too
-    assert contract_report(scored, contract, grading, {"leads": 100})["grades"]["C"][
+    assert contract_report(scored, contract, grading, {"leads": 100}).to_json()["grades"]["C"][
         "verdicts"
     ] == {"conversion": "not kept"}
     fewer = scored.assign(converted=[0] * 20 + [1] * 7 + [0] * 73)
-    assert contract_report(fewer, contract, grading, {"leads": 100}, worked=worked)["grades"]["C"][
-        "verdicts"
-    ] == {"conversion": "not kept"}
+    assert contract_report(fewer, contract, grading, {"leads": 100}, worked=worked).to_json()[
+        "grades"
+    ]["C"]["verdicts"] == {"conversion": "not kept"}
 
 
 def test_contract_report_on_a_hand_built_test_period(default_params_raw):
@@ -145,7 +147,7 @@ def test_contract_report_on_a_hand_built_test_period(default_params_raw):
     )
     grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
     metrics = {"leads": 40, "base_rate": 11 / 40, "roc_auc_ci_low": 0.7}
-    report = contract_report(scored, contract, grading, metrics)
+    report = contract_report(scored, contract, grading, metrics).to_json()
     a, b = report["grades"]["A"], report["grades"]["B"]
     assert a["conversion"] == 0.8 and a["conversions"] == 8
     assert a["share_of_conversions"] == pytest.approx(8 / 11)

@@ -3,8 +3,9 @@ verdict word in its own colour, money with its currency, an empty grade judged a
 
 from __future__ import annotations
 
+from leadscore.core.contract_report import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.views.contract import grade_verdicts
-from leadscore.views.format import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT, cash
+from leadscore.views.format import cash
 from leadscore.views.report import (
     credit_summary,
     follow_up_promises,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from leadscore.core.config import PublishGate
-from leadscore.views.contract import NO_A_LEADS, odds_ratio_check, publish_gate
+from leadscore.model.gate import NO_A_LEADS, odds_ratio_check, publish_gate
 from leadscore.views.funnel import plan_summary
 
 
@@ -28,13 +28,11 @@ def test_a_plan_without_deal_values_says_why_not_none_deals():
 
 def test_an_empty_grade_a_has_no_odds_ratio_and_says_why():
     check = odds_ratio_check(None, 0.1, 2.5)
-    assert check["actual"] is None and not check["passed"]
-    assert check["explanation"] == NO_A_LEADS and "0.0" not in check["explanation"]
-    empty = {"conversion": None, "leads": 0}
-    grades = {"A": empty}
+    assert check.actual is None and not check.passed
+    assert check.explanation == NO_A_LEADS and "0.0" not in check.explanation
     profiles = {"marketing": {"conversion": 0.2}}
     metrics = {"leads": 1000, "base_rate": 0.1, "roc_auc_ci_low": 0.7}
-    gate = publish_gate(grades, profiles, metrics, 0.1, PublishGate(), None, None)
-    margin = gate["checks"]["margin_over_best_profile"]
-    assert margin["actual"] is None and margin["explanation"] == NO_A_LEADS
-    assert not gate["publishable"]
+    gate = publish_gate(None, profiles, metrics, 0.1, PublishGate(), None, None)
+    margin = gate.checks["margin_over_best_profile"]
+    assert margin.actual is None and margin.explanation == NO_A_LEADS
+    assert not gate.publishable

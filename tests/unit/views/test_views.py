@@ -195,7 +195,7 @@ def test_psi_sees_a_shift_and_not_noise():
 def test_feedback_from_a_scoring_log_and_outcomes(tmp_path, contract):
     from sqlalchemy import create_engine
 
-    from leadscore.views.feedback import read_scoring_log
+    from leadscore.scoring.log_reader import read_scoring_log
 
     log_rows = pd.DataFrame(
         {

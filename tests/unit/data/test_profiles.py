@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from leadscore.core.config import LeadProfile
-from leadscore.views.profiles import ProfileError, profile_mask
+from leadscore.data.profiles import ProfileError, profile_mask
 
 LEADS = pd.DataFrame(
     {

@@ -1,0 +1,30 @@
+"""The censoring rule, once: what the split stage leaves out as not yet known."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadscore.core.outcome import censored
+from leadscore.data.split import censor_open_windows
+
+AS_OF = pd.Timestamp("2026-10-31")
+CREATED = pd.Series(pd.to_datetime(["2026-05-01", "2026-10-01", "2026-10-31", "2026-11-02"]))
+
+
+def test_without_a_status_every_lead_whose_window_is_open_is_censored():
+    assert censored(CREATED, AS_OF, 90, has_status=False).tolist() == [False, True, True, True]
+
+
+def test_with_a_status_only_leads_created_from_the_as_of_date_are_censored():
+    # a won or lost lead is final, even inside its window; open leads are counted apart
+    assert censored(CREATED, AS_OF, 90, has_status=True).tolist() == [False, False, True, True]
+
+
+def test_the_split_censors_by_that_rule():
+    leads = pd.DataFrame({"created_at": CREATED, "converted": [True, False, True, False]})
+    with_status = leads.assign(outcome_status=["won", "lost", "won", "lost"])
+    for frame, has_status in ((leads, False), (with_status, True)):
+        closed, left_out = censor_open_windows(frame, AS_OF, 90)
+        expected = censored(CREATED, AS_OF, 90, has_status)
+        assert left_out.index.tolist() == CREATED.index[expected].tolist()
+        assert closed.index.tolist() == CREATED.index[~expected].tolist()
