@@ -233,7 +233,7 @@ def score_chunk(
             problems = problems.where(~bad_id, (f"{problem}; " + problems).str.rstrip("; "))
     bad = (problems != "").to_numpy()
     good = ~bad
-    scored = scorer.score(matrix[good], reasons=reasons)
+    scored = scorer.score(matrix[good], reasons=reasons, parallel=True)  # one chunk at a time
     notes = warnings.to_numpy()[good].tolist()
     if duplicates is not None:
         earlier = duplicates.to_numpy()[good]

@@ -358,11 +358,12 @@ class Scorer:
             return linear.raw_scores(self.linear, matrix)
         return trees.raw_scores(self.tree_arrays, matrix)
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression."""
+    def contributions(self, matrix: np.ndarray, parallel: bool = False) -> np.ndarray:
+        """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression
+        (`parallel`: on numba's threads, for batch scoring)."""
         if self.linear is not None:
             return linear.contributions(self.linear, matrix)
-        return trees.contributions(self.tree_arrays, matrix)
+        return trees.contributions(self.tree_arrays, matrix, parallel=parallel)
 
     def uses_field(self, j: int) -> bool:
         """Can field j change the raw output at all?"""
@@ -377,7 +378,7 @@ class Scorer:
         arrays = self.tree_arrays
         return trees.raw_scores(arrays, matrix, trees.trees_using(arrays, j))
 
-    def score(self, matrix: np.ndarray, reasons: bool = False) -> Scored:
+    def score(self, matrix: np.ndarray, reasons: bool = False, parallel: bool = False) -> Scored:
         raw = self.raw_output(matrix)
         probability = self.probability(raw)
         return Scored(
@@ -385,7 +386,7 @@ class Scorer:
             probability=probability,
             score=self.grading.score(probability, raw),
             grade=self.grading.grade(probability),
-            contributions=self.contributions(matrix) if reasons else None,
+            contributions=self.contributions(matrix, parallel) if reasons else None,
         )
 
     # the guarantee ------------------------------------------------------------------------

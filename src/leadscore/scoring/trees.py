@@ -383,14 +383,17 @@ def base_value(trees: TreeArrays) -> float:
     return trees.baseline + float(expected[trees.roots].sum())
 
 
-def contributions(trees: TreeArrays, X: np.ndarray, walk: bool = False) -> np.ndarray:
+def contributions(
+    trees: TreeArrays, X: np.ndarray, walk: bool = False, parallel: bool = False
+) -> np.ndarray:
     """TreeSHAP value of every input column for every row; rows sum to raw - base value.
 
     Through the leaf tables (`scoring.treeshap`) when the trees fit them; `walk` forces the
-    node-by-node walk (the reference the tables are tested against)."""
+    node-by-node walk (the reference the tables are tested against); `parallel` spreads a
+    large batch over numba's threads."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not walk and trees.leaf_tables is not None:
-        return treeshap.contributions(trees, trees.leaf_tables, X)
+        return treeshap.contributions(trees, trees.leaf_tables, X, parallel)
     out: np.ndarray = _contributions(
         X, trees.roots, trees.links, trees.split,
         trees.missing_left, trees.cover, trees.category_left, trees.max_depth,

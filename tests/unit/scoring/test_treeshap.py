@@ -40,10 +40,15 @@ def test_tables_match_the_walk_on_leads_and_edge_rows(tiny):
     booster, X = tiny
     arrays = trees.from_hist_gradient_boosting(booster)
     assert arrays.category_left.shape[0] > 0, "the tiny model should have categorical splits"
-    assert arrays.leaf_tables is not None
+    assert arrays.leaf_tables is not None and arrays.leaf_tables.cacheable
+    assert len(X) >= treeshap.CACHE_MIN_ROWS  # the batch path, with its cache
     assert_exact(arrays, X)
     assert_exact(arrays, hard_values(arrays, X))
     assert_exact(arrays, X[:1])  # one lead, as the API scores it
+    one_at_a_time = np.vstack([trees.contributions(arrays, X[i : i + 1]) for i in range(len(X))])
+    assert np.array_equal(trees.contributions(arrays, X), one_at_a_time)  # API == batch, bits
+    parallel = trees.contributions(arrays, np.repeat(X, 40, axis=0), parallel=True)
+    assert np.array_equal(parallel, np.repeat(trees.contributions(arrays, X), 40, axis=0))
     np.testing.assert_allclose(  # and on leads, that raw output is scikit-learn's
         trees.base_value(arrays) + trees.contributions(arrays, X).sum(axis=1),
         booster.decision_function(X),
@@ -63,6 +68,13 @@ def fitted(n_fields: int, max_leaf_nodes: int = 31, max_depth: int | None = None
         random_state=0,
     )  # fmt: skip
     return model.fit(X, y), X
+
+
+def test_trees_with_more_splits_than_a_cache_key_holds_are_not_cached():
+    booster, X = fitted(n_fields=8, max_leaf_nodes=100)
+    arrays = trees.from_hist_gradient_boosting(booster)
+    assert arrays.leaf_tables is not None and not arrays.leaf_tables.cacheable
+    assert_exact(arrays, X[:400])
 
 
 def test_leaves_with_more_path_fields_than_a_table_holds_are_computed_at_scoring_time():
