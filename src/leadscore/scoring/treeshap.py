@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 MAX_TABLE_FEATURES = 12  # a leaf's table holds 2**d * d floats: 49,152 at most
 MAX_FIELDS = 64  # a tree's disagreement marks fit one 64-bit word per node
+# the leaf arrays as the kernels take them: leaf_of_node, path_start, path_feature, path_zero,
+# table_start, table, path_local
+LeafArrays = tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]
 PARALLEL_BLOCK = 8192  # rows a thread takes at a time in batch scoring
 CACHE_SLOTS = 1 << 15  # a tree's cache of decision sets (half of it filled at most)
 CACHE_MIN_ROWS = 64  # fewer leads: no cache
@@ -213,7 +218,7 @@ def _tree_terms(
     split: np.ndarray,
     missing_left: np.ndarray,
     category_left: np.ndarray,
-    tables: tuple,
+    tables: LeafArrays,
     marks: np.ndarray,
     terms: np.ndarray,
     buffers: np.ndarray,
@@ -285,7 +290,7 @@ def _contributions(
     split: np.ndarray,
     missing_left: np.ndarray,
     category_left: np.ndarray,
-    tables: tuple,
+    tables: LeafArrays,
     tree_feature_start: np.ndarray,
     tree_features: np.ndarray,
     cacheable: bool,
@@ -349,7 +354,7 @@ def _contributions_in_blocks(
     split: np.ndarray,
     missing_left: np.ndarray,
     category_left: np.ndarray,
-    tables: tuple,
+    tables: LeafArrays,
     tree_feature_start: np.ndarray,
     tree_features: np.ndarray,
     cacheable: bool,
