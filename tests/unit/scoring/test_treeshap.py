@@ -41,14 +41,16 @@ def test_tables_match_the_walk_on_leads_and_edge_rows(tiny):
     arrays = trees.from_hist_gradient_boosting(booster)
     assert arrays.category_left.shape[0] > 0, "the tiny model should have categorical splits"
     assert arrays.leaf_tables is not None and arrays.leaf_tables.cacheable
-    assert len(X) >= treeshap.CACHE_MIN_ROWS  # the batch path, with its cache
     assert_exact(arrays, X)
+    large = np.repeat(X, -(-treeshap.CACHE_MIN_ROWS // len(X)), axis=0)  # the cached path
+    assert_exact(arrays, large)
     assert_exact(arrays, hard_values(arrays, X))
     assert_exact(arrays, X[:1])  # one lead, as the API scores it
     one_at_a_time = np.vstack([trees.contributions(arrays, X[i : i + 1]) for i in range(len(X))])
     assert np.array_equal(trees.contributions(arrays, X), one_at_a_time)  # API == batch, bits
-    parallel = trees.contributions(arrays, np.repeat(X, 40, axis=0), parallel=True)
-    assert np.array_equal(parallel, np.repeat(trees.contributions(arrays, X), 40, axis=0))
+    copies = -(-2 * treeshap.PARALLEL_BLOCK // len(X))  # blocks on threads, cached
+    parallel = trees.contributions(arrays, np.repeat(X, copies, axis=0), parallel=True)
+    assert np.array_equal(parallel, np.repeat(one_at_a_time, copies, axis=0))
     np.testing.assert_allclose(  # and on leads, that raw output is scikit-learn's
         trees.base_value(arrays) + trees.contributions(arrays, X).sum(axis=1),
         booster.decision_function(X),
