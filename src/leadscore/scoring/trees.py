@@ -57,8 +57,7 @@ class TreeArrays:
 
     @cached_property
     def leaf_tables(self) -> treeshap.LeafTables | None:
-        """Each leaf's TreeSHAP share by agreement set (`scoring.treeshap`): the fast path of
-        `contributions`."""
+        """Each leaf's TreeSHAP share by agreement set: `contributions`' fast path."""
         return treeshap.from_tree_arrays(self)
 
 
@@ -389,8 +388,7 @@ def contributions(
     """TreeSHAP value of every input column for every row; rows sum to raw - base value.
 
     Through the leaf tables (`scoring.treeshap`) when the trees fit them; `walk` forces the
-    node-by-node walk (the reference the tables are tested against); `parallel` spreads a
-    large batch over numba's threads."""
+    node walk (the tables' reference); `parallel` spreads a large batch over numba's threads."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not walk and trees.leaf_tables is not None:
         return treeshap.contributions(trees, trees.leaf_tables, X, parallel)
