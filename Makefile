@@ -12,7 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate example-activity mutation lock clean
+.PHONY: help install install-spark run repro scorecard test test-browser fuzz lint typecheck format serve ui bench bench-serve bench-reasons bench-spark bench-importance bench-rank chaos example-x-education example-x-education-cv example-real-estate example-activity mutation lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -110,6 +110,9 @@ example-activity: install ## The built-in CRM with its activity log: behaviour s
 
 bench-serve: run ## This service vs `mlflow models serve`: req/s, p50/p99, batches, 60 s load
 	$(BIN)/python bench/serve.py
+
+bench-reasons: run ## `leadscore score` on 1M built-in leads without and with --reasons (time ratio)
+	$(BIN)/python bench/batch_reasons.py
 
 bench-spark: install-spark run ## Scoring at 1M and 10M leads: local CLI vs leadscore on Spark vs mlflow spark_udf
 	$(BIN)/python bench/spark.py

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from leadscore.scoring import output
 from leadscore.scoring.loading import ServedModel
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
 from leadscore.scoring.trend import PreviousScores
@@ -81,6 +82,22 @@ def repeated_ids(leads: list[dict]) -> dict[int, int]:
     return repeats
 
 
+def refuse_missing_ids(leads: list[dict], field: str) -> None:
+    """422 for leads whose id is a missing-value token (missing after normalisation)."""
+    missing = [i for i, lead in enumerate(leads) if lead.get("lead_id") is None]
+    if missing:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "leads", i, field),
+                    "msg": "the lead id is a missing-value token of this model's export",
+                    "type": "missing",
+                }
+                for i in missing
+            ]
+        )
+
+
 def refuse_repeats(repeats: dict[int, int], field: str) -> None:
     raise RequestValidationError(
         [
@@ -92,16 +109,6 @@ def refuse_repeats(repeats: dict[int, int], field: str) -> None:
             for i, j in repeats.items()
         ]
     )
-
-
-def trend_fields(previous: PreviousScores, lead_id: str, score: int) -> dict:
-    """trend, previous score and previous grade of a lead (new: never in the scoring log)."""
-    before = previous.of(lead_id)
-    return {
-        "trend": previous.trend(lead_id, score),
-        "previous_score": None if before is None else before[0],
-        "previous_grade": None if before is None else before[1],
-    }
 
 
 def score_body(
@@ -122,42 +129,19 @@ def score_body(
     for i, j in (repeats or {}).items():
         warnings[i] = [*warnings[i], f"lead_id: also in leads[{j}] of this request"]
     scored = scorer.score(matrix, reasons=reasons)
+    lead_ids = [record["lead_id"] for record in records]
     previous = (  # from memory: the database is never asked on the request path
-        scoring_log.previous(record["lead_id"] for record in records)
-        if scoring_log is not None
-        else PreviousScores()
+        scoring_log.previous(lead_ids) if scoring_log is not None else PreviousScores()
     )
-    probability, score, grade = (
-        scored.probability.tolist(),
-        scored.score.tolist(),
-        scored.grade.tolist(),
-    )
-    results = []
-    for i, record in enumerate(records):
-        explanation = None
-        if scored.contributions is not None:
-            explanation = scorer.reasons(scored.contributions[i], record)
-            explanation["raw_output"] = float(scored.raw[i])
-        results.append(
-            {
-                "lead_id": record["lead_id"],
-                "probability": probability[i],
-                "score": score[i],
-                "grade": grade[i],
-                **trend_fields(previous, record["lead_id"], score[i]),
-                "explanation": explanation,
-                "warnings": warnings[i],
-                "model_version": version,
-                "contract_version": contract_version,
-            }
-        )
+    values = output.record_values(scorer, records) if reasons else None
+    results = output.answer_records(scorer, lead_ids, scored, warnings, previous, values)
     rows = None
     if scoring_log is not None:
         rows = rows_for(
-            [record["lead_id"] for record in records],
-            probability,
-            score,
-            grade,
+            lead_ids,
+            scored.probability.tolist(),
+            scored.score.tolist(),
+            scored.grade.tolist(),
             version,
             contract_version,
             source="api",
@@ -201,6 +185,7 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         parsed = parse_body(request_model, body)
         model = holder.current  # one reference: a reload cannot change it mid-request
         leads = model.scorer.normalise_records(parsed.leads)  # id, joined fields, tokens
+        refuse_missing_ids(leads, id_field(model.scorer.inputs))
         repeats = repeated_ids(leads)
         if repeats and settings.duplicate_lead_ids == "reject":
             refuse_repeats(repeats, id_field(model.scorer.inputs))

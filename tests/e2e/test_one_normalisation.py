@@ -124,6 +124,13 @@ def test_the_api_reads_the_export_id_and_looks_up_joined_fields(messy_project, s
         "/v1/score", json={"leads": [{"lead_id": "x"}]}, headers={"X-API-Key": API_KEY}
     )
     assert missing.status_code == 422 and ID in missing.text
+    token_id = server.client.post(  # an id that is a missing-value token is no id
+        "/v1/score",
+        json={"leads": [{ID: "ok-1"}, {ID: " Select "}]},
+        headers={"X-API-Key": API_KEY},
+    )
+    assert token_id.status_code == 422, token_id.text
+    assert f"leads[1].{ID}" in token_id.text and "missing-value token" in token_id.text
 
 
 def test_sent_values_win_over_looked_up_ones_and_tokens_are_missing():

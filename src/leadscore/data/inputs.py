@@ -22,6 +22,7 @@ sealed in the bundle with the joined tables the model reads (`lookups.json`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -38,6 +39,12 @@ INPUTS_FILE = "inputs.json"  # in data/raw: the normalisation and joined tables 
 
 
 # --- the rules ------------------------------------------------------------------------------
+
+
+def is_missing_token(value: object, tokens: frozenset[str] | set[str]) -> bool:
+    """Whether one value means "not answered": a text that is a missing-value token once its
+    surrounding spaces are stripped (the scalar form of `mark_missing`)."""
+    return isinstance(value, str) and value.strip() in tokens
 
 
 def clean_text(values: pd.Series) -> pd.Series:
@@ -121,6 +128,40 @@ def normalise(
     for lookup in inputs.lookups:
         frame = looked_up(frame, lookup, tables.get(lookup.table, pd.DataFrame()))
     return read_units(mark_missing(frame, inputs.missing_values), inputs)
+
+
+def normalise_records(
+    records: Sequence[Mapping[str, Any]],
+    inputs: InputNormalisation,
+    tables: Mapping[str, pd.DataFrame],
+) -> list[Mapping[str, Any]]:
+    """`normalise` for leads as plain values (validated API leads: texts, numbers, yes/no).
+
+    A request holds a few leads, for which a DataFrame costs more than the scoring; so the rules
+    that apply value by value (lead id, missing-value tokens) run here on the values, and what
+    needs tables (joined fields, made ids, units written as text) goes through `normalise`
+    itself. Property-tested against `normalise` (tests/unit/data/test_input_records.py)."""
+    texts_in_units = any(
+        isinstance(record.get(name), str) for record in records for name in inputs.units
+    )
+    needs_id = inputs.id_column != fields.LEAD_ID and any(
+        inputs.id_column not in record and fields.LEAD_ID not in record for record in records
+    )
+    if inputs.lookups or texts_in_units or needs_id:
+        frame = normalise(pd.DataFrame.from_records(list(records)), inputs, tables)
+        frame = frame.astype(object).where(frame.notna(), None)
+        normalised: list[Mapping[str, Any]] = frame.to_dict("records")
+        return normalised
+    if inputs.id_column == fields.LEAD_ID and not inputs.missing_values:
+        return list(records)
+    tokens = frozenset(inputs.missing_values)
+    out: list[Mapping[str, Any]] = []
+    for record in records:
+        lead = {k: None if is_missing_token(v, tokens) else v for k, v in record.items()}
+        if inputs.id_column in record:
+            lead[fields.LEAD_ID] = lead[inputs.id_column]
+        out.append(lead)
+    return out
 
 
 # --- the sealed tables ----------------------------------------------------------------------

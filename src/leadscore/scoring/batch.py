@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -50,6 +49,8 @@ from leadscore.core.csvfile import (
     spreadsheet_safe_frame,
     text_frame,
 )
+from leadscore.core.values import parse_bool
+from leadscore.scoring import output
 from leadscore.scoring.journal_files import sync_directory
 from leadscore.scoring.scorer import Scorer
 
@@ -232,7 +233,7 @@ def score_chunk(
             problems = problems.where(~bad_id, (f"{problem}; " + problems).str.rstrip("; "))
     bad = (problems != "").to_numpy()
     good = ~bad
-    scored = scorer.score(matrix[good], reasons=reasons)
+    scored = scorer.score(matrix[good], reasons=reasons, parallel=True)  # one chunk at a time
     notes = warnings.to_numpy()[good].tolist()
     if duplicates is not None:
         earlier = duplicates.to_numpy()[good]
@@ -240,48 +241,34 @@ def score_chunk(
             "; ".join(filter(None, (note, f"lead_id: also on line {line}" if line else "")))
             for note, line in zip(notes, earlier, strict=True)
         ]
-    out = pd.DataFrame(
-        {
-            fields.LEAD_ID: ids[good].astype(str).to_numpy(),
-            "probability": scored.probability,
-            "score": scored.score,
-            "grade": scored.grade.astype(str),
-            "warnings": notes,
-            "model_version": scorer.model_version,
-            "contract_version": scorer.contract_version,
-        }
-    )
+    out = output.scored_table(scorer, ids[good].astype(str).to_numpy(), scored, notes)
     if reasons and scored.contributions is not None:
-        records = leads[good].reindex(columns=list(scorer.fields)).astype(object)
-        records = records.where(records.notna(), None).to_dict("records")
-        out["explanation"] = [
-            json.dumps({**scorer.reasons(c, rec), "raw_output": float(r)}, default=str)
-            for c, rec, r in zip(
-                scored.contributions, typed_values(scorer, records), scored.raw, strict=True
-            )
-        ]
+        values = typed_values(scorer, leads[good])
+        explained = output.explanations(scorer, scored.contributions, scored.raw, values)
+        out[output.EXPLANATION] = output.explanation_texts(explained)
     rejected = chunk[bad].assign(**{REJECT_REASON: problems[bad].to_numpy()})
     if lines is not None:  # the batch CLI's line numbers (Spark keeps the input's columns)
         rejected.insert(0, LINE, lines[bad])
     return out, rejected
 
 
-def typed_values(scorer: Scorer, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Field values as the API shows them in reasons (numbers as floats, yes/no as booleans)."""
-    from leadscore.core.values import parse_bool
-
-    typed = []
-    for record in records:
-        row = dict(record)
-        for name in scorer.spec.numeric:
-            if row.get(name) is not None:
-                row[name] = float(row[name])
-        for name in scorer.spec.boolean:
-            if row.get(name) is not None:
-                value = parse_bool(pd.Series([row[name]])).iloc[0]
-                row[name] = None if pd.isna(value) else bool(value)
-        typed.append(row)
-    return typed
+def typed_values(scorer: Scorer, leads: pd.DataFrame) -> list[list[Any]]:
+    """Per field, each lead's value as the API shows it in reasons (numbers as floats, yes/no
+    as booleans, None when missing)."""
+    values = []
+    for name in scorer.fields:
+        if name not in leads:
+            values.append([None] * len(leads))
+            continue
+        column = leads[name]
+        if name in scorer.spec.numeric:
+            typed = pd.to_numeric(column, errors="coerce").astype("float64")
+        elif name in scorer.spec.boolean:
+            typed = parse_bool(column).astype("boolean")
+        else:
+            typed = column
+        values.append(typed.astype(object).where(typed.notna(), None).tolist())
+    return values
 
 
 @dataclass
@@ -535,8 +522,6 @@ class ChunkScorer:
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
     def score(self, chunk: RawChunk, writer: TableWriter, rejects: TableWriter) -> None:
-        from leadscore.scoring.trend import with_trend
-
         frame, lines = chunk.frame, chunk.lines
         if rejects.columns is None:
             rejects.columns = [LINE, REJECT_REASON, RAW_LINE, *map(str, frame.columns)]
@@ -559,7 +544,9 @@ class ChunkScorer:
             frame = self.prepare(frame)
         scored, rejected = score_chunk(self.scorer, frame, self.reasons, lines, earlier)
         if self.scoring_log is not None:  # the previous scores are in the log it records to
-            scored = with_trend(scored, self.scoring_log.previous_logged(scored[fields.LEAD_ID]))
+            scored = output.with_trend(
+                scored, self.scoring_log.previous_logged(scored[fields.LEAD_ID])
+            )
         writer.write(scored)
         if len(rejected):
             rejects.write(rejected)

@@ -12,7 +12,6 @@ missing values.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from leadscore.core.values import NEGATIVE_REASON, below_minimum, parse_bool
 from leadscore.data.inputs import (
     clean_text,
     normalise,
+    normalise_records,
     number_format,
     tables_from_record,
     with_lead_id,
@@ -40,7 +40,6 @@ from leadscore.scoring import linear, trees
 from leadscore.scoring.trees import TreeArrays
 
 PARITY_TOLERANCE = 1e-9
-MAX_REASONS = 5  # per direction
 
 
 class CompileError(RuntimeError):
@@ -264,26 +263,7 @@ class Scorer:
 
     def normalise_records(self, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """Validated API leads (dicts) -> the same normalised leads as `normalise_frame`."""
-        inputs = self.inputs
-        if inputs.id_column == fields.LEAD_ID and not inputs.lookups and not inputs.missing_values:
-            return list(records)
-        if inputs.lookups:  # few rows: the frame path is the definition, and fast enough
-            frame = pd.DataFrame.from_records(list(records))
-            frame = self.normalise_frame(frame)
-            frame = frame.astype(object).where(frame.notna(), None)
-            normalised: list[Mapping[str, Any]] = frame.to_dict("records")
-            return normalised
-        tokens = set(inputs.missing_values)
-        out: list[Mapping[str, Any]] = []
-        for record in records:
-            lead = {
-                k: None if isinstance(v, str) and v.strip() in tokens else v
-                for k, v in record.items()
-            }
-            if inputs.id_column in record:
-                lead[fields.LEAD_ID] = record[inputs.id_column]
-            out.append(lead)
-        return out
+        return normalise_records(records, self.inputs, self.lookup_tables)
 
     # encoding ---------------------------------------------------------------------------
 
@@ -378,11 +358,12 @@ class Scorer:
             return linear.raw_scores(self.linear, matrix)
         return trees.raw_scores(self.tree_arrays, matrix)
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression."""
+    def contributions(self, matrix: np.ndarray, parallel: bool = False) -> np.ndarray:
+        """Per-field log-odds contributions: TreeSHAP for trees, exact terms for a regression
+        (`parallel`: on numba's threads, for batch scoring)."""
         if self.linear is not None:
             return linear.contributions(self.linear, matrix)
-        return trees.contributions(self.tree_arrays, matrix)
+        return trees.contributions(self.tree_arrays, matrix, parallel=parallel)
 
     def uses_field(self, j: int) -> bool:
         """Can field j change the raw output at all?"""
@@ -397,7 +378,7 @@ class Scorer:
         arrays = self.tree_arrays
         return trees.raw_scores(arrays, matrix, trees.trees_using(arrays, j))
 
-    def score(self, matrix: np.ndarray, reasons: bool = False) -> Scored:
+    def score(self, matrix: np.ndarray, reasons: bool = False, parallel: bool = False) -> Scored:
         raw = self.raw_output(matrix)
         probability = self.probability(raw)
         return Scored(
@@ -405,40 +386,8 @@ class Scorer:
             probability=probability,
             score=self.grading.score(probability, raw),
             grade=self.grading.grade(probability),
-            contributions=self.contributions(matrix) if reasons else None,
+            contributions=self.contributions(matrix, parallel) if reasons else None,
         )
-
-    def reasons(self, contributions: np.ndarray, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Top signed contributions of one lead, with the field's value and a plain phrase.
-
-        `base_value + sum(reasons) + rest == raw_output` (log-odds), exactly.
-        """
-        order = np.argsort(-contributions, kind="stable")
-        up = [j for j in order[:MAX_REASONS] if contributions[j] > 0]
-        down = [j for j in order[::-1][:MAX_REASONS] if contributions[j] < 0]
-        chosen = up + down
-        rest = (
-            float(contributions.sum() - contributions[chosen].sum())
-            if chosen
-            else float(contributions.sum())
-        )
-        return {
-            "base_value": self.base_value,
-            "reasons": [self._reason(j, float(contributions[j]), values) for j in chosen],
-            "rest": rest,
-        }
-
-    def _reason(self, j: int, contribution: float, values: Mapping[str, Any]) -> dict[str, Any]:
-        name = self.fields[j]
-        value = values.get(name)
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        return {
-            "field": name,
-            "value": value,
-            "contribution": contribution,
-            "phrase": phrase(name, value, contribution),
-        }
 
     # the guarantee ------------------------------------------------------------------------
 
@@ -493,17 +442,3 @@ class Scorer:
         """Run the compiled kernels once so the first request does not pay for them."""
         matrix, _ = self.encode_records([{}])
         self.score(matrix, reasons=True)
-
-
-def phrase(name: str, value: object, contribution: float) -> str:
-    label = name.replace("_", " ")
-    if value is None:
-        shown = "unknown"
-    elif isinstance(value, bool):
-        shown = "yes" if value else "no"
-    elif isinstance(value, float):
-        shown = f"{value:,.4g}"
-    else:
-        shown = str(value)
-    effect = "raises" if contribution > 0 else "lowers"
-    return f"{label} {shown} {effect} the chance of converting"

@@ -41,7 +41,6 @@ import pyarrow as pa
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadscore.core import fields
 from leadscore.core.csvfile import HEADER_RULE, column_names
 from leadscore.model.bundle import (
     MANIFEST_FILE,
@@ -51,7 +50,10 @@ from leadscore.model.bundle import (
     verified_manifest,
     verify_bundle,
 )
+from leadscore.scoring import output
 from leadscore.scoring.batch import REJECT_REASON, BatchInputError, score_chunk
+from leadscore.scoring.log_table import COLUMNS as LOG_COLUMNS
+from leadscore.scoring.log_table import scored_leads
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:
@@ -63,19 +65,15 @@ log = logging.getLogger(__name__)
 DEFAULT_SCORING_LOG = "data/scoring_log.parquet"
 LOG_SOURCE = "spark"
 LOG_PARTITION = "scored_date"
+LOG_ARROW_TYPES = {  # the log table's column types (by Python type) as Arrow types
+    str: pa.string(),
+    float: pa.float64(),
+    int: pa.int64(),
+    datetime: pa.timestamp("us", tz="UTC"),
+}
 LOG_FLUSH_ROWS = 1_000_000  # a task writes its log rows at least every this many rows
 # the output's columns, as Spark types and as the Arrow types the executors hand back
 ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "long": pa.int64()}
-SCORE_COLUMNS = {
-    fields.LEAD_ID: "string",
-    "probability": "double",
-    "score": "long",
-    "grade": "string",
-    "warnings": "string",
-    "model_version": "string",
-    "contract_version": "string",
-}
-REASONS_COLUMN = "explanation"
 FORMATS = {
     ".parquet": "parquet",
     ".csv": "csv",
@@ -258,21 +256,20 @@ def tally(scored: pd.DataFrame, rejected: pd.DataFrame) -> dict[str, int]:
 
 
 def log_table(scored: pd.DataFrame, stamp: datetime) -> pa.Table:
-    """Rows of the scoring log (the `scored_leads` columns) plus the date partition."""
+    """Rows of the scoring log (the columns of `scoring.log_table`'s table) plus the date
+    partition."""
     n = len(scored)
-    return pa.table(
-        {
-            "lead_id": pa.array(scored[fields.LEAD_ID].to_numpy(), pa.string()),
-            "scored_at": pa.array([stamp] * n, pa.timestamp("us", tz="UTC")),
-            "probability": pa.array(scored["probability"].to_numpy(), pa.float64()),
-            "score": pa.array(scored["score"].to_numpy(), pa.int64()),
-            "grade": pa.array(scored["grade"].to_numpy(), pa.string()),
-            "model_version": pa.array(scored["model_version"].to_numpy(), pa.string()),
-            "contract_version": pa.array(scored["contract_version"].to_numpy(), pa.string()),
-            "source": pa.array([LOG_SOURCE] * n, pa.string()),
-            LOG_PARTITION: pa.array([stamp.date().isoformat()] * n, pa.string()),
-        }
-    )
+    made = {"scored_at": [stamp] * n, "source": [LOG_SOURCE] * n}
+    arrays = {
+        column.name: pa.array(
+            made[column.name] if column.name in made else scored[column.name].to_numpy(),
+            LOG_ARROW_TYPES[column.type.python_type],
+        )
+        for column in scored_leads.columns
+        if column.name in LOG_COLUMNS
+    }
+    arrays[LOG_PARTITION] = pa.array([stamp.date().isoformat()] * n, pa.string())
+    return pa.table(arrays)
 
 
 @dataclass
@@ -309,11 +306,6 @@ class TaskLog:
 # --- the per-partition functions (run on the executors) ------------------------------------
 
 
-def score_columns(reasons: bool) -> dict[str, str]:
-    """The output's columns and their Spark types."""
-    return {**SCORE_COLUMNS, **({REASONS_COLUMN: "string"} if reasons else {})}
-
-
 def score_partition(
     batches: Iterator[pa.RecordBatch],
     bundle: Broadcast[ShippedBundle],
@@ -325,7 +317,9 @@ def score_partition(
     """`mapInArrow` body: each Arrow batch becomes a table as the local CLI reads a Parquet
     batch (`to_pandas`) and is scored with the local CLI's `score_chunk`."""
     scorer = scorer_for(bundle.value)
-    schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in score_columns(reasons).items()])
+    schema = pa.schema(
+        [(name, ARROW_TYPES[kind]) for name, kind in output.columns(reasons).items()]
+    )
     task_log = TaskLog(log_root, stamp) if log_root else None
     for batch in batches:
         if not batch.num_rows:
@@ -528,7 +522,7 @@ def score_frame(
         log_root=scoring_log,
         stamp=stamp or datetime.now(UTC),
     )
-    schema = ", ".join(f"{name} {kind}" for name, kind in score_columns(reasons).items())
+    schema = ", ".join(f"{name} {kind}" for name, kind in output.columns(reasons).items())
     return leads.mapInArrow(body, schema)
 
 

@@ -9,7 +9,8 @@ treated as missing) and runs two numba kernels over them:
 - `raw_scores`: the booster's raw output (log-odds), what `decision_function` returns; scoring
   all trees goes through their leaf-bitset layout (`scoring.bitsets`), the same floats faster;
 - `contributions`: path-dependent TreeSHAP (Lundberg et al., 2018, algorithm 2) on the same
-  splits, so that base value + contributions == raw output, for every lead.
+  splits, so that base value + contributions == raw output, for every lead; served through
+  per-leaf tables (`scoring.treeshap`, Fast TreeSHAP v2), the walk kept as their reference.
 
 Tests check both against scikit-learn's own predictions and, on a model without categorical
 splits, against `shap.TreeExplainer`.
@@ -24,7 +25,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from leadscore.scoring import bitsets
+from leadscore.scoring import bitsets, treeshap
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class TreeArrays:
     def bitsets(self) -> bitsets.LeafBitsets | None:
         """The same trees as leaf bitsets (`scoring.bitsets`): the fast path of `raw_scores`."""
         return bitsets.from_tree_arrays(self)
+
+    @cached_property
+    def leaf_tables(self) -> treeshap.LeafTables | None:
+        """Each leaf's TreeSHAP share by agreement set: `contributions`' fast path."""
+        return treeshap.from_tree_arrays(self)
 
 
 def _bits(bitset: np.ndarray) -> np.ndarray:
@@ -376,10 +382,18 @@ def base_value(trees: TreeArrays) -> float:
     return trees.baseline + float(expected[trees.roots].sum())
 
 
-def contributions(trees: TreeArrays, X: np.ndarray) -> np.ndarray:
-    """TreeSHAP value of every input column for every row; rows sum to raw - base value."""
+def contributions(
+    trees: TreeArrays, X: np.ndarray, walk: bool = False, parallel: bool = False
+) -> np.ndarray:
+    """TreeSHAP value of every input column for every row; rows sum to raw - base value.
+
+    Through the leaf tables (`scoring.treeshap`) when the trees fit them; `walk` forces the
+    node walk (the tables' reference); `parallel` spreads a large batch over numba's threads."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if not walk and trees.leaf_tables is not None:
+        return treeshap.contributions(trees, trees.leaf_tables, X, parallel)
     out: np.ndarray = _contributions(
-        np.ascontiguousarray(X, dtype=np.float64), trees.roots, trees.links, trees.split,
+        X, trees.roots, trees.links, trees.split,
         trees.missing_left, trees.cover, trees.category_left, trees.max_depth,
     )  # fmt: skip
     return out

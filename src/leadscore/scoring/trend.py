@@ -18,11 +18,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 TREND_POINTS = 5  # score points (of 100) that make a move rising or falling
 NEW, RISING, STEADY, FALLING, UNKNOWN = "new", "rising", "steady", "falling", "unknown"
-TRENDS = (RISING, STEADY, FALLING, NEW, UNKNOWN)
 TREND_LEADS = 200_000  # leads whose newest score the index keeps
 
 Previous = tuple[int, str]  # a lead's previous (score, grade)
@@ -112,15 +109,3 @@ class LatestScores:
         with self._lock:
             found = {lead: self._scores[lead] for lead in lead_ids if lead in self._scores}
             return PreviousScores(found, self.complete)
-
-
-def with_trend(scored: pd.DataFrame, previous: PreviousScores) -> pd.DataFrame:
-    """Batch output with `trend` and `previous_grade`."""
-    before = [previous.of(lead) for lead in scored["lead_id"]]
-    return scored.assign(
-        trend=[
-            previous.trend(lead, s)
-            for lead, s in zip(scored["lead_id"], scored["score"], strict=True)
-        ],  # fmt: skip
-        previous_grade=[None if p is None else p[1] for p in before],
-    )

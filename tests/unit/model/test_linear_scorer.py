@@ -9,7 +9,7 @@ from exports import bundle_with
 from leadscore.analysis.importance import compute, permutation_importance
 from leadscore.core.config import ImportanceParams
 from leadscore.model.train import booster_of
-from leadscore.scoring import linear
+from leadscore.scoring import linear, output
 from leadscore.scoring.scorer import Scorer
 
 
@@ -63,8 +63,9 @@ def test_a_partner_leads_top_reason_is_its_partner_score(scorer, exports):
     partner = test[test["partner_score"].notna()].head(3)
     matrix, _, _ = scorer.encode_frame(partner)
     scored = scorer.score(matrix, reasons=True)
-    for i, (_, lead) in enumerate(partner.iterrows()):
-        explanation = scorer.reasons(scored.contributions[i], lead.to_dict())
+    values = output.record_values(scorer, [lead.to_dict() for _, lead in partner.iterrows()])
+    explained = output.explanations(scorer, scored.contributions, scored.raw, values)
+    for i, explanation in enumerate(explained):
         assert explanation["reasons"][0]["field"] == "partner_score"
         assert explanation["reasons"][0]["contribution"] > 1
         total = explanation["base_value"] + explanation["rest"]

@@ -11,7 +11,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from leadscore.model.bundle import load_bundle
 from leadscore.model.train import booster_of
-from leadscore.scoring import trees
+from leadscore.scoring import output, trees
 from leadscore.scoring.scorer import CompileError, Scorer, score_leads
 
 
@@ -131,7 +131,9 @@ def test_reasons_add_up_and_are_ordered(scorer, tiny_split):
     lead = tiny_split.test.iloc[0][list(scorer.fields)].to_dict()
     matrix, _ = scorer.encode_records([lead])
     scored = scorer.score(matrix, reasons=True)
-    explanation = scorer.reasons(scored.contributions[0], lead)
+    values = output.record_values(scorer, [lead])
+    (explanation,) = output.explanations(scorer, scored.contributions, scored.raw, values)
+    assert explanation["raw_output"] == scored.raw[0]
     contributions = [r["contribution"] for r in explanation["reasons"]]
     total = explanation["base_value"] + sum(contributions) + explanation["rest"]
     assert total == pytest.approx(scored.raw[0], abs=1e-9)
@@ -140,3 +142,18 @@ def test_reasons_add_up_and_are_ordered(scorer, tiny_split):
     assert positive == sorted(positive, reverse=True) and len(positive) <= 5
     assert negative == sorted(negative) and len(negative) <= 5
     assert all(r["phrase"] for r in explanation["reasons"])
+
+
+def test_reasons_are_chosen_as_one_lead_at_a_time_would_choose_them():
+    """The batch-wide choice equals the rule lead by lead: the strongest up to 5 raising, then
+    up to 5 lowering (ties in field order), and the rest is the other fields' sum."""
+    rng = np.random.default_rng(7)
+    contributions = rng.normal(size=(300, 12)).round(1)  # rounding makes ties
+    contributions[rng.random(contributions.shape) < 0.2] = 0.0
+    chosen, rest = output.chosen_reasons(contributions)
+    for row, picks, left in zip(contributions, chosen, rest, strict=True):
+        order = np.argsort(-row, kind="stable")
+        up = [j for j in order[:5] if row[j] > 0]
+        down = [j for j in order[::-1][:5] if row[j] < 0]
+        assert [j for j in picks if j >= 0] == up + down
+        assert left == pytest.approx(row.sum() - row[up + down].sum(), abs=1e-12)
