@@ -54,13 +54,33 @@ def roc_auc_interval(
 ) -> tuple[float, float]:
     """95 % interval of the ROC AUC (Hanley & McNeil standard error), clipped to [0, 1]."""
     auc = roc_auc_score(y, probability)
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    n_pos = int(y.sum())
+    return auc_interval(float(auc), n_pos, int(len(y) - n_pos), z)
+
+
+def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.96) -> tuple[float, float]:
+    """The interval of `roc_auc_interval` from the AUC and the outcome counts alone."""
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
         n_pos * n_neg
     )
     half = z * math.sqrt(max(variance, 0.0))
     return max(0.0, auc - half), min(1.0, auc + half)
+
+
+def tied_roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """`roc_auc_score(y, score)`, bit for bit, computed on one row per distinct score and outcome
+    weighted by its count: the curve's counts are the same whole numbers, so the same AUC, at a
+    fraction of the cost when many leads share a score (a category's rate, a missing flag)."""
+    values, inverse = np.unique(np.asarray(score, dtype=float), return_inverse=True)
+    positives = np.bincount(inverse, weights=np.asarray(y, dtype=float), minlength=len(values))
+    negatives = np.bincount(inverse, minlength=len(values)) - positives
+    outcome = np.repeat([1, 0], len(values))
+    return float(
+        roc_auc_score(
+            outcome, np.concatenate([values, values]), sample_weight=np.r_[positives, negatives]
+        )
+    )
 
 
 DAYS_PER_MONTH = 365.25 / 12

@@ -19,7 +19,9 @@ from leadscore.data.leakage import (
     importance_shares,
     infer_kinds,
     name_cues,
+    out_of_fold_scores,
     review_fields,
+    text_groups,
     with_importance,
 )
 from leadscore.views.contract import contract_report
@@ -340,3 +342,31 @@ def test_sales_follow_up_fields_are_caught_by_their_evidence_not_their_names():
         assert review[name]["verdict"] == KEPT, review[name]
     assert review["page_views"]["recent_auc_ci_low"] < 0.55
     assert review["Source"]["recent_auc"] is None  # never missing; a category mix may drift
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", None, "b", "a", "(missing)", " a"], dtype="str"),
+        pd.Series([0.0, -0.0, np.nan, 1.5, 1.5, 0.1 + 0.2, 0.3]),
+        pd.Series([True, None, False, True], dtype="boolean"),
+        pd.Series([1, "1", True, None, 1.0], dtype=object),
+        pd.Series([3, None, 3, 7], dtype="Int64"),
+    ],
+)
+def test_leads_are_grouped_by_their_value_as_text(values):
+    text = values.astype("string").fillna("(missing)").to_numpy()
+    expected = pd.factorize(text)[0]
+    found = text_groups(values)
+    assert (pd.crosstab(found, expected).gt(0).sum(axis=1) == 1).all()  # never two texts
+    assert (pd.crosstab(expected, found).gt(0).sum(axis=1) == 1).all()  # nor one text split
+
+
+def test_out_of_fold_scores_are_each_value_s_rate_in_the_other_folds():
+    y = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    fold = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    values = pd.Series(["a", "a", "a", "b", "b", "c", "c", None], dtype="str")
+    scores = out_of_fold_scores(values, "categorical", y, fold)
+    # lead 0 (fold 0, a): fold 1 holds one 'a', converted; lead 5 (fold 1, c): fold 0 holds one
+    # 'c', unconverted; lead 7 (missing, fold 1): fold 0 has no missing value, so its base rate
+    assert scores.tolist() == [1.0, 1.0, 0.5, 1.0, 0.0, 0.0, 1.0, 2 / 4]
