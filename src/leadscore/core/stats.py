@@ -6,9 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    roc_auc_score,
-)
 
 
 def equal_frequency_bins(probability: np.ndarray, n_bins: int) -> list[np.ndarray]:
@@ -53,6 +50,9 @@ def roc_auc_interval(
     y: np.ndarray, probability: np.ndarray, z: float = 1.96
 ) -> tuple[float, float]:
     """95 % interval of the ROC AUC (Hanley & McNeil standard error), clipped to [0, 1]."""
+    from sklearn.metrics import roc_auc_score  # here: the view stages quote Wilson intervals
+    # without loading scikit-learn
+
     auc = roc_auc_score(y, probability)
     n_pos = int(y.sum())
     return auc_interval(float(auc), n_pos, int(len(y) - n_pos), z)
@@ -72,6 +72,8 @@ def tied_roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """`roc_auc_score(y, score)`, bit for bit, computed on one row per distinct score and outcome
     weighted by its count: the curve's counts are the same whole numbers, so the same AUC, at a
     fraction of the cost when many leads share a score (a category's rate, a missing flag)."""
+    from sklearn.metrics import roc_auc_score
+
     values, inverse = np.unique(np.asarray(score, dtype=float), return_inverse=True)
     positives = np.bincount(inverse, weights=np.asarray(y, dtype=float), minlength=len(values))
     negatives = np.bincount(inverse, minlength=len(values)) - positives

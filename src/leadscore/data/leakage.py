@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams
@@ -158,6 +157,9 @@ def text_groups(values: pd.Series) -> np.ndarray:
 def fold_numbers(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     """The fold of each lead in the review's stratified `folds`-fold split (the same for every
     field: it depends on the outcomes alone)."""
+    from sklearn.model_selection import StratifiedKFold  # here: the stages that only read a
+    # review (contract, grade, scoring) never load scikit-learn for it
+
     fold = np.empty(len(y), dtype=int)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for number, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y)):
