@@ -39,9 +39,9 @@ from leadscore.core.config import LeakageParams
 from leadscore.core.fields import DATE_NAME, ID_NAME
 from leadscore.core.stats import auc_interval, tied_roc_auc
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS
+from leadscore.data.dates import DATE_VALUE, mostly
 
 EXCLUDED, REVIEW, KEPT = "excluded", "needs review", "kept"
-VERDICTS = (EXCLUDED, REVIEW, KEPT)
 
 # Words a CRM uses for what sales did or decided after it worked the lead. Matched on the name
 # in lower-case words (`LastActivity`, `last_activity` and `Last Activity` read the same).
@@ -76,10 +76,6 @@ NAME_CUES: tuple[tuple[str, str], ...] = (
     ("post-contact", r"\bfollow ?ups?\b"),
     ("post-contact", r"\blast (notable )?activit"),
 )
-# Values that are dates whatever the column is called: 2026-03-01[ 09:30[:00]], 01/03/2026.
-DATE_VALUE = re.compile(
-    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4})$"
-)
 ROLE_COLUMNS = (
     fields.LEAD_ID,
     fields.CREATED_AT,
@@ -106,12 +102,11 @@ def infer_kind(values: pd.Series, name: str) -> str:
     text = present.astype(str).str.strip().str.lower()
     if len(text) and text.nunique() <= 2 and text.isin(TRUE_TOKENS | FALSE_TOKENS).all():
         return "boolean"
-    if len(text) and pd.to_numeric(text, errors="coerce").notna().mean() >= 0.98:
+    if mostly(pd.to_numeric(text, errors="coerce").notna()):
         return "numeric"
-    dated = len(text) and text.str.fullmatch(DATE_VALUE).mean() >= 0.98
-    if (DATE_NAME.search(name) or dated) and len(text):
+    if DATE_NAME.search(name) or mostly(text.str.fullmatch(DATE_VALUE)):
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="mixed")
-        if parsed.notna().mean() >= 0.98:
+        if mostly(parsed.notna()):
             return "date"
     return "categorical"
 
@@ -571,31 +566,3 @@ def with_importance(
 def awaiting_sign_off(review: Mapping[str, dict]) -> list[str]:
     """Inputs under review that the contract neither allows nor excludes."""
     return [name for name, row in review.items() if row.get("awaiting_sign_off")]
-
-
-def guard(
-    frame: pd.DataFrame,
-    kinds: dict[str, str],
-    max_single_field_auc: float,
-    folds: int,
-    excluded: tuple[str, ...] = (),
-    allowed: tuple[str, ...] = (),
-    review_single_field_auc: float | None = None,
-) -> tuple[dict[str, str], dict[str, dict]]:
-    """Fields kept as inputs (name -> kind) and the flagged fields (name -> reasons, evidence)."""
-    leakage = LeakageParams(
-        max_single_field_auc=max_single_field_auc,
-        review_single_field_auc=min(
-            review_single_field_auc or LeakageParams().review_single_field_auc,
-            max_single_field_auc,
-        ),
-        folds=folds,
-    )
-    review = review_fields(
-        frame,
-        kinds,
-        leakage,
-        excluded={name: "excluded by configuration" for name in excluded},
-        allowed={name: "" for name in allowed},
-    )
-    return inputs_of(review), flagged(review)

@@ -11,6 +11,7 @@ from stages import agreed_by_both
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
+from leadscore.data.dates import NUMERIC_DATE
 from leadscore.data.leakage import (
     EXCLUDED,
     KEPT,
@@ -370,3 +371,14 @@ def test_out_of_fold_scores_are_each_value_s_rate_in_the_other_folds():
     # lead 0 (fold 0, a): fold 1 holds one 'a', converted; lead 5 (fold 1, c): fold 0 holds one
     # 'c', unconverted; lead 7 (missing, fold 1): fold 0 has no missing value, so its base rate
     assert scores.tolist() == [1.0, 1.0, 0.5, 1.0, 0.0, 0.0, 1.0, 2 / 4]
+
+
+@pytest.mark.parametrize("written", ["13-02-2026", "13.02.26", "02/13/2026 "])
+def test_the_review_and_the_export_reader_see_the_same_numeric_dates(written):
+    from leadscore.data.dates import detect_dayfirst
+
+    values = pd.Series([written] * 60 + ["01/01/2026"] * 40)
+    assert detect_dayfirst(values) is not None or values.str.match(NUMERIC_DATE).all()
+    assert infer_kinds(pd.DataFrame({"batch": values}), {}) == {"batch": "date"}
+    mixed = pd.Series([written] * 97 + ["n/a", "soon", "tbd"])  # 97 %: not a date column
+    assert infer_kinds(pd.DataFrame({"batch": mixed}), {}) == {"batch": "categorical"}
