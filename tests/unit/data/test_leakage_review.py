@@ -19,9 +19,11 @@ from leadscore.data.leakage import (
     awaiting_sign_off,
     importance_shares,
     infer_kinds,
+    inputs_of,
     name_cues,
     out_of_fold_scores,
     review_fields,
+    review_reasons,
     text_groups,
     with_importance,
 )
@@ -382,3 +384,42 @@ def test_the_review_and_the_export_reader_see_the_same_numeric_dates(written):
     assert infer_kinds(pd.DataFrame({"batch": values}), {}) == {"batch": "date"}
     mixed = pd.Series([written] * 97 + ["n/a", "soon", "tbd"])  # 97 %: not a date column
     assert infer_kinds(pd.DataFrame({"batch": mixed}), {}) == {"batch": "categorical"}
+
+
+def test_a_configured_exclusion_wins_over_the_contract_s_sign_off(typed_export):
+    # an export's deal value is never an input (data.value_column), even if the contract lists
+    # it among the fields known at the moment of scoring
+    reason = "excluded by configuration: deal value or lead cost (data.value_column, cost_column)"
+    review = review_fields(
+        *typed_export,
+        LEAKAGE,
+        excluded={"deal_amount": reason, "page_views": reason},
+        allowed={"deal_amount": "typed in by marketing", "page_views": "web analytics"},
+    )
+    for name in ("deal_amount", "page_views"):  # one excluded by evidence too, one not
+        row = review[name]
+        assert row["allowed_by_contract"] and row["reasons"][0] == reason, name
+        assert row["verdict"] == EXCLUDED and not row["input"], name
+    assert "deal_amount" not in inputs_of(review) and "page_views" not in inputs_of(review)
+
+
+def evidence_filled_in(auc: float, low: float) -> dict:
+    """A field's evidence where only the comparison of the newest leads with older ones speaks."""
+    return {
+        "single_field_auc": 0.55,
+        "missing_auc": None,
+        "recent_auc": auc,
+        "recent_auc_ci_low": low,
+        "recent_days": 7,
+        "recent_by": "missingness",
+        "name_cues": [],
+    }
+
+
+def test_still_filled_in_is_judged_on_the_lower_end_of_the_interval():
+    bound = LEAKAGE.review_recent_auc_lower_bound  # 0.6
+    # a strong point AUC whose interval reaches below the bound (few young leads): not enough
+    assert review_reasons(evidence_filled_in(0.70, bound - 0.01), 0.75, 0.85, bound) == []
+    (reason,) = review_reasons(evidence_filled_in(0.70, bound), 0.75, 0.85, bound)
+    assert reason.startswith("still filled in after creation: its missingness tells leads")
+    assert "95 % interval from 0.600 >= 0.6" in reason
