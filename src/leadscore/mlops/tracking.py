@@ -342,40 +342,46 @@ def choice_tags(card: ModelCard) -> dict[str, str]:
 
 def log_candidates(card: ModelCard) -> None:
     """Each candidate as a child run of the (active) training run: settings and validation
-    figures, so analysts compare them side by side in the MLflow UI."""
+    figures, so analysts compare them side by side in the MLflow UI. Each child run's params,
+    metrics and tags go to the store in one batch."""
+    from mlflow.entities import Param, RunTag
+
     choice = card.model_choice
     if choice is None:
         return
     chosen = choice.chosen
+    client = mlflow.MlflowClient()
     for record in choice.candidates:
         is_chosen = record.name == chosen.name and record.stage == chosen.stage
-        with mlflow.start_run(run_name=record.name, nested=True):
-            mlflow.log_params(
-                {
-                    "family": record.family,
-                    "stage": record.stage,
-                    "training_rows": record.training_rows,
-                    **flatten("settings", record.settings),
-                }
-            )
-            metrics = {
-                "valid_roc_auc": record.valid_roc_auc,
-                "valid_log_loss": record.valid_log_loss,
-                "fit_seconds": record.fit_seconds,
-                **{
-                    metric_key("valid_roc_auc", month): auc
-                    for month, auc in record.valid_monthly_roc_auc.items()
-                },
-            }
-            if record.iterations is not None:
-                metrics["iterations"] = record.iterations
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-            mlflow.set_tags(
-                {
-                    "candidate.family": record.family,
-                    "candidate.chosen": str(is_chosen).lower(),
-                    "model_version": card.model_version,
-                }
+        params = {
+            "family": record.family,
+            "stage": record.stage,
+            "training_rows": record.training_rows,
+            **flatten("settings", record.settings),
+        }
+        metrics = {
+            "valid_roc_auc": record.valid_roc_auc,
+            "valid_log_loss": record.valid_log_loss,
+            "fit_seconds": record.fit_seconds,
+            **{
+                metric_key("valid_roc_auc", month): auc
+                for month, auc in record.valid_monthly_roc_auc.items()
+            },
+        }
+        if record.iterations is not None:
+            metrics["iterations"] = record.iterations
+        tags = {
+            "candidate.family": record.family,
+            "candidate.chosen": str(is_chosen).lower(),
+            "model_version": card.model_version,
+        }
+        with mlflow.start_run(run_name=record.name, nested=True) as run:
+            stamp = int(run.info.start_time)
+            client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+                tags=[RunTag(k, v) for k, v in tags.items()],
             )
 
 
