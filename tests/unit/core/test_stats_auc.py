@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadscore.core.stats import auc_interval, roc_auc_interval, tied_roc_auc
+from leadscore.core.stats import auc_interval, roc_auc_interval, tied_roc_auc, weighted_aucs
 
 
 @pytest.mark.parametrize("shape", ["continuous", "few values", "flag", "rounded"])
@@ -32,3 +32,13 @@ def test_the_interval_from_the_auc_and_the_counts_is_the_interval_of_the_scores(
     score = rng.random(3000) + y * 0.3
     auc = tied_roc_auc(y, score)
     assert auc_interval(auc, int(y.sum()), int(len(y) - y.sum())) == roc_auc_interval(y, score)
+
+
+def test_the_auc_of_a_resample_is_counted_on_its_leads_counts():
+    rng = np.random.default_rng(3)
+    y = (rng.random(4000) < 0.15).astype(int)
+    score = np.round(rng.random(4000) * 0.6 + 0.3 * y, 3)  # ties, as a calibrated score has
+    rows = [rng.choice(len(y), len(y)) for _ in range(20)]
+    counted = weighted_aucs(y, score, (np.bincount(r, minlength=len(y)) for r in rows))
+    expanded = [roc_auc_score(y[r], score[r]) for r in rows]
+    np.testing.assert_allclose(counted, expanded, rtol=0, atol=1e-12)
