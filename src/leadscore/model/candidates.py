@@ -22,7 +22,6 @@ margin, and, with `monthly_stability`, in more than half of the validation month
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -234,7 +233,7 @@ def logistic_search(
     for c in params.search.logistic_c:
         started = time.perf_counter()
         model = LogisticRegression(C=c, max_iter=2000).fit(encoded, y)
-        estimator = Pipeline([("encode", copy.deepcopy(encoder)), ("logistic", model)])
+        estimator = Pipeline([("encode", encoder), ("logistic", model)])  # one fitted encoder
         seconds = shared + time.perf_counter() - started
         result = Result(Candidate(LOGISTIC, {"C": c}), estimator, len(y), seconds)
         probability = model.predict_proba(encoded_valid)[:, 1]
