@@ -210,19 +210,26 @@ def leads_csv(tmp_path_factory, tiny_split, tiny_bundle_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reviewed(tiny_split, tiny_params):
-    """The leakage guard on the generated table, as the ingest stage runs it:
-    (valid leads, kept fields, flagged fields)."""
+def reviewed(tiny_crm, tiny_params_raw, tmp_path_factory):
+    """The leakage review of the generated table, run by the ingest stage itself (its `main`
+    on the raw table, with the tiny params and their contract): (valid leads, the fields the
+    model may use (name -> kind), the flagged fields as `reports/validation.json` lists them)."""
     import pandas as pd
 
-    from leadscore.data.ingest import LeadTableSpec, builtin_kinds, ingest
-    from leadscore.data.leakage import guard
+    from leadscore.core.io import read_json
+    from leadscore.stages.ingest import main
 
-    spec = LeadTableSpec()
-    valid = ingest(pd.concat([tiny_split.train, tiny_split.valid, tiny_split.test]), spec).valid
-    leakage = tiny_params.data.leakage
-    kept, flagged = guard(valid, builtin_kinds(spec), leakage.max_single_field_auc, leakage.folds)
-    return valid, kept, flagged
+    root = tmp_path_factory.mktemp("reviewed")
+    params, raw_path = root / "params.yaml", root / "raw" / "leads.parquet"
+    params.write_text(yaml.safe_dump(tiny_params_raw))
+    raw_path.parent.mkdir()
+    tiny_crm.leads.to_parquet(raw_path, index=False)
+    report = root / "reports" / "validation.json"
+    main(params_path=params, raw_path=raw_path, out_dir=root / "interim", report_path=report)
+    review = read_json(root / "reports" / "leakage.json")["fields"]
+    kept = {name: row["kind"] for name, row in review.items() if row["input"]}
+    valid = pd.read_parquet(root / "interim" / "leads.parquet")
+    return valid, kept, read_json(report)["fields"]["flagged"]
 
 
 @pytest.fixture(scope="session")

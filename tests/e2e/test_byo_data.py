@@ -15,8 +15,8 @@ from parity import assert_scored_as_evaluated, raw_test_rows
 from stages import files_params, run_stages
 
 from leadscore.core import fields
-from leadscore.core.config import ParamsError, parse_params, read_raw_params
-from leadscore.data.leakage import guard, infer_kind
+from leadscore.core.config import LeakageParams, ParamsError, parse_params, read_raw_params
+from leadscore.data.leakage import flagged, infer_kind, inputs_of, review_fields
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
 ID = "Prospect ID"  # found by leadscore: the export's unique, id-like column
@@ -48,7 +48,8 @@ def test_an_id_column_and_a_copy_of_the_outcome_are_excluded():
     )
     kinds = {"crm_ref": "categorical", "enrolled": "categorical", "visits": "numeric",
              "country": "categorical"}  # fmt: skip
-    kept, report = guard(frame, kinds, max_single_field_auc=0.85, folds=5)
+    review = review_fields(frame, kinds, LeakageParams(max_single_field_auc=0.85, folds=5))
+    kept, report = inputs_of(review), flagged(review)
     assert set(kept) == {"visits", "country"}
     assert report["crm_ref"]["excluded"] and "identifier" in report["crm_ref"]["flags"][0]
     assert report["enrolled"]["excluded"] and report["enrolled"]["single_field_auc"] == 1.0
@@ -57,7 +58,13 @@ def test_an_id_column_and_a_copy_of_the_outcome_are_excluded():
 
 def test_the_contract_can_allow_a_flagged_field():
     frame = pd.DataFrame({fields.CONVERTED: [0, 1] * 50, "lead_status": ["a", "b"] * 50})
-    kept, report = guard(frame, {"lead_status": "categorical"}, 0.99, 5, allowed=("lead_status",))
+    review = review_fields(
+        frame,
+        {"lead_status": "categorical"},
+        LeakageParams(max_single_field_auc=0.99, folds=5),
+        allowed={"lead_status": ""},
+    )
+    kept, report = inputs_of(review), flagged(review)
     assert kept == {"lead_status": "categorical"}
     assert report["lead_status"]["allowed_by_contract"] and not report["lead_status"]["excluded"]
 

@@ -12,9 +12,11 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from conftest import DVC, project_env, run
 from mlflow import MlflowClient
+from mlflow.types.utils import _infer_schema
 
 from leadscore.mlops.tracking import EXPERIMENT_KIND_TAG, MODEL_TRAINING
 
@@ -48,6 +50,8 @@ def test_the_run_reads_as_an_analyst_expects(project):
     assert {n: inputs[n].digest for n in ("train", "valid", "test")} == {
         n: md5(processed / f"{n}.parquet") for n in ("train", "valid", "test")
     }
+    whole = _infer_schema(pd.read_parquet(processed / "train.parquet"))  # read value by value
+    assert json.loads(inputs["train"].schema) == {"mlflow_colspec": whole.to_dict()}
     note = training.data.tags["mlflow.note.content"]
     assert "trained on" in note and "contract" in note
     params = training.data.params

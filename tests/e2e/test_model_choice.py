@@ -92,6 +92,40 @@ def test_the_search_runs_on_a_subsample_and_refits_the_winner(exports, choice_pa
     assert fit.choice.chosen.stage == "refit"
 
 
+def test_the_logistic_search_runs_on_the_subsample_and_its_refit_is_the_baseline(
+    exports, choice_params_raw
+):
+    from leadscore.core.config import parse_params
+    from leadscore.model.candidates import search_rows
+    from leadscore.model.train import fit_models
+
+    raw = {**choice_params_raw}
+    raw["train"] = {
+        **raw["train"],
+        "search": {**raw["train"]["search"], "families": ["logistic"], "max_rows": 1_000},
+    }
+    params = parse_params(raw).train
+    export = exports["linear"]
+    fit = fit_models(export.train, export.valid, export.spec, params)
+    searched = [r for r in fit.results if r.stage == "search"]
+    (refit,) = [r for r in fit.results if r.stage == "refit"]
+    assert {r.rows for r in searched} == {1_000} and refit.rows == len(export.train)
+    best = max(searched, key=lambda r: r.valid_roc_auc)
+    assert refit.candidate == best.candidate and fit.choice.chosen.stage == "refit"
+    assert fit.baseline.named_steps["classifier"] is refit.estimator
+    # a searched candidate is the pipeline make_estimator fits on the subsample (one encoder)
+    features = fit.pipeline.named_steps["features"]
+    x = features.transform(export.train[list(export.spec.fields)])
+    x_valid = features.transform(export.valid[list(export.spec.fields)])
+    y = export.train["converted"].to_numpy(int)
+    rows = search_rows(y, 1_000, params.seed)
+    for result in searched:
+        alone = make_estimator(result.candidate, export.spec, params).fit(x[rows], y[rows])
+        np.testing.assert_array_equal(
+            alone.predict_proba(x_valid), result.estimator.predict_proba(x_valid)
+        )
+
+
 def test_the_card_says_what_was_chosen_and_why(trained, choice_params):
     _, _, card = trained
     choice = card.model_choice

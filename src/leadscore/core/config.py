@@ -555,7 +555,7 @@ class SearchParams(Section):
     families: tuple[Family, ...] = Field(("logistic", "boosting"), min_length=1)
     logistic_c: tuple[float, ...] = Field((0.01, 0.1, 1.0), min_length=1)
     boosting: dict[str, BoostingConfig] = Field(default_factory=_default_boosting, min_length=1)
-    max_rows: int = Field(30_000, ge=1_000)  # boosting search on a subsample; the winner is refit
+    max_rows: int = Field(30_000, ge=1_000)  # search on a subsample; each family's winner refit
 
     @field_validator("boosting", mode="before")
     @classmethod

@@ -66,6 +66,8 @@ __all__ = [  # the format is found in leadscore.core.csvformat; its names are re
     "detect_encoding",
     "dialect",
     "parsed_values",
+    "plain_text_frame",
+    "renamed_with_warning",
     "spreadsheet_safe",
     "spreadsheet_safe_frame",
     "text_frame",
@@ -82,6 +84,7 @@ NA_CELLS = pa.array(sorted(NA_TEXT), pa.string())
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
+LINE_BREAK = re.compile(r"\r\n?|\n")  # where the csv module ends a line
 
 
 # --- the records -----------------------------------------------------------------------------
@@ -206,6 +209,19 @@ def renamed_headers(header: list[str], names: list[str]) -> dict[str, list[str]]
     return {raw: given for raw, given in groups.items() if len(given) > 1}
 
 
+def renamed_with_warning(path: Path, header: list[str], names: list[str]) -> dict[str, list[str]]:
+    """`renamed_headers`, logged as a warning naming each repeated header (when there is one)."""
+    renamed = renamed_headers(header, names)
+    if renamed:
+        log.warning(
+            "%s: header names repeated, renamed (%s): %s",
+            path.name,
+            HEADER_RULE,
+            "; ".join(f"{raw!r} -> {', '.join(new)}" for raw, new in renamed.items()),
+        )
+    return renamed
+
+
 def _shown(text: str) -> str:
     """A line as it can be shown: undecodable bytes as U+FFFD, no line break."""
     return text.rstrip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
@@ -285,14 +301,7 @@ class CsvRecords:
             )
         self.counts.header = last - first + 1
         self.header = column_names(row)
-        self.renamed = renamed_headers(row, self.header)
-        if self.renamed:
-            log.warning(
-                "%s: header names repeated, renamed (%s): %s",
-                self.path.name,
-                HEADER_RULE,
-                "; ".join(f"{raw!r} -> {', '.join(new)}" for raw, new in self.renamed.items()),
-            )
+        self.renamed = renamed_with_warning(self.path, row, self.header)
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | BadLine]:
         lines = self._lines
@@ -371,6 +380,54 @@ def text_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
     return frame
 
 
+def plain_text_frame(path: Path, fmt: CsvFormat) -> tuple[pd.DataFrame, list[str]] | None:
+    """The file as `text_frame` makes it, read by Arrow's CSV parser, when the file is plain:
+    no quote character at all (so each physical line is one record), every byte valid in its
+    encoding, and every non-blank line as wide as the header. Anything else (a quote, a bad
+    byte, a ragged or whitespace-only line, no data row) is None: the strict reader
+    (`CsvRecords`) reads it, with its line numbers and reasons. Returns the frame and the
+    header as written."""
+    import pyarrow.csv as pacsv
+
+    if path.suffix.lower() == ".gz":
+        return None
+    text = path.read_bytes().decode(fmt.encoding, errors="surrogateescape")
+    limit = csv.field_size_limit()
+    if '"' in text or "\0" in text or UNDECODED.search(text):
+        return None
+    if len(text) > limit and max(map(len, LINE_BREAK.split(text))) > limit:
+        return None  # a field longer than the csv module's limit: a bad line there
+    first = re.search(r"[^\r\n]+", text)
+    if first is None:
+        return None
+    width = len(first.group(0).split(fmt.sep))
+    names = [f"f{j}" for j in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=fmt.sep, quote_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except pa.ArrowInvalid:  # a line of another width than the header's
+        return None
+    if table.num_rows < 2:
+        return None
+    header = [table.column(j)[0].as_py() for j in range(width)]
+    nulls = pa.scalar(None, pa.string())
+    arrays = []
+    for j in range(width):
+        cells = table.column(j).slice(1).combine_chunks()
+        arrays.append(pc.if_else(pc.is_in(cells, value_set=NA_CELLS), nulls, cells))
+    frame = pa.Table.from_arrays(arrays, names=[str(j) for j in range(width)]).to_pandas()
+    frame.columns = pd.Index(column_names(header))
+    return frame, header
+
+
 def parsed_values(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns typed as `pandas.read_csv` would: numbers, true/false, else text."""
     typed = {}
@@ -378,13 +435,27 @@ def parsed_values(frame: pd.DataFrame) -> pd.DataFrame:
         column = frame[name]
         present = column.dropna()
         if len(present) and present.str.lower().isin(("true", "false")).all():
-            typed[name] = column.map(lambda v: v if pd.isna(v) else v.lower() == "true")
+            flags = {v: v.lower() == "true" for v in present.unique()}  # each distinct text once
+            typed[name] = column.map(flags)
+            continue
+        if len(present) and not _reads_as_number(present.iloc[0]):
+            typed[name] = column  # text: to_numeric would refuse its first value
             continue
         try:
             typed[name] = pd.to_numeric(column)
         except (ValueError, TypeError):
             typed[name] = column
     return pd.DataFrame(typed, index=frame.index, columns=frame.columns)
+
+
+def _reads_as_number(text: str) -> bool:
+    """Whether Python reads the text as a float (pandas' `to_numeric` reads no text Python
+    refuses, so a column whose first value fails here is text without parsing it all)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # --- writing cells a spreadsheet opens safely --------------------------------------------------

@@ -24,7 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore.core.csvfile import BadLine, CsvRecords, parsed_values, text_frame
+from leadscore.core.csvfile import (
+    BadLine,
+    CsvRecords,
+    parsed_values,
+    plain_text_frame,
+    renamed_with_warning,
+    text_frame,
+)
 from leadscore.core.csvformat import (
     CHUNK_BYTES,
     CSV_SUFFIXES,
@@ -111,6 +118,11 @@ def read_csv_table(
     would (numbers, true/false, text).
     """
     fmt = detect_csv_format(path, sep, encoding)
+    plain = plain_text_frame(path, fmt)  # Arrow's parser, when no line needs the strict one
+    if plain is not None:
+        frame, header = plain
+        frame.attrs["renamed_headers"] = renamed_with_warning(path, header, list(frame.columns))
+        return (frame if dtype is str else parsed_values(frame)), fmt
     rows: list[list[str]] = []
     with CsvRecords(path, fmt) as records:
         for item in records:

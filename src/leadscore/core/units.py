@@ -182,17 +182,31 @@ def unparseable_reason(kind: str, fmt: NumberFormat = DEFAULT_FORMAT) -> str:
     return f"not {kind} (decimal {fmt.decimal!r}, thousands {fmt.thousands!r})"
 
 
+def _stripped_counts(values: pd.Series | list[object]) -> pd.Series:
+    """Leads per distinct stripped, non-empty text of the present values. A text column is
+    counted per distinct value first and only those are written out and stripped; mixed Python
+    objects (`1 == True` as keys) are written out one by one."""
+    if (
+        isinstance(values, pd.Series)
+        and pd.api.types.is_string_dtype(values.dtype)
+        and (values.dtype != object)
+    ):
+        counts = values.value_counts(dropna=True)
+        text = pd.Series(counts.to_numpy(), index=counts.index.astype(str).str.strip())
+        return text[text.index != ""].groupby(level=0, sort=False).sum()
+    series = pd.Series(values, dtype=object)
+    text = series[series.notna()].astype(str).str.strip()
+    return text[text != ""].value_counts()
+
+
 def propose_unit_type(values: pd.Series | list[object]) -> str | None:
     """`money` or `percent` when at least PROPOSE_SHARE of a text column's present values read
     as that unit in either decimal convention and carry its mark (a currency, a K/M/B suffix, a
     `%`); None otherwise (plain numbers are typed as numbers already). Pure: no I/O."""
-    series = pd.Series(values, dtype=object)
-    text = series[series.notna()].astype(str).str.strip()
-    text = text[text != ""]
-    if text.empty:
+    distinct = _stripped_counts(values)
+    if distinct.empty:
         return None
-    distinct = text.value_counts()
-    weights = distinct.to_numpy() / len(text)
+    weights = distinct.to_numpy() / distinct.sum()
     compact = [SPACES.sub("", v) for v in distinct.index]
     readable = {
         kind: np.array(

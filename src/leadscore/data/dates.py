@@ -14,8 +14,20 @@ import re
 
 import pandas as pd
 
-NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[./\-](\d{1,2})[./\-](\d{2,4})\b")
-MIN_PARSED_SHARE = 0.98  # a column is a date column when this share of its values parses
+# What a date looks like, said once: a numeric date (13/02/2026, 13.02.26, 02-13-2026: day,
+# month and year, in an order the values or the configuration settle) and an ISO date
+# (2026-02-13[ 09:30[:00]]).
+DAY_MONTH_YEAR = r"(\d{1,2})[./\-](\d{1,2})[./\-](\d{2,4})"
+ISO_DATE = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+NUMERIC_DATE = re.compile(rf"^\s*{DAY_MONTH_YEAR}\b")  # at the start (a time may follow)
+DATE_VALUE = re.compile(rf"^(?:{ISO_DATE}|{DAY_MONTH_YEAR})$")  # a whole value that is a date
+MIN_PARSED_SHARE = 0.98  # a column is of a kind (number, date) when this share of its values is
+
+
+def mostly(matches: pd.Series) -> bool:
+    """Whether a column's present values read as a kind: at least `MIN_PARSED_SHARE` of them
+    (`matches`: True where a value does; none present is not a kind)."""
+    return bool(len(matches)) and float(matches.mean()) >= MIN_PARSED_SHARE
 
 
 def detect_dayfirst(values: pd.Series) -> bool | None:
@@ -25,7 +37,7 @@ def detect_dayfirst(values: pd.Series) -> bool | None:
     if text.empty:
         return None
     parts = text.str.extract(NUMERIC_DATE)
-    if parts[0].notna().mean() < MIN_PARSED_SHARE:
+    if not mostly(parts[0].notna()):
         return None
     first, second = (pd.to_numeric(parts[i], errors="coerce") for i in (0, 1))
     if (first > 12).any() and not (second > 12).any():
@@ -80,7 +92,7 @@ def normalise_dates(
             order, how = dayfirst, f"{'day' if dayfirst else 'month'}-first (configured)"
         else:
             detected = detect_dayfirst(present)
-            if detected is None and present.str.match(NUMERIC_DATE).mean() < MIN_PARSED_SHARE:
+            if detected is None and not mostly(present.str.match(NUMERIC_DATE)):
                 continue  # ISO or words: ingest reads these unambiguously
             order = bool(detected)
             how = (
@@ -89,7 +101,7 @@ def normalise_dates(
                 else f"month-first: ambiguous, set {where}.dayfirst or {where}.date_format"
             )
         parsed = _parse(text, date_format, order)
-        if parsed[present.index].notna().mean() < MIN_PARSED_SHARE and column not in always:
+        if not mostly(parsed[present.index].notna()) and column not in always:
             continue
         iso = iso_text(parsed)
         frame[column] = iso.where(parsed.notna(), frame[column]).astype(object)

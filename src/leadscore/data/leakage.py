@@ -33,17 +33,15 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams
 from leadscore.core.fields import DATE_NAME, ID_NAME
-from leadscore.core.stats import roc_auc_interval
+from leadscore.core.stats import auc_interval, tied_roc_auc
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS
+from leadscore.data.dates import DATE_VALUE, mostly
 
 EXCLUDED, REVIEW, KEPT = "excluded", "needs review", "kept"
-VERDICTS = (EXCLUDED, REVIEW, KEPT)
 
 # Words a CRM uses for what sales did or decided after it worked the lead. Matched on the name
 # in lower-case words (`LastActivity`, `last_activity` and `Last Activity` read the same).
@@ -78,10 +76,6 @@ NAME_CUES: tuple[tuple[str, str], ...] = (
     ("post-contact", r"\bfollow ?ups?\b"),
     ("post-contact", r"\blast (notable )?activit"),
 )
-# Values that are dates whatever the column is called: 2026-03-01[ 09:30[:00]], 01/03/2026.
-DATE_VALUE = re.compile(
-    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4})$"
-)
 ROLE_COLUMNS = (
     fields.LEAD_ID,
     fields.CREATED_AT,
@@ -108,12 +102,11 @@ def infer_kind(values: pd.Series, name: str) -> str:
     text = present.astype(str).str.strip().str.lower()
     if len(text) and text.nunique() <= 2 and text.isin(TRUE_TOKENS | FALSE_TOKENS).all():
         return "boolean"
-    if len(text) and pd.to_numeric(text, errors="coerce").notna().mean() >= 0.98:
+    if mostly(pd.to_numeric(text, errors="coerce").notna()):
         return "numeric"
-    dated = len(text) and text.str.fullmatch(DATE_VALUE).mean() >= 0.98
-    if (DATE_NAME.search(name) or dated) and len(text):
+    if DATE_NAME.search(name) or mostly(text.str.fullmatch(DATE_VALUE)):
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="mixed")
-        if parsed.notna().mean() >= 0.98:
+        if mostly(parsed.notna()):
             return "date"
     return "categorical"
 
@@ -130,10 +123,48 @@ def infer_kinds(frame: pd.DataFrame, overrides: Mapping[str, str]) -> dict[str, 
 # --- evidence ------------------------------------------------------------------------------
 
 
-def out_of_fold_scores(
-    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
-) -> np.ndarray:
-    """Each lead scored by its field value's conversion rate in the other folds.
+MISSING = "(missing)"  # missing is a value of its own
+
+
+def text_groups(values: pd.Series) -> np.ndarray:
+    """A group number per lead: leads whose values read the same as text share one, and the
+    missing ones (with any value written `(missing)`) share one.
+
+    Values are numbered first (a float by its bits, so -0.0 and 0.0 stay apart as their text
+    does) and only the distinct ones are written as text: the groups of `astype("string")`
+    without writing every lead's value out. Mixed Python objects, which compare equal across
+    types (`1 == True`), are written out lead by lead."""
+    if values.dtype == object:
+        return pd.factorize(values.astype("string").fillna(MISSING).to_numpy())[0]
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "f":
+        array = values.to_numpy()
+        missing = np.isnan(array)
+        codes, bits = pd.factorize(np.where(missing, 0.0, array).view(np.int64))
+        codes[missing] = -1
+        distinct = pd.Series(np.asarray(bits).view(np.float64))
+    else:
+        codes, uniques = pd.factorize(values)
+        distinct = pd.Series(uniques, dtype=values.dtype)
+    names = np.append(distinct.astype("string").fillna(MISSING).to_numpy(object), MISSING)
+    return pd.factorize(names)[0][codes]  # code -1 (missing) takes the last name
+
+
+def fold_numbers(y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """The fold of each lead in the review's stratified `folds`-fold split (the same for every
+    field: it depends on the outcomes alone)."""
+    from sklearn.model_selection import StratifiedKFold  # here: the stages that only read a
+    # review (contract, grade, scoring) never load scikit-learn for it
+
+    fold = np.empty(len(y), dtype=int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for number, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        fold[held_out] = number
+    return fold
+
+
+def out_of_fold_scores(values: pd.Series, kind: str, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Each lead scored by its field value's conversion rate in the other folds (`fold`: the
+    fold of each lead, `fold_numbers`); a value the other folds never saw gets their base rate.
 
     Numbers fall into 10 quantile bins and missing is a value of its own, so any shape of
     relation counts, including "present only for converted leads".
@@ -142,31 +173,29 @@ def out_of_fold_scores(
         numeric = pd.to_numeric(values, errors="coerce").astype(float)
         if numeric.nunique() > 10:
             numeric = pd.qcut(numeric.rank(method="first"), 10, labels=False)
-        text = numeric.astype("string").fillna("(missing)").to_numpy()
-    else:
-        text = values.astype("string").fillna("(missing)").to_numpy()
-    predicted = np.zeros(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(text, y):
-        means = pd.Series(y[train]).groupby(text[train]).mean()
-        predicted[test] = pd.Series(text[test]).map(means).fillna(y[train].mean()).to_numpy()
-    return predicted
+        values = numeric
+    groups = text_groups(values)
+    size, folds = int(groups.max()) + 1, int(fold.max()) + 1
+    cell = fold * size + groups  # (fold, value): counted once, all folds at a time
+    leads = np.bincount(cell, minlength=folds * size).reshape(folds, size)
+    converted = np.bincount(cell, weights=y, minlength=folds * size).reshape(folds, size)
+    other_leads = (leads.sum(axis=0) - leads)[fold, groups]  # the other folds' leads
+    other_converted = (converted.sum(axis=0) - converted)[fold, groups]
+    fold_leads = np.bincount(fold, minlength=folds)
+    fold_converted = np.bincount(fold, weights=y, minlength=folds)
+    base = (fold_converted.sum() - fold_converted) / (len(y) - fold_leads)
+    seen = other_leads > 0
+    return np.where(seen, other_converted / np.where(seen, other_leads, 1), base[fold])
 
 
 def folded_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
     """AUC folded to >= 0.5 (a field ranks either way), with its 95 % interval."""
-    auc = float(roc_auc_score(y, score))
-    low, high = roc_auc_interval(y, score)
+    auc = tied_roc_auc(y, score)
+    positives = int(y.sum())
+    low, high = auc_interval(auc, positives, len(y) - positives)
     if auc < 0.5:
         return 1 - auc, 1 - high, 1 - low
     return auc, low, high
-
-
-def single_field_auc(
-    values: pd.Series, kind: str, y: np.ndarray, folds: int, seed: int = 0
-) -> float:
-    """How well the field alone ranks converters: out-of-fold AUC, folded to >= 0.5."""
-    return folded_auc(y, out_of_fold_scores(values, kind, y, folds, seed))[0]
 
 
 def name_cues(name: str) -> list[str]:
@@ -260,11 +289,12 @@ def field_evidence(
     values: pd.Series,
     kind: str,
     y: np.ndarray,
-    folds: int,
+    fold: np.ndarray,
     created: pd.Series | None,
     recent: dict | None = None,
 ) -> dict:
-    """The facts about one field the verdict rests on (no thresholds applied here)."""
+    """The facts about one field the verdict rests on (no thresholds applied here); `fold`:
+    each lead's fold for the out-of-fold AUC (`fold_numbers`)."""
     present = values.dropna()
     missing = values.isna().to_numpy()
     evidence: dict = {
@@ -296,7 +326,7 @@ def field_evidence(
         share = date_after_creation(values, created)
         evidence["after_creation_share"] = None if share is None else round(share, 4)
     elif both_classes and len(present):
-        auc, low, high = folded_auc(y, out_of_fold_scores(values, kind, y, folds))
+        auc, low, high = folded_auc(y, out_of_fold_scores(values, kind, y, fold))
         evidence.update(
             single_field_auc=round(auc, 4), auc_ci_low=round(low, 4), auc_ci_high=round(high, 4)
         )
@@ -476,11 +506,12 @@ def review_fields(
     every = frame if every is None else every
     age = lead_age_days(every[fields.CREATED_AT]) if fields.CREATED_AT in every else None
     events = event_dates(every, kinds, every.get(fields.CREATED_AT))
+    fold = fold_numbers(y, leakage.folds)
     rows = {}
     for name, kind in kinds.items():
         values = frame[name]
         recent = filling_in(every[name], kind, age)
-        evidence = field_evidence(values, kind, y, leakage.folds, created, recent)
+        evidence = field_evidence(values, kind, y, fold, created, recent)
         evidence["name_cues"] = name_cues(name)
         if kind != "date":
             evidence["recorded_with"] = recorded_with(every[name], kind, events)
@@ -564,31 +595,3 @@ def with_importance(
 def awaiting_sign_off(review: Mapping[str, dict]) -> list[str]:
     """Inputs under review that the contract neither allows nor excludes."""
     return [name for name, row in review.items() if row.get("awaiting_sign_off")]
-
-
-def guard(
-    frame: pd.DataFrame,
-    kinds: dict[str, str],
-    max_single_field_auc: float,
-    folds: int,
-    excluded: tuple[str, ...] = (),
-    allowed: tuple[str, ...] = (),
-    review_single_field_auc: float | None = None,
-) -> tuple[dict[str, str], dict[str, dict]]:
-    """Fields kept as inputs (name -> kind) and the flagged fields (name -> reasons, evidence)."""
-    leakage = LeakageParams(
-        max_single_field_auc=max_single_field_auc,
-        review_single_field_auc=min(
-            review_single_field_auc or LeakageParams().review_single_field_auc,
-            max_single_field_auc,
-        ),
-        folds=folds,
-    )
-    review = review_fields(
-        frame,
-        kinds,
-        leakage,
-        excluded={name: "excluded by configuration" for name in excluded},
-        allowed={name: "" for name in allowed},
-    )
-    return inputs_of(review), flagged(review)

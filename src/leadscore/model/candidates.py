@@ -7,9 +7,11 @@ Two families compete (params `train.search`):
   strength `C` searched;
 - **boosting** (histogram gradient boosting): tree size scaled to the n training leads
   (`min_samples_leaf = leaf_size * sqrt(n)`, `max_leaf_nodes = leaves * cbrt(n)`), learning rate
-  and L2 from a declared list; early stopping on a held-out 10 % of the training period. When the
-  training period holds more than `max_rows` leads, the configurations compete on a stratified
-  subsample of that size and the best one is refit on all training leads.
+  and L2 from a declared list; early stopping on a held-out 10 % of the training period.
+
+When the training period holds more than `max_rows` leads, each family's candidates compete on
+one stratified subsample of that size and the family's best is refit on all training leads
+(its refit stands for the family in the choice, and the best logistic refit is the baseline).
 
 Both families read the same encoded matrix (the pipeline's `features` step: category codes and
 numbers as floats), so the scorer encodes leads one way whichever family wins. The family is
@@ -169,9 +171,17 @@ def monthly_auc(y: np.ndarray, score: np.ndarray, months: pd.Series | None) -> d
     return out
 
 
-def judge(result: Result, x_valid: np.ndarray, y_valid: np.ndarray, months) -> Result:
-    """Fill in the validation figures of a fitted candidate."""
-    probability = result.estimator.predict_proba(x_valid)[:, 1]
+def judge(
+    result: Result,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    months,
+    probability: np.ndarray | None = None,
+) -> Result:
+    """Fill in the validation figures of a fitted candidate (`probability`: its predictions on
+    the validation leads, when already made)."""
+    if probability is None:
+        probability = result.estimator.predict_proba(x_valid)[:, 1]
     result.valid_roc_auc = float(roc_auc_score(y_valid, probability))
     result.valid_log_loss = float(log_loss(y_valid, np.clip(probability, 1e-12, 1 - 1e-12)))
     result.valid_monthly_auc = monthly_auc(y_valid, probability, months)
@@ -204,6 +214,46 @@ def search_rows(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     return np.sort(rows)
 
 
+def logistic_search(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    spec: FeatureSpec,
+    params: TrainParams,
+    months: pd.Series | None,
+) -> list[Result]:
+    """One logistic candidate per `C`, judged on validation. Their encoder is fitted once (it
+    does not depend on `C`): each candidate is the pipeline `make_estimator` would fit."""
+    started = time.perf_counter()
+    encoder = linear_encoder(spec).fit(x, y)
+    encoded, encoded_valid = encoder.transform(x), encoder.transform(x_valid)
+    shared = (time.perf_counter() - started) / len(params.search.logistic_c)
+    results = []
+    for c in params.search.logistic_c:
+        started = time.perf_counter()
+        model = LogisticRegression(C=c, max_iter=2000).fit(encoded, y)
+        estimator = Pipeline([("encode", encoder), ("logistic", model)])  # one fitted encoder
+        seconds = shared + time.perf_counter() - started
+        result = Result(Candidate(LOGISTIC, {"C": c}), estimator, len(y), seconds)
+        probability = model.predict_proba(encoded_valid)[:, 1]
+        results.append(judge(result, x_valid, y_valid, months, probability))
+    return results
+
+
+def refit_winner(
+    candidate: Candidate,
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: FeatureSpec,
+    params: TrainParams,
+) -> Result:
+    """The search winner's recipe refit on all training leads (stage "refit")."""
+    refit = fit_one(candidate, spec, params, x, y)
+    refit.stage = "refit"
+    return refit
+
+
 def fit_candidates(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -213,26 +263,34 @@ def fit_candidates(
     params: TrainParams,
     months: pd.Series | None = None,
 ) -> list[Result]:
-    """Fit every candidate on the training period and judge it on the validation period."""
+    """Fit every candidate on the training period and judge it on the validation period.
+
+    On more than `train.search.max_rows` training leads, each family's candidates compete on
+    the same stratified subsample of that size, and the family's winner is refit on all
+    training leads (its refit stands for the family in the choice)."""
     search = params.search
+    rows = search_rows(y_train, search.max_rows, params.seed)
+    sampled = len(rows) < len(y_train)
+    x_search, y_search = x_train[rows], y_train[rows]
     results: list[Result] = []
     if LOGISTIC in search.families:
-        for c in search.logistic_c:
-            result = fit_one(Candidate(LOGISTIC, {"C": c}), spec, params, x_train, y_train)
-            results.append(judge(result, x_valid, y_valid, months))
+        searched = logistic_search(x_search, y_search, x_valid, y_valid, spec, params, months)
+        results += searched
+        if sampled:
+            winner = max(searched, key=lambda r: r.valid_roc_auc).candidate
+            refit = refit_winner(winner, x_train, y_train, spec, params)
+            results.append(judge(refit, x_valid, y_valid, months))
     if BOOSTING in search.families:
-        rows = search_rows(y_train, search.max_rows, params.seed)
-        searched = []
+        configs = []
         for config in search.boosting.values():
             candidate = Candidate(BOOSTING, boosting_settings(config, len(rows)))
-            result = fit_one(candidate, spec, params, x_train[rows], y_train[rows])
-            searched.append((config, judge(result, x_valid, y_valid, months)))
-        results += [result for _, result in searched]
-        if len(rows) < len(y_train):  # refit the search winner on all training leads
-            config, _ = max(searched, key=lambda item: item[1].valid_roc_auc)
+            result = fit_one(candidate, spec, params, x_search, y_search)
+            configs.append((config, judge(result, x_valid, y_valid, months)))
+        results += [result for _, result in configs]
+        if sampled:
+            config, _ = max(configs, key=lambda item: item[1].valid_roc_auc)
             candidate = Candidate(BOOSTING, boosting_settings(config, len(y_train)))
-            refit = fit_one(candidate, spec, params, x_train, y_train)
-            refit.stage = "refit"
+            refit = refit_winner(candidate, x_train, y_train, spec, params)
             results.append(judge(refit, x_valid, y_valid, months))
     return results
 

@@ -126,13 +126,6 @@ def fit_models(
     )
 
 
-def fit_scoring_pipeline(
-    train: pd.DataFrame, valid: pd.DataFrame, spec: FeatureSpec, params: TrainParams
-) -> Pipeline:
-    """The served pipeline alone: features -> chosen model -> calibration."""
-    return fit_models(train, valid, spec, params).pipeline
-
-
 def refit_recipe(
     train: pd.DataFrame,
     valid: pd.DataFrame,

@@ -16,8 +16,11 @@ from leadscore.core.csvfile import (
     TableReadError,
     column_names,
     detect_csv_format,
+    parsed_values,
+    plain_text_frame,
     spreadsheet_safe,
     spreadsheet_safe_frame,
+    text_frame,
 )
 from leadscore.core.io import read_table_with_format
 
@@ -140,3 +143,59 @@ def test_formula_cells_get_a_quote_and_numbers_stay_numbers():
     assert safe["lead_id"].tolist()[:2] == ["'=cmd", "L2"] and pd.isna(safe["lead_id"][2])
     pd.testing.assert_frame_equal(safe[["delta", "n"]], frame[["delta", "n"]])
     assert frame["lead_id"][0] == "=cmd"  # the caller's frame is not changed
+
+
+def strict_text_frame(path: Path) -> pd.DataFrame:
+    """The file read record by record (the strict reader), as `text_frame` makes it."""
+    with CsvRecords(path, detect_csv_format(path)) as reader:
+        rows = [item[1] for item in reader]
+    return text_frame(rows, reader.header)
+
+
+PLAIN_FILES = {
+    "comma": ("id,name,visits\n1,Ann,3\n2,,NA\n3,Bo,null\n", "utf-8"),
+    "BOM, ';', CRLF, blank lines": (
+        "\r\nid;name;visits\r\n1;Müller;3\r\n\r\n2;Café;\r\n",
+        "utf-8-sig",
+    ),
+    "Latin-1": ("id;name;city\n1;Müller;Köln\n2;Crème;Zürich\n", "latin-1"),
+    "repeated header, tab": ("Quota\tOwner\tQuota\n1\ta\t2\n3\tb\t4\n", "utf-8"),
+    "one column": ("name\nAnn\n\nBo\n", "utf-8"),
+}
+
+
+@pytest.mark.parametrize("name", PLAIN_FILES)
+def test_a_plain_file_is_read_by_arrow_as_the_strict_reader_reads_it(tmp_path, name):
+    text, encoding = PLAIN_FILES[name]
+    path = write(tmp_path, text, encoding)
+    plain = plain_text_frame(path, detect_csv_format(path))
+    assert plain is not None
+    pd.testing.assert_frame_equal(plain[0], strict_text_frame(path))
+    typed, _ = read_table_with_format(path)
+    pd.testing.assert_frame_equal(typed, parsed_values(strict_text_frame(path)))
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('id,name\n1,"Ann, Jr"\n2,Bo\n', None),  # a quote: the strict reader's work
+        ("id,name\n1,Ann\n2,Bo,extra\n", 3),  # a ragged line
+        ("id,name\n1,Ann\n2\n", 3),  # a short one
+        ("id,name\n1,Ann\n   \n", 3),  # whitespace only is not blank
+    ],
+)
+def test_anything_but_a_plain_file_goes_to_the_strict_reader(tmp_path, text, line):
+    path = write(tmp_path, text)
+    assert plain_text_frame(path, detect_csv_format(path)) is None
+    if line is None:
+        assert read_table_with_format(path, dtype=str)[0]["name"].tolist() == ["Ann, Jr", "Bo"]
+    else:
+        with pytest.raises(TableReadError, match=f"line {line}"):
+            read_table_with_format(path)
+
+
+def test_undecodable_bytes_go_to_the_strict_reader(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"id,name\n1,Ann\n" + b"2,B\xff\xfe\n" + "3,Cé\n".encode())
+    fmt = detect_csv_format(path, encoding="utf-8")
+    assert plain_text_frame(path, fmt) is None

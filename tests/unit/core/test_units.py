@@ -109,3 +109,11 @@ def test_ingest_proposes_the_types_of_text_columns_in_its_log(caplog):
     assert proposed_types(raw, kinds) == {"Amount": "money", "Off": "percent"}
     assert "set data.types: {Amount: money}" in caplog.text
     assert proposed_types(raw, kinds | {"Amount": "money"}) == {"Off": "percent"}
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string"])
+def test_a_text_column_gets_the_same_proposal_as_its_values(dtype):
+    for values in (["$1,932.00 ", "$33K", None, "$0.0M", "$12"], ["18.00%", " 17% ", "", "0.5%"],
+                   ["web", "event", "$3"], ["1", "2", "3.5"], [None, ""]):  # fmt: skip
+        column = pd.Series(values * 30, dtype=dtype)
+        assert propose_unit_type(column) == propose_unit_type(values), (dtype, values)

@@ -51,7 +51,7 @@ def test_follow_up_speed_changes_conversion(tiny_crm, tiny_split):
 
 
 def test_follow_up_fields_are_excluded_by_evidence(reviewed, tiny_params):
-    _, kept, flagged = reviewed  # no configured exclusion at all: evidence only
+    _, kept, flagged = reviewed  # the follow-up fields are not configured: evidence only
     assert not set(FOLLOW_UP) & set(kept)
     assert "post-creation date" in " ".join(flagged[fields.FIRST_CONTACT_AT]["flags"])
     for name in (fields.SALES_TOUCHES, fields.OWNER):

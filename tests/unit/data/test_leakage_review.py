@@ -11,6 +11,7 @@ from stages import agreed_by_both
 
 from leadscore.core import fields
 from leadscore.core.config import LeakageParams, ParamsError, parse_params
+from leadscore.data.dates import NUMERIC_DATE
 from leadscore.data.leakage import (
     EXCLUDED,
     KEPT,
@@ -18,8 +19,12 @@ from leadscore.data.leakage import (
     awaiting_sign_off,
     importance_shares,
     infer_kinds,
+    inputs_of,
     name_cues,
+    out_of_fold_scores,
     review_fields,
+    review_reasons,
+    text_groups,
     with_importance,
 )
 from leadscore.views.contract import contract_report
@@ -368,3 +373,81 @@ def test_sales_follow_up_fields_are_caught_by_their_evidence_not_their_names():
         assert review[name]["verdict"] == KEPT, review[name]
     assert review["page_views"]["recent_auc_ci_low"] < 0.55
     assert review["Source"]["recent_auc"] is None  # never missing; a category mix may drift
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", None, "b", "a", "(missing)", " a"], dtype="str"),
+        pd.Series([0.0, -0.0, np.nan, 1.5, 1.5, 0.1 + 0.2, 0.3]),
+        pd.Series([True, None, False, True], dtype="boolean"),
+        pd.Series([1, "1", True, None, 1.0], dtype=object),
+        pd.Series([3, None, 3, 7], dtype="Int64"),
+    ],
+)
+def test_leads_are_grouped_by_their_value_as_text(values):
+    text = values.astype("string").fillna("(missing)").to_numpy()
+    expected = pd.factorize(text)[0]
+    found = text_groups(values)
+    assert (pd.crosstab(found, expected).gt(0).sum(axis=1) == 1).all()  # never two texts
+    assert (pd.crosstab(expected, found).gt(0).sum(axis=1) == 1).all()  # nor one text split
+
+
+def test_out_of_fold_scores_are_each_value_s_rate_in_the_other_folds():
+    y = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    fold = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    values = pd.Series(["a", "a", "a", "b", "b", "c", "c", None], dtype="str")
+    scores = out_of_fold_scores(values, "categorical", y, fold)
+    # lead 0 (fold 0, a): fold 1 holds one 'a', converted; lead 5 (fold 1, c): fold 0 holds one
+    # 'c', unconverted; lead 7 (missing, fold 1): fold 0 has no missing value, so its base rate
+    assert scores.tolist() == [1.0, 1.0, 0.5, 1.0, 0.0, 0.0, 1.0, 2 / 4]
+
+
+@pytest.mark.parametrize("written", ["13-02-2026", "13.02.26", "02/13/2026 "])
+def test_the_review_and_the_export_reader_see_the_same_numeric_dates(written):
+    from leadscore.data.dates import detect_dayfirst
+
+    values = pd.Series([written] * 60 + ["01/01/2026"] * 40)
+    assert detect_dayfirst(values) is not None or values.str.match(NUMERIC_DATE).all()
+    assert infer_kinds(pd.DataFrame({"batch": values}), {}) == {"batch": "date"}
+    mixed = pd.Series([written] * 97 + ["n/a", "soon", "tbd"])  # 97 %: not a date column
+    assert infer_kinds(pd.DataFrame({"batch": mixed}), {}) == {"batch": "categorical"}
+
+
+def test_a_configured_exclusion_wins_over_the_contract_s_sign_off(typed_export):
+    # an export's deal value is never an input (data.value_column), even if the contract lists
+    # it among the fields known at the moment of scoring
+    reason = "excluded by configuration: deal value or lead cost (data.value_column, cost_column)"
+    review = review_fields(
+        *typed_export,
+        LEAKAGE,
+        excluded={"deal_amount": reason, "page_views": reason},
+        allowed={"deal_amount": "typed in by marketing", "page_views": "web analytics"},
+    )
+    for name in ("deal_amount", "page_views"):  # one excluded by evidence too, one not
+        row = review[name]
+        assert row["allowed_by_contract"] and row["reasons"][0] == reason, name
+        assert row["verdict"] == EXCLUDED and not row["input"], name
+    assert "deal_amount" not in inputs_of(review) and "page_views" not in inputs_of(review)
+
+
+def evidence_filled_in(auc: float, low: float) -> dict:
+    """A field's evidence where only the comparison of the newest leads with older ones speaks."""
+    return {
+        "single_field_auc": 0.55,
+        "missing_auc": None,
+        "recent_auc": auc,
+        "recent_auc_ci_low": low,
+        "recent_days": 7,
+        "recent_by": "missingness",
+        "name_cues": [],
+    }
+
+
+def test_still_filled_in_is_judged_on_the_lower_end_of_the_interval():
+    bound = LEAKAGE.review_recent_auc_lower_bound  # 0.6
+    # a strong point AUC whose interval reaches below the bound (few young leads): not enough
+    assert review_reasons(evidence_filled_in(0.70, bound - 0.01), 0.75, 0.85, bound) == []
+    (reason,) = review_reasons(evidence_filled_in(0.70, bound), 0.75, 0.85, bound)
+    assert reason.startswith("still filled in after creation: its missingness tells leads")
+    assert "95 % interval from 0.600 >= 0.6" in reason
