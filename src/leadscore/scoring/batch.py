@@ -21,160 +21,36 @@ model, contract) and the line, so a re-run of the same file does not log the sam
 
 from __future__ import annotations
 
-import glob
 import hashlib
-import logging
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from leadscore.core import fields
-from leadscore.core.csvfile import (
-    CSV_SUFFIXES,
-    PARQUET_SUFFIXES,
-    BadLine,
-    CsvFormat,
-    CsvRecords,
-    LineCounts,
-    TableReadError,
-    detect_csv_format,
-    spreadsheet_safe_frame,
-    text_frame,
-)
 from leadscore.core.values import parse_bool
 from leadscore.scoring import output
-from leadscore.scoring.journal_files import sync_directory
+from leadscore.scoring.batch_files import RunFiles, TableWriter
+from leadscore.scoring.batch_input import (
+    BatchAccountingError,
+    BatchInputError,
+    InputRead,
+    RawChunk,
+    read_chunks,
+)
 from leadscore.scoring.scorer import Scorer
 
 if TYPE_CHECKING:  # the log is imported by the caller that records to it
     from leadscore.scoring.log import ScoringLog
 
-log = logging.getLogger(__name__)
 
 REJECT_REASON = "rejected_reason"
 LINE = "line"
 RAW_LINE = "raw_line"
 DUPLICATES = ("warn", "reject")
-PARTIAL = ".partial"
-
-
-class BatchInputError(ValueError):
-    """The input file as a whole cannot be scored."""
-
-
-class BatchAccountingError(BatchInputError):
-    """The rows written (scored + rejected) are not the rows read: the run is refused."""
-
-
-@dataclass
-class RawChunk:
-    """Raw leads of one chunk, the input line (CSV) or row (Parquet) of each, 1-based, and the
-    lines that could not be read at all (line, reason, raw text)."""
-
-    frame: pd.DataFrame
-    lines: np.ndarray
-    malformed: list[tuple[int, str, str]] = field(default_factory=list)
-
-
-@dataclass
-class InputRead:
-    """What reading the input found: the line accounting of a CSV file (`LineCounts`), or the
-    rows of a Parquet file."""
-
-    path: Path
-    counts: LineCounts = field(default_factory=LineCounts)
-    format: CsvFormat | None = None
-
-    @property
-    def rows(self) -> int:
-        return self.counts.rows
-
-    def describe(self) -> str:
-        if self.format is None:
-            return f"{self.rows:,} rows"
-        c = self.counts
-        return (
-            f"{c.lines:,} lines ({c.header} header, {c.blank:,} blank, {c.rows:,} rows; "
-            f"{self.format.describe()})"
-        )
-
-
-def read_chunks(
-    path: Path, chunk_size: int, sep: str | None = None, encoding: str | None = None
-) -> tuple[Iterator[RawChunk], InputRead]:
-    """Chunks of a CSV (all columns as text, parsed later) or Parquet file, and what reading
-    finds (filled in as the chunks are read)."""
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        try:
-            parquet = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as error:
-            raise BatchInputError(f"{path}: not a readable Parquet file ({error})") from None
-        if parquet.metadata.num_rows == 0:
-            raise BatchInputError(f"{path} holds no leads (0 rows)")
-        read = InputRead(path)
-        return parquet_chunks(parquet, chunk_size, read.counts), read
-    if suffix in CSV_SUFFIXES:  # the suffixes training reads as CSV
-        read = InputRead(path, format=detect_csv_format(path, sep, encoding))
-        return csv_chunks(read, chunk_size), read
-    raise BatchInputError(f"{path}: expected a .csv (.txt, .tsv, .psv, .gz) or .parquet file")
-
-
-def parquet_chunks(
-    parquet: pq.ParquetFile, chunk_size: int, counts: LineCounts
-) -> Iterator[RawChunk]:
-    start = 1
-    for batch in parquet.iter_batches(batch_size=chunk_size):
-        frame = batch.to_pandas()
-        counts.records += len(frame)
-        yield RawChunk(frame, np.arange(start, start + len(frame)))
-        start += len(frame)
-
-
-def csv_chunks(read: InputRead, chunk_size: int) -> Iterator[RawChunk]:
-    """CSV rows in chunks, read by the one CSV rule training reads exports with
-    (`leadscore.core.csvfile`): a line that cannot be read is set aside with its number."""
-    assert read.format is not None
-    try:
-        with CsvRecords(read.path, read.format) as records:
-            read.counts = records.counts
-            rows: list[list[str]] = []
-            lines: list[int] = []
-            malformed: list[tuple[int, str, str]] = []
-            for item in records:
-                if isinstance(item, BadLine):
-                    malformed.append((item.line, item.reason, item.raw))
-                else:
-                    lines.append(item[0])
-                    rows.append(item[1])
-                if len(rows) + len(malformed) >= chunk_size:
-                    yield text_chunk(rows, records.header, lines, malformed)
-                    rows, lines, malformed = [], [], []
-            if rows or malformed:
-                yield text_chunk(rows, records.header, lines, malformed)
-            elif not records.counts.rows:
-                raise BatchInputError(f"{read.path} holds a header but no leads")
-            records.counts.check(read.path)
-    except TableReadError as error:
-        raise BatchInputError(str(error)) from None
-
-
-def text_chunk(
-    rows: list[list[str]],
-    header: list[str],
-    lines: list[int],
-    malformed: list[tuple[int, str, str]],
-) -> RawChunk:
-    frame = text_frame(rows, header)
-    return RawChunk(frame, np.asarray(lines, dtype=np.int64), list(malformed))
 
 
 def check_types(scorer: Scorer, frame: pd.DataFrame) -> None:
@@ -269,138 +145,6 @@ def typed_values(scorer: Scorer, leads: pd.DataFrame) -> list[list[Any]]:
             typed = column
         values.append(typed.astype(object).where(typed.notna(), None).tolist())
     return values
-
-
-@dataclass
-class TableWriter:
-    """Appends chunks to a temporary CSV or Parquet file (format from the suffix of `path`).
-    Nothing is at `path` until `RunFiles.commit` moves the file there.
-
-    CSV cells a spreadsheet would run as formulas are escaped (`spreadsheet_safe_frame`)."""
-
-    path: Path
-    partial: Path
-    columns: list[str] | None = None  # CSV: a fixed header, whatever columns a chunk has
-    _parquet: pq.ParquetWriter | None = None
-    _started: bool = False
-    rows: int = field(default=0)
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if frame.empty and self._started:
-            return
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.suffix.lower() == ".parquet":
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.partial, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
-        else:
-            if self.columns is not None:
-                frame = frame.reindex(columns=self.columns)
-            spreadsheet_safe_frame(frame).to_csv(
-                self.partial,
-                mode="a" if self._started else "w",
-                header=not self._started,
-                index=False,
-            )
-        self._started = True
-        self.rows += len(frame)
-
-    @property
-    def written(self) -> bool:
-        return self._started
-
-    def close(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
-
-
-def rejected_path_for(output: Path) -> Path:
-    return output.with_name(output.name.split(".")[0] + ".rejected.csv")
-
-
-def fsync_file(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-@dataclass
-class RunFiles:
-    """The output and rejected file of one run, written in a private `.partial` directory
-    beside the output and committed together.
-
-    `commit` fsyncs both, removes the previous output, puts the rejected file in place (or
-    removes a stale one from an earlier run when this run rejected nothing), then moves the
-    output in: the output is the commit point, so whoever sees it sees its own rejected file
-    (or none). `discard` removes the directory; a run killed before either leaves the
-    directory, which the next run for the same output removes (`remove_leftovers`).
-    """
-
-    output: Path
-
-    @property
-    def rejected(self) -> Path:
-        return rejected_path_for(self.output)
-
-    @property
-    def workdir(self) -> Path:
-        return self.output.with_name(f".{self.output.name}.{os.getpid()}{PARTIAL}")
-
-    def writers(self) -> tuple[TableWriter, TableWriter]:
-        return (
-            TableWriter(self.output, self.workdir / self.output.name),
-            TableWriter(self.rejected, self.workdir / self.rejected.name),
-        )
-
-    def remove_leftovers(self) -> list[Path]:
-        """`.partial` files and directories of earlier runs for this output whose process is
-        gone (killed); a live run's are left alone."""
-        removed = []
-        for name in (self.output.name, self.rejected.name):
-            for leftover in self.output.parent.glob(f".{glob.escape(name)}.*{PARTIAL}"):
-                pid = leftover.name[len(name) + 2 : -len(PARTIAL)]
-                if pid.isdigit() and process_alive(int(pid)):
-                    continue
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
-                removed.append(leftover)
-        for leftover in removed:
-            log.warning("removed %s, left by a run that did not finish", leftover)
-        return removed
-
-    def commit(self, scores: TableWriter, rejects: TableWriter) -> None:
-        scores.close()
-        rejects.close()
-        for writer in (scores, rejects):
-            if writer.written:
-                fsync_file(writer.partial)
-        self.output.unlink(missing_ok=True)  # no old output beside the new rejected file
-        if rejects.written:
-            os.replace(rejects.partial, self.rejected)
-        else:
-            self.rejected.unlink(missing_ok=True)  # a stale one from an earlier run
-        if scores.written:
-            os.replace(scores.partial, self.output)
-        sync_directory(self.output.parent)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def discard(self, scores: TableWriter, rejects: TableWriter) -> None:
-        scores.close()
-        rejects.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def malformed_frame(malformed: list[tuple[int, str, str]]) -> pd.DataFrame:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from leadscore.core.csvfile import LineCounts
-from leadscore.scoring.batch import BatchAccountingError, InputRead, check_accounting
+from leadscore.scoring.batch import check_accounting
+from leadscore.scoring.batch_input import BatchAccountingError, InputRead
 
 
 def test_rows_read_must_equal_scored_plus_rejected():

@@ -9,7 +9,8 @@ import dataclasses
 import pytest
 
 from leadscore.model.bundle import MODEL_FILE, BundleError
-from leadscore.scoring.spark import format_of, pack_bundle, rejected_sink_for, unpack_scorer
+from leadscore.scoring.spark_io import format_of, rejected_sink_for
+from leadscore.scoring.spark_tasks import pack_bundle, unpack_scorer
 
 
 def test_a_tampered_file_is_refused_before_unpickling(tiny_bundle_dir):
@@ -33,7 +34,7 @@ def test_formats_and_rejected_sinks():
 
 
 def test_a_header_spark_read_gets_the_names_the_local_reader_gives():
-    from leadscore.scoring.spark import header_names
+    from leadscore.scoring.spark_io import header_names
 
     assert header_names(["Quota0", "Owner", "Quota2", "x"]) == ["Quota", "Owner", "Quota (2)", "x"]
     assert header_names(["a0", "b1", "Quota7"]) == ["a0", "b1", "Quota7"]  # no repeat: as read
