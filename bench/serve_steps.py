@@ -105,7 +105,7 @@ class Steps:
 
     def run(self, batch: list[dict], reasons: bool) -> dict[str, float]:
         from leadscore.scoring import output
-        from leadscore.scoring.log import rows_for
+        from leadscore.scoring.log_table import rows_for
         from leadscore_serve.limits import check_counts
 
         model, scorer, budget = self.model, self.model.scorer, self.budget

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadscore.scoring.log import DEFAULT_URL
+from leadscore.scoring.log_table import DEFAULT_URL
 
 
 class Settings(BaseSettings):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.scoring.log import rows_for
 from leadscore.scoring.log_reader import read_scoring_log
+from leadscore.scoring.log_table import rows_for
 
 
 def some_rows(n: int, prefix: str = "lead") -> list[tuple]:

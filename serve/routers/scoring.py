@@ -20,7 +20,8 @@ from starlette.requests import ClientDisconnect
 
 from leadscore.scoring import output
 from leadscore.scoring.loading import ServedModel
-from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
+from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable
+from leadscore.scoring.log_table import rows_for
 from leadscore.scoring.trend import PreviousScores
 from leadscore_serve.deps import HolderDep, MetricsDep, ScoringLogDep, SettingsDep
 from leadscore_serve.limits import check_counts

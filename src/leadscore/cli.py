@@ -474,7 +474,7 @@ def outcomes_import(
     from pydantic import ValidationError
 
     from leadscore.core.io import read_table
-    from leadscore.scoring.log import DEFAULT_URL
+    from leadscore.scoring.log_table import DEFAULT_URL
     from leadscore.scoring.outcome_store import (
         OutcomeConflict,
         OutcomeRefused,
@@ -540,7 +540,8 @@ def scoring_log_replay(
 ) -> None:
     """Write rows left in the journal (database outage, killed process) into the table, then
     the dead-letter rows (refused for their values; taken once the cause is fixed)."""
-    from leadscore.scoring.log import DEFAULT_URL, replay
+    from leadscore.scoring.log import replay
+    from leadscore.scoring.log_table import DEFAULT_URL
 
     url = database_url or DEFAULT_URL
     result = _run(replay, url=url, journal_dir=journal_dir, timeout=timeout, claim=claim)
@@ -653,7 +654,8 @@ def score(
     from leadscore.scoring.batch import score_file
     from leadscore.scoring.batch_input import BatchInputError
     from leadscore.scoring.loading import ModelLoadError, load_served_model
-    from leadscore.scoring.log import DEFAULT_URL, ScoringLog, ScoringLogUnavailable
+    from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable
+    from leadscore.scoring.log_table import DEFAULT_URL
 
     if not input_path.is_file():
         _fail(f"{input_path} not found")

@@ -14,11 +14,13 @@ from conftest import PROJECT_ROOT
 from scoring_log_stores import table_ids
 
 from leadscore.scoring.journal_files import unshipped_rows
-from leadscore.scoring.log import ensure_schema, make_engine, replay
+from leadscore.scoring.log import replay
+from leadscore.scoring.log_table import ensure_schema, make_engine
 
 KILLED_WRITER = """
 import os, signal, sys
-from leadscore.scoring.log import ScoringLog, rows_for
+from leadscore.scoring.log import ScoringLog
+from leadscore.scoring.log_table import rows_for
 log = ScoringLog(sys.argv[1], sys.argv[2], flush_seconds=3600)  # never ships on its own
 rows = rows_for([f"k-{i}" for i in range(300)], [0.5] * 300, [50] * 300, ["B"] * 300,
                 "m-1", "c-1", "api")
@@ -84,7 +86,8 @@ def test_the_replay_command(tmp_path):
 
 BOTH_FAIL = """
 import json, resource, sys
-from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, rows_for
+from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable
+from leadscore.scoring.log_table import rows_for
 log = ScoringLog(sys.argv[1], flush_seconds=3600)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # the journal's disk is "full"
 rows = rows_for([f"x-{i}" for i in range(100)], [0.5] * 100, [50] * 100, ["B"] * 100,

@@ -299,7 +299,7 @@ class ChunkScorer:
             self.log(scored, lines[~np.isin(lines, rejected[LINE].to_numpy())])
 
     def log(self, scored: pd.DataFrame, lines: np.ndarray) -> None:
-        from leadscore.scoring.log import rows_for
+        from leadscore.scoring.log_table import rows_for
 
         assert self.scoring_log is not None
         self.scoring_log.record(

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from leadscore.core.errors import LeadscoreError
 from leadscore.data import behaviour
-from leadscore.scoring.log import make_engine, short_error
+from leadscore.scoring.log_health import short_error
+from leadscore.scoring.log_table import make_engine
 from leadscore.scoring.outcome_store import TRANSIENT, chunks
 from leadscore.scoring.outcomes import naive_utc, plausible, utc_now
 

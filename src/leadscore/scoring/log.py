@@ -20,19 +20,19 @@ after a fix. A journal ships only to the database it records (`destination.json`
 the journal *and* the database both fail does `record` raise `ScoringLogUnavailable` (the
 service answers 503): it never answers for a lead it could not keep.
 
-The score trend comes from an in-memory index the writer keeps (`leadscore.scoring.trend`).
+The score trend comes from an in-memory index the writer keeps (`leadscore.scoring.trend`,
+followed from the table by `leadscore.scoring.trend_follower`). The shipping is
+`leadscore.scoring.log_shipper`, the health and counters `leadscore.scoring.log_health`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,61 +44,26 @@ from leadscore.scoring.database import (
     DEFAULT_TIMEOUT_SECONDS,
     default_journal_dir,
     destination_of,
-    error_kind,
-    is_data_error,
     is_sqlite_file,
 )
-from leadscore.scoring.journal import JournalError, JournalWriter, Row, read_lines
+from leadscore.scoring.journal import JournalError, JournalWriter, Row
 from leadscore.scoring.journal_files import (
-    REJECTED_FILE,
-    Adopted,
     adopt_orphans,
-    append_dead_letters,
     claim_destination,
     dead_letter_rows,
-    read_checkpoint,
-    remove_segment,
     rework_dead_letters,
-    write_checkpoint,
 )
-from leadscore.scoring.log_table import (
-    COLUMNS,
-    DEFAULT_URL,
-    TABLE,
-    TREND_PAGE,
-    decode_line,
-    decode_or_none,
-    ensure_schema,
-    insert_statement,
-    latest_scores,
-    make_engine,
-    newest_rows,
-    rows_for,
-    scored_leads,
-    write_entries,
-    write_probe,
+from leadscore.scoring.log_health import (
+    HEALTHY_STATES,
+    DatabaseHealth,
+    DeadLetterCount,
+    LogStats,
+    short_error,
 )
+from leadscore.scoring.log_shipper import JournalShipper
+from leadscore.scoring.log_table import ensure_schema, latest_scores, make_engine, write_entries
 from leadscore.scoring.trend import TREND_LEADS, LatestScores, PreviousScores
-
-TREND_PAGES_AT_ONCE = 10  # pages of other processes' rows read a second at most
-
-__all__ = [  # the table's names, imported from here by the rest of leadscore
-    "COLUMNS",
-    "DEFAULT_URL",
-    "TABLE",
-    "LogStats",
-    "ScoringLog",
-    "ScoringLogUnavailable",
-    "decode_line",
-    "ensure_schema",
-    "insert_statement",
-    "journal_dir_for",
-    "make_engine",
-    "replay",
-    "rows_for",
-    "scored_leads",
-    "write_entries",
-]
+from leadscore.scoring.trend_follower import TrendFollower
 
 log = logging.getLogger(__name__)
 
@@ -111,29 +76,6 @@ def journal_dir_for(url: str) -> Path:
     """Where the journal lives: beside a SQLite file, else one directory per database under
     `$XDG_STATE_HOME/leadscore/journals` (`leadscore.scoring.database.default_journal_dir`)."""
     return default_journal_dir(url)
-
-
-def short_error(error: BaseException) -> str:
-    return redact(f"{type(error).__name__}: {error}".splitlines()[0][:500])
-
-
-@dataclass
-class LogStats:
-    written: int = 0  # rows inserted into the table by this process
-    failed_writes: int = 0  # database writes that failed
-    spilled: int = 0  # rows kept in the journal while the database failed
-    replayed: int = 0  # of those, rows since written to the table
-    rejected: int = 0  # rows the database refused for their values (dead-lettered)
-    lost: int = 0  # rows neither in the table nor in the journal (should stay 0)
-    journal_failures: int = 0  # group commits that failed (rows then went to the database)
-    last_error: str | None = None
-    last_error_at: str | None = None
-
-
-OK, CONNECTING = "ok", "connecting"
-DATABASE_FAILING, DATABASE_NOT_ANSWERING = "database-failing", "database-not-answering"
-JOURNAL_FAILING = "journal-failing"
-HEALTHY_STATES = (OK, CONNECTING)
 
 
 @dataclass
@@ -157,6 +99,49 @@ class ScoringLog:
         self._directory = Path(self.journal_dir or journal_dir_for(self.url))
         self.journal_dir = self._directory
         self.destination = destination_of(self.url)
+        self._health = DatabaseHealth(self.timeout_seconds, self.stats)
+        usable = self._claim_journal()
+        self._engine = make_engine(self.url, self.timeout_seconds)  # no connection made here
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._closing = False
+        self._dead_letters = DeadLetterCount(self._directory)
+        self.backlog = Backlog()
+        self._latest = LatestScores(self.trend_leads)
+        self._journal: JournalWriter | None = None
+        if usable:
+            self._open_journal()
+        own = self._journal.token if self._journal else None
+        self._shipper = JournalShipper(
+            self._directory,
+            self.destination.name,
+            self._engine,
+            self._health,
+            self.backlog,
+            self.batch_size,
+            journal=self._journal,
+            adopted=adopt_orphans(self._directory, own) if usable else [],
+        )
+        self._trends = TrendFollower(
+            self._engine,
+            self._latest,
+            self.trend_leads,
+            self._shipper.calling,
+            self._health.note_error,
+            own_prefix=f"{own}:" if own is not None else None,
+        )
+        if self._shipper.adopted:
+            found = self._shipper.count_spilled()
+            self.backlog.add(found, self._shipper.oldest_adopted())
+            log.warning(
+                "scoring log: %d rows left in the journal by an ended process; replaying them",
+                found,
+            )
+        self._thread = threading.Thread(target=self._run, name="scoring-log", daemon=True)
+        self._thread.start()
+
+    def _claim_journal(self) -> bool:
+        """Claim the journal directory for this database; False when there is no journal."""
         beside_the_file = is_sqlite_file(self.url) and (
             self._directory.resolve() == journal_dir_for(self.url)
         )  # a SQLite file's own journal: rows there can only be that file's
@@ -167,43 +152,10 @@ class ScoringLog:
                 self.destination.fingerprint,
                 self.claim or beside_the_file,
             )
-            usable = True
         except OSError as error:  # no journal at all: rows go straight to the database
-            self._note_error(f"journal unavailable: {short_error(error)}")
-            log.error("scoring log: no journal at %s (%s); writing straight to the database",
-                      self._directory, short_error(error))  # fmt: skip
-            usable = False
-        self._engine = make_engine(self.url, self.timeout_seconds)  # no connection made here
-        self._cond = threading.Condition()
-        self._wake = threading.Event()
-        self._closing = False
-        self._failing = False
-        self._schema_ready = False  # the writer's first contact creates the table
-        self._call_started: float | None = None  # a database call of the writer in flight
-        self._last_write = time.monotonic()
-        self._last_outage_log = 0.0
-        self._offsets: dict[Path, int] = {}
-        self._spill_marks: dict[Path, int] = {}
-        self._dead_letter_cache: tuple[tuple[int, int], int] = ((0, 0), 0)
-        self.backlog = Backlog()
-        self._latest = LatestScores(self.trend_leads)
-        self._trend_before: int | None = None  # warm-up: next page below this id
-        self._trend_after: int | None = None  # following: rows above this id
-        self._trend_at = 0.0
-        self._journal: JournalWriter | None = None
-        if usable:
-            self._open_journal()
-        own = self._journal.token if self._journal else None
-        self._adopted: list[Adopted] = adopt_orphans(self._directory, own) if usable else []
-        if self._adopted:
-            found = self._count_spilled()
-            self.backlog.add(found, self._oldest_adopted())
-            log.warning(
-                "scoring log: %d rows left in the journal by an ended process; replaying them",
-                found,
-            )
-        self._thread = threading.Thread(target=self._run, name="scoring-log", daemon=True)
-        self._thread.start()
+            self._no_journal(error)
+            return False
+        return True
 
     def _open_journal(self) -> None:
         if not self.write_journal:
@@ -211,9 +163,12 @@ class ScoringLog:
         try:
             self._journal = JournalWriter(self._directory, self.sync, on_durable=self.backlog.add)
         except OSError as error:
-            self._note_error(f"journal unavailable: {short_error(error)}")
-            log.error("scoring log: no journal at %s (%s); writing straight to the database",
-                      self._directory, short_error(error))  # fmt: skip
+            self._no_journal(error)
+
+    def _no_journal(self, error: OSError) -> None:
+        self._health.note_error(f"journal unavailable: {short_error(error)}")
+        log.error("scoring log: no journal at %s (%s); writing straight to the database",
+                  self._directory, short_error(error))  # fmt: skip
 
     # --- health, read from memory ----------------------------------------------------------
 
@@ -222,14 +177,10 @@ class ScoringLog:
         """`ok`, `connecting` (no answer from the database yet), `database-failing` (it
         refuses writes: rows wait in the journal), `database-not-answering` (a call runs past
         the timeout) or `journal-failing`."""
-        if self.write_journal and (self._journal is None or self._journal.last_error):
-            return JOURNAL_FAILING
-        started = self._call_started
-        if started is not None and time.monotonic() - started > self.timeout_seconds:
-            return DATABASE_NOT_ANSWERING
-        if self._failing:
-            return DATABASE_FAILING
-        return OK if self._schema_ready else CONNECTING
+        journal_failing = self.write_journal and (
+            self._journal is None or bool(self._journal.last_error)
+        )
+        return self._health.state(journal_failing)
 
     @property
     def healthy(self) -> bool:
@@ -237,19 +188,8 @@ class ScoringLog:
 
     @property
     def dead_letters(self) -> int:
-        """Rows waiting in the dead-letter file: appended rows counted as it grows, the whole
-        file again only when it was replaced (by `scoring-log replay`)."""
-        try:
-            info = (self._directory / REJECTED_FILE).stat()
-        except FileNotFoundError:
-            return 0
-        (inode, size), count = self._dead_letter_cache
-        if info.st_ino != inode or info.st_size < size:
-            inode, size, count = info.st_ino, 0, 0
-        if info.st_size > size:
-            count += dead_letter_rows(self._directory, size, info.st_size)
-        self._dead_letter_cache = ((inode, info.st_size), count)
-        return count
+        """Rows waiting in the dead-letter file (`log_health.DeadLetterCount`)."""
+        return self._dead_letters.rows()
 
     # --- the request side ----------------------------------------------------------------
 
@@ -268,14 +208,14 @@ class ScoringLog:
         missing = [lead for lead in wanted if lead not in known.found]
         if not missing or known.complete:
             return known
-        if self._failing:
+        if self._health.failing:
             return PreviousScores(known.found, complete=False)
         try:
-            if not self._schema_ready:  # a new database: no table, no lead scored before
+            if not self._health.schema_ready:  # a new database: no table, no lead scored before
                 ensure_schema(self._engine)
             return PreviousScores(known.found | latest_scores(self._engine, missing))
         except sa.exc.SQLAlchemyError as error:
-            self._note_error(f"previous scores unavailable: {short_error(error)}")
+            self._health.note_error(f"previous scores unavailable: {short_error(error)}")
             return PreviousScores(known.found, complete=False)
 
     def _remember(self, rows: list[Row]) -> None:
@@ -325,7 +265,7 @@ class ScoringLog:
         try:
             write_entries(self._engine, list(zip(ids, rows, strict=True)))
         except Exception as error:  # the database failed too: refuse, do not drop
-            self._note_error(short_error(error))
+            self._health.note_error(short_error(error))
             log.critical(
                 "scoring log: journal and database both failed (%s; %s): refusing %d rows",
                 journal_problem,
@@ -345,7 +285,7 @@ class ScoringLog:
         """Ship everything journaled so far; False if the database has not taken it in time."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while not self._caught_up():
+            while not self._shipper.caught_up():
                 self._wake.set()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -361,77 +301,33 @@ class ScoringLog:
         self._thread.join(timeout)
         if self._journal is not None:
             self._journal.close(timeout)
-            for segment, end, _ in self._journal.segments():
-                if self._offsets.get(segment, read_checkpoint(segment)) >= end:
-                    remove_segment(segment)
+            self._shipper.remove_shipped()
             self._journal.release()
-        for adopted in self._adopted:
+        for adopted in self._shipper.adopted:
             adopted.release(self._directory)
         self._engine.dispose()
 
     def reship_dead_letters(self) -> tuple[int, int]:
         """Offer the dead-letter rows to the table again (after a fix): (shipped, still
         refused). Stops at the first error that is not the row's (they stay for later)."""
-        return rework_dead_letters(self._directory, self._reship)
+        return rework_dead_letters(self._directory, self._shipper.reship)
 
-    def _reship(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        kept: list[dict[str, Any]] = []
-        for i, record in enumerate(records):
-            try:
-                entry = decode_line(str(record["row"]).encode())
-            except (KeyError, ValueError, TypeError) as error:
-                kept.append({**record, "reason": f"unreadable row: {error}", "at": now()})
-                continue
-            try:
-                write_entries(self._engine, [entry])
-            except Exception as error:
-                if not is_data_error(error):
-                    self._note_error(short_error(error))
-                    return kept + records[i:]
-                kept.append({**record, "reason": short_error(error), "at": now()})
-            else:
-                self.stats.written += 1
-        return kept
-
-    # --- the shipping side ---------------------------------------------------------------
-
-    def _work(self) -> list[tuple[Path, int | None, bool]]:
-        """Segments to ship, oldest first: (path, readable end or None for EOF, active)."""
-        work: list[tuple[Path, int | None, bool]] = []
-        for adopted in self._adopted:
-            work.extend((segment, None, False) for segment in adopted.segments)
-        if self._journal is not None:
-            work.extend(self._journal.segments())
-        return work
-
-    def _offset(self, segment: Path) -> int:
-        if segment not in self._offsets:
-            self._offsets[segment] = read_checkpoint(segment)
-        return self._offsets[segment]
-
-    def _caught_up(self) -> bool:
-        if self._adopted and any(a.segments for a in self._adopted):
-            return False
-        if self._journal is None:
-            return True
-        if not self._journal.idle():
-            return False
-        return all(self._offsets.get(path, 0) >= end for path, end, _ in self._journal.segments())
+    # --- the writer thread ---------------------------------------------------------------
 
     def _run(self) -> None:
         try:  # the first contact and the trend warm-up right away; shipping at its pace
-            if self._contact():
-                self._follow_table()
+            if self._shipper.contact():
+                self._trends.follow_table()
         except Exception as error:  # never let the writer thread die
-            self._note_error(short_error(error))
+            self._health.note_error(short_error(error))
             log.exception("scoring log: unexpected error at the first contact")
         while True:
-            self._wake.wait(self._retry_delay() if self._failing else self.flush_seconds)
+            self._wake.wait(self._retry_delay() if self._health.failing else self.flush_seconds)
             self._wake.clear()
             try:
                 self._cycle()
             except Exception as error:  # never let the writer thread die
-                self._note_error(short_error(error))
+                self._health.note_error(short_error(error))
                 log.exception("scoring log: unexpected error while shipping")
             with self._cond:
                 self._cond.notify_all()
@@ -440,270 +336,18 @@ class ScoringLog:
 
     def _cycle(self) -> None:
         """One round of the writer: contact (schema, write probe), ship, follow the table."""
-        if not self._schema_ready and not self._contact():
+        if not self._health.schema_ready and not self._shipper.contact():
             return
-        if not self._ship_all():
+        if not self._shipper.ship_all():
             return
         if self._closing:
             return
-        self._follow_table()
-        if time.monotonic() - self._last_write > self.probe_seconds:
-            self._contact()  # an idle writer still notices a database turned read-only
-
-    @contextlib.contextmanager
-    def _calling(self) -> Iterator[None]:
-        """Mark a database call in flight (health turns red if it outlasts the timeout). A
-        call that did: what waits in the journal meanwhile counts as spilled."""
-        started = self._call_started = time.monotonic()
-        try:
-            yield
-        finally:
-            self._call_started = None
-            waited = time.monotonic() - started
-            if waited > self.timeout_seconds:
-                self._note_error(f"the database did not answer for {waited:.1f} s")
-                self._count_spilled()
-                log.error(
-                    "scoring log: %s did not answer for %.1f s; %d rows waited in the journal",
-                    self.destination.name,
-                    waited,
-                    self.backlog.rows,
-                )
-
-    def _contact(self) -> bool:
-        """Create the table when missing and check the database takes a write."""
-        try:
-            with self._calling():
-                ensure_schema(self._engine)
-                write_probe(self._engine)
-        except Exception as error:
-            self._outage(short_error(error), error)
-            return False
-        self._schema_ready = True
-        self._written_now()
-        return True
+        self._trends.follow_table()
+        if time.monotonic() - self._health.last_write > self.probe_seconds:
+            self._shipper.contact()  # an idle writer still notices a database turned read-only
 
     def _retry_delay(self) -> float:
         return min(self.max_retry_seconds, 0.25 * 2.0 ** min(self.stats.failed_writes, 8))
-
-    def _ship_all(self) -> bool:
-        for segment, end, active in self._work():
-            while True:
-                offset = self._offset(segment)
-                lines = read_lines(segment, offset, self.batch_size, end)
-                if not lines:
-                    if not active:
-                        self._finish(segment, offset)
-                    break
-                if not self._ship(segment, offset, lines):
-                    return False
-        return True
-
-    def _finish(self, segment: Path, offset: int) -> None:
-        """A segment no longer written to is shipped: remove it (a torn tail was never answered)."""
-        with contextlib.suppress(FileNotFoundError):
-            if segment.stat().st_size > offset:
-                log.warning("scoring log: %s ends in an incomplete line (a write torn by a "
-                            "crash, never answered); skipped", segment.name)  # fmt: skip
-        remove_segment(segment)
-        self._offsets.pop(segment, None)
-        self._spill_marks.pop(segment, None)
-        for adopted in self._adopted:
-            if segment in adopted.segments:
-                adopted.segments.remove(segment)
-        if self._journal is not None:
-            self._journal.forget(segment)
-
-    def _ship(self, segment: Path, offset: int, lines: list[bytes]) -> bool:
-        """Write a batch of journal lines; False (nothing advanced) when the database cannot
-        take rows now. A batch the database refuses for some row's values goes row by row."""
-        entries = [decode_or_none(line) for line in lines]
-        try:
-            with self._calling():
-                write_entries(self._engine, [entry for entry in entries if entry is not None])
-        except Exception as error:
-            if not is_data_error(error):
-                self._outage(short_error(error), error)
-                return False
-            self.stats.failed_writes += 1
-            self._note_error(short_error(error))
-            return self._isolate(segment, offset, lines, entries)
-        set_aside = 0
-        for line, entry in zip(lines, entries, strict=True):
-            if entry is None:
-                self._set_aside(line, "unreadable journal line", lost=True)
-                set_aside += 1
-        self._advance(segment, offset, lines, set_aside)
-        return True
-
-    def _isolate(
-        self,
-        segment: Path,
-        offset: int,
-        lines: list[bytes],
-        entries: list[tuple[str, Row] | None],
-    ) -> bool:
-        """Write row by row; a row refused for its values goes to the dead-letter file. Stops
-        (keeping the rest in the journal) when the database cannot take rows any more."""
-        set_aside = 0
-        for done, (line, entry) in enumerate(zip(lines, entries, strict=True)):
-            if entry is None:
-                self._set_aside(line, "unreadable journal line", lost=True)
-                set_aside += 1
-                continue
-            try:
-                with self._calling():
-                    write_entries(self._engine, [entry])
-            except Exception as error:
-                if not is_data_error(error):
-                    self._advance(segment, offset, lines[:done], set_aside)
-                    self._outage(short_error(error), error)
-                    return False
-                self._set_aside(line, short_error(error))
-                set_aside += 1
-        self._advance(segment, offset, lines, set_aside)
-        return True
-
-    def _advance(self, segment: Path, offset: int, lines: list[bytes], set_aside: int) -> None:
-        mark = self._spill_marks.get(segment, 0)
-        position, replayed = offset, 0
-        for line in lines:
-            replayed += position < mark
-            position += len(line)
-        self.stats.written += len(lines) - set_aside
-        self.stats.replayed += replayed
-        self.backlog.remove(len(lines))
-        self._offsets[segment] = position
-        with contextlib.suppress(FileNotFoundError):
-            write_checkpoint(segment, position)
-        if lines:
-            self._written_now()
-
-    def _written_now(self) -> None:
-        self._last_write = time.monotonic()
-        if self._failing:
-            self._failing = False
-            log.warning(
-                "scoring log: the database takes writes again; %d spilled rows replayed so far",
-                self.stats.replayed,
-            )
-
-    def _set_aside(self, line: bytes, reason: str, lost: bool = False) -> None:
-        """A row the database will not take for its values: into the dead-letter file.
-
-        `lost`: the journal line itself is unreadable, so the row cannot be recovered."""
-        text = line.decode("utf-8", "replace").strip()
-        try:
-            append_dead_letters(self._directory, [{"row": text, "reason": reason, "at": now()}])
-        except OSError:
-            lost = True
-        if lost:
-            self.stats.lost += 1
-        else:
-            self.stats.rejected += 1
-        log.error("scoring log: a row was refused (%s); set aside in %s", reason, REJECTED_FILE)
-
-    def _outage(self, message: str, error: BaseException) -> None:
-        """The database cannot take rows now: they stay in the journal, health turns red, the
-        pool's connections are dropped (a failover leaves them on a read-only server), and the
-        next round starts with the write probe."""
-        self.stats.failed_writes += 1
-        self._note_error(message)
-        self._count_spilled()
-        self._schema_ready = False
-        self._engine.dispose()
-        if not self._failing or time.monotonic() - self._last_outage_log > 30:
-            self._last_outage_log = time.monotonic()
-            log.error(
-                "scoring log: cannot write to %s (%s error: %s); %d rows kept in the journal %s "
-                "and retried until it takes them",
-                self.destination.name,
-                error_kind(error),
-                message,
-                self.backlog.rows,
-                self.journal_dir,
-            )
-        self._failing = True
-
-    def _count_spilled(self) -> int:
-        """Count the rows now waiting in the journal that were not counted as spilled yet."""
-        found = 0
-        for segment, end, _ in self._work():
-            start = max(self._spill_marks.get(segment, 0), self._offset(segment))
-            try:
-                with segment.open("rb") as handle:
-                    handle.seek(start)
-                    data = handle.read(None if end is None else max(0, end - start))
-            except FileNotFoundError:
-                continue
-            complete = data.rfind(b"\n") + 1
-            found += data.count(b"\n", 0, complete)
-            self._spill_marks[segment] = start + complete
-        self.stats.spilled += found
-        return found
-
-    def _oldest_adopted(self) -> float | None:
-        """When the oldest row left by ended processes was scored (epoch seconds)."""
-        times = []
-        for adopted in self._adopted:
-            for segment in adopted.segments:
-                lines = read_lines(segment, self._offset(segment), 1)
-                entry = decode_or_none(lines[0]) if lines else None
-                if entry is not None and isinstance(entry[1][1], datetime):
-                    times.append(entry[1][1].timestamp())
-        return min(times, default=None)
-
-    # --- the trend index -----------------------------------------------------------------
-
-    def _follow_table(self) -> None:
-        """Warm the trend index from the table (newest rows first, a page a second), then
-        follow the rows other processes add (every second, until caught up); after shipping."""
-        if self.trend_leads <= 0 or time.monotonic() - self._trend_at < 1.0:
-            return
-        self._trend_at = time.monotonic()
-        try:
-            if not self._latest.warm:
-                self._warm_trends()
-            else:
-                for _ in range(TREND_PAGES_AT_ONCE):
-                    if self._follow_trends() < TREND_PAGE:
-                        break
-        except Exception as error:  # the next write or probe decides the health
-            self._note_error(f"trend index: {short_error(error)}")
-
-    def _warm_trends(self) -> None:
-        with self._calling():
-            rows = newest_rows(self._engine, self._trend_before, None)
-        if self._trend_after is None:
-            self._trend_after = rows[0].id if rows else 0
-        if rows:
-            self._trend_before = rows[-1].id
-        scores = [(r.lead_id, r.score, r.grade) for r in rows]
-        if not self._latest.remember_older(scores) or len(rows) < TREND_PAGE:
-            self._latest.warm = True
-
-    def _follow_trends(self) -> int:
-        """One page of rows added since the last one; this process's own rows are in the
-        index already (in the order they were recorded). Returns the rows read."""
-        own = f"{self._journal.token}:" if self._journal is not None else None
-        with self._calling():
-            rows = newest_rows(self._engine, None, self._trend_after)
-        if rows:
-            self._trend_after = rows[-1].id
-            self._latest.remember(
-                (r.lead_id, r.score, r.grade)
-                for r in rows
-                if own is None or not str(r.entry_id or "").startswith(own)
-            )
-        return len(rows)
-
-    def _note_error(self, message: str) -> None:
-        self.stats.last_error = message
-        self.stats.last_error_at = now()
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def replay(

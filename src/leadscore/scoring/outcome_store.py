@@ -34,8 +34,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadscore.core.errors import LeadscoreError
-from leadscore.scoring.log import TABLE as SCORED_TABLE
-from leadscore.scoring.log import make_engine, short_error
+from leadscore.scoring.log_health import short_error
+from leadscore.scoring.log_table import TABLE as SCORED_TABLE
+from leadscore.scoring.log_table import make_engine
 from leadscore.scoring.outcomes import (
     OutcomeEvent,
     contradictory_leads,

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, 
 from leadscore.core import fields
 from leadscore.core.outcome import won_within_window
 from leadscore.scoring.database import row_id_column
-from leadscore.scoring.log import make_engine
+from leadscore.scoring.log_table import make_engine
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from leadscore.scoring.log import ScoringLog, rows_for
+from leadscore.scoring.log import ScoringLog
+from leadscore.scoring.log_table import rows_for
 from leadscore.scoring.outcome_store import (
     OutcomeConflict,
     OutcomeRefused,

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from scoring_log_stores import some_rows, table_ids
 
 from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
-from leadscore.scoring.log import ScoringLog, ensure_schema
+from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.log_reader import read_scoring_log
+from leadscore.scoring.log_table import ensure_schema
 from leadscore.views.feedback import join_scoring_log
 
 
@@ -50,7 +51,7 @@ def test_a_dropped_table_is_recreated_and_nothing_is_lost(tmp_path, caplog):
 def test_an_outage_spills_to_the_journal_and_recovery_replays_it(store, caplog):
     store.down()  # down from the start: the log starts anyway, rows wait in the journal
     log = ScoringLog(store.url, store.journal, flush_seconds=0.05, max_retry_seconds=0.2)
-    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log"):
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log_shipper"):
         log.record(some_rows(40))  # returns: the rows are durable in the journal
         assert not log.flush(1.5)
     assert not log.healthy and log.stats.spilled == 40 and log.stats.written == 0

@@ -19,7 +19,8 @@ from scoring_log_stores import some_rows, table_ids
 
 from leadscore.scoring import journal_files as journals
 from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
-from leadscore.scoring.log import ScoringLog, ensure_schema, make_engine, replay
+from leadscore.scoring.log import ScoringLog, replay
+from leadscore.scoring.log_table import ensure_schema, make_engine
 
 FAST = {"flush_seconds": 0.05, "max_retry_seconds": 0.2, "timeout_seconds": 0.5}
 
