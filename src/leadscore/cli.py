@@ -778,8 +778,8 @@ def score_spark(
 
     from leadscore.model.bundle import BundleError
     from leadscore.scoring.batch_input import BatchInputError
+    from leadscore.scoring.compiling import CompileError
     from leadscore.scoring.loading import local_bundle
-    from leadscore.scoring.scorer import CompileError
     from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
 
     settings = SparkSettings(master=master) if master else SparkSettings()

@@ -15,7 +15,8 @@ from leadscore.core.agreement import sealed_agreement
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
 from leadscore.model.card import ModelCard
-from leadscore.scoring.scorer import CompileError, Scorer
+from leadscore.scoring.compiling import CompileError
+from leadscore.scoring.scorer import Scorer
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 # a model version is `YYYY.MM+<hash>`: the month of its newest training data, then a hash

@@ -3,7 +3,8 @@
 The bundle's sklearn Pipeline is the model. For the hot path it is *compiled* once at load time:
 the fitted ordinal encoders become value -> code dictionaries, the boosted trees become flat
 arrays (`leadscore.scoring.trees`) or the logistic regression per-field tables
-(`leadscore.scoring.linear`), the calibrator becomes its interpolation table. Nothing
+(`leadscore.scoring.linear`), the calibrator becomes its interpolation table (the encoders and
+calibrators: `leadscore.scoring.compiling`). Nothing
 about the features is written by hand: everything is read from the fitted pipeline, and
 `Scorer.from_bundle` refuses to serve unless the compiled scorer reproduces
 `pipeline.predict_proba` on a probe set that covers every known category, unseen values and
@@ -18,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from leadscore.core import fields
 from leadscore.core.schema import FeatureSpec, InputNormalisation
@@ -36,14 +36,11 @@ from leadscore.model.bundle import ModelBundle
 from leadscore.model.grading import Grading
 from leadscore.model.pipeline import booster_of, calibrated_of
 from leadscore.model.train import raw_output
-from leadscore.scoring import linear, trees
+from leadscore.scoring import compiling, linear, trees
+from leadscore.scoring.compiling import Calibrator, CompileError
 from leadscore.scoring.trees import TreeArrays
 
 PARITY_TOLERANCE = 1e-9
-
-
-class CompileError(RuntimeError):
-    """The pipeline cannot be compiled faithfully; the bundle is not served."""
 
 
 def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
@@ -61,67 +58,6 @@ def score_leads(bundle: ModelBundle, leads: pd.DataFrame) -> pd.DataFrame:
             "score": grading.score(probability, raw),
             "grade": grading.grade(probability),
         }
-    )
-
-
-# --- compiling the pipeline ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Calibrator:
-    """One fitted calibration map from raw booster output to probability."""
-
-    method: str  # "isotonic" | "sigmoid"
-    x: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    y: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    a: float = 0.0
-    b: float = 0.0
-
-    def __call__(self, raw: np.ndarray) -> np.ndarray:
-        if self.method == "isotonic":
-            mapped: np.ndarray = np.interp(np.clip(raw, self.x[0], self.x[-1]), self.x, self.y)
-            return mapped
-        sigmoid: np.ndarray = expit(-(self.a * raw + self.b))
-        return sigmoid
-
-
-def _compile_calibrators(calibrated: Any, booster: Any) -> tuple[Calibrator, ...]:
-    compiled = []
-    for member in calibrated.calibrated_classifiers_:
-        inner = getattr(member.estimator, "estimator", member.estimator)
-        if inner is not booster:
-            raise CompileError("calibrated members wrap different boosters")
-        (calibrator,) = member.calibrators
-        if member.method == "isotonic":
-            x, y = calibrator.X_thresholds_, calibrator.y_thresholds_
-            compiled.append(Calibrator("isotonic", x=np.asarray(x), y=np.asarray(y)))
-        elif member.method == "sigmoid":
-            compiled.append(Calibrator("sigmoid", a=float(calibrator.a_), b=float(calibrator.b_)))
-        else:
-            raise CompileError(f"unsupported calibration method {member.method!r}")
-    return tuple(compiled)
-
-
-def _category_codes(pipeline: Any, spec: FeatureSpec) -> tuple[dict[str, float], ...]:
-    """value -> code of every known category, read by running the fitted encoder on them."""
-    categorical = pipeline.named_steps["features"].named_transformers_.get("categorical")
-    if not spec.categorical:
-        return ()
-    if categorical is None:
-        raise CompileError("the pipeline has no 'categorical' transformer")
-    encoder = categorical.steps[-1][1]
-    known = [[c for c in cats if not pd.isna(c)] for cats in encoder.categories_]
-    rows = max(len(values) for values in known)
-    probe = pd.DataFrame(
-        {
-            name: [values[i % len(values)] for i in range(rows)]
-            for name, values in zip(spec.categorical, known, strict=True)
-        }
-    )
-    codes = categorical.transform(probe)
-    return tuple(
-        {str(value): float(codes[i, j]) for i, value in enumerate(probe[name])}
-        for j, name in enumerate(spec.categorical)
     )
 
 
@@ -202,10 +138,10 @@ class Scorer:
         if columns != spec.fields:
             raise CompileError("the pipeline's feature order differs from the model card's")
         calibrated, booster = calibrated_of(bundle.pipeline), booster_of(bundle.pipeline)
-        category_codes = _category_codes(bundle.pipeline, spec)
+        codes = compiling.category_codes(bundle.pipeline, spec)
         tree_arrays, linear_arrays = None, None
         if linear.is_linear(booster):
-            n_codes = tuple(int(max(codes.values(), default=-1)) + 1 for codes in category_codes)
+            n_codes = tuple(int(max(known.values(), default=-1)) + 1 for known in codes)
             linear_arrays = linear.from_logistic(booster, n_codes)
             base_value = linear_arrays.intercept
         else:
@@ -213,10 +149,10 @@ class Scorer:
             base_value = trees.base_value(tree_arrays)
         scorer = cls(
             spec=spec,
-            category_codes=category_codes,
+            category_codes=codes,
             trees=tree_arrays,
             base_value=base_value,
-            calibrators=_compile_calibrators(calibrated, booster),
+            calibrators=compiling.compile_calibrators(calibrated, booster),
             grading=bundle.grading,
             model_version=bundle.version,
             contract_version=bundle.contract_version,

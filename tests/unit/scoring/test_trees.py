@@ -12,7 +12,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from leadscore.model.bundle import load_bundle
 from leadscore.model.train import booster_of
 from leadscore.scoring import output, trees
-from leadscore.scoring.scorer import CompileError, Scorer, score_leads
+from leadscore.scoring.compiling import CompileError
+from leadscore.scoring.scorer import Scorer, score_leads
 
 
 @pytest.fixture(scope="module")
