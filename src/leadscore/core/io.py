@@ -24,14 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore.core.csvfile import (
-    BadLine,
-    CsvRecords,
-    parsed_values,
-    plain_text_frame,
-    renamed_with_warning,
-    text_frame,
-)
+from leadscore.core.csvfile import BadLine, CsvRecords, renamed_with_warning
 from leadscore.core.csvformat import (
     CHUNK_BYTES,
     CSV_SUFFIXES,
@@ -44,6 +37,7 @@ from leadscore.core.csvformat import (
     detect_encoding,
     open_bytes,
 )
+from leadscore.core.csvframes import parsed_values, plain_text_frame, text_frame
 
 __all__ = [  # the CSV rule lives in leadscore.core.csvfile; its names stay importable here
     "DELIMITERS",

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from leadscore.core.csvfile import spreadsheet_safe_frame
+from leadscore.core.spreadsheet import spreadsheet_safe_frame
 from leadscore.scoring.journal_files import sync_directory
 
 log = logging.getLogger(__name__)

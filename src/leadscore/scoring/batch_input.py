@@ -23,8 +23,8 @@ from leadscore.core.csvfile import (
     LineCounts,
     TableReadError,
     detect_csv_format,
-    text_frame,
 )
+from leadscore.core.csvframes import text_frame
 
 
 class BatchInputError(ValueError):

@@ -16,13 +16,10 @@ from leadscore.core.csvfile import (
     TableReadError,
     column_names,
     detect_csv_format,
-    parsed_values,
-    plain_text_frame,
-    spreadsheet_safe,
-    spreadsheet_safe_frame,
-    text_frame,
 )
+from leadscore.core.csvframes import parsed_values, plain_text_frame, text_frame
 from leadscore.core.io import read_table_with_format
+from leadscore.core.spreadsheet import spreadsheet_safe, spreadsheet_safe_frame
 
 
 def records(path: Path) -> tuple[list[tuple[int, list[str]] | BadLine], CsvRecords]:
