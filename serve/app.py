@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
+from leadscore.core.schema import FeatureSpec
 from leadscore.scoring.events_store import EventStore
 from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
@@ -127,8 +128,18 @@ def with_component_schemas(
     app.openapi = openapi
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+DESCRIPTION = (
+    "Send leads to `POST /v1/score`; each answer carries the calibrated probability of "
+    "converting within the contract's outcome window, a 1-100 score, the grade, the top "
+    "reasons, warnings, and the model and contract versions. Authenticate with "
+    "`X-API-Key` (`/v1/*`) or `X-Admin-Key` (`/admin/*`) when keys are configured. "
+    "Every error is an RFC 9457 problem document (`application/problem+json`): `type`, "
+    "`title`, `status`, `detail`, `instance`, and `errors` naming each field at fault."
+)
+
+
+def check_access(settings: Settings) -> None:
+    """Refuse open access where the settings forbid it; warn when no API key is set."""
     problem = open_access_problem(settings)
     if problem:
         raise RuntimeError(problem)
@@ -138,29 +149,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.host,
             settings.port,
         )
-    card = read_card(settings.model_uri)  # the request schema follows the model's field roles
-    spec, inputs = card.spec, card.input_normalisation
-    example = request_example(spec, inputs)  # made up: /openapi.json is public
-    lead = lead_model(spec, example, inputs)
-    request_model = score_request_model(lead, settings.max_batch, example)
 
-    app = FastAPI(
-        title="leadscore",
-        version=card.model_version,
-        summary="Scores leads against the A-lead contract agreed by sales and marketing.",
-        description=(
-            "Send leads to `POST /v1/score`; each answer carries the calibrated probability of "
-            "converting within the contract's outcome window, a 1-100 score, the grade, the top "
-            "reasons, warnings, and the model and contract versions. Authenticate with "
-            "`X-API-Key` (`/v1/*`) or `X-Admin-Key` (`/admin/*`) when keys are configured. "
-            "Every error is an RFC 9457 problem document (`application/problem+json`): `type`, "
-            "`title`, `status`, `detail`, `instance`, and `errors` naming each field at fault."
-        ),
-        lifespan=lifespan,
-        docs_url=None,  # served from local assets by add_offline_docs
-        redoc_url=None,
-        swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
-    )
+
+def set_up_state(app: FastAPI, settings: Settings, spec: FeatureSpec) -> None:
+    """The app's settings, model holder, metrics and keys; every secret registered for
+    redaction (the keys, and the passwords of the databases: masked even where a message
+    shows one alone)."""
     app.state.settings = settings
     app.state.holder = ModelHolder(
         uri=settings.model_uri,
@@ -173,19 +167,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = settings.api_key_list()
     app.state.admin_key = settings.admin_key_bytes()
     app.state.outcome_keys = settings.outcome_key_list()
-    install_problem_handlers(app)
     secrets = (*app.state.api_keys, *app.state.outcome_keys, app.state.admin_key)
     register_secrets([key.decode() for key in secrets])
-    # the passwords of the databases: masked even where a message shows one alone
     register_secrets(url_secrets(settings.database_url))
     register_secrets(url_secrets(os.environ.get("MLFLOW_TRACKING_URI", "")))
-    app.include_router(scoring_router(request_model))
-    app.include_router(outcomes.router)
-    app.include_router(events.router)
-    app.include_router(ops.router)
-    app.include_router(admin.router)
-    with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))
-    add_offline_docs(app)
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Body deadline and size limit, the rate limit when set, and the metrics outermost."""
     app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_second > 0:
@@ -197,4 +186,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keys=keys,
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    check_access(settings)
+    card = read_card(settings.model_uri)  # the request schema follows the model's field roles
+    spec, inputs = card.spec, card.input_normalisation
+    example = request_example(spec, inputs)  # made up: /openapi.json is public
+    lead = lead_model(spec, example, inputs)
+    request_model = score_request_model(lead, settings.max_batch, example)
+
+    app = FastAPI(
+        title="leadscore",
+        version=card.model_version,
+        summary="Scores leads against the A-lead contract agreed by sales and marketing.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from local assets by add_offline_docs
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
+    )
+    set_up_state(app, settings, spec)
+    install_problem_handlers(app)
+    app.include_router(scoring_router(request_model))
+    app.include_router(outcomes.router)
+    app.include_router(events.router)
+    app.include_router(ops.router)
+    app.include_router(admin.router)
+    with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))
+    add_offline_docs(app)
+    add_middleware(app, settings)
     return app
