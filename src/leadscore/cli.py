@@ -148,6 +148,22 @@ def grade(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def seal(
+    models: Annotated[Path, typer.Option(help="The bundle directory.")] = Path("models"),
+) -> None:
+    """Seal the bundle as its files are now, with this host's signing key: after `dvc checkout`
+    of another version, or on a host that pulled the files (the seal is per machine)."""
+    from leadscore.core.errors import LeadscoreError
+    from leadscore.model.bundle import seal as seal_bundle
+
+    try:
+        manifest = seal_bundle(models)
+    except (LeadscoreError, OSError) as error:
+        _fail(error)
+    typer.echo(f"sealed {models}: {', '.join(manifest)} (signed with this host's key)")
+
+
+@app.command()
 def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Measure the model on the test period; write DVC metrics and plots."""
     from leadscore.stages.evaluate import main

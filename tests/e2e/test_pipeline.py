@@ -13,7 +13,7 @@ import subprocess
 import mlflow
 import pandas as pd
 import pytest
-from conftest import DVC, project_env, run
+from conftest import DVC, PROJECT_ROOT, project_env, run
 from mlflow import MlflowClient
 from parity import assert_scored_as_evaluated, raw_test_rows
 
@@ -27,6 +27,8 @@ def test_repro_writes_every_output(tiny_project):
         "data/processed/test.parquet",
         "models/model.joblib",
         "models/manifest.json",
+        "models/manifest.sig",
+        "models/training_run.json",
         "models/model_card.json",
         "reports/metrics.json",
         "reports/plots/roc.csv",
@@ -85,6 +87,36 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     assert failed.returncode != 0
     assert b"train.search.boosting.b1.learning_rate" in failed.stdout + failed.stderr
     assert load_bundle(tiny_project / "models").version == version
+
+
+def test_a_retrain_changes_no_committed_hash_and_checkout_deletes_nothing(tiny_project, tmp_path):
+    """What one run or one machine decides (when, how fast, the MLflow run; the seal signed
+    with this machine's key) is no DVC output: on a clone whose commit holds the run, a re-train
+    leaves git clean (dvc.lock too), the bundle is sealed with the new run's record, and
+    `git checkout -- . && dvc checkout` deletes no bundle file."""
+    from leadscore.model.bundle import load_bundle
+
+    project = tmp_path / "project"
+    shutil.copytree(tiny_project, project, symlinks=True)
+    shutil.copy(PROJECT_ROOT / ".gitignore", project / ".gitignore")  # as a clone has it
+    env = project_env(project)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-qm", "the run"], project, env)
+    models = project / "models"
+    before = json.loads((models / "training_run.json").read_text())
+    run([DVC, "repro", "--force", "--single-item", "train"], project, env)  # a new run, same recipe
+    after = json.loads((models / "training_run.json").read_text())
+    assert after["card"]["mlflow"]["run_id"] != before["card"]["mlflow"]["run_id"]
+    assert run(["git", "status", "--porcelain"], project, env).stdout == ""
+    bundle = load_bundle(models)  # re-sealed: the files it covers are the same, the run is new
+    assert bundle.card.mlflow is not None
+    assert bundle.card.mlflow.run_id == after["card"]["mlflow"]["run_id"]
+    files = sorted(path.name for path in models.iterdir())
+    run(["git", "checkout", "--", "."], project, env)
+    checkout = run([DVC, "checkout"], project, env)
+    assert "D\t" not in checkout.stdout, checkout.stdout
+    assert sorted(path.name for path in models.iterdir()) == files
+    assert load_bundle(models).version == bundle.version
 
 
 def test_dvc_metrics_are_the_headline_and_sane(tiny_project):

@@ -17,10 +17,10 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, tracking_uri
 from leadscore.core.redact import redact, redact_mapping
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
-from leadscore.model.card import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def log_candidates(card: ModelCard) -> None:
             }
             if record.iterations is not None:
                 metrics["iterations"] = record.iterations
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
             mlflow.set_tags(
                 {
                     "candidate.family": record.family,
@@ -382,11 +382,13 @@ def log_evaluation(
 def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
-    `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
-    needs, and the service verifies it exactly as it verifies `models/` (same public key).
+    With the bundle (pipeline, card, grading, the training run's record, the SHA-256 manifest
+    and its signature) under `bundle/`, a registered version (`models:/<name>@champion`)
+    carries everything the scorer needs, and the service verifies it exactly as it verifies
+    `models/` (same public key).
     """
-    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
+    from leadscore.core.io import read_json
+    from leadscore.model.bundle import MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
     agreement = grading_record.get("agreement") or {}
@@ -413,7 +415,8 @@ def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in (*BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE):
+        sealed = read_json(model_dir / MANIFEST_FILE)  # the bundle's files and the run record
+        for name in (*sealed, MANIFEST_FILE, SIGNATURE_FILE):
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core import fields
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, follow_up_columns, load_params
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.mlops.runs import log_to_training_run
-from leadscore.model.card import ModelCard
+from leadscore.model.bundle import read_card
 from leadscore.views.contract import contract_report, render_markdown
 from leadscore.views.format import pct
 
@@ -30,7 +31,7 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
-    card = ModelCard.read(card_path) if card_path.is_file() else None
+    card = read_card(card_path) if card_path.is_file() else None  # with its MLflow run
     context = test_context(params, scored, reports_dir, card)
     report = contract_report(
         scored,

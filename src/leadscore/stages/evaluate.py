@@ -22,11 +22,11 @@ from leadscore.analysis.evaluate import (
 )
 from leadscore.analysis.figures import curve_figure, save_png
 from leadscore.core import fields
+from leadscore.core.card import ModelCard
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import load_baseline, load_bundle
-from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import score_leads
 
 log = logging.getLogger(__name__)

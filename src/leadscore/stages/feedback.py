@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
-from leadscore.model.card import ModelCard
 from leadscore.views.feedback import (
     join_scoring_log,
     journal_backlog,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from leadscore.core.agreement import Agreement, diff, meaning
 from leadscore.core.agreement_files import AgreementFiles
+from leadscore.core.card import ModelCard
 from leadscore.core.config import (
     Contract,
     Params,
@@ -25,7 +26,6 @@ from leadscore.core.config import (
 )
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.model.bundle import read_fitted
-from leadscore.model.card import ModelCard
 from leadscore.stages.contract import test_context
 from leadscore.stages.grade import grading_for, validation_leads
 from leadscore.views.proposal import contract_side, headline, needs_retrain, render_markdown
