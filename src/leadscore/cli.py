@@ -87,6 +87,32 @@ def _run(stage_main, **kwargs):
 
 
 @app.command()
+def repro(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Run every stage.")] = False,
+) -> None:
+    """`dvc repro`, as `make run` runs it. On a clone that has never trained here (no
+    models/model.joblib) every stage runs, though the reports in git match their inputs: this
+    machine's MLflow store then gets every stage's records (metrics, tables, the `champion`
+    alias). `dvc push` is suggested only when a DVC remote is configured."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    first_run = not Path("models/model.joblib").is_file()
+    if first_run and not force:
+        logging.getLogger("leadscore").info("first run here: every stage runs")
+    try:
+        with Repo() as project:
+            stages = project.reproduce(force=force or first_run)
+            remote = project.config.get("core", {}).get("remote")
+    except DvcException as error:
+        _fail(error)
+    if not stages:
+        typer.echo("Data and pipelines are up to date.")
+    elif remote:
+        typer.echo(f"`dvc push` sends the new outputs to the DVC remote '{remote}'.")
+
+
+@app.command()
 def init(
     files: Annotated[list[Path], typer.Argument(help="The export's files, the leads table first.")],
     folder: Annotated[Path, typer.Option("--to", help="The project folder to write.")] = Path("."),

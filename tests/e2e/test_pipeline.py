@@ -9,6 +9,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -89,34 +91,46 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     assert load_bundle(tiny_project / "models").version == version
 
 
-def test_a_retrain_changes_no_committed_hash_and_checkout_deletes_nothing(tiny_project, tmp_path):
+def test_a_fresh_clone_reproduces_the_committed_run_and_checkout_deletes_nothing(
+    tiny_project, tmp_path
+):
     """What one run or one machine decides (when, how fast, the MLflow run; the seal signed
-    with this machine's key) is no DVC output: on a clone whose commit holds the run, a re-train
-    leaves git clean (dvc.lock too), the bundle is sealed with the new run's record, and
-    `git checkout -- . && dvc checkout` deletes no bundle file."""
+    with this machine's key) is no DVC output. A fresh clone of a commit that holds the run:
+    `leadscore repro` (`make run`) runs every stage, says nothing of skipping or of `dvc push`
+    (no remote), and leaves git clean; `git checkout -- . && dvc checkout` deletes no bundle
+    file; a re-train of the same recipe leaves git clean and seals the new run's record."""
     from leadscore.model.bundle import load_bundle
 
     project = tmp_path / "project"
     shutil.copytree(tiny_project, project, symlinks=True)
     shutil.copy(PROJECT_ROOT / ".gitignore", project / ".gitignore")  # as a clone has it
-    env = project_env(project)
-    run(["git", "add", "-A"], project, env)
-    run(["git", "commit", "-qm", "the run"], project, env)
-    models = project / "models"
+    run(["git", "add", "-A"], project, project_env(project))
+    run(["git", "commit", "-qm", "the run"], project, project_env(project))
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path, project_env(project))
+    (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    env = project_env(clone)
+    made = run([str(clone / "bin" / "leadscore"), "repro"], clone, env)
+    said = made.stdout + made.stderr
+    assert "first run here" in said and "Running stage 'funnel'" in said, said
+    assert "didn't change" not in said and "dvc push" not in said, said
+    assert run(["git", "status", "--porcelain"], clone, env).stdout == ""
+    models = clone / "models"
+    files = sorted(path.name for path in models.iterdir())
+    assert {"manifest.json", "manifest.sig", "training_run.json"} <= set(files)
+    run(["git", "checkout", "--", "."], clone, env)
+    checkout = run([DVC, "checkout"], clone, env)
+    assert sorted(path.name for path in models.iterdir()) == files, checkout.stdout
+    version = load_bundle(models).version
+
     before = json.loads((models / "training_run.json").read_text())
-    run([DVC, "repro", "--force", "--single-item", "train"], project, env)  # a new run, same recipe
+    run([DVC, "repro", "--force", "--single-item", "train"], clone, env)  # same recipe, new run
     after = json.loads((models / "training_run.json").read_text())
     assert after["card"]["mlflow"]["run_id"] != before["card"]["mlflow"]["run_id"]
-    assert run(["git", "status", "--porcelain"], project, env).stdout == ""
+    assert run(["git", "status", "--porcelain"], clone, env).stdout == ""
     bundle = load_bundle(models)  # re-sealed: the files it covers are the same, the run is new
-    assert bundle.card.mlflow is not None
+    assert bundle.version == version and bundle.card.mlflow is not None
     assert bundle.card.mlflow.run_id == after["card"]["mlflow"]["run_id"]
-    files = sorted(path.name for path in models.iterdir())
-    run(["git", "checkout", "--", "."], project, env)
-    checkout = run([DVC, "checkout"], project, env)
-    assert "D\t" not in checkout.stdout, checkout.stdout
-    assert sorted(path.name for path in models.iterdir()) == files
-    assert load_bundle(models).version == bundle.version
 
 
 def test_dvc_metrics_are_the_headline_and_sane(tiny_project):

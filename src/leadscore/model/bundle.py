@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from leadscore.core.card import ModelCard, RunRecord
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.io import atomic_path, write_json
+from leadscore.core.records import GradingRecord, RecordError
 from leadscore.data.inputs import LOOKUPS_FILE
 from leadscore.model.grading import Grading
 from leadscore.model.signing import (
@@ -361,12 +362,16 @@ def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> Mo
         record = RunRecord.model_validate_json(files[RUN_FILE])
         if record.model_sha256 == manifest[MODEL_FILE]:
             card = card.with_run_facts(record.card)
-    grading_record = json.loads(files[GRADING_FILE])
-    if grading_record.get("model_version") != card.model_version:
+    try:
+        grading = GradingRecord.from_record(json.loads(files[GRADING_FILE]), GRADING_FILE)
+    except (RecordError, json.JSONDecodeError) as error:
+        raise BundleError(f"{directory}: {error}") from None
+    if grading.model_version != card.model_version:
         raise BundleError(
             f"{directory / GRADING_FILE} was derived for model "
-            f"{grading_record.get('model_version')}, not {card.model_version}"
+            f"{grading.model_version}, not {card.model_version}"
         )
+    grading_record = grading.to_record()
     pipeline = joblib.load(io.BytesIO(files[MODEL_FILE]))
     lookups = json.loads(files[LOOKUPS_FILE])
     return ModelBundle(pipeline, card, grading_record, directory, lookups)

@@ -12,6 +12,7 @@ from leadscore.core import fields
 from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, follow_up_columns, load_params
 from leadscore.core.io import read_json, write_json, write_text
+from leadscore.core.records import EvaluationMetrics, GradingRecord
 from leadscore.data.leakage import importance_shares, with_importance
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_card
@@ -36,8 +37,8 @@ def main(
     report = contract_report(
         scored,
         params.contract,
-        read_json(grading_path),
-        read_json(metrics_path),
+        GradingRecord.read(grading_path).to_record(),
+        EvaluationMetrics.read(metrics_path).to_record(),
         context.months,
         context.review,
         params.warnings,

@@ -24,7 +24,8 @@ from leadscore.core.config import (
     follow_up_columns,
     load_params,
 )
-from leadscore.core.io import read_json, write_json, write_text
+from leadscore.core.io import write_json, write_text
+from leadscore.core.records import EvaluationMetrics
 from leadscore.model.bundle import read_fitted
 from leadscore.stages.contract import test_context
 from leadscore.stages.grade import grading_for, validation_leads
@@ -116,7 +117,7 @@ def open_preview(
     context = test_context(
         params, scored, reports_dir, ModelCard.read(model_dir / "model_card.json")
     )
-    metrics = read_json(reports_dir / "metrics.json")
+    metrics = EvaluationMetrics.read(reports_dir / "metrics.json").to_record()
 
     def side(contract: Contract) -> dict[str, Any]:
         grading, derivation = grading_for(contract, params, leads)
