@@ -38,6 +38,9 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow sets its own INFO handler when first imported ("2026/12/04 ... INFO mlflow.store
+    # .db.utils: Creating initial MLflow database tables..."): our log lines say what matters
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
