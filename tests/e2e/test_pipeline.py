@@ -252,14 +252,16 @@ def test_the_documented_experiment_and_its_comparison(tiny_project, tmp_path):
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-qm", "the run"], project, env)
     before = (project / "params.yaml").read_text()
-    run([DVC, "exp", "run", "-S", "train.search.boosting.b1.learning_rate=0.06"], project, env)
+    experiment = ["-S", "train.search.boosting.b1.learning_rate=0.06", "-n", "lr06"]
+    run([DVC, "exp", "run", *experiment], project, env)
     lines = changed_lines(before, (project / "params.yaml").read_text())
     assert [line.strip() for line in lines] == ["-learning_rate: 0.05", "+learning_rate: 0.06"]
-    compare = [DVC, "exp", "show", "--only-changed", "--drop", ".*/|Created"]
-    shown = run(compare, project, env).stdout  # as a terminal's pager gets it: full width
+    compare = [DVC, "exp", "show", "--only-changed", "--drop", ".*/|Created", "--no-pager"]
+    shown = run(compare, project, {**env, "COLUMNS": "120"}).stdout  # a 120-column terminal
     header = next(line for line in shown.splitlines() if "Experiment" in line)
     assert "auc" in header and "learning_rate" in header and "0.06" in shown, shown
-    assert "…" not in shown and not re.search(r"\b[0-9a-f]{32}\b", shown), shown  # no hashes
+    assert "[lr06]" in shown and "…" not in shown, shown  # DVC hides what does not fit with …
+    assert not re.search(r"\b[0-9a-f]{32}\b", shown), shown  # no dependency hashes
     print(f"dvc exp show --only-changed width: {max(map(len, shown.splitlines()))} columns")
 
 
