@@ -100,6 +100,7 @@ def repro(
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    logging.getLogger("dvc").propagate = False  # DVC prints its lines itself, as `dvc repro`
     first_run = not Path("models/model.joblib").is_file()
     if first_run and not force:
         logging.getLogger("leadscore").info("first run here: every stage runs")
