@@ -163,7 +163,9 @@ def test_dvc_metrics_are_the_headline_and_sane(tiny_project):
 
 
 def test_mlflow_holds_the_run_and_model_version(tiny_project):
-    card = json.loads((tiny_project / "models/model_card.json").read_text())
+    from leadscore.model.bundle import read_card
+
+    card = read_card(tiny_project / "models/model_card.json").to_record()  # with its run
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
