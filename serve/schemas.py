@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
+from leadscore.core import card as model_card
 from leadscore.core import fields as roles
 from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
 from leadscore.core.schema import FeatureSpec, InputNormalisation
@@ -279,41 +280,31 @@ class ReloadFailed(Problem, ReloadOutcome):
 # --- the model card -----------------------------------------------------------------------
 
 
-class FeatureRoles(ResponseModel):
+# The card's sections are `leadscore.core.card`'s, defined once; the service's subclasses only
+# drop unknown keys from the answer and mark every field required (`ResponseModel`).
+SERVED_CARD = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
+
+
+class FeatureRoles(model_card.FeatureRoles):
     """The lead fields the model reads, by kind."""
 
-    categorical: list[str]
-    numeric: list[str]
-    boolean: list[str]
-    non_negative: list[str] = Field(description="numeric fields that must be >= 0")
+    model_config = SERVED_CARD
 
 
-class TrainingData(ResponseModel):
-    sha256: str = Field(description="hash of the training table")
-    rows_train: int = Field(ge=0)
-    rows_valid: int = Field(ge=0)
-    created_from: str | None = Field(description="first lead's creation date (null: undated)")
-    created_to: str | None = Field(description="last lead's creation date (null: undated)")
+class TrainingData(model_card.TrainingData):
+    model_config = SERVED_CARD
 
 
-class CardMetrics(ResponseModel):
+class CardMetrics(model_card.TrainingMetrics):
     """Validation metrics measured at training time (more may be added)."""
 
-    model_config = ConfigDict(extra="allow")
-
-    valid_roc_auc: float
-    valid_baseline_roc_auc: float
-    fit_seconds: float
+    model_config = SERVED_CARD | ConfigDict(extra="allow")
 
 
-class TrainingRun(ResponseModel):
+class TrainingRun(model_card.TrainingRun):
     """Where the training run and the registered version live in MLflow."""
 
-    tracking_uri: str = Field(description="tracking store (credentials removed)")
-    experiment_id: str
-    run_id: str
-    registered_model: str | None = None
-    registered_version: str | None = None
+    model_config = SERVED_CARD
 
 
 class GradeDerivation(ResponseModel):
@@ -383,19 +374,18 @@ class ContractAgreement(ResponseModel):
     override: bool = Field(description="served although not agreed (an explicit setting)")
 
 
-class ModelCard(ResponseModel):
+class ModelCard(model_card.ModelSummary):
     """The served model: version, training data, metrics, and the contract it encodes."""
 
-    model_version: str
-    trained_at: datetime
+    model_config = SERVED_CARD
+
+    trained_at: datetime | None = Field(
+        description="when it was trained (UTC); null when the bundle holds no record of its "
+        "training run (a bundle sealed after `dvc checkout` of another version)"
+    )
     training_data: TrainingData
     features: FeatureRoles
-    excluded_fields: list[str] = Field(description="fields the contract forbids the model")
     params: TrainParams = Field(description="training parameters (params.yaml `train`)")
-    model_family: str = Field("boosting", description="boosting or logistic: chosen on validation")
-    booster_iterations: int | None = Field(
-        None, ge=0, description="boosting rounds; null for a logistic regression"
-    )
     outcome: OutcomeDefinition
     metrics: CardMetrics
     mlflow: TrainingRun | None = Field(None, description="null when trained without MLflow")

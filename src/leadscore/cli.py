@@ -38,6 +38,9 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow sets its own INFO handler when first imported ("2026/12/04 ... INFO mlflow.store
+    # .db.utils: Creating initial MLflow database tables..."): our log lines say what matters
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # with the spark extra, pandera imports pyspark.pandas, which warns about pandas 3 each time
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
@@ -84,6 +87,33 @@ def _run(stage_main, **kwargs):
         return stage_main(**kwargs)
     except (LeadscoreError, FileNotFoundError, ValueError) as error:
         _fail(error)
+
+
+@app.command()
+def repro(
+    force: Annotated[bool, typer.Option("--force", "-f", help="Run every stage.")] = False,
+) -> None:
+    """`dvc repro`, as `make run` runs it. On a clone that has never trained here (no
+    models/model.joblib) every stage runs, though the reports in git match their inputs: this
+    machine's MLflow store then gets every stage's records (metrics, tables, the `champion`
+    alias). `dvc push` is suggested only when a DVC remote is configured."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    logging.getLogger("dvc").propagate = False  # DVC prints its lines itself, as `dvc repro`
+    first_run = not Path("models/model.joblib").is_file()
+    if first_run and not force:
+        logging.getLogger("leadscore").info("first run here: every stage runs")
+    try:
+        with Repo() as project:
+            stages = project.reproduce(force=force or first_run)
+            remote = project.config.get("core", {}).get("remote")
+    except DvcException as error:
+        _fail(error)
+    if not stages:
+        typer.echo("Data and pipelines are up to date.")
+    elif remote:
+        typer.echo(f"`dvc push` sends the new outputs to the DVC remote '{remote}'.")
 
 
 @app.command()
@@ -145,6 +175,22 @@ def grade(params: ParamsOption = DEFAULT_PARAMS) -> None:
     from leadscore.stages.grade import main
 
     _run(main, params_path=params)
+
+
+@app.command()
+def seal(
+    models: Annotated[Path, typer.Option(help="The bundle directory.")] = Path("models"),
+) -> None:
+    """Seal the bundle as its files are now, with this host's signing key: after `dvc checkout`
+    of another version, or on a host that pulled the files (the seal is per machine)."""
+    from leadscore.core.errors import LeadscoreError
+    from leadscore.model.bundle import seal as seal_bundle
+
+    try:
+        manifest = seal_bundle(models)
+    except (LeadscoreError, OSError) as error:
+        _fail(error)
+    typer.echo(f"sealed {models}: {', '.join(manifest)} (signed with this host's key)")
 
 
 @app.command()

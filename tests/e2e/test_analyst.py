@@ -15,12 +15,12 @@ from conftest import free_port
 from mlflow import MlflowClient
 
 from leadscore.analysis.importance import compute, importance_figure, permutation_importance
+from leadscore.core.card import TrainingRun
 from leadscore.core.config import parse_params
 from leadscore.core.contract_report import GateResult
 from leadscore.mlops import tracking
 from leadscore.mlops.registry import promote, rollback
 from leadscore.model.bundle import load_bundle, save_bundle
-from leadscore.model.card import TrainingRun
 from leadscore.model.gate import REVIEW_CHECK, review_check
 from leadscore.scoring.loading import load_served_model
 from leadscore.scoring.scorer import Scorer

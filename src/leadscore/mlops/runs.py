@@ -1,7 +1,8 @@
 """The MLflow run a model was trained in: the later stages add what they find to it.
 
-The train stage writes the run into the model card (`mlflow`). The grade, evaluate, importance
-and contract stages log to that run through `log_to_training_run` only. A model trained without
+The train stage writes the run into its run record (`models/training_run.json`); reading the
+bundle puts it back into the card (`mlflow`). The grade, evaluate, importance and contract
+stages log to that run through `log_to_training_run` only. A model trained without
 MLflow (no `mlflow` section, or no run id) logs nothing, and MLflow is not even imported.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from leadscore.model.card import ModelCard
+from leadscore.core.card import ModelCard
 
 RunLog = Literal["log_grading", "log_evaluation", "log_importance", "log_publish_gate"]
 

@@ -17,11 +17,11 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, tracking_uri
 from leadscore.core.contract_report import GateResult
 from leadscore.core.redact import redact, redact_mapping
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
-from leadscore.model.card import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +380,9 @@ def log_candidates(card: ModelCard) -> None:
             stamp = int(run.info.start_time)
             client.log_batch(
                 run.info.run_id,
-                metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                metrics=[
+                    Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v is not None
+                ],
                 params=[Param(k, str(v)) for k, v in params.items()],
                 tags=[RunTag(k, v) for k, v in tags.items()],
             )
@@ -408,11 +410,13 @@ def log_evaluation(
 def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
-    `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
-    needs, and the service verifies it exactly as it verifies `models/` (same public key).
+    With the bundle (pipeline, card, grading, the training run's record, the SHA-256 manifest
+    and its signature) under `bundle/`, a registered version (`models:/<name>@champion`)
+    carries everything the scorer needs, and the service verifies it exactly as it verifies
+    `models/` (same public key).
     """
-    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
+    from leadscore.core.io import read_json
+    from leadscore.model.bundle import MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
     agreement = grading_record.get("agreement") or {}
@@ -439,7 +443,8 @@ def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in (*BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE):
+        sealed = read_json(model_dir / MANIFEST_FILE)  # the bundle's files and the run record
+        for name in (*sealed, MANIFEST_FILE, SIGNATURE_FILE):
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
