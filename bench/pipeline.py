@@ -106,7 +106,9 @@ def run_one(n_leads: int) -> dict:
     pipeline_seconds = sum(stage_seconds.values())
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     metrics = json.loads((root / "reports/metrics.json").read_text())
-    card = json.loads((root / "models/model_card.json").read_text())
+    from leadscore.model.bundle import read_card
+
+    card = read_card(root / "models/model_card.json").to_record()  # with the run's fit seconds
     fit_seconds = bare_fit_seconds(root)
     startup = startup_seconds(root)
     shutil.rmtree(root, ignore_errors=True)

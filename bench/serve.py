@@ -234,7 +234,9 @@ def main() -> None:
     card_path = ROOT / "models" / "model_card.json"
     if not card_path.is_file():
         raise SystemExit("no trained model: run `make run` first")
-    card = json.loads(card_path.read_text())
+    from leadscore.model.bundle import read_card
+
+    card = read_card(card_path).to_record()  # with its MLflow run (training_run.json)
     features = card["features"]
     fields = [*features["categorical"], *features["numeric"], *features["boolean"]]
     registered = card["mlflow"]

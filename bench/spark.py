@@ -189,10 +189,12 @@ def main() -> None:
     if args.udf:
         udf_job(*args.udf)
         return
-    card = json.loads((ROOT / "models" / "model_card.json").read_text())
+    from leadscore.model.bundle import read_card
+
+    card = read_card(ROOT / "models" / "model_card.json").to_record()  # with its MLflow run
     registered = card.get("mlflow") or {}
     if not registered.get("registered_version"):
-        sys.exit("no registered model version in models/model_card.json: run `make run` first")
+        sys.exit("no registered model version in models/training_run.json: run `make run` first")
     model_uri = f"models:/{registered['registered_model']}/{registered['registered_version']}"
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     work = Path(tempfile.mkdtemp(prefix="leadscore-bench-spark-"))

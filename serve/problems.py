@@ -212,3 +212,18 @@ def problem_responses(*statuses: int, schemas: dict[int, str] | None = None) -> 
         }
         for status in (*statuses, 500)
     }
+
+
+def stored_event_responses(*statuses: int) -> dict:
+    """`responses=` of a route that stores events idempotently by event id (outcomes, activity):
+    409 for an id stored with another payload, 503 with `Retry-After` (plus `statuses`)."""
+    responses = problem_responses(*sorted({*statuses, 409, 503}))
+    responses[409]["description"] = (
+        "an event id already stored (or repeated in the request) with a different payload; "
+        "`event_ids` names them and nothing of the request was stored"
+    )
+    responses[503]["description"] = (
+        "the database cannot store the events now; send them again after `Retry-After` seconds "
+        "(event ids make the retry idempotent)"
+    )
+    return responses

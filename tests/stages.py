@@ -81,9 +81,9 @@ def registered_champion(tracking_url: str, models, split, params, grading_record
     run) sealed in `bundle_dir` and logged to the run, its version the `champion`: (run, client)."""
     from mlflow import MlflowClient
 
+    from leadscore.core.card import TrainingRun
     from leadscore.mlops import tracking
     from leadscore.model.bundle import save_bundle
-    from leadscore.model.card import TrainingRun
 
     pipeline, baseline, card = models
     example = split.valid[list(card.spec.fields)].head(3)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from leadscore.scoring.events_store import ActivityBatch, EventConflict, EventsUnavailable
 from leadscore_serve.deps import EventsDep
-from leadscore_serve.problems import ProblemError, problem_responses
+from leadscore_serve.problems import ProblemError, stored_event_responses
 from leadscore_serve.security import require_api_key
 
 router = APIRouter(tags=["events"], dependencies=[Depends(require_api_key)])
@@ -27,25 +27,12 @@ class EventsStored(BaseModel):
     duplicates: int = Field(description="event ids already stored with the same payload")
 
 
-def event_responses() -> dict:
-    responses = problem_responses(401, 403, 409, 422, 503)
-    responses[409]["description"] = (
-        "an event id already stored (or repeated in the request) with a different payload; "
-        "`event_ids` names them and nothing of the request was stored"
-    )
-    responses[503]["description"] = (
-        "the database cannot store the events now; send them again after `Retry-After` seconds "
-        "(event ids make the retry idempotent)"
-    )
-    return responses
-
-
 @router.post(
     "/v1/events",
     operation_id="record_events",
     summary="Append a lead's activity events (idempotent by event id)",
     response_model=EventsStored,
-    responses=event_responses(),
+    responses=stored_event_responses(401, 403, 422),
 )
 async def record_events(batch: ActivityBatch, store: EventsDep) -> EventsStored:
     try:

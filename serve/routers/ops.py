@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from leadscore.core.redact import redact, redact_mapping
+from leadscore_serve.card_schemas import ModelCard
 from leadscore_serve.deps import ApiKeysDep, HolderDep, MetricsDep, ScoringLogDep
 from leadscore_serve.problems import ProblemError, problem_responses
-from leadscore_serve.schemas import Liveness, ModelCard, Readiness
+from leadscore_serve.schemas import Liveness, Readiness
 from leadscore_serve.security import matches, require_api_key
 
 router = APIRouter()

@@ -26,7 +26,7 @@ from leadscore.scoring.outcome_store import (
 )
 from leadscore.scoring.outcomes import OutcomeBatch, validation_context
 from leadscore_serve.deps import OutcomesDep, ScoringLogDep, SettingsDep
-from leadscore_serve.problems import ProblemError, problem_responses
+from leadscore_serve.problems import ProblemError, stored_event_responses
 from leadscore_serve.routers.scoring import parse_body, request_body_openapi, require_json
 from leadscore_serve.security import require_outcome_key
 
@@ -46,19 +46,6 @@ class OutcomesStored(BaseModel):
     )
 
 
-def outcome_responses() -> dict:
-    responses = problem_responses(401, 403, 409, 413, 415, 422, 503)
-    responses[409]["description"] = (
-        "an event id already stored (or repeated in the request) with a different payload; "
-        "`event_ids` names them and nothing of the request was stored"
-    )
-    responses[503]["description"] = (
-        "the database cannot store the events now; send them again after `Retry-After` seconds "
-        "(event ids make the retry idempotent)"
-    )
-    return responses
-
-
 def known_scored(scoring_log: ScoringLog | None) -> ScoredLookup | None:
     """Leads this service scored moments ago (their rows may still be in its journal)."""
     if scoring_log is None:
@@ -71,7 +58,7 @@ def known_scored(scoring_log: ScoringLog | None) -> ScoredLookup | None:
     operation_id="record_outcomes",
     summary="Record CRM events for scored leads (idempotent by event id)",
     response_model=OutcomesStored,
-    responses=outcome_responses(),
+    responses=stored_event_responses(401, 403, 413, 415, 422),
     openapi_extra=request_body_openapi(OutcomeBatch),
 )
 async def record_outcomes(

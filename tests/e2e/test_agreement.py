@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import API_KEY, DVC, project_env, run
 
+from leadscore.model.bundle import read_card
 from leadscore.views.proposal import GRADE_FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def assert_nothing_claims_agreement(project: Path) -> None:
 
 def mlflow_tags(project: Path) -> dict[str, str]:
     """The tags of the served model's training run and of its registered version."""
-    card = json.loads((project / "models" / "model_card.json").read_text())["mlflow"]
+    card = read_card(project / "models" / "model_card.json").to_record()["mlflow"]
     with sqlite3.connect(project / "mlflow.db") as db:
         run_tags = db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (card["run_id"],))
         tags = dict(run_tags.fetchall())

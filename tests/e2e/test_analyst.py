@@ -15,12 +15,12 @@ from conftest import free_port
 from mlflow import MlflowClient
 
 from leadscore.analysis.importance import compute, importance_figure, permutation_importance
+from leadscore.core.card import TrainingRun
 from leadscore.core.config import parse_params
 from leadscore.core.contract_report import GateResult
-from leadscore.mlops import tracking
+from leadscore.mlops import gate_record, tracking
 from leadscore.mlops.registry import promote, rollback
 from leadscore.model.bundle import load_bundle, save_bundle
-from leadscore.model.card import TrainingRun
 from leadscore.model.gate import REVIEW_CHECK, review_check
 from leadscore.scoring.loading import load_served_model
 from leadscore.scoring.scorer import Scorer
@@ -143,11 +143,11 @@ def test_importance_lineage_and_champion_challenger(
     better = register(params, tiny_models, tiny_grading_record, tmp_path / "better", tiny_split)
     # the contract stage found an input under leakage review without sign-off: not promotable
     unsigned = review_check({"fields": {"x": {"awaiting_sign_off": True}}})
-    tracking.log_publish_gate(better, GateResult.of({REVIEW_CHECK: unsigned}))
+    gate_record.log_publish_gate(better, GateResult.of({REVIEW_CHECK: unsigned}))
     blocked = promote(params, test)
     assert not blocked["promoted"] and "fields_under_review" in blocked["reasons"][0]
     signed = review_check({"fields": {"x": {"awaiting_sign_off": False}}})
-    tracking.log_publish_gate(better, GateResult.of({REVIEW_CHECK: signed}))
+    gate_record.log_publish_gate(better, GateResult.of({REVIEW_CHECK: signed}))
     accepted = promote(params, test)
     assert accepted["promoted"] and accepted["version"] == better["registered_version"]
     served = load_served_model(f"models:/{name}@champion")

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.types.utils import _infer_schema
 
 from leadscore.mlops.tracking import EXPERIMENT_KIND_TAG, MODEL_TRAINING
+from leadscore.model.bundle import read_card
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ def project(tiny_project, tmp_path) -> Path:
 
 
 def client_for(project: Path) -> tuple[MlflowClient, dict]:
-    card = json.loads((project / "models" / "model_card.json").read_text())["mlflow"]
+    card = read_card(project / "models" / "model_card.json").to_record()["mlflow"]
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     return MlflowClient(), card
 
@@ -82,6 +83,6 @@ def test_the_same_model_trained_again_is_not_registered_again(project):
     run([DVC, "repro", "-f", "-s", "train"], project, env)
     after = {v.version for v in client.search_model_versions(f"name = '{name}'")}
     assert after == before
-    again = json.loads((project / "models" / "model_card.json").read_text())["mlflow"]
+    again = read_card(project / "models" / "model_card.json").to_record()["mlflow"]
     assert again["run_id"] != card["run_id"]
     assert again["registered_version"] == card["registered_version"]

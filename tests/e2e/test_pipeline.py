@@ -9,11 +9,13 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from conftest import DVC, project_env, run
+from conftest import DVC, PROJECT_ROOT, project_env, run
 from mlflow import MlflowClient
 from parity import assert_scored_as_evaluated, raw_test_rows
 
@@ -27,6 +29,8 @@ def test_repro_writes_every_output(tiny_project):
         "data/processed/test.parquet",
         "models/model.joblib",
         "models/manifest.json",
+        "models/manifest.sig",
+        "models/training_run.json",
         "models/model_card.json",
         "reports/metrics.json",
         "reports/plots/roc.csv",
@@ -87,6 +91,48 @@ def test_a_failed_stage_keeps_the_last_model_servable(tiny_project):
     assert load_bundle(tiny_project / "models").version == version
 
 
+def test_a_fresh_clone_reproduces_the_committed_run_and_checkout_deletes_nothing(
+    tiny_project, tmp_path
+):
+    """What one run or one machine decides (when, how fast, the MLflow run; the seal signed
+    with this machine's key) is no DVC output. A fresh clone of a commit that holds the run:
+    `leadscore repro` (`make run`) runs every stage, says nothing of skipping or of `dvc push`
+    (no remote), and leaves git clean; `git checkout -- . && dvc checkout` deletes no bundle
+    file; a re-train of the same recipe leaves git clean and seals the new run's record."""
+    from leadscore.model.bundle import load_bundle
+
+    project = tmp_path / "project"
+    shutil.copytree(tiny_project, project, symlinks=True)
+    shutil.copy(PROJECT_ROOT / ".gitignore", project / ".gitignore")  # as a clone has it
+    run(["git", "add", "-A"], project, project_env(project))
+    run(["git", "commit", "-qm", "the run"], project, project_env(project))
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path, project_env(project))
+    (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    env = project_env(clone)
+    made = run([str(clone / "bin" / "leadscore"), "repro"], clone, env)
+    said = made.stdout + made.stderr
+    assert "first run here" in said and "Running stage 'funnel'" in said, said
+    assert "didn't change" not in said and "dvc push" not in said, said
+    assert run(["git", "status", "--porcelain"], clone, env).stdout == ""
+    models = clone / "models"
+    files = sorted(path.name for path in models.iterdir())
+    assert {"manifest.json", "manifest.sig", "training_run.json"} <= set(files)
+    run(["git", "checkout", "--", "."], clone, env)
+    checkout = run([DVC, "checkout"], clone, env)
+    assert sorted(path.name for path in models.iterdir()) == files, checkout.stdout
+    version = load_bundle(models).version
+
+    before = json.loads((models / "training_run.json").read_text())
+    run([DVC, "repro", "--force", "--single-item", "train"], clone, env)  # same recipe, new run
+    after = json.loads((models / "training_run.json").read_text())
+    assert after["card"]["mlflow"]["run_id"] != before["card"]["mlflow"]["run_id"]
+    assert run(["git", "status", "--porcelain"], clone, env).stdout == ""
+    bundle = load_bundle(models)  # re-sealed: the files it covers are the same, the run is new
+    assert bundle.version == version and bundle.card.mlflow is not None
+    assert bundle.card.mlflow.run_id == after["card"]["mlflow"]["run_id"]
+
+
 def test_dvc_metrics_are_the_headline_and_sane(tiny_project):
     """`dvc metrics show` reads only the headline (as written, fitting 120 columns); the stage
     reports behind it make sense."""
@@ -117,7 +163,9 @@ def test_dvc_metrics_are_the_headline_and_sane(tiny_project):
 
 
 def test_mlflow_holds_the_run_and_model_version(tiny_project):
-    card = json.loads((tiny_project / "models/model_card.json").read_text())
+    from leadscore.model.bundle import read_card
+
+    card = read_card(tiny_project / "models/model_card.json").to_record()  # with its run
     mlflow.set_tracking_uri(card["mlflow"]["tracking_uri"])
     client = MlflowClient()
     run_data = client.get_run(card["mlflow"]["run_id"]).data
@@ -206,14 +254,16 @@ def test_the_documented_experiment_and_its_comparison(tiny_project, tmp_path):
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-qm", "the run"], project, env)
     before = (project / "params.yaml").read_text()
-    run([DVC, "exp", "run", "-S", "train.search.boosting.b1.learning_rate=0.06"], project, env)
+    experiment = ["-S", "train.search.boosting.b1.learning_rate=0.06", "-n", "lr06"]
+    run([DVC, "exp", "run", *experiment], project, env)
     lines = changed_lines(before, (project / "params.yaml").read_text())
     assert [line.strip() for line in lines] == ["-learning_rate: 0.05", "+learning_rate: 0.06"]
-    compare = [DVC, "exp", "show", "--only-changed", "--drop", ".*/|Created"]
-    shown = run(compare, project, env).stdout  # as a terminal's pager gets it: full width
+    compare = [DVC, "exp", "show", "--only-changed", "--drop", ".*/|Created", "--no-pager"]
+    shown = run(compare, project, {**env, "COLUMNS": "120"}).stdout  # a 120-column terminal
     header = next(line for line in shown.splitlines() if "Experiment" in line)
     assert "auc" in header and "learning_rate" in header and "0.06" in shown, shown
-    assert "…" not in shown and not re.search(r"\b[0-9a-f]{32}\b", shown), shown  # no hashes
+    assert "[lr06]" in shown and "…" not in shown, shown  # DVC hides what does not fit with …
+    assert not re.search(r"\b[0-9a-f]{32}\b", shown), shown  # no dependency hashes
     print(f"dvc exp show --only-changed width: {max(map(len, shown.splitlines()))} columns")
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import ADMIN_KEY, API_KEY
 from stages import registered_champion
 
-from leadscore.model.bundle import CARD_FILE
+from leadscore.model.bundle import CARD_FILE, RUN_FILE
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -70,7 +70,8 @@ def test_a_hostile_password_is_found_nowhere(
     name, version = run["registered_model"], run["registered_version"]
 
     seen = {"card": (bundle_dir / CARD_FILE).read_text()}
-    assert f"leadscore:***@127.0.0.1:{postgres.port}/mlflow_secrets" in seen["card"]
+    seen["run record"] = (bundle_dir / RUN_FILE).read_text()  # the card's MLflow run
+    assert f"leadscore:***@127.0.0.1:{postgres.port}/mlflow_secrets" in seen["run record"]
     mlflow_run = mlflow.get_run(run["run_id"]).data
     seen["run"] = json.dumps({"params": mlflow_run.params, "tags": mlflow_run.tags})
     seen["version tags"] = json.dumps(mlflow.get_model_version(name, version).tags)

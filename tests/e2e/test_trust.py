@@ -16,7 +16,7 @@ import pytest
 from conftest import ADMIN_KEY, API_KEY, PROJECT_ROOT
 from stages import registered_champion
 
-from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, seal_bundle
+from leadscore.model.bundle import CARD_FILE, GRADING_FILE, MODEL_FILE, RUN_FILE, seal_bundle
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -222,7 +222,8 @@ def test_no_password_anywhere_and_no_answered_lead_lost(
     name, version = run["registered_model"], run["registered_version"]
 
     seen = {"card": (bundle_dir / CARD_FILE).read_text()}
-    assert "leadscore:***@127.0.0.1" in seen["card"]  # the URI is there, its password is not
+    seen["run record"] = (bundle_dir / RUN_FILE).read_text()  # the card's MLflow run
+    assert "leadscore:***@127.0.0.1" in seen["run record"]  # the URI is there, its password not
     seen["version tags"] = json.dumps(mlflow.get_model_version(name, version).tags)
     mlflow_run = mlflow.get_run(run["run_id"]).data
     seen["run"] = json.dumps({"params": mlflow_run.params, "tags": mlflow_run.tags})

@@ -23,6 +23,7 @@ from sklearn.metrics import (
 )
 
 from leadscore.core import fields
+from leadscore.core.card import ModelCard
 from leadscore.core.config import EvaluateParams, Params, WarningParams
 from leadscore.core.stats import (
     calibration_table,
@@ -31,7 +32,6 @@ from leadscore.core.stats import (
     weighted_aucs,
 )
 from leadscore.model import health
-from leadscore.model.card import ModelCard
 from leadscore.model.train import refit_recipe
 
 log = logging.getLogger(__name__)

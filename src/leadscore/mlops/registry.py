@@ -33,7 +33,8 @@ def judge(uri: str, test: pd.DataFrame, params: Params) -> dict:
     """
     from leadscore.analysis.evaluate import gate_metrics
     from leadscore.core import fields
-    from leadscore.mlops.tracking import evaluated_metric, recorded_gate
+    from leadscore.mlops.gate_record import recorded_gate
+    from leadscore.mlops.tracking import evaluated_metric
     from leadscore.model.bundle import load_bundle
     from leadscore.model.gate import REVIEW_CHECK, judge_leads, undated_months
     from leadscore.scoring.scorer import Scorer

@@ -17,11 +17,18 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, tracking_uri
-from leadscore.core.contract_report import GateResult
 from leadscore.core.redact import redact, redact_mapping
+from leadscore.mlops.lineage import (
+    changed_params,
+    describe_version,
+    lineage,
+    model_requirements,
+    previous_params,
+    run_description,
+)
 from leadscore.model.bundle import BUNDLE_ARTIFACT_PATH
-from leadscore.model.card import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -76,86 +83,6 @@ def metric_key(*parts: str) -> str:
     return ".".join(re.sub(r"[^A-Za-z0-9_\-. /]", "_", str(part)) for part in parts)
 
 
-def git_commit(root: Path = Path(".")) -> str:
-    """HEAD of the project's git repository, with `-dirty` when tracked files changed."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-
-
-def dvc_data_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
-    """md5 of the train/valid/test tables as recorded in `dvc.lock` by the split stage."""
-    import yaml
-
-    if not lock_path.is_file():
-        return {}
-    lock = yaml.safe_load(lock_path.read_text()) or {}
-    outs = (lock.get("stages", {}).get("split") or {}).get("outs", [])
-    return {Path(out["path"]).stem: out.get("md5", "") for out in outs if "md5" in out}
-
-
-# The params a model version is trained from: the keys dvc.yaml's train stage declares (the
-# split's params reach training through the data, whose dvc.lock hashes are tagged as well).
-TRAINING_PARAMS: dict[str, Any] = {
-    "train": True,
-    "contract": {"version", "outcome", "excluded_fields", "publish_gate"},
-}
-
-
-def lineage(params: Params, card: ModelCard) -> dict[str, str]:
-    """Tags that lead from a registered version back to its exact code, data and params."""
-    import importlib.metadata as metadata
-
-    tags = {
-        "lineage.git_commit": git_commit(),
-        "lineage.model_version": card.model_version,
-        "lineage.training_data_sha256": card.training_data.sha256,
-        "lineage.contract_version": params.contract.version,
-        "lineage.params_sha256": hashlib.sha256(
-            params.model_dump_json(include=TRAINING_PARAMS).encode()
-        ).hexdigest(),
-    }
-    for name, md5 in dvc_data_hashes().items():
-        tags[f"lineage.dvc.{name}_md5"] = md5
-    for package in ("scikit-learn", "pandas", "numpy", "mlflow", "dvc", "numba"):
-        try:
-            tags[f"lineage.lib.{package}"] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return tags
-
-
-# What the logged pyfunc needs to load the pickled Pipeline (its transformers live in leadscore).
-MODEL_PACKAGES = ("mlflow", "cloudpickle", "leadscore", "numpy", "pandas", "scikit-learn", "scipy")
-
-
-def model_requirements() -> list[str]:
-    """The model's pip requirements, pinned to the installed versions.
-
-    Given explicitly, so MLflow does not re-import the model in a subprocess to guess them
-    (about 4 s per training run).
-    """
-    import importlib.metadata as metadata
-
-    return [f"{package}=={metadata.version(package)}" for package in MODEL_PACKAGES]
-
-
-def describe_version(tags: dict[str, str], card: ModelCard) -> str:
-    data = card.training_data
-    return (
-        f"leadscore {card.model_version} (contract {tags['lineage.contract_version']}), "
-        f"trained on {data.rows_train:,} leads created {data.created_from} to "
-        f"{data.created_to}. Code: git {tags['lineage.git_commit']}; data: dvc.lock md5 "
-        f"{tags.get('lineage.dvc.train_md5', 'n/a')} (train). Reproduce: `git checkout "
-        f"{tags['lineage.git_commit'].removesuffix('-dirty')} && dvc repro`."
-    )
-
-
 def model_digest(pipeline: Any) -> str:
     """SHA-256 of the pickled pipeline: the same bytes are the same model."""
     import io
@@ -179,47 +106,6 @@ def registered_with_digest(name: str, digest: str) -> str | None:
 
 
 MODEL_DIGEST_TAG = "model.sha256"
-
-
-def previous_params(experiment_id: str) -> dict[str, str]:
-    """The params of the experiment's latest training run (not a candidate child run)."""
-    runs = mlflow.search_runs(
-        [experiment_id],
-        filter_string="tags.model_version != ''",
-        order_by=["attributes.start_time DESC"],
-        max_results=20,
-        output_format="list",
-    )
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    return dict(parents[0].data.params) if parents else {}
-
-
-def changed_params(before: dict[str, str], after: dict[str, Any]) -> list[str]:
-    """`key old -> new` for each param that differs from the previous training run."""
-    if not before:
-        return []
-    return [
-        f"{key} {before.get(key, '(none)')} -> {value}"
-        for key, value in sorted(after.items())
-        if str(value) != before.get(key)
-    ]
-
-
-def run_description(params: Params, card: ModelCard, changes: list[str] | None) -> str:
-    """The run's description (MLflow's `mlflow.note.content`): data, contract, what changed."""
-    data = card.training_data
-    lines = [
-        f"leadscore {card.model_version}: trained on {data.rows_train:,} leads created "
-        f"{data.created_from} to {data.created_to} (data sha256 {data.sha256[:12]}), "
-        f"contract {params.contract.version}.",
-    ]
-    if changes is None:
-        lines.append("The first training run of this experiment.")
-    elif changes:
-        lines.append("Changed against the previous run: " + "; ".join(changes[:20]) + ".")
-    else:
-        lines.append("Same params as the previous run.")
-    return "\n\n".join(lines)
 
 
 def schema_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -380,7 +266,9 @@ def log_candidates(card: ModelCard) -> None:
             stamp = int(run.info.start_time)
             client.log_batch(
                 run.info.run_id,
-                metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                metrics=[
+                    Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v is not None
+                ],
                 params=[Param(k, str(v)) for k, v in params.items()],
                 tags=[RunTag(k, v) for k, v in tags.items()],
             )
@@ -408,11 +296,13 @@ def log_evaluation(
 def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
     """Attach the sealed bundle to the training run and tag the contract it encodes.
 
-    With the bundle (pipeline, card, grading, the SHA-256 manifest and its signature) under
-    `bundle/`, a registered version (`models:/<name>@champion`) carries everything the scorer
-    needs, and the service verifies it exactly as it verifies `models/` (same public key).
+    With the bundle (pipeline, card, grading, the training run's record, the SHA-256 manifest
+    and its signature) under `bundle/`, a registered version (`models:/<name>@champion`)
+    carries everything the scorer needs, and the service verifies it exactly as it verifies
+    `models/` (same public key).
     """
-    from leadscore.model.bundle import BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE
+    from leadscore.core.io import read_json
+    from leadscore.model.bundle import MANIFEST_FILE, SIGNATURE_FILE
 
     mlflow.set_tracking_uri(tracking_uri())
     agreement = grading_record.get("agreement") or {}
@@ -439,7 +329,8 @@ def log_grading(run: dict, grading_record: dict, model_dir: Path) -> None:
                 },
             }
         )
-        for name in (*BUNDLE_FILES, MANIFEST_FILE, SIGNATURE_FILE):
+        sealed = read_json(model_dir / MANIFEST_FILE)  # the bundle's files and the run record
+        for name in (*sealed, MANIFEST_FILE, SIGNATURE_FILE):
             mlflow.log_artifact(str(model_dir / name), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
@@ -486,7 +377,6 @@ def replace_table(client: Any, run_id: str, table: pd.DataFrame, artifact_file: 
         client.set_tag(run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*logged, entry]))
 
 
-GATE_RECORD = "publish_gate.json"  # the contract stage's GateResult, on the training run
 TEST_METRIC = "test.{}"  # the evaluate stage's metrics on the training run
 
 
@@ -498,52 +388,3 @@ def log_evaluation_metrics(metrics: dict[str, float]) -> None:
 def evaluated_metric(run_id: str, name: str) -> float | None:
     """A figure the evaluate stage logged to a training run (None: not evaluated)."""
     return mlflow.MlflowClient().get_run(run_id).data.metrics.get(TEST_METRIC.format(name))
-
-
-def gate_tags(gate: GateResult) -> dict[str, str]:
-    """The gate for people in the MLflow UI: publishable, and each check passed or FAIL with
-    its figure. Nothing reads them back: `recorded_gate` reads the record."""
-    tags = {"publish_gate.publishable": str(gate.publishable).lower()}
-    for name, check in gate.checks.items():
-        tags[f"publish_gate.{name}"] = f"{'pass' if check.passed else 'FAIL'}: {check.actual}"
-    return tags
-
-
-def log_publish_gate(run: dict, gate: GateResult) -> None:
-    """The contract's publish gate on the training run: the record (`publish_gate.json`, what
-    `leadscore promote` reads) and its tags on the run and its registered version."""
-    mlflow.set_tracking_uri(tracking_uri())
-    client = mlflow.MlflowClient()
-    client.log_dict(run["run_id"], gate.model_dump(mode="json"), GATE_RECORD)
-    if gate.publishable and run.get("registered_version"):
-        crown_first_publishable(client, run["registered_model"], run["registered_version"])
-    for key, value in redact_mapping(gate_tags(gate)).items():
-        client.set_tag(run["run_id"], key, value)
-        if run.get("registered_version"):
-            client.set_model_version_tag(
-                run["registered_model"], run["registered_version"], key, value
-            )
-
-
-def recorded_gate(run_id: str) -> GateResult | None:
-    """The publish gate the contract stage recorded on a training run (None: none recorded)."""
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    if GATE_RECORD not in {item.path for item in client.list_artifacts(run_id)}:
-        return None
-    try:
-        record = mlflow.artifacts.load_dict(f"runs:/{run_id}/{GATE_RECORD}")
-    except MlflowException:
-        return None
-    return GateResult.model_validate(record)
-
-
-def crown_first_publishable(client: Any, name: str, version: str) -> bool:
-    """The first publishable version becomes `champion` (later ones stay `challenger` until
-    `leadscore promote`), so `models:/<name>@champion` serves right after the first run."""
-    if CHAMPION in client.get_registered_model(name).aliases:
-        return False
-    client.set_registered_model_alias(name, CHAMPION, version)
-    log.info("mlflow: %s v%s is the first publishable version: alias %s", name, version, CHAMPION)
-    return True

@@ -7,6 +7,14 @@ private key (`manifest.sig`, see `leadscore.model.signing`). Loading checks the 
 the public key first, then reads each file once, checks those bytes against the manifest and
 loads from the same bytes, so nothing is unpickled that the key holder did not seal, and a
 tampered or truncated file is refused instead of served.
+
+What DVC tracks is the same on every machine (`dvc.lock` commits its hashes): the fitted files,
+the card without the run's facts, the grading. What belongs to one run or one machine is not a
+DVC output, so `dvc checkout` never deletes it and a fresh clone's `make run` changes no hash:
+`training_run.json` (when and how fast the model was trained, its MLflow run; sealed with the
+bundle when it describes this model) and the seal, `manifest.json` and `manifest.sig` (made
+with this machine's key). A bundle whose files changed since it was sealed (`dvc checkout` of
+another version) is refused until the key holder seals it again: `leadscore seal`.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +31,11 @@ import joblib
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from leadscore.core.card import ModelCard, RunRecord
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.io import atomic_path, write_json
+from leadscore.core.records import GradingRecord, RecordError
 from leadscore.data.inputs import LOOKUPS_FILE
-from leadscore.model.card import ModelCard
 from leadscore.model.grading import Grading
 from leadscore.model.signing import (
     BundleKeyError,
@@ -41,9 +51,13 @@ CARD_FILE = "model_card.json"
 GRADING_FILE = "grading.json"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
+RUN_FILE = "training_run.json"  # the run's facts (`RunRecord`); sealed when of this model
 # lookups.json: the joined tables' fields the model reads, looked up by key at scoring
 # (leadscore.data.inputs); `{}` for an export without joined tables
 BUNDLE_FILES = (MODEL_FILE, BASELINE_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
+SEAL = "seal it with `leadscore seal` on the host that holds the bundle signing key"
+
+log = logging.getLogger(__name__)
 
 
 class BundleError(LeadscoreError, RuntimeError):
@@ -152,14 +166,68 @@ def save_fitted(
     for name, fitted in ((MODEL_FILE, pipeline), (BASELINE_FILE, baseline)):
         with atomic_path(directory / name) as temporary:
             joblib.dump(canonical_parameters(fitted), temporary)
-    write_json(directory / CARD_FILE, card.to_record())
+    write_json(directory / CARD_FILE, card.model_record())
     write_json(directory / LOOKUPS_FILE, lookups or {})
+    record = RunRecord(model_sha256=sha256_of(directory / MODEL_FILE), card=card.run_facts())
+    write_json(directory / RUN_FILE, record.model_dump())
+    reseal_new_run(directory)
+
+
+def run_record(directory: Path, data: bytes | None = None) -> RunRecord | None:
+    """`training_run.json` (these bytes, else the file) when it describes the bundle's
+    `model.joblib`; None when there is none or it is of another model."""
+    path = directory / RUN_FILE
+    if data is None and not path.is_file():
+        return None
+    try:
+        record = RunRecord.model_validate_json(data if data is not None else path.read_bytes())
+    except ValueError:
+        log.warning("%s is not a training run record: left out of the bundle", path)
+        return None
+    model = directory / MODEL_FILE
+    if not model.is_file() or record.model_sha256 != sha256_of(model):
+        log.warning("%s is of another model: its run's facts are left out", path)
+        return None
+    return record
+
+
+def sealed_names(directory: Path) -> list[str]:
+    """The files a seal covers: the bundle's, and the run record when it is of this model."""
+    missing = [name for name in BUNDLE_FILES if not (directory / name).is_file()]
+    if missing:
+        raise BundleError(
+            f"{directory} lacks {missing}: nothing to seal (`dvc repro` makes the bundle, "
+            "`dvc checkout` restores a version's files)"
+        )
+    return [*BUNDLE_FILES, *([RUN_FILE] if run_record(directory) else [])]
 
 
 def seal_bundle(directory: Path, grading_record: dict) -> dict[str, str]:
     """The grade stage's part: write the grading and the manifest of all bundle files."""
     write_json(directory / GRADING_FILE, grading_record)
-    return write_manifest(directory, list(BUNDLE_FILES))
+    return seal(directory)
+
+
+def seal(directory: Path) -> dict[str, str]:
+    """Seal the bundle as its files are now (`leadscore seal`): hash them into the manifest and
+    sign it with this host's key."""
+    return write_manifest(directory, sealed_names(directory))
+
+
+def reseal_new_run(directory: Path) -> None:
+    """After a re-train that wrote the same model, card and lookups byte for byte (the grade
+    stage then does not run), seal the new run record with the bundle it describes; any
+    other change leaves the bundle unsealed until the grade stage seals it."""
+    try:
+        manifest = verified_manifest(directory)
+    except BundleError:
+        return
+    fitted = [name for name in manifest if name != RUN_FILE]
+    if set(BUNDLE_FILES) <= set(fitted) and all(
+        (directory / name).is_file() and sha256_of(directory / name) == manifest[name]
+        for name in fitted
+    ):
+        write_manifest(directory, sealed_names(directory))
 
 
 def save_bundle(
@@ -175,7 +243,15 @@ def read_fitted(directory: Path) -> tuple[Any, ModelCard]:
     for name in (MODEL_FILE, CARD_FILE):
         if not (directory / name).is_file():
             raise BundleError(f"{directory / name} not found (run `dvc repro train`)")
-    return joblib.load(directory / MODEL_FILE), ModelCard.read(directory / CARD_FILE)
+    return joblib.load(directory / MODEL_FILE), read_card(directory / CARD_FILE)
+
+
+def read_card(path: Path) -> ModelCard:
+    """The card at `path`, with its run's facts when `training_run.json` beside it is of the
+    same model (the stages that log to the training run read it this way)."""
+    card = ModelCard.read(path)
+    record = run_record(path.parent)
+    return card if record is None else card.with_run_facts(record.card)
 
 
 def verified_manifest(
@@ -189,7 +265,10 @@ def verified_manifest(
     """
     manifest_path, signature_path = directory / MANIFEST_FILE, directory / SIGNATURE_FILE
     if not manifest_path.is_file():
-        raise BundleError(f"{manifest_path} not found: not a model bundle (run `dvc repro train`)")
+        raise BundleError(
+            f"{manifest_path} not found: not a model bundle, or not sealed; refusing to load it "
+            f"(`dvc repro` makes and seals it; for files `dvc checkout` restored, {SEAL})"
+        )
     if manifest_sha256 is not None:
         data = manifest_path.read_bytes()
         if hashlib.sha256(data).hexdigest() != manifest_sha256:
@@ -197,8 +276,7 @@ def verified_manifest(
         return parse_manifest(manifest_path, data)
     if not signature_path.is_file():
         raise BundleError(
-            f"{signature_path} not found: the bundle is not signed; refusing to load it "
-            "(seal it again with `dvc repro -f grade`)"
+            f"{signature_path} not found: the bundle is not signed; refusing to load it ({SEAL})"
         )
     data = manifest_path.read_bytes()
     try:
@@ -211,7 +289,8 @@ def verified_manifest(
     if problem:
         raise BundleError(
             f"{manifest_path}: {problem}; refusing to load a bundle that was not sealed with "
-            "the private key of the configured bundle public key (LEADSCORE_BUNDLE_PUBLIC_KEY)"
+            "the private key of the configured bundle public key (LEADSCORE_BUNDLE_PUBLIC_KEY); "
+            f"to serve these files, {SEAL}"
         )
     return parse_manifest(manifest_path, data)
 
@@ -237,7 +316,13 @@ def read_verified(
     Callers parse and unpickle these bytes, never the files again: what was checked is what
     is loaded.
     """
-    manifest = verified_manifest(directory, key, manifest_sha256)
+    return read_checked(directory, verified_manifest(directory, key, manifest_sha256), names)
+
+
+def read_checked(
+    directory: Path, manifest: dict[str, str], names: tuple[str, ...]
+) -> dict[str, bytes]:
+    """The bytes of `names`, checked against an authenticated `manifest`."""
     missing = [name for name in names if name not in manifest]
     if missing:
         raise BundleError(f"{directory} manifest does not cover {missing}: an incomplete bundle")
@@ -251,7 +336,8 @@ def read_verified(
         if actual != expected:
             raise BundleError(
                 f"bundle file {path} does not match its manifest (sha256 {actual[:12]}... != "
-                f"{expected[:12]}...): refusing to load a tampered or truncated model"
+                f"{expected[:12]}...): refusing to load a tampered or truncated model (if you "
+                f"changed it yourself, with `dvc checkout` or a re-train, {SEAL})"
             )
         files[name] = data
     return files
@@ -268,15 +354,24 @@ def load_bundle(directory: Path | str, manifest_sha256: str | None = None) -> Mo
     """Verify and load the bundle's pipeline, model card and grading (see `verified_manifest`
     for `manifest_sha256`)."""
     directory = Path(directory)
+    manifest = verified_manifest(directory, None, manifest_sha256)
     names = (MODEL_FILE, CARD_FILE, GRADING_FILE, LOOKUPS_FILE)
-    files = read_verified(directory, names, None, manifest_sha256)
+    files = read_checked(directory, manifest, names + ((RUN_FILE,) if RUN_FILE in manifest else ()))
     card = ModelCard.from_json(files[CARD_FILE], str(directory / CARD_FILE))
-    grading_record = json.loads(files[GRADING_FILE])
-    if grading_record.get("model_version") != card.model_version:
+    if RUN_FILE in files:
+        record = RunRecord.model_validate_json(files[RUN_FILE])
+        if record.model_sha256 == manifest[MODEL_FILE]:
+            card = card.with_run_facts(record.card)
+    try:
+        grading = GradingRecord.from_record(json.loads(files[GRADING_FILE]), GRADING_FILE)
+    except (RecordError, json.JSONDecodeError) as error:
+        raise BundleError(f"{directory}: {error}") from None
+    if grading.model_version != card.model_version:
         raise BundleError(
             f"{directory / GRADING_FILE} was derived for model "
-            f"{grading_record.get('model_version')}, not {card.model_version}"
+            f"{grading.model_version}, not {card.model_version}"
         )
+    grading_record = grading.to_record()
     pipeline = joblib.load(io.BytesIO(files[MODEL_FILE]))
     lookups = json.loads(files[LOOKUPS_FILE])
     return ModelBundle(pipeline, card, grading_record, directory, lookups)

@@ -39,9 +39,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from leadscore.core.card import CandidateRecord
 from leadscore.core.config import BoostingConfig, ChoiceRule, TrainParams
 from leadscore.core.schema import FeatureSpec
-from leadscore.model.card import CandidateRecord
 
 log = logging.getLogger(__name__)
 

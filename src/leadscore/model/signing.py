@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 ALGORITHM = keys.ALGORITHM  # "Ed25519"
 HMAC_ALGORITHM = "HMAC-SHA256"  # what bundles were signed with before Ed25519
 RESEAL = (
-    "re-seal it with `dvc repro -f grade` on the host that holds the signing key "
+    "re-seal it with `leadscore seal` on the host that holds the signing key "
     "(LEADSCORE_BUNDLE_SIGNING_KEY_FILE), then copy the bundle again"
 )
 

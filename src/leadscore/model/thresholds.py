@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core.config import Contract, GradePromise, GradePromises
+from leadscore.core.records import GradingRecord
 from leadscore.model.grading import GRADES, Grading, raw_score_edges, score_edges
 
 log = logging.getLogger(__name__)
@@ -179,10 +180,11 @@ def grading_record(
     """What `grading.json` holds: thresholds, score edges, how they were derived, the contract
     and its agreement (the owners' approvals and public keys, re-checked wherever it is read:
     leadscore.core.agreement.sealed_agreement)."""
-    return {
+    record = {
         **grading.to_dict(),
         "model_version": model_version,
         "derivation": derivation,
         "contract": contract.model_dump(mode="json"),
         "agreement": agreement or {},
     }
+    return GradingRecord.from_record(record, "grading.json").to_record()  # checked as written

@@ -23,6 +23,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from leadscore.core import fields
+from leadscore.core.card import (
+    Calibration,
+    CandidateRecord,
+    FeatureRoles,
+    ModelCard,
+    ModelChoice,
+    TrainingData,
+    TrainingMetrics,
+)
 from leadscore.core.config import Params, TrainParams
 from leadscore.core.schema import FeatureSpec
 from leadscore.core.stats import roc_auc_interval
@@ -38,15 +47,6 @@ from leadscore.model.candidates import (
     fit_candidates,
     fit_one,
     make_estimator,
-)
-from leadscore.model.card import (
-    Calibration,
-    CandidateRecord,
-    FeatureRoles,
-    ModelCard,
-    ModelChoice,
-    TrainingData,
-    TrainingMetrics,
 )
 from leadscore.model.features import apply_exclusions, candidate_features, tree_preprocessor
 from leadscore.model.pipeline import booster_of, features_of

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.core.agreement import sealed_agreement
+from leadscore.core.card import ModelCard
 from leadscore.core.redact import redact
 from leadscore.model.bundle import CARD_FILE, BundleError, load_bundle
-from leadscore.model.card import ModelCard
 from leadscore.scoring.compiling import CompileError
 from leadscore.scoring.scorer import Scorer
 

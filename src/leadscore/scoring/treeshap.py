@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
+from leadscore.scoring.split_rule import goes_left
+
 if TYPE_CHECKING:
     from leadscore.scoring.trees import TreeArrays
 
@@ -185,30 +187,6 @@ def from_tree_arrays(arrays: TreeArrays) -> LeafTables | None:
     )
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _goes_left(
-    node: int,
-    value: float,
-    links: np.ndarray,
-    split: np.ndarray,
-    missing_left: np.ndarray,
-    category_left: np.ndarray,
-) -> bool:
-    """scikit-learn's split decision (the same lines as `trees._goes_left`)."""
-    row = links[node, 3]
-    if np.isnan(value):
-        go_left = missing_left[node] == 1
-    elif row >= 0:
-        if value < 0 or value >= 256:
-            go_left = missing_left[node] == 1
-        else:
-            side = category_left[row, int(value)]
-            go_left = (side == 1) or (side == -1 and missing_left[node] == 1)
-    else:
-        go_left = value <= split[node]
-    return bool(go_left)
-
-
 @numba.njit(cache=True, nogil=True)
 def _tree_terms(
     x: np.ndarray,
@@ -234,7 +212,7 @@ def _tree_terms(
         if feature >= 0:
             left, right = links[node, 1], links[node, 2]
             bit = np.uint64(1) << np.uint64(feature)
-            if _goes_left(node, x[feature], links, split, missing_left, category_left):
+            if goes_left(node, x[feature], links, split, missing_left, category_left):
                 marks[left] = marks[node]
                 marks[right] = marks[node] | bit
             else:
@@ -276,7 +254,7 @@ def _decisions(
     for node in range(first, stop):
         feature = links[node, 0]
         if feature >= 0:
-            if _goes_left(node, x[feature], links, split, missing_left, category_left):
+            if goes_left(node, x[feature], links, split, missing_left, category_left):
                 key |= np.uint64(1) << bit
             bit += np.uint64(1)
     return key

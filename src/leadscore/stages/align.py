@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import load_params
 from leadscore.core.io import write_json, write_text
-from leadscore.model.card import ModelCard
 from leadscore.views.align import align_report, render_markdown
 from leadscore.views.format import pct
 

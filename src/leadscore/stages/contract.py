@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, load_params
 from leadscore.core.io import read_json, write_text
+from leadscore.core.records import EvaluationMetrics, GradingRecord
 from leadscore.mlops.runs import log_to_training_run
-from leadscore.model.card import ModelCard
+from leadscore.model.bundle import read_card
 from leadscore.model.gate import REVIEW_CHECK, model_review, undated_months
 from leadscore.views.contract import contract_report, render_markdown, worked_leads
 from leadscore.views.format import pct
@@ -29,13 +31,13 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     scored = pd.read_parquet(scored_path)
-    card = ModelCard.read(card_path) if card_path.is_file() else None
+    card = read_card(card_path) if card_path.is_file() else None  # with its MLflow run
     context = test_context(params, scored, reports_dir, card)
     report = contract_report(
         scored,
         params.contract,
-        read_json(grading_path),
-        read_json(metrics_path),
+        GradingRecord.read(grading_path).to_record(),
+        EvaluationMetrics.read(metrics_path).to_record(),
         context.months,
         context.review,
         params.warnings,

@@ -23,11 +23,12 @@ from leadscore.analysis.evaluate import (
 from leadscore.analysis.figures import curve_figure, save_png
 from leadscore.analysis.snapshots import by_snapshot_day, has_snapshots
 from leadscore.core import fields
+from leadscore.core.card import ModelCard
 from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
+from leadscore.core.records import EvaluationMetrics
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import load_baseline, load_bundle
-from leadscore.model.card import ModelCard
 from leadscore.scoring.scorer import score_leads
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def main(
     metrics["signal"] = signal_verdict(metrics, params.contract.publish_gate.min_auc_lower_bound)
     if not metrics["signal"]["usable"]:
         log.warning("evaluate: no usable signal: %s", metrics["signal"]["reason"])
-    write_json(reports_dir / "metrics.json", metrics)
+    write_json(reports_dir / "metrics.json", EvaluationMetrics.from_record(metrics).to_record())
     plot_dir = reports_dir / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     y = test[fields.CONVERTED].to_numpy(int)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard
 from leadscore.core.config import economics_columns, follow_up_columns, load_params
 from leadscore.core.io import read_json, read_table, write_json, write_text
-from leadscore.model.card import ModelCard
+from leadscore.core.records import GradingRecord
 from leadscore.scoring.log_reader import journal_backlog, read_scores_and_events, read_scoring_log
 from leadscore.views.feedback import (
     join_scoring_log,
@@ -41,8 +42,8 @@ def main(
     contract = params.contract
     bindings = None
     if grading_path.is_file():
-        derived = read_json(grading_path).get("derivation", {}).get("grades", {})
-        bindings = {grade: row.get("binding") for grade, row in derived.items()}
+        derived = GradingRecord.read(grading_path).derivation.grades
+        bindings = {grade: row.binding for grade, row in derived.items()}
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
     channel = economics_columns(params.data).channel
     watched = [channel] if channel else []

@@ -16,10 +16,10 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.agreement_files import AgreementFiles
+from leadscore.core.card import ModelCard
 from leadscore.core.config import Contract, Params, load_params
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_fitted, seal_bundle
-from leadscore.model.card import ModelCard
 from leadscore.model.grading import Grading
 from leadscore.model.thresholds import busiest_month_volume, derive_grading, grading_record
 from leadscore.model.train import raw_output

@@ -8,13 +8,14 @@ from pathlib import Path
 from leadscore.analysis.headline import headline
 from leadscore.core.contract_report import ContractReport
 from leadscore.core.io import read_json, write_json
+from leadscore.core.records import EvaluationMetrics
 
 log = logging.getLogger(__name__)
 
 
 def main(reports_dir: Path = Path("reports")) -> dict:
     figures = headline(
-        read_json(reports_dir / "metrics.json"),
+        EvaluationMetrics.read(reports_dir / "metrics.json").to_record(),
         ContractReport.read(reports_dir / "contract.json").to_json(),
         read_json(reports_dir / "follow_up.json"),
     )

@@ -16,6 +16,7 @@ import pandas as pd
 
 from leadscore.core.agreement import Agreement, diff, meaning
 from leadscore.core.agreement_files import AgreementFiles
+from leadscore.core.card import ModelCard
 from leadscore.core.config import (
     Contract,
     Params,
@@ -23,9 +24,9 @@ from leadscore.core.config import (
     follow_up_columns,
     load_params,
 )
-from leadscore.core.io import read_json, write_json, write_text
+from leadscore.core.io import write_json, write_text
+from leadscore.core.records import EvaluationMetrics
 from leadscore.model.bundle import read_fitted
-from leadscore.model.card import ModelCard
 from leadscore.stages.contract import test_context
 from leadscore.stages.grade import grading_for, validation_leads
 from leadscore.views.proposal import contract_side, headline, needs_retrain, render_markdown
@@ -116,7 +117,7 @@ def open_preview(
     context = test_context(
         params, scored, reports_dir, ModelCard.read(model_dir / "model_card.json")
     )
-    metrics = read_json(reports_dir / "metrics.json")
+    metrics = EvaluationMetrics.read(reports_dir / "metrics.json").to_record()
 
     def side(contract: Contract) -> dict[str, Any]:
         grading, derivation = grading_for(contract, params, leads)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard
 from leadscore.core.contract_report import ContractReport
 from leadscore.core.io import read_json, write_text
-from leadscore.model.card import ModelCard
 from leadscore.views.report import render_report
 
 log = logging.getLogger(__name__)

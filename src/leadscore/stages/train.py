@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.card import ModelCard, TrainingRun
 from leadscore.core.config import load_params
 from leadscore.core.io import read_json
 from leadscore.core.schema import FeatureSpec
 from leadscore.data.inputs import INPUTS_FILE, sealed_inputs
 from leadscore.model.bundle import canonical_parameters, save_fitted
-from leadscore.model.card import ModelCard, TrainingRun
 from leadscore.model.train import train_models
 
 log = logging.getLogger(__name__)

@@ -126,7 +126,7 @@ def test_an_hmac_signed_bundle_is_refused_with_how_to_reseal(bundle_dir):
     (bundle_dir / SIGNATURE_FILE).write_text(json.dumps(record))
     with pytest.raises(BundleError, match="HMAC") as refused:
         load_bundle(bundle_dir)
-    assert "dvc repro -f grade" in str(refused.value)
+    assert "leadscore seal" in str(refused.value)
 
 
 def test_an_unsigned_bundle_is_refused(bundle_dir):

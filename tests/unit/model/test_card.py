@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
+from leadscore.core.card import ModelCard, ModelCardError, TrainingRun
 from leadscore.core.io import write_json
 from leadscore.model.bundle import CARD_FILE, GRADING_FILE, load_bundle, seal_bundle
-from leadscore.model.card import ModelCard, ModelCardError
 from leadscore.scoring.scorer import Scorer
 
 OPTIONAL = ("model_family", "model_choice", "calibration", "input_example", "inputs", "mlflow")
@@ -100,3 +100,33 @@ def test_a_wrong_type_and_a_non_object_are_refused_clearly(tiny_bundle_dir):
         ModelCard.from_json("[1, 2]", "card.json")
     with pytest.raises(ModelCardError, match="not valid JSON"):
         ModelCard.from_json("{", "card.json")
+
+
+def test_the_card_file_holds_the_models_facts_and_the_run_record_the_runs(trained, tmp_path):
+    """model_card.json's hash is committed (dvc.lock): two runs of the same recipe write the
+    same card; when, how fast and which MLflow run go to training_run.json, and reading the
+    bundle puts them back."""
+    from leadscore.model.bundle import RUN_FILE, read_card, save_fitted
+
+    pipeline, baseline, card = trained
+    runs = []
+    for name, seconds in (("first", 1.5), ("second", 9.25)):
+        other = card.model_copy(deep=True)
+        other.trained_at = f"2026-12-0{len(runs) + 1}T10:00:00+00:00"
+        other.metrics.fit_seconds = seconds
+        other.mlflow = TrainingRun(tracking_uri="sqlite:///m.db", experiment_id="1", run_id=name)
+        save_fitted(tmp_path / name, pipeline, baseline, other)
+        runs.append(tmp_path / name)
+    first, second = ((path / CARD_FILE).read_bytes() for path in runs)
+    assert first == second
+    for key in ("trained_at", "fit_seconds", "search_seconds", "mlflow"):
+        assert f'"{key}"' not in first.decode(), key
+    record = json.loads((runs[1] / RUN_FILE).read_text())
+    assert record["card"]["metrics"]["fit_seconds"] == 9.25
+    assert record["card"]["mlflow"]["run_id"] == "second"
+    again = read_card(runs[1] / CARD_FILE)
+    assert again.mlflow is not None and again.mlflow.run_id == "second"
+    assert again.trained_at == "2026-12-02T10:00:00+00:00" and again.metrics.fit_seconds == 9.25
+    assert [c.fit_seconds for c in again.model_choice.candidates] == [
+        c.fit_seconds for c in card.model_choice.candidates
+    ]

@@ -1,0 +1,1 @@
+"""The `leadscore` commands that are not pipeline stages (registered in `leadscore.cli`)."""
