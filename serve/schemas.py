@@ -10,7 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
 from leadscore.core import fields as roles
-from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
+from leadscore.core.config import TrainParams
+from leadscore.core.contract import Contract, OutcomeDefinition
 from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.core.units import NumberFormat, parse_value, unparseable_reason
 from leadscore.core.values import NEGATIVE_REASON, NON_NEGATIVE_MIN

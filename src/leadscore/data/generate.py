@@ -27,7 +27,8 @@ from scipy.special import expit, ndtr
 
 from leadscore.core import fields, outcome
 from leadscore.core.business_hours import add_business_hours
-from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.core.contract import ScoringMoment
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import activity_world, behaviour
 from leadscore.data.activity_world import ActivityWorld
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import LeakageParams
+from leadscore.core.data_params import LeakageParams
 from leadscore.core.fields import DATE_NAME, ID_NAME
 from leadscore.core.stats import auc_interval, tied_roc_auc
 from leadscore.core.values import FALSE_TOKENS, TRUE_TOKENS

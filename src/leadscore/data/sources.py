@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields, outcome
-from leadscore.core.config import DataParams, ParamsError, SourceFile
 from leadscore.core.csvfile import HEADER_RULE
+from leadscore.core.data_params import DataParams, SourceFile
 from leadscore.core.fields import ID_NAME
 from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
+from leadscore.core.params_file import ParamsError
 from leadscore.core.schema import InputNormalisation, Lookup
 from leadscore.core.units import UNIT_KINDS
 from leadscore.data import behaviour

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.core.config import Contract, GradePromise, GradePromises
+from leadscore.core.contract import Contract, GradePromise, GradePromises
 from leadscore.model.grading import GRADES, Grading, raw_score_edges, score_edges
 
 log = logging.getLogger(__name__)

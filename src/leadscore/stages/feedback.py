@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, follow_up_columns, load_params
+from leadscore.core.config import load_params
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.model.card import ModelCard
 from leadscore.scoring.log_reader import journal_backlog, read_scores_and_events, read_scoring_log

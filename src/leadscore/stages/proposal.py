@@ -16,13 +16,9 @@ import pandas as pd
 
 from leadscore.core.agreement import Agreement, diff, meaning
 from leadscore.core.agreement_files import AgreementFiles
-from leadscore.core.config import (
-    Contract,
-    Params,
-    economics_columns,
-    follow_up_columns,
-    load_params,
-)
+from leadscore.core.config import Params, load_params
+from leadscore.core.contract import Contract
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import read_json, write_json, write_text
 from leadscore.model.bundle import read_fitted
 from leadscore.model.card import ModelCard

@@ -11,7 +11,8 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, DataParams, WarningParams, follow_up_columns
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import Contract
 from leadscore.core.contract_report import (
     KEPT,
     KEPT_WHERE_WORKED,
@@ -19,6 +20,7 @@ from leadscore.core.contract_report import (
     NOT_KEPT,
     ContractReport,
 )
+from leadscore.core.data_params import DataParams, follow_up_columns
 from leadscore.data.leakage import EXCLUDED, REVIEW
 from leadscore.data.leakage import KEPT as KEPT_INPUT
 from leadscore.data.profiles import profile_gaps

@@ -18,8 +18,10 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.agreement import describe_change
-from leadscore.core.config import Contract, EconomicsColumns, FollowUpColumns, WarningParams
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import Contract
 from leadscore.core.contract_report import KEPT
+from leadscore.core.data_params import EconomicsColumns, FollowUpColumns
 from leadscore.model.grading import GRADES, Grading
 from leadscore.views.contract import contract_report
 from leadscore.views.follow_up import follow_up_report

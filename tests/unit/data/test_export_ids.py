@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from leadscore.core import fields
-from leadscore.core.config import DataParams, ParamsError
+from leadscore.core.data_params import DataParams
+from leadscore.core.params_file import ParamsError
 from leadscore.data.ids import made_ids, unique_id_column
 from leadscore.data.sources import load_export
 

@@ -10,7 +10,9 @@ from exports import export_frame, sigmoid
 from stages import agreed_by_both
 
 from leadscore.core import fields
-from leadscore.core.config import LeakageParams, ParamsError, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.data_params import LeakageParams
+from leadscore.core.params_file import ParamsError
 from leadscore.data.dates import NUMERIC_DATE
 from leadscore.data.leakage import (
     EXCLUDED,
