@@ -19,7 +19,7 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.io import read_table_with_format
-from leadscore.data.leakage import name_cues
+from leadscore.data.leakage_evidence import name_cues
 from leadscore.data.split import propose_periods
 
 SAMPLE_ROWS = 20000  # rows looked at per file for types and values (keys: every row)

@@ -44,7 +44,8 @@ def main(
     leakage_path: Path | None = None,
 ) -> IngestResult:
     """`leakage_path`: the leakage review (default: `leakage.json` beside `report_path`)."""
-    from leadscore.data.leakage import KEPT, flagged, infer_kinds, inputs_of, review_fields
+    from leadscore.data.field_kinds import infer_kinds
+    from leadscore.data.leakage import KEPT, flagged, inputs_of, review_fields
 
     params = load_params(params_path)
     raw = read_table(raw_path)
