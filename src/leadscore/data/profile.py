@@ -20,7 +20,7 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.io import read_table_with_format
 from leadscore.data.leakage_evidence import name_cues
-from leadscore.data.split import propose_periods
+from leadscore.data.split_proposal import propose_periods
 
 SAMPLE_ROWS = 20000  # rows looked at per file for types and values (keys: every row)
 DATE_SHARE = 0.9  # a column is a date when this share of its values look like dates
