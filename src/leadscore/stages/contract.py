@@ -13,7 +13,8 @@ from leadscore.core.io import read_json, write_text
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.card import ModelCard
 from leadscore.model.gate import REVIEW_CHECK, model_review, undated_months
-from leadscore.views.contract import contract_report, render_markdown, worked_leads
+from leadscore.views.contract import contract_report, worked_leads
+from leadscore.views.contract_markdown import render_markdown
 from leadscore.views.format import pct
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import pandas as pd
 from leadscore.core.contract_report import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
-from leadscore.views.contract import review_rows, review_rule, shown
+from leadscore.views.contract_markdown import shown
+from leadscore.views.leakage_review import review_rows, review_rule
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
