@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 from leadscore.core.io import write_text
-from leadscore.data.profile import Draft, draft
+from leadscore.data.config_draft import draft
+from leadscore.data.profile import Draft
 
 log = logging.getLogger(__name__)
 
