@@ -47,7 +47,8 @@ class PeakMemory:
 
 def run_one(n_leads: int) -> dict:
 
-    from leadscore.core.config import parse_params, read_raw_params
+    from leadscore.core.config import parse_params
+    from leadscore.core.params_file import read_raw_params
     from leadscore.data.generate import generate_crm
     from leadscore.data.ingest import ingest
     from leadscore.data.split import resolve_as_of, time_split

@@ -51,7 +51,7 @@ from leadscore.core.agreement import (
     short,
 )
 from leadscore.core.agreement_files import AgreementFiles
-from leadscore.core.config import Contract
+from leadscore.core.contract import Contract
 from leadscore.core.errors import LeadscoreError
 from leadscore_serve import owners_view
 from leadscore_serve.problems import ProblemError, install_problem_handlers

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.core.agreement import short
-from leadscore.core.config import Contract, FollowUpPromise, GradePromise
+from leadscore.core.contract import Contract, FollowUpPromise, GradePromise
 
 REPORT_FILES = {
     "contract": "reports/contract.json",

@@ -90,7 +90,7 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def default_params_raw() -> dict:
     """params.yaml with the contract from contract.yaml, as one mapping."""
-    from leadscore.core.config import read_raw_params
+    from leadscore.core.params_file import read_raw_params
 
     return read_raw_params(PROJECT_ROOT / "params.yaml")
 
@@ -266,7 +266,7 @@ def tiny_project(tmp_path_factory, tiny_params_raw) -> Path:
     """A copy of the project (code, dvc.yaml, contract, tiny params) in its own git repo,
     reproduced once with `<venv>/bin/dvc repro` and the venv *not* on PATH (as a user who never
     activated it): the stages must find the project's .venv through bin/leadscore."""
-    from leadscore.core.config import read_raw_params
+    from leadscore.core.params_file import read_raw_params
 
     root = tmp_path_factory.mktemp("project")
     for name in ("dvc.yaml", "pyproject.toml", ".dvcignore", "contract.yaml"):

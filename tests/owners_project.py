@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from leadscore.core import keys
 from leadscore.core.agreement import meaning_hash, sign_approval
 from leadscore.core.agreement_files import AgreementFiles
-from leadscore.core.config import Contract
+from leadscore.core.contract import Contract
 from leadscore.core.stats import wilson_interval
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -161,7 +161,7 @@ def test_importance_lineage_and_champion_challenger(
 def test_top_fields_match_the_generators_truth_and_noise_ranks_near_zero(
     tiny_bundle_dir, tiny_split
 ):
-    from leadscore.data.generate import true_logit
+    from leadscore.data.crm_world import true_logit
 
     leads = pd.concat([tiny_split.valid, tiny_split.test], ignore_index=True)
     y = leads["converted"].to_numpy(int)

@@ -15,8 +15,11 @@ from parity import assert_scored_as_evaluated, raw_test_rows
 from stages import files_params, run_stages
 
 from leadscore.core import fields
-from leadscore.core.config import LeakageParams, ParamsError, parse_params, read_raw_params
-from leadscore.data.leakage import flagged, infer_kind, inputs_of, review_fields
+from leadscore.core.config import parse_params
+from leadscore.core.data_params import LeakageParams
+from leadscore.core.params_file import ParamsError, read_raw_params
+from leadscore.data.field_kinds import infer_kind
+from leadscore.data.leakage import flagged, inputs_of, review_fields
 
 XED_LEADS = PROJECT_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.csv"
 ID = "Prospect ID"  # found by leadscore: the export's unique, id-like column

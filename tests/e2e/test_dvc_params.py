@@ -21,7 +21,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from leadscore.core import config
+from leadscore.core import config, section
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ class ParamsReads:
             return copy
 
         with pytest.MonkeyPatch.context() as patch:
-            for cls in (config.Section, config.Params):
+            for cls in (section.Section, config.Params):
                 patch.setattr(cls, "__getattribute__", getattribute)
                 patch.setattr(cls, "model_dump", dumping(BaseModel.model_dump))
                 patch.setattr(cls, "model_dump_json", dumping(BaseModel.model_dump_json))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import API_KEY
 
-from leadscore.core.config import BehaviourParams
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import behaviour
 from leadscore.scoring.events_store import EventStore
 

@@ -17,7 +17,7 @@ from parity import TOLERANCE
 from stages import run_score, run_stages
 
 from leadscore.core import fields
-from leadscore.core.config import read_raw_params
+from leadscore.core.params_file import read_raw_params
 from leadscore.data import behaviour
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from conftest import PROJECT_ROOT
 from parity import assert_scored_as_evaluated, card_inputs, raw_test_rows
 from stages import run_stages
 
-from leadscore.core.config import read_raw_params
+from leadscore.core.params_file import read_raw_params
 
 EXAMPLE = PROJECT_ROOT / "examples" / "real-estate"
 DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "real-estate-funnel"

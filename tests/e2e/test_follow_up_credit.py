@@ -13,7 +13,8 @@ import pytest
 from stages import files_params, run_stages
 
 from leadscore.core import fields
-from leadscore.core.config import FollowUpColumns, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.data_params import FollowUpColumns
 from leadscore.views.credit import credit_report
 from leadscore.views.feedback import monthly_feedback
 from leadscore.views.follow_up import LATE, NEVER, PROMPT, follow_up_report

@@ -17,7 +17,7 @@ from stages import agree, run_stages
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from leadscore.core.config import read_raw_params
+from leadscore.core.params_file import read_raw_params
 
 DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 CASES = {

@@ -17,7 +17,7 @@ from parity import card_inputs
 from stages import files_params, run_score, run_stages
 
 from leadscore.core import fields
-from leadscore.core.config import DataParams
+from leadscore.core.data_params import DataParams
 from leadscore.data.sources import load_export
 
 N = 3000

@@ -205,7 +205,7 @@ def experiment_rows(shown: list[dict]) -> list[dict]:
 def test_exp_run_with_a_train_param_never_rewrites_the_contract(tiny_project):
     """`dvc exp run -S train...` rewrites params.yaml (quotes dropped): contract.yaml stays
     byte for byte, and the data config means the same read as YAML 1.2."""
-    from leadscore.core.config import read_raw_params
+    from leadscore.core.params_file import read_raw_params
 
     env = project_env(tiny_project)
     contract_before = (tiny_project / "contract.yaml").read_bytes()

@@ -20,22 +20,29 @@ from leadscore.core.contract_report import (
 from leadscore.model.gate import REVIEW_CHECK
 
 
+def _family_meaning(metrics: dict) -> str:
+    """How the model family was chosen and calibrated."""
+    return f"chosen on the validation period; {metrics.get('calibration_method')} calibration" + (
+        ", flattened to the base rate: the model ranks the validation leads backwards"
+        if metrics.get("calibration_backwards")
+        else ""
+    )
+
+
+def _censored_meaning(split: dict) -> str:
+    """Why leads were censored."""
+    return split.get("censored_because") or (
+        f"outcome window ({split['window_days']} days) still open at {split['as_of']}"
+        if "as_of" in split
+        else split.get("strategy", "")
+    )
+
+
 def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[str, str, str]]:
     """(figure, value, what it means) rows from the stage reports."""
     rows = [("model version", str(metrics.get("model_version", "?")), "")]
     if metrics.get("model_family"):
-        rows.append(
-            (
-                "model family",
-                metrics["model_family"],
-                f"chosen on the validation period; {metrics.get('calibration_method')} calibration"
-                + (
-                    ", flattened to the base rate: the model ranks the validation leads backwards"
-                    if metrics.get("calibration_backwards")
-                    else ""
-                ),
-            )
-        )
+        rows.append(("model family", metrics["model_family"], _family_meaning(metrics)))
     auc = metrics["roc_auc"]
     rows.append(("model AUC (test)", f"{auc:.4f}", "ranking quality on the newest leads"))
     if "test_auc_spread_min" in metrics:
@@ -62,12 +69,7 @@ def scorecard_rows(metrics: dict, split: dict, validation: dict) -> list[tuple[s
         (
             "rows censored",
             f"{split['rows_censored']:,}",
-            split.get("censored_because")
-            or (
-                f"outcome window ({split['window_days']} days) still open at {split['as_of']}"
-                if "as_of" in split
-                else split.get("strategy", "")
-            ),
+            _censored_meaning(split),
         ),
     ]
     if split.get("rows_open"):

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.core import keys
-from leadscore.core.config import Contract
+from leadscore.core.contract import Contract
 
 ROLES = ("sales", "marketing")
 HASH_PREFIX = "sha256:"

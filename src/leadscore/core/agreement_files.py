@@ -35,10 +35,10 @@ from leadscore.core.agreement import (
     next_version,
     sign_approval,
 )
-from leadscore.core.config import (
+from leadscore.core.contract import Contract
+from leadscore.core.params_file import (
     CONTRACT_FILE,
     PROPOSAL_FILE,
-    Contract,
     ParamsError,
     read_proposal,
     read_yaml,

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields, outcome
-from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.core.contract import ScoringMoment
+from leadscore.core.data_params import BehaviourParams
 from leadscore.core.errors import LeadscoreError
 
 # The columns of a normalised event table.

@@ -6,13 +6,14 @@ that matters more at larger companies, a pricing-page threshold, saturating coun
 company size). The truth goes to a separate table, never into the features, so evaluation can
 report the oracle AUC: the ceiling no model can pass.
 
-Sales' follow-up is part of the world: each lead is worked by one of `SALES_REPS` reps (or by
-nobody), after a number of business hours that grows when the month is busy and shrinks for
-leads that asked for a demo. How fast a lead is reached changes its chance of converting
-(`FOLLOW_UP_EFFECT`); a lead nobody works never converts. The CRM records what a real one would:
-the first-contact timestamp, the number of sales touches and the owner. These are post-contact
-fields: the leakage review must keep them out of the model. The truth is the chance of
-converting given what is known when the lead is scored: averaged over how sales may follow up.
+Sales' follow-up is part of the world (leadscore.data.sales_team): each lead is worked by one of
+`SALES_REPS` reps (or by nobody), after a number of business hours that grows when the month is
+busy and shrinks for leads that asked for a demo. How fast a lead is reached changes its chance
+of converting (`FOLLOW_UP_EFFECT`); a lead nobody works never converts. The CRM records what a
+real one would: the first-contact timestamp, the number of sales touches and the owner. These
+are post-contact fields: the leakage review must keep them out of the model. The truth is the
+chance of converting given what is known when the lead is scored: averaged over how sales may
+follow up.
 """
 
 from __future__ import annotations
@@ -23,26 +24,35 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtr
+from scipy.special import expit
 
 from leadscore.core import fields, outcome
 from leadscore.core.business_hours import add_business_hours
-from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.core.contract import ScoringMoment
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import activity_world, behaviour
 from leadscore.data.activity_world import ActivityWorld
+from leadscore.data.crm_world import (
+    CAMPAIGN_TOPICS,
+    CHANNEL_ENGAGEMENT,
+    CHANNEL_MIX,
+    COST_PER_LEAD,
+    INDUSTRY_WEIGHTS,
+    JOB_TITLES,
+    REGION_WEIGHTS,
+    SIZE_REVENUE,
+    SIZE_WEIGHTS,
+    TITLE_WEIGHTS,
+    true_logit,
+)
+from leadscore.data.sales_team import (
+    FOLLOW_UP_SHIFT,
+    lead_priority,
+    sales_follow_up,
+    sales_touches,
+)
 
 log = logging.getLogger(__name__)
-
-# The fields with the largest effect on the truth, strongest first, and the pure-noise fields.
-STRONGEST_FIELDS = (
-    "demo_requested",
-    "pricing_page_visits",
-    "days_since_last_activity",
-    "website_visits",
-    "company_size",
-    "seniority",
-)
-NOISE_FIELDS = ("form_variant",)
 
 # What the generate stage read, beside data/raw/leads.parquet (ingest adds it to the report).
 EXPORT_REPORT = "export.json"
@@ -50,140 +60,6 @@ GENERATOR_REPORT = {
     "source": "generator",
     "id": {"column": fields.LEAD_ID, "source_column": fields.LEAD_ID, "made": False},
 }
-
-# job title -> (seniority, department)
-JOB_TITLES = {
-    "CEO": ("c_level", "executive"),
-    "CTO": ("c_level", "it"),
-    "CFO": ("c_level", "finance"),
-    "COO": ("c_level", "operations"),
-    "CMO": ("c_level", "marketing"),
-    "Founder": ("c_level", "executive"),
-    "VP Engineering": ("vp", "it"),
-    "VP Operations": ("vp", "operations"),
-    "VP Finance": ("vp", "finance"),
-    "VP Marketing": ("vp", "marketing"),
-    "VP Sales": ("vp", "sales"),
-    "IT Director": ("director", "it"),
-    "Director of Operations": ("director", "operations"),
-    "Finance Director": ("director", "finance"),
-    "Marketing Director": ("director", "marketing"),
-    "Sales Director": ("director", "sales"),
-    "HR Director": ("director", "hr"),
-    "IT Manager": ("manager", "it"),
-    "Operations Manager": ("manager", "operations"),
-    "Finance Manager": ("manager", "finance"),
-    "Marketing Manager": ("manager", "marketing"),
-    "Sales Manager": ("manager", "sales"),
-    "HR Manager": ("manager", "hr"),
-    "Project Manager": ("manager", "operations"),
-    "Software Engineer": ("individual_contributor", "it"),
-    "Data Analyst": ("individual_contributor", "it"),
-    "System Administrator": ("individual_contributor", "it"),
-    "Accountant": ("individual_contributor", "finance"),
-    "Marketing Specialist": ("individual_contributor", "marketing"),
-    "Account Executive": ("individual_contributor", "sales"),
-    "Recruiter": ("individual_contributor", "hr"),
-    "Operations Analyst": ("individual_contributor", "operations"),
-}
-TITLE_WEIGHTS = np.array([1, 2, 1, 1, 1, 1] + [1.5] * 5 + [3] * 6 + [5] * 7 + [6] * 8, float)
-
-CHANNEL_MIX = {  # share of leads at the start and at the end of the period
-    "webinar": (0.10, 0.12),
-    "email": (0.18, 0.13),
-    "direct_mail": (0.05, 0.03),
-    "paid_search": (0.16, 0.19),
-    "organic": (0.14, 0.15),
-    "events": (0.07, 0.06),
-    "referral": (0.05, 0.06),
-    "partner": (0.06, 0.07),
-    "social": (0.09, 0.09),
-    "content_download": (0.10, 0.10),
-}
-CHANNEL_EFFECT = {
-    "webinar": 0.25,
-    "email": -0.15,
-    "direct_mail": -0.30,
-    "paid_search": 0.0,
-    "organic": 0.10,
-    "events": 0.35,
-    "referral": 0.60,
-    "partner": 0.30,
-    "social": -0.40,
-    "content_download": -0.05,
-}
-CHANNEL_ENGAGEMENT = {  # shift of the latent engagement by channel
-    "webinar": 0.4,
-    "email": 0.1,
-    "direct_mail": -0.3,
-    "paid_search": 0.0,
-    "organic": 0.2,
-    "events": 0.3,
-    "referral": 0.1,
-    "partner": 0.0,
-    "social": -0.2,
-    "content_download": 0.3,
-}
-COST_PER_LEAD = {
-    "webinar": 85.0,
-    "email": 25.0,
-    "direct_mail": 140.0,
-    "paid_search": 95.0,
-    "organic": 12.0,
-    "events": 260.0,
-    "referral": 40.0,
-    "partner": 120.0,
-    "social": 55.0,
-    "content_download": 45.0,
-}
-CAMPAIGN_TOPICS = ("ai_ops", "cost_control", "security", "cloud_migration", "analytics")
-TOPIC_EFFECT = {
-    "ai_ops": 0.0,
-    "cost_control": 0.15,
-    "security": 0.10,
-    "cloud_migration": -0.05,
-    "analytics": -0.10,
-}
-INDUSTRY_EFFECT = np.array([0.30, 0.20, 0.10, 0.0, -0.10, -0.30, -0.25, 0.05, 0.10, 0.0])
-INDUSTRY_WEIGHTS = np.array([18, 12, 10, 14, 10, 7, 6, 12, 5, 6], float)
-SIZE_WEIGHTS = np.array([20, 26, 22, 16, 10, 6], float)
-SIZE_EFFECT = np.array([-0.70, -0.35, 0.0, 0.30, 0.45, 0.40])
-SIZE_REVENUE = np.array([0.6, 3.0, 15.0, 70.0, 400.0, 2500.0]) * 1e6  # median annual revenue
-SENIORITY_EFFECT = {
-    "individual_contributor": -0.45,
-    "manager": 0.0,
-    "director": 0.35,
-    "vp": 0.55,
-    "c_level": 0.45,
-}
-DEPARTMENT_EFFECT = {
-    "it": 0.20,
-    "operations": 0.10,
-    "finance": 0.0,
-    "marketing": -0.05,
-    "sales": -0.10,
-    "hr": -0.40,
-    "executive": 0.15,
-}
-REGION_WEIGHTS = np.array([45, 30, 17, 8], float)
-REGION_EFFECT = np.array([0.10, 0.0, -0.05, -0.20])
-BASE_LOGIT = -5.2
-
-# Sales follow-up: who works a lead, how fast (business hours), and what speed does to the odds.
-SALES_REPS = tuple(
-    f"{first} {last}"
-    for first, last in (
-        ("Ava", "Moreno"), ("Ben", "Clarke"), ("Chloe", "Nakamura"), ("Dev", "Patel"),
-        ("Elena", "Rossi"), ("Femi", "Adeyemi"), ("Grace", "Kim"), ("Hugo", "Lindqvist"),
-        ("Isla", "Murphy"), ("Jonas", "Weber"), ("Kira", "Ivanova"), ("Luis", "Ortega"),
-    )
-)  # fmt: skip
-REP_SPEED_SPREAD = 0.45  # sd of each rep's log response time
-FOLLOW_UP_SHIFT = 0.1  # added to the logit: prompt follow-up is the reference
-# (business hours up to which the first contact counts, effect on the log-odds)
-FOLLOW_UP_EFFECT = ((4.0, 0.30), (24.0, 0.0), (45.0, -0.45), (np.inf, -0.95))
-RESPONSE_HOURS = 10.0  # median business hours to first contact in a normal month
-RESPONSE_SPREAD = 1.1  # sd of the log response time
 
 
 @dataclass(frozen=True)
@@ -259,73 +135,6 @@ def _engagement(rng: np.random.Generator, latent: np.ndarray, channel: np.ndarra
     }
 
 
-DEPARTMENT_FIT = {  # (industry, department) pairs that buy (+1) or never do (-1)
-    ("software", "it"): 1,
-    ("telecom", "it"): 1,
-    ("financial_services", "finance"): 1,
-    ("manufacturing", "operations"): 1,
-    ("energy", "operations"): 1,
-    ("retail", "marketing"): 1,
-    ("software", "hr"): -1,
-    ("retail", "it"): -1,
-    ("education", "finance"): -1,
-    ("healthcare", "marketing"): -1,
-    ("public_sector", "marketing"): -1,
-    ("manufacturing", "it"): -1,
-}
-
-
-def _department_fit(industry: np.ndarray, department: np.ndarray) -> np.ndarray:
-    pairs = pd.Series(list(zip(industry, department, strict=True)))
-    return pairs.map(DEPARTMENT_FIT).fillna(0).to_numpy(float)
-
-
-def _topic_effect(campaign: pd.Series) -> np.ndarray:
-    """Campaign topics matter a little: cost-control and security pull buyers."""
-    topic = campaign.str.rsplit("-", n=1).str[-1]
-    return topic.map(TOPIC_EFFECT).fillna(0.0).to_numpy(float)
-
-
-def true_logit(frame: pd.DataFrame) -> np.ndarray:
-    """The true log-odds of converting within the window, from observable fields only."""
-    size = pd.Categorical(frame["company_size"], categories=fields.COMPANY_SIZES).codes
-    seniority = frame["seniority"].map(SENIORITY_EFFECT).to_numpy(float)
-    senior = frame["seniority"].isin(["director", "vp", "c_level"]).to_numpy()
-    fade = np.exp(-frame["days_since_last_activity"].to_numpy(float) / 14.0)
-    visits = frame["website_visits"].to_numpy(float)
-    downloads = frame["content_downloads"].to_numpy(float)
-    pricing = frame["pricing_page_visits"].to_numpy(float)
-    demo = frame["demo_requested"].to_numpy(bool)
-    minutes = frame["time_on_site_minutes"].to_numpy(float)
-    pages = frame["pages_per_visit"].to_numpy(float)
-    industry = pd.Categorical(frame["industry"], categories=fields.INDUSTRIES).codes
-    region = pd.Categorical(frame["region"], categories=fields.REGIONS).codes
-    channel = frame["channel"].to_numpy()
-    return (
-        BASE_LOGIT
-        + 1.70 * fade * np.log1p(visits)  # engagement that fades with recency
-        + 0.80 * fade * np.log1p(downloads)
-        + 0.30 * np.log1p(frame["email_clicks"].to_numpy(float))
-        + demo * (-0.90 + 0.80 * size)  # a demo request matters more at larger companies
-        + 1.30 * (pricing >= 2)  # pricing-page threshold
-        + 0.90 * np.exp(-((np.log1p(minutes) - np.log1p(25.0)) ** 2) / 0.6)  # sweet spot
-        + frame["webinar_attended"].to_numpy(bool) * np.where(senior, 0.9, -0.1)
-        + 0.80 * np.exp(-((pages - 4.0) ** 2) / 4.0)  # focused visits, not lost ones
-        + 0.60 * _department_fit(frame["industry"].to_numpy(), frame["department"].to_numpy())
-        + np.where(size >= 3, 0.6, -0.2) * (channel == "events")  # events land big accounts
-        + np.where(size <= 1, 0.4, -0.5) * (channel == "social")
-        + 0.5 * SIZE_EFFECT[size]
-        + 0.5 * seniority
-        + 1.10 * (senior & (size >= 3))
-        - 0.50 * (senior & (size <= 1))  # seniority x company size
-        + frame["department"].map(DEPARTMENT_EFFECT).to_numpy(float)
-        + frame["channel"].map(CHANNEL_EFFECT).to_numpy(float)
-        + _topic_effect(frame["campaign"])
-        + INDUSTRY_EFFECT[industry]
-        + REGION_EFFECT[region]
-    )
-
-
 def _outcomes(
     rng: np.random.Generator,
     probability: np.ndarray,
@@ -365,112 +174,11 @@ def _sales_status(rng: np.random.Generator, converted: np.ndarray, won: np.ndarr
     return np.where(slip, "qualified", status)
 
 
-@dataclass(frozen=True)
-class FollowUp:
-    """How sales worked each lead, and the truth averaged over how it might have."""
-
-    worked: np.ndarray  # bool: sales reached the lead (before the export)
-    hours: np.ndarray  # business hours to first contact (NaN: never worked)
-    owner: np.ndarray  # the rep (None: never worked)
-    effect: np.ndarray  # what the follow-up did to the log-odds (-inf: never worked)
-    expected: np.ndarray  # chance of converting averaged over reps and response times
-
-
-def _month_load(created: np.ndarray) -> np.ndarray:
-    """Leads of the lead's creation month relative to the median month: a fixed sales team
-    falls behind as lead volume grows."""
-    month = pd.DatetimeIndex(created).to_period("M")
-    counts = pd.Series(month).map(pd.Series(month).value_counts()).to_numpy(float)
-    return counts / np.median(pd.Series(month).value_counts().to_numpy(float))
-
-
-def _priority(frame: pd.DataFrame) -> np.ndarray:
-    """What reps see and act on first: a demo request, pricing-page visits, a senior title."""
-    senior = frame["seniority"].isin(["director", "vp", "c_level"]).to_numpy()
-    return (
-        1.0 * frame["demo_requested"].to_numpy(bool)
-        + 0.5 * (frame["pricing_page_visits"].to_numpy(float) >= 2)
-        + 0.3 * senior
-    )
-
-
-def _follow_up_plan(load: np.ndarray, priority: np.ndarray, rep_speed: float) -> tuple:
-    """For one rep: chance the lead is never worked, and the log-normal response time."""
-    never = expit(-2.7 + 3.0 * (load - 1) - 0.9 * priority + 0.8 * rep_speed)
-    log_hours = np.log(RESPONSE_HOURS) + 1.2 * (load - 1) - 0.45 * priority + rep_speed
-    return never, log_hours
-
-
-def _expected_probability(logit: np.ndarray, plans: list[tuple]) -> np.ndarray:
-    """The chance of converting averaged over the reps (equally likely) and response times."""
-    total = np.zeros(len(logit))
-    for never, log_hours in plans:
-        previous = np.zeros(len(logit))
-        for upper, effect in FOLLOW_UP_EFFECT:
-            reached = ndtr((np.log(upper) - log_hours) / RESPONSE_SPREAD)
-            total += (1 - never) * (reached - previous) * expit(logit + effect)
-            previous = reached
-    return total / len(plans)
-
-
-def _follow_up(
-    rng: np.random.Generator,
-    frame: pd.DataFrame,
-    export: pd.Timestamp,
-    logit: np.ndarray,
-    business_hours: tuple[int, int],
-) -> FollowUp:
-    """Who worked each lead, how many business hours after creation (`business_hours`: the
-    contract's working day, start and end hour), and its effect."""
-    n = len(frame)
-    created = frame[fields.CREATED_AT].to_numpy()
-    load, priority = _month_load(created), _priority(frame)
-    rep_speed = rng.normal(0, REP_SPEED_SPREAD, len(SALES_REPS))
-    plans = [_follow_up_plan(load, priority, speed) for speed in rep_speed]
-    rep = rng.integers(0, len(SALES_REPS), n)
-    never = np.choose(rep, [plan[0] for plan in plans])
-    log_hours = np.choose(rep, [plan[1] for plan in plans])
-    hours = np.round(np.exp(log_hours + RESPONSE_SPREAD * rng.normal(0, 1, n)), 2)
-    contact = add_business_hours(pd.Series(created), hours, *business_hours).to_numpy()
-    worked = (rng.random(n) >= never) & (contact <= export)
-    edges = np.array([upper for upper, _ in FOLLOW_UP_EFFECT])
-    effects = np.array([effect for _, effect in FOLLOW_UP_EFFECT])
-    effect = np.where(worked, effects[np.searchsorted(edges, hours)], -np.inf)
-    return FollowUp(
-        worked=worked,
-        hours=np.where(worked, hours, np.nan),
-        owner=np.where(worked, np.array(SALES_REPS, dtype=object)[rep], None),
-        effect=effect,
-        expected=_expected_probability(logit, plans),
-    )
-
-
-def _touches(
-    rng: np.random.Generator, follow_up: FollowUp, priority: np.ndarray, won: np.ndarray
-) -> np.ndarray:
-    """Sales touches logged: none for a lead never worked; deals that close take more."""
-    touches = 1 + rng.poisson(0.8 + 0.4 * priority + 2.5 * won)
-    return np.where(follow_up.worked, touches, 0).astype(float)
-
-
-def generate_crm(
-    n_leads: int,
-    months: int,
-    export_date: str | date,
-    window_days: int,
-    seed: int,
-    business_hours: tuple[int, int] = (9, 18),
-    events: bool = False,
-) -> GeneratedCRM:
-    """Generate `n_leads` B2B leads over `months` months ending at `export_date`.
-
-    `business_hours`: the contract's working day (start, end hour) sales' follow-up runs in.
-    `events`: also an activity log (leadscore.data.activity_world) that drives conversion: the
-    leads' outcome then follows the log's world, and the truth is per snapshot
-    (`generated_snapshots`)."""
-    rng = np.random.default_rng(seed)
-    export = pd.Timestamp(export_date)
-    n = n_leads
+def _draw_leads(
+    rng: np.random.Generator, n: int, months: int, export: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The lead fields known at creation: the table, the creation dates and each lead's
+    company-size index."""
     created = _created_dates(rng, n, months, export)
     progress = (created - created[0]) / max(created[-1] - created[0], np.timedelta64(1, "D"))
     channel = _channels(rng, progress.astype(float))
@@ -502,9 +210,63 @@ def generate_crm(
             **_engagement(rng, latent, channel),
         }
     )
+    return frame, created, size
+
+
+def _activity_outcomes(
+    seed: int,
+    frame: pd.DataFrame,
+    created: np.ndarray,
+    logit: np.ndarray,
+    export: pd.Timestamp,
+    window_days: int,
+    deal_value: np.ndarray,
+) -> tuple[ActivityWorld, np.ndarray, np.ndarray, np.ndarray]:
+    """The activity log's world decides the outcome (the lead fields stay as they were): the
+    world, won dates, converted and deal values."""
+    activity = activity_world.simulate(
+        np.random.default_rng([seed, 30]), frame[fields.LEAD_ID].to_numpy(), created,
+        logit, export,
+    )  # fmt: skip
+    won_at = activity.won_at
+    converted = outcome.won_within_window(
+        frame[fields.CREATED_AT], pd.Series(won_at), window_days
+    ).to_numpy()
+    deal_value = np.where(np.isnat(won_at), np.nan, np.nan_to_num(deal_value, nan=8000.0))
+    return activity, won_at, converted, deal_value
+
+
+def _channel_costs() -> pd.DataFrame:
+    """Marketing cost per lead of each channel."""
+    return pd.DataFrame(
+        {
+            "channel": list(fields.CHANNELS),
+            "cost_per_lead": [COST_PER_LEAD[c] for c in fields.CHANNELS],
+        }
+    )
+
+
+def generate_crm(
+    n_leads: int,
+    months: int,
+    export_date: str | date,
+    window_days: int,
+    seed: int,
+    business_hours: tuple[int, int] = (9, 18),
+    events: bool = False,
+) -> GeneratedCRM:
+    """Generate `n_leads` B2B leads over `months` months ending at `export_date`.
+
+    `business_hours`: the contract's working day (start, end hour) sales' follow-up runs in.
+    `events`: also an activity log (leadscore.data.activity_world) that drives conversion: the
+    leads' outcome then follows the log's world, and the truth is per snapshot
+    (`generated_snapshots`)."""
+    rng = np.random.default_rng(seed)
+    export = pd.Timestamp(export_date)
+    frame, created, size = _draw_leads(rng, n_leads, months, export)
     logit = true_logit(frame) + FOLLOW_UP_SHIFT
     sales = np.random.default_rng([seed, 17])  # its own stream: the lead fields stay as they were
-    follow_up = _follow_up(sales, frame, export, logit, business_hours)
+    follow_up = sales_follow_up(sales, frame, export, logit, business_hours)
     probability = expit(logit + follow_up.effect)  # what actually happened to this lead
     contact = add_business_hours(
         frame[fields.CREATED_AT], np.nan_to_num(follow_up.hours), *business_hours
@@ -520,34 +282,23 @@ def generate_crm(
         np.where(follow_up.worked, earliest, 0),
     )
     activity = None
-    if events:  # the log's world decides the outcome; the lead fields stay as they were
-        activity = activity_world.simulate(
-            np.random.default_rng([seed, 30]), frame[fields.LEAD_ID].to_numpy(), created,
-            logit, export,
-        )  # fmt: skip
-        won_at = activity.won_at
-        converted = outcome.won_within_window(
-            frame[fields.CREATED_AT], pd.Series(won_at), window_days
-        ).to_numpy()
-        deal_value = np.where(np.isnat(won_at), np.nan, np.nan_to_num(deal_value, nan=8000.0))
+    if events:
+        activity, won_at, converted, deal_value = _activity_outcomes(
+            seed, frame, created, logit, export, window_days, deal_value
+        )
     frame[fields.CONVERTED] = converted
     frame[fields.WON_AT] = won_at
     frame[fields.DEAL_VALUE] = deal_value
     frame["sales_status"] = _sales_status(rng, converted, ~np.isnat(won_at))
     frame[fields.FIRST_CONTACT_AT] = contact.where(follow_up.worked)
-    frame[fields.SALES_TOUCHES] = _touches(sales, follow_up, _priority(frame), ~np.isnat(won_at))
+    won = ~np.isnat(won_at)
+    frame[fields.SALES_TOUCHES] = sales_touches(sales, follow_up, lead_priority(frame), won)
     frame[fields.OWNER] = follow_up.owner
     leads = frame[list(fields.LEAD_COLUMNS)]
     truth = pd.DataFrame(
         {fields.LEAD_ID: frame[fields.LEAD_ID], "true_probability": follow_up.expected}
     )
-    costs = pd.DataFrame(
-        {
-            "channel": list(fields.CHANNELS),
-            "cost_per_lead": [COST_PER_LEAD[c] for c in fields.CHANNELS],
-        }
-    )
-    return GeneratedCRM(leads=leads, truth=truth, channel_costs=costs, activity=activity)
+    return GeneratedCRM(leads=leads, truth=truth, channel_costs=_channel_costs(), activity=activity)
 
 
 def generated_snapshots(

@@ -23,7 +23,7 @@ from leadscore.core.fields import DATE_NAME, ID_NAME
 from leadscore.core.schema import MADE_ID_RULE
 from leadscore.core.units import propose_unit_type
 from leadscore.data.dates import DATE_VALUE
-from leadscore.data.leakage import name_cues
+from leadscore.data.leakage_evidence import name_cues
 
 __all__ = [
     "MADE_ID_RULE",

@@ -14,7 +14,8 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Params, economics_columns, follow_up_columns
+from leadscore.core.config import Params
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.units import propose_unit_type
 from leadscore.data.ingest import excluded_by_configuration
 

@@ -5,22 +5,20 @@ delimiter and encoding, id candidates, date columns and the created date, the ou
 with its values sorted into won / lost / open, join keys by value overlap with their coverage,
 value, cost, channel and campaign columns, placeholder values that mean "not answered", and the
 fields the leakage review will look at. Each choice carries the reason it was made; what cannot
-be decided is a `Todo` naming the choices. leadscore.stages.init writes the files.
+be decided is a `Todo` naming the choices. leadscore.data.config_draft drafts the configuration
+from the profiles; leadscore.stages.init writes the files.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core import fields
 from leadscore.core.io import read_table_with_format
-from leadscore.data.leakage import name_cues
-from leadscore.data.split import propose_periods
+from leadscore.data.leakage_evidence import name_cues
 
 SAMPLE_ROWS = 20000  # rows looked at per file for types and values (keys: every row)
 DATE_SHARE = 0.9  # a column is a date when this share of its values look like dates
@@ -273,125 +271,3 @@ def created_of(profile: FileProfile, frame: pd.DataFrame) -> tuple[str | None, s
     choice = min(named or dates, key=lambda c: frame[c].isna().mean())
     filled = 1 - frame[choice].isna().mean()
     return choice, f"{choice}: a date column named like a creation date, filled for {filled:.0%}"
-
-
-def draft(paths: list[Path]) -> Draft:
-    """Profile the export files (the first is the leads table) and draft their configuration."""
-    read = [profile_file(path) for path in paths]
-    profiles, frames = [p for p, _ in read], [f for _, f in read]
-    leads_profile, leads = profiles[0], frames[0]
-    reasons: dict[str, str] = {}
-    todos: list[Todo] = []
-    ids = [c for c in leads_profile.unique if c not in leads_profile.numbers] + [
-        c for c in leads_profile.unique if c in leads_profile.numbers
-    ]
-    named_ids = [c for c in ids if re.search(r"\bid\b|_id$|id$|number|key", c, re.I)]
-    id_column = (named_ids or [None])[0]
-    reasons["id_column"] = (
-        f"{id_column}: unique and never empty over {leads_profile.rows:,} rows"
-        + (f" (also unique: {', '.join(c for c in ids if c != id_column)})" if len(ids) > 1 else "")
-        if id_column
-        else "no column is unique and never empty: a stable id is made per row"
-    )
-    joins = []
-    for profile, frame in zip(profiles[1:], frames[1:], strict=True):
-        join, missing = join_of(leads, id_column, profile, frame)
-        todos += missing
-        if join:
-            joins.append(join)
-    created, reasons["created_column"] = created_of(leads_profile, leads)
-    joined_columns = [c for p in profiles for c in p.columns]
-    outcome_columns = [c for c in leads_profile.columns if c not in leads_profile.unique]
-    outcome, missing, reasons["outcome"] = outcome_of(leads, outcome_columns)
-    todos += missing
-    if outcome.won and not outcome.lost:
-        todos.append(
-            Todo("data.outcome.lost_values", f"which values of {outcome.column} are lost?")
-        )
-    later_dates = [c for p in profiles[1:] for c in p.dates]
-    outcome.won_date_column = pick(later_dates + leads_profile.dates, WON_DATE_NAME)
-    numbers = [c for p in profiles for c in p.numbers]
-    value = pick(numbers, VALUE_NAME, avoid={id_column or ""})
-    cost = pick(numbers, COST_NAME)
-    channel = next(
-        (c for pattern in CHANNEL_NAMES if (c := pick(leads_profile.columns, pattern))), None
-    )
-    campaign = pick(leads_profile.columns, CAMPAIGN_NAME)
-    currency = currency_of(value, cost)
-    if (value or cost) and not currency:
-        todos.append(Todo("contract.currency", f"the currency of {value or cost} (drafted: USD)"))
-    roles = {id_column, created, outcome.column, outcome.won_date_column, value, cost}
-    leakage = {c: name_cues(c) for c in dict.fromkeys(joined_columns) if c not in roles}
-    base_rate, months = rates(leads, outcome, created)
-    split_months = None
-    if created and outcome.column:
-        found = propose_periods(decided_by_month(leads, outcome, created), GATE, GATE, 3, 3)
-        if found:
-            split_months = (found[0], found[1])
-            reasons["split"] = (
-                f"each period holds at least {GATE} converted and not converted leads "
-                f"(converted/not converted: "
-                + ", ".join(f"{k} {p:,}/{n:,}" for k, (p, n) in found[2].items())
-                + ")"
-            )
-        else:
-            todos.append(
-                Todo(
-                    "split",
-                    f"no period lengths give each period {GATE} converted leads: lower "
-                    "contract.publish_gate.min_positives, or split without dates "
-                    "(data.created_column: null)",
-                )
-            )
-    return Draft(
-        files=profiles,
-        joins=joins,
-        id_column=id_column,
-        id_candidates=ids,
-        created_column=created,
-        date_columns=[c for p in profiles for c in p.dates],
-        outcome=outcome,
-        value_column=value,
-        cost_column=cost,
-        channel_column=channel,
-        campaign_column=campaign,
-        currency=currency or "USD",
-        missing_values=placeholders(frames),
-        leakage_fields={c: cues for c, cues in leakage.items() if cues},
-        base_rate=base_rate,
-        months=months,
-        split_months=split_months,
-        reasons=reasons,
-        todos=todos,
-    )
-
-
-GATE = 100  # the drafted contract's publish_gate.min_positives and min_negatives
-
-
-def decided_by_month(leads: pd.DataFrame, outcome: Outcome, created: str) -> pd.DataFrame:
-    """The decided leads' creation dates and outcomes, for the split's period proposal."""
-    values = leads[outcome.column].str.strip()
-    won = values.isin([str(v) for v in outcome.won + outcome.positive_values])
-    decided = (won | values.isin(outcome.lost)) if outcome.won else values.notna()
-    dates = pd.to_datetime(leads[created], errors="coerce", format="mixed")
-    keep = decided & dates.notna()
-    return pd.DataFrame({fields.CREATED_AT: dates[keep], fields.CONVERTED: won[keep]})
-
-
-def rates(
-    leads: pd.DataFrame, outcome: Outcome, created: str | None
-) -> tuple[float | None, float | None]:
-    """The share of decided leads won, and the months the export covers (for the drafts)."""
-    base_rate = None
-    if outcome.column:
-        values = leads[outcome.column].dropna().str.strip()
-        won = values.isin([str(v) for v in outcome.won + outcome.positive_values])
-        decided = won | values.isin(outcome.lost) if outcome.won else values.notna()
-        base_rate = float(won.sum() / decided.sum()) if decided.sum() else None
-    months = None
-    if created:
-        dates = pd.to_datetime(leads[created], errors="coerce", format="mixed")
-        span = (dates.max() - dates.min()).days if dates.notna().any() else 0
-        months = max(1.0, span / 30.44) if not math.isnan(span) else None
-    return base_rate, months

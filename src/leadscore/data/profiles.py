@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadscore.core.config import LeadProfile, ProfileRule, Profiles
+from leadscore.core.contract import LeadProfile, ProfileRule, Profiles
 
 
 class ProfileError(ValueError):

@@ -4,7 +4,8 @@ The `data` section of `params.yaml` says where the files are, how they join, whi
 "missing", and which columns are the lead id, the creation date and the outcome. The result has
 the pipeline's role columns (`lead_id`, `created_at`, `converted`, `won_at`, and
 `outcome_status` when the export lists won / lost / open statuses) plus every other column under
-its own name; typing, validation and the leakage guard happen at ingest.
+its own name (the id: leadscore.data.export_ids; the roles and the outcome:
+leadscore.data.export_roles); typing, validation and the leakage guard happen at ingest.
 
 Reading also reports what it found, for `reports/validation.json`: per file the delimiter and
 encoding (detected or configured) and how dates were read; per joined table the key coverage;
@@ -13,31 +14,23 @@ how the lead id was chosen; and the outcome counts.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from leadscore.core import fields, outcome
-from leadscore.core.config import DataParams, ParamsError, SourceFile
+from leadscore.core import fields
 from leadscore.core.csvfile import HEADER_RULE
-from leadscore.core.fields import ID_NAME
+from leadscore.core.data_params import DataParams, SourceFile
 from leadscore.core.io import DELIMITER_NAMES, DELIMITERS, TableReadError, read_table_with_format
+from leadscore.core.params_file import ParamsError
 from leadscore.core.schema import InputNormalisation, Lookup
 from leadscore.core.units import UNIT_KINDS
 from leadscore.data import behaviour
 from leadscore.data.dates import normalise_dates
-from leadscore.data.ids import (
-    MADE_ID_RULE,
-    id_gaps,
-    made_id_fields,
-    made_ids,
-    near_id_column,
-    unique_id_column,
-)
+from leadscore.data.export_ids import with_lead_id
+from leadscore.data.export_roles import assign_roles, require_column
 from leadscore.data.inputs import mark_missing
 from leadscore.data.joins import describe, join_coverage, left_join, normalise_key
 
@@ -53,13 +46,6 @@ class Export:
     report: dict
     inputs: InputNormalisation = InputNormalisation()
     tables: dict[str, pd.DataFrame] | None = None
-
-
-def _require(frame: pd.DataFrame, column: str, key: str, where: str) -> None:
-    if column not in frame.columns:
-        close = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ParamsError(f"data.{key}: {column!r} is not a column of {where}{hint}")
 
 
 def _date_columns(frame: pd.DataFrame, data: DataParams) -> tuple[list[str], tuple[str, ...]]:
@@ -137,8 +123,8 @@ def join_tables(
     coverage, lookups = [], []
     for index, table, path, frame in tables:
         key, where = table.join_on, f"files[{index}].join_on"
-        _require(leads, key, where, leads_name)
-        _require(frame, key, where, path.name)
+        require_column(leads, key, where, leads_name)
+        require_column(frame, key, where, path.name)
         normalised = table.match_keys == "normalised"
         keys = normalise_key(frame[key]) if normalised else frame[key]
         if keys.dropna().duplicated().any():
@@ -194,210 +180,6 @@ def read_tables(
     return leads, report, lookups, tables
 
 
-def _outcome_columns(data: DataParams) -> tuple[str, ...]:
-    return tuple(c for c in (data.outcome.column, data.outcome.won_date_column) if c)
-
-
-INCOMPLETE_ID = {
-    "make": "made an id for every row (data.incomplete_id: make)",
-    "refuse": "refused the export (data.incomplete_id: refuse)",
-    "keep_first": "kept the first row of each id; blank and repeated rows are quarantined "
-    "(data.incomplete_id: keep_first)",
-}
-
-
-def never_hashed(frame: pd.DataFrame, data: DataParams, gapped: str | None) -> dict[str, str]:
-    """Columns a made id never hashes, by their role, with the reason."""
-    roles = {
-        "the outcome": _outcome_columns(data),
-        "a date": (data.created_column, data.first_contact_column),
-        "a value": (data.value_column, data.cost_column),
-        "a follow-up field": (data.touches_column, data.owner_column),
-        "excluded by configuration (data.exclude)": data.exclude,
-        "an id column with gaps": (gapped,),
-    }
-    never = {c: "a date" for c, kind in data.types.items() if kind == "date"}
-    never |= {c: "a value (money or percent)" for c, k in data.types.items() if k in UNIT_KINDS}
-    for reason, columns in roles.items():
-        never |= {c: reason for c in columns if c}
-    return {c: why for c, why in never.items() if c in frame}
-
-
-def open_leads(frame: pd.DataFrame, data: DataParams) -> pd.Series | None:
-    """Where the export's status says the lead is still open (None without statuses)."""
-    spec = data.outcome
-    if not spec.has_status or spec.column not in frame:
-        return None
-    status, _ = outcome.classify_status(
-        frame[spec.column], spec.won_values, spec.lost_values, spec.open_values
-    )
-    return (status == outcome.OPEN).fillna(False).astype(bool)
-
-
-def id_decision(frame: pd.DataFrame, source: str, data: DataParams, where: str) -> dict:
-    """What happens to an id column blank or repeated for some rows (`data.incomplete_id`):
-    the counts and the decision (refusing raises)."""
-    gaps = id_gaps(frame[source])
-    if not gaps:
-        return {}
-    counts = f"{gaps['blank']:,} of {len(frame):,} rows blank, {gaps['repeated']:,} repeated"
-    decision = INCOMPLETE_ID[data.incomplete_id]
-    if data.incomplete_id == "refuse":
-        raise ParamsError(
-            f"data.id_column: {source!r} in {where} is not a complete id ({counts}); "
-            "data.incomplete_id is 'refuse'. Fix the export, or set data.incomplete_id to "
-            "'make' (an id made per row) or 'keep_first'"
-        )
-    log.warning("data.id_column: %r is not a complete id (%s): %s", source, counts, decision)
-    return {"id_column_gaps": {"column": source, **gaps, "decision": decision}}
-
-
-def with_lead_id(
-    frame: pd.DataFrame, data: DataParams, where: str = "the leads table"
-) -> tuple[pd.DataFrame, dict]:
-    """The leads table with its id in `lead_id`, and how the id was chosen.
-
-    A configured column is used; with `data.id_column: null` a column unique per lead is
-    looked for, else an id-like column with gaps. A column blank or repeated for some rows is
-    dealt with by `data.incomplete_id` (`id_decision`). When no column is the id, a stable id
-    is made from the fields known when the lead was created (rule in leadscore.data.ids).
-    """
-    roles = (*_outcome_columns(data), data.created_column or "")
-    if data.id_column:
-        _require(frame, data.id_column, "id_column", where)
-        source: str | None = data.id_column
-        rule = "configured (data.id_column)"
-    else:
-        found, near = unique_id_column(frame, roles), near_id_column(frame, roles)
-        named = found is not None and bool(ID_NAME.search(found.strip()))
-        source = found if named or near is None else near  # an id with gaps beats a text
-        rule = "found: the first column unique per lead (data.id_column: null)"
-    decision = id_decision(frame, source, data, where) if source else {}
-    gapped = None
-    if decision and data.incomplete_id == "make":
-        source, gapped = None, decision["id_column_gaps"]["column"]
-    if source is None:
-        never = never_hashed(frame, data, gapped)
-        hashed, left_out = made_id_fields(
-            frame, never, open_leads(frame, data), data.missing_values
-        )
-        if not hashed:
-            why = "; ".join(f"{c}: {w}" for c, w in left_out.items())
-            raise ParamsError(
-                f"data.id_column: {where} has no usable id, and no field known when the lead "
-                f"is created to make one from ({why}); set data.id_column"
-            )
-        ids = made_ids(frame[hashed])
-        if fields.LEAD_ID in frame.columns:  # a non-unique column of that name: keep it aside
-            frame = frame.rename(columns={fields.LEAD_ID: f"{fields.LEAD_ID} (export)"})
-        log.warning(
-            "data.id_column: no column is a complete id; made a stable id per row from %s (%s)",
-            ", ".join(hashed),
-            MADE_ID_RULE,
-        )
-        report = {"column": fields.LEAD_ID, "source_column": None, "made": True}
-        report |= {"rule": MADE_ID_RULE, "hashed_columns": hashed, "left_out": left_out}
-        return frame.assign(**{fields.LEAD_ID: ids.to_numpy()}), report | decision
-    if source != fields.LEAD_ID:
-        frame = frame.assign(**{fields.LEAD_ID: frame[source]})
-    report = {"column": fields.LEAD_ID, "source_column": source, "made": False, "rule": rule}
-    return frame, report | decision
-
-
-def _status_label(table: pd.DataFrame, data: DataParams, window_days: int) -> dict:
-    """converted and outcome_status from a status column listing won / lost / open values."""
-    spec = data.outcome
-    values = table.pop(spec.column)
-    status, unlisted = outcome.classify_status(
-        values, spec.won_values, spec.lost_values, spec.open_values
-    )
-    if unlisted:
-        shown = ", ".join(f"{value!r} ({count:,})" for value, count in unlisted.items())
-        raise ParamsError(
-            f"data.outcome: {spec.column!r} has values listed in none of won_values, "
-            f"lost_values, open_values: {shown}. Add each to the list it belongs to"
-        )
-    created = table.get(fields.CREATED_AT)
-    won = table.get(fields.WON_AT)
-    converted = outcome.label(status, created, won, window_days)
-    table[fields.CONVERTED] = converted
-    table[fields.OUTCOME_STATUS] = status
-    late = (status == outcome.WON).fillna(False) & (converted == False).fillna(False)  # noqa: E712
-    counts = status.fillna("missing").value_counts()
-    return {
-        "rule": "status: won, lost and open values listed; open leads are never negatives",
-        "column": spec.column,
-        **{name: int(counts.get(name, 0)) for name in (*outcome.STATUSES, "missing")},
-        "won_after_window": int(late.sum()),
-    }
-
-
-def assign_roles(
-    frame: pd.DataFrame, data: DataParams, window_days: int, where: str
-) -> tuple[pd.DataFrame, dict]:
-    """Rename the role columns to the pipeline's names and derive `converted` (the outcome
-    rule is leadscore.core.outcome); also the outcome counts.
-
-    The id's own column stays beside `lead_id`, so the leakage guard reports it among the
-    identifiers it excludes (an id is never an input).
-    """
-    renames = economics_renames(frame, data, where)
-    if data.created_column:
-        _require(frame, data.created_column, "created_column", where)
-        renames[data.created_column] = fields.CREATED_AT
-    spec = data.outcome
-    if spec.column:
-        _require(frame, spec.column, "outcome.column", where)
-    if spec.won_date_column:
-        _require(frame, spec.won_date_column, "outcome.won_date_column", where)
-        renames[spec.won_date_column] = fields.WON_AT
-    roles = {fields.LEAD_ID, fields.CONVERTED, fields.OUTCOME_STATUS}
-    taken = (set(renames.values()) | roles - {fields.LEAD_ID}) & (
-        set(frame.columns) - set(renames) - {fields.LEAD_ID, spec.column}
-    )
-    if taken:
-        raise ParamsError(f"data: the export already has columns named {sorted(taken)}")
-    table = frame.rename(columns=renames)
-    if spec.has_status:
-        return table, _status_label(table, data, window_days)
-    if spec.column:
-        positive = {str(v).strip().lower() for v in spec.positive_values}
-        values = table.pop(spec.column)
-        text = values.astype("string").str.strip().str.lower()
-        table[fields.CONVERTED] = np.where(values.isna(), None, text.isin(positive))
-        rule = "positive values: anything else is not won; the window censors open windows"
-    else:
-        table[fields.CONVERTED] = outcome.won_within_window(
-            table[fields.CREATED_AT], table[fields.WON_AT], window_days
-        )
-        rule = "won date: won within the outcome window; the window censors open windows"
-    converted = pd.Series(table[fields.CONVERTED])
-    return table, {
-        "rule": rule,
-        "column": spec.column or spec.won_date_column,
-        "won": int((converted == True).sum()),  # noqa: E712
-        "not_won": int((converted == False).sum()),  # noqa: E712
-        "missing": int(converted.isna().sum()),
-    }
-
-
-def economics_renames(frame: pd.DataFrame, data: DataParams, where: str) -> dict[str, str]:
-    """The export's won-value and per-lead cost columns under the names the funnel reads, and
-    its follow-up columns under the names the follow-up view reads."""
-    renames = {}
-    for key, column, role in (
-        ("value_column", data.value_column, fields.DEAL_VALUE),
-        ("cost_column", data.cost_column, fields.LEAD_COST),
-        ("first_contact_column", data.first_contact_column, fields.FIRST_CONTACT_AT),
-        ("touches_column", data.touches_column, fields.SALES_TOUCHES),
-        ("owner_column", data.owner_column, fields.OWNER),
-    ):
-        if column:
-            _require(frame, column, key, where)
-            renames[column] = role
-    return renames
-
-
 def load_export(data: DataParams, window_days: int, base: Path = Path(".")) -> Export:
     """The configured export as one raw lead table with role columns, and the read report."""
     frame, report, lookups, tables = read_tables(data, base)
@@ -436,7 +218,7 @@ def read_events(data: DataParams, base: Path = Path(".")) -> tuple[pd.DataFrame,
             wanted, ("lead_column", "time_column", "type_column", "value_column"), strict=True
         ):
             if column is not None:
-                _require(frame, column, f"data.events.{role}", path.name)
+                require_column(frame, column, f"data.events.{role}", path.name)
         frame, dates = normalise_dates(
             frame, [events.time_column], table.date_format, table.dayfirst, key,
             (events.time_column,),

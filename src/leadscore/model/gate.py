@@ -18,7 +18,8 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.agreement import Agreement, sealed_agreement
-from leadscore.core.config import Contract, Params, Profiles, PublishGate
+from leadscore.core.config import Params
+from leadscore.core.contract import Contract, Profiles, PublishGate
 from leadscore.core.contract_report import GateCheck, GateResult
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.stats import conversion_figures, period_months

@@ -21,7 +21,8 @@ Groups with fewer than `min_leads` leads are not judged.
 
 from __future__ import annotations
 
-from leadscore.core.config import GradePromises, WarningParams
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import GradePromises
 from leadscore.core.stats import conversion_figures, wilson_interval
 from leadscore.model.grading import GRADES
 

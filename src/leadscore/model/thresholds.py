@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.core.config import Contract, GradePromise, GradePromises
+from leadscore.core.contract import Contract, GradePromise, GradePromises
 from leadscore.core.records import GradingRecord
 from leadscore.model.grading import GRADES, Grading, raw_score_edges, score_edges
 
@@ -103,6 +103,17 @@ def band_note(grade: str, band: Band, promise: GradePromise, per_month: float) -
     )
 
 
+def band_record(band: Band, threshold: float, leads: int, to_monthly: float) -> dict:
+    """How a grade's threshold was chosen: its binding rule, share and monthly volume."""
+    return {
+        "threshold": threshold,
+        "binding": band.binding,
+        "share_of_leads": band.leads / leads,
+        "leads_per_month": round(band.leads * to_monthly, 1),
+        "expected_conversion": band.expected_conversion,
+    }
+
+
 def derive_grading(
     probability: np.ndarray,
     monthly_volume: float,
@@ -122,6 +133,7 @@ def derive_grading(
     output on the same leads) the score is cut from the raw output.
     """
     probability = np.asarray(probability, dtype=float)
+    converted = None if converted is None else np.asarray(converted)
     to_monthly = monthly_volume / len(probability)  # valid leads -> leads a month
     graded = GRADES[:-1]
     thresholds: dict[str, float] = {}
@@ -146,19 +158,10 @@ def derive_grading(
         threshold = band.threshold if band.leads else min(NO_LEAD, upper)  # empty band
         in_band = (probability >= threshold) & (probability < upper)
         thresholds[grade] = threshold
-        record[grade] = {
-            "threshold": threshold,
-            "binding": band.binding,
-            "share_of_leads": band.leads / len(probability),
-            "leads_per_month": round(band.leads * to_monthly, 1),
-            "expected_conversion": band.expected_conversion,
-            "observed_conversion": (
-                float(np.asarray(converted)[in_band].mean())
-                if converted is not None and in_band.any()
-                else None
-            ),
-            "note": band_note(grade, band, promise, band.leads * to_monthly),
-        }
+        observed = converted[in_band] if converted is not None and in_band.any() else None
+        record[grade] = band_record(band, threshold, len(probability), to_monthly)
+        record[grade]["observed_conversion"] = None if observed is None else float(observed.mean())
+        record[grade]["note"] = band_note(grade, band, promise, band.leads * to_monthly)
         upper = min(upper, threshold)
     derivation = {
         "method": "contract_promises",

@@ -15,7 +15,8 @@ from leadscore.core.records import EvaluationMetrics, GradingRecord
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_card
 from leadscore.model.gate import REVIEW_CHECK, model_review, undated_months
-from leadscore.views.contract import contract_report, render_markdown, worked_leads
+from leadscore.views.contract import contract_report, worked_leads
+from leadscore.views.contract_markdown import render_markdown
 from leadscore.views.format import pct
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, follow_up_columns, load_params
+from leadscore.core.config import load_params
 from leadscore.core.contract_report import ContractReport
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import read_table, write_csv, write_json, write_text
 from leadscore.views.credit import credit_report, render_markdown
 

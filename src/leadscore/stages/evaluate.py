@@ -6,6 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from leadscore.analysis.evaluate import (
@@ -28,7 +29,7 @@ from leadscore.core.config import load_params
 from leadscore.core.io import write_csv, write_json, write_parquet
 from leadscore.core.records import EvaluationMetrics
 from leadscore.mlops.runs import log_to_training_run
-from leadscore.model.bundle import load_baseline, load_bundle
+from leadscore.model.bundle import ModelBundle, load_baseline, load_bundle
 from leadscore.scoring.scorer import score_leads
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,51 @@ def auc_spread(
     return bootstrap_spread(y, probability, n, seed, low)
 
 
+def model_facts(bundle: ModelBundle) -> dict:
+    """The model's version, family and calibration method, for the metrics."""
+    calibration = bundle.card.calibration
+    facts: dict = {
+        "model_version": bundle.version,
+        "model_family": bundle.card.model_family,
+        "calibration_method": None if calibration is None else calibration.method,
+    }
+    if calibration is not None and calibration.backwards:
+        facts["calibration_backwards"] = True
+    return facts
+
+
+def write_plots(y: np.ndarray, probability: np.ndarray, bins: int, reports_dir: Path) -> list[Path]:
+    """The curves as CSV (DVC plots) and PNG (what `dvc plots show` displays, offline)."""
+    plot_dir = reports_dir / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    plot_files = []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name, table in curves(y, probability, bins).items():
+        path = plot_dir / f"{name}.csv"
+        write_csv(table.round(6), path, index=False)
+        figure = curve_figure(name, table)
+        save_png(figure, path.with_suffix(".png"))
+        plt.close(figure)
+        plot_files += [path, path.with_suffix(".png")]
+    return plot_files
+
+
+def log_snapshot_days(metrics: dict) -> None:
+    """One log line per snapshot day (activity events)."""
+    for row in metrics.get("by_snapshot_day", ()):
+        log.info(
+            "evaluate: snapshot day %d: %d leads, AUC %s, oracle %s",
+            row["snapshot_day"],
+            row["leads"],
+            f"{row['roc_auc']:.4f}" if "roc_auc" in row else "n/a",
+            f"{row['oracle_roc_auc']:.4f}" if "oracle_roc_auc" in row else "n/a",
+        )
+
+
 def main(
     params_path: Path = Path("params.yaml"),
     data_dir: Path = Path("data/processed"),
@@ -82,12 +128,7 @@ def main(
     )
     if has_snapshots(test):  # activity events: each lead scored at several moments
         metrics["by_snapshot_day"] = by_snapshot_day(test, probability, truth)
-    metrics["model_version"] = bundle.version
-    metrics["model_family"] = bundle.card.model_family
-    calibration = bundle.card.calibration
-    metrics["calibration_method"] = None if calibration is None else calibration.method
-    if calibration is not None and calibration.backwards:
-        metrics["calibration_backwards"] = True
+    metrics |= model_facts(bundle)
     metrics.update(auc_spread(params, bundle.card, data_dir, test, probability, metrics))
     metrics["monthly"] = monthly_calibration(test, probability)
     metrics["warnings"] = model_warnings(
@@ -99,22 +140,8 @@ def main(
     if not metrics["signal"]["usable"]:
         log.warning("evaluate: no usable signal: %s", metrics["signal"]["reason"])
     write_json(reports_dir / "metrics.json", EvaluationMetrics.from_record(metrics).to_record())
-    plot_dir = reports_dir / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
     y = test[fields.CONVERTED].to_numpy(int)
-    plot_files = []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for name, table in curves(y, probability, params.evaluate.calibration_bins).items():
-        path = plot_dir / f"{name}.csv"
-        write_csv(table.round(6), path, index=False)
-        figure = curve_figure(name, table)
-        save_png(figure, path.with_suffix(".png"))  # what `dvc plots show` displays, offline
-        plt.close(figure)
-        plot_files += [path, path.with_suffix(".png")]
+    plot_files = write_plots(y, probability, params.evaluate.calibration_bins, reports_dir)
     write_parquet(
         test.assign(
             **{column: scored[column].to_numpy() for column in (PROBABILITY, "score", "grade")}
@@ -126,12 +153,5 @@ def main(
     datasets = {"test": (test, test_digest)}
     log_to_training_run(bundle.card, "log_evaluation", flat, plot_files, datasets)
     log.info("evaluate: test AUC %.4f, ECE %.4f", metrics["roc_auc"], metrics["ece"])
-    for row in metrics.get("by_snapshot_day", ()):
-        log.info(
-            "evaluate: snapshot day %d: %d leads, AUC %s, oracle %s",
-            row["snapshot_day"],
-            row["leads"],
-            f"{row['roc_auc']:.4f}" if "roc_auc" in row else "n/a",
-            f"{row['oracle_roc_auc']:.4f}" if "oracle_roc_auc" in row else "n/a",
-        )
+    log_snapshot_days(metrics)
     return metrics

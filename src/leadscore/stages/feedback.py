@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.core.card import ModelCard
-from leadscore.core.config import economics_columns, follow_up_columns, load_params
+from leadscore.core.config import Params, load_params
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.core.records import GradingRecord
 from leadscore.scoring.log_reader import journal_backlog, read_scores_and_events, read_scoring_log
@@ -23,6 +24,51 @@ from leadscore.views.feedback import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def grade_bindings(grading_path: Path) -> dict | None:
+    """Which rule set each grade's threshold (from the bundle's grading), when there is one."""
+    if not grading_path.is_file():
+        return None
+    derived = GradingRecord.read(grading_path).derivation.grades
+    return {grade: row.binding for grade, row in derived.items()}
+
+
+def watched_fields(params: Params, card_path: Path) -> list[str]:
+    """The fields whose drift the report watches: the channel and the model's inputs."""
+    channel = economics_columns(params.data).channel
+    watched = [channel] if channel else []
+    if card_path.is_file():
+        watched += list(ModelCard.read(card_path).spec.fields)
+    return watched
+
+
+def scored_with_outcomes(
+    scoring_log: str, outcomes_path: Path | None, window_days: int
+) -> tuple[pd.DataFrame, int, dict | None]:
+    """The scoring log joined to its outcomes (the CRM events stored beside the scores, or an
+    outcomes file), the scored leads without one, and the stored events' checks."""
+    if outcomes_path is None:  # the CRM events stored beside the scores
+        log_rows, events = read_scores_and_events(scoring_log)
+        live = live_outcomes(log_rows, events, window_days)
+        return live.scored, live.without, outcome_checks(live)
+    outcomes = outcomes_from_file(read_table(outcomes_path), window_days)
+    scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+    return scored, without, None
+
+
+def log_live_gaps(unshipped: int, without: int, checks: dict | None) -> None:
+    """Warn of scored leads not yet replayed, leads without an outcome, and the outcome checks."""
+    if unshipped:
+        log.warning(
+            "feedback: %d scored leads are still only in the scoring journal, not in the "
+            "table this report reads; run `leadscore scoring-log replay` first",
+            unshipped,
+        )
+    if without:
+        log.warning("feedback: %d scored leads have no outcome row yet", without)
+    for line in outcome_lines(checks):
+        log.warning("feedback: %s", line)
 
 
 def main(
@@ -40,35 +86,15 @@ def main(
 ) -> dict:
     params = load_params(params_path)
     contract = params.contract
-    bindings = None
-    if grading_path.is_file():
-        derived = GradingRecord.read(grading_path).derivation.grades
-        bindings = {grade: row.binding for grade, row in derived.items()}
+    bindings = grade_bindings(grading_path)
     reference = pd.read_parquet(reference_path) if reference_path.is_file() else None
-    channel = economics_columns(params.data).channel
-    watched = [channel] if channel else []
-    if card_path.is_file():
-        watched += list(ModelCard.read(card_path).spec.fields)
+    watched = watched_fields(params, card_path)
     if scoring_log:
-        checks = None
-        if outcomes_path is None:  # the CRM events stored beside the scores
-            log_rows, events = read_scores_and_events(scoring_log)
-            live = live_outcomes(log_rows, events, contract.outcome.window_days)
-            scored, without, checks = live.scored, live.without, outcome_checks(live)
-        else:
-            outcomes = outcomes_from_file(read_table(outcomes_path), contract.outcome.window_days)
-            scored, without = join_scoring_log(read_scoring_log(scoring_log), outcomes)
+        scored, without, checks = scored_with_outcomes(
+            scoring_log, outcomes_path, contract.outcome.window_days
+        )
         unshipped = journal_backlog(scoring_log, journal_dir)
-        if unshipped:
-            log.warning(
-                "feedback: %d scored leads are still only in the scoring journal, not in the "
-                "table this report reads; run `leadscore scoring-log replay` first",
-                unshipped,
-            )
-        if without:
-            log.warning("feedback: %d scored leads have no outcome row yet", without)
-        for line in outcome_lines(checks):
-            log.warning("feedback: %s", line)
+        log_live_gaps(unshipped, without, checks)
         stamp = pd.Timestamp(as_of) if as_of else pd.Timestamp.now().normalize()
         # the outcomes file names the first contact `first_contact_at`, as the built-in CRM does
         report = monthly_feedback(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, follow_up_columns, load_params
+from leadscore.core.config import load_params
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import write_json, write_text
 from leadscore.views.follow_up import broken_promises, follow_up_report, render_markdown
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.core.config import economics_columns, load_params
+from leadscore.core.config import load_params
+from leadscore.core.data_params import economics_columns
 from leadscore.core.io import read_table, write_json, write_text
 from leadscore.views.funnel import funnel_report, plan_summary, render_markdown
 

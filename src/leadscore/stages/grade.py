@@ -17,7 +17,8 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.agreement_files import AgreementFiles
 from leadscore.core.card import ModelCard
-from leadscore.core.config import Contract, Params, load_params
+from leadscore.core.config import Params, load_params
+from leadscore.core.contract import Contract
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_fitted, seal_bundle
 from leadscore.model.grading import Grading

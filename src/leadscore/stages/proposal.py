@@ -17,13 +17,9 @@ import pandas as pd
 from leadscore.core.agreement import Agreement, diff, meaning
 from leadscore.core.agreement_files import AgreementFiles
 from leadscore.core.card import ModelCard
-from leadscore.core.config import (
-    Contract,
-    Params,
-    economics_columns,
-    follow_up_columns,
-    load_params,
-)
+from leadscore.core.config import Params, load_params
+from leadscore.core.contract import Contract
+from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import write_json, write_text
 from leadscore.core.records import EvaluationMetrics
 from leadscore.model.bundle import read_fitted
@@ -73,18 +69,9 @@ def main(
     return preview
 
 
-def open_preview(
-    params: Params,
-    files: AgreementFiles,
-    proposed: Agreement,
-    data_dir: Path,
-    leads_path: Path,
-    model_dir: Path,
-    reports_dir: Path,
-) -> dict[str, Any]:
-    baseline = last_agreed(files)
-    note = files.proposal_note()
-    preview: dict[str, Any] = {
+def open_record(proposed: Agreement, note: str) -> dict[str, Any]:
+    """The preview of an open proposal before it is compared with the agreed version."""
+    return {
         "open": True,
         "proposal": {
             "contract_hash": proposed.contract_hash,
@@ -96,16 +83,34 @@ def open_preview(
         "agreed": None,
         "needs_retrain": [],
     }
-    if baseline is None:
-        preview["headline"] = "No agreed version yet: this is the first proposal."
-        return preview
-    agreed_contract, agreement = baseline
-    preview["agreed"] = {
-        "version": agreed_contract.version,
+
+
+def agreed_record(contract: Contract, agreement: Agreement) -> dict[str, Any]:
+    """The agreed version the proposal changes: its version, hash, date and approvers."""
+    return {
+        "version": contract.version,
         "contract_hash": agreement.contract_hash,
         "agreed_on": agreement.agreed_on,
         "approved_by": {role: a.owner for role, a in agreement.approvals.items()},
     }
+
+
+def open_preview(
+    params: Params,
+    files: AgreementFiles,
+    proposed: Agreement,
+    data_dir: Path,
+    leads_path: Path,
+    model_dir: Path,
+    reports_dir: Path,
+) -> dict[str, Any]:
+    baseline = last_agreed(files)
+    preview = open_record(proposed, files.proposal_note())
+    if baseline is None:
+        preview["headline"] = "No agreed version yet: this is the first proposal."
+        return preview
+    agreed_contract, agreement = baseline
+    preview["agreed"] = agreed_record(agreed_contract, agreement)
     changes = diff(meaning(agreed_contract), meaning(params.contract))
     preview["proposal"]["changes"] = changes
     preview["needs_retrain"] = needs_retrain(changes)

@@ -13,12 +13,12 @@ from leadscore.core.io import write_json, write_parquet
 from leadscore.data.split import (
     SPLITS,
     SplitResult,
-    minimum_data_error,
     resolve_as_of,
     row_order_split,
     stratified_split,
     time_split,
 )
+from leadscore.data.split_proposal import minimum_data_error
 
 log = logging.getLogger(__name__)
 

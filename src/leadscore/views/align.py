@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract
+from leadscore.core.contract import Contract
 from leadscore.data.profiles import fitting_mask, profile_gaps
 from leadscore.views.format import pct
 

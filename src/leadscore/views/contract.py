@@ -11,7 +11,8 @@ import logging
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import Contract, DataParams, WarningParams, follow_up_columns
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import Contract
 from leadscore.core.contract_report import (
     KEPT,
     KEPT_WHERE_WORKED,
@@ -19,8 +20,7 @@ from leadscore.core.contract_report import (
     NOT_KEPT,
     ContractReport,
 )
-from leadscore.data.leakage import EXCLUDED, REVIEW
-from leadscore.data.leakage import KEPT as KEPT_INPUT
+from leadscore.core.data_params import DataParams, follow_up_columns
 from leadscore.data.profiles import profile_gaps
 from leadscore.model import health
 from leadscore.model.gate import (
@@ -182,10 +182,20 @@ def contract_warnings(
     ]
 
 
-def render_warnings(warnings: list[dict]) -> list[str]:
-    if not warnings:
-        return ["## Warnings: none", ""]
-    return [f"## Warnings ({len(warnings)})", "", *[f"- {w['message']}" for w in warnings], ""]
+def _test_period(created: pd.Series | None, months: float) -> dict:
+    """The test period's first and last creation day (None when undated) and its months."""
+    return {
+        "from": str(created.min().date()) if created is not None else None,
+        "to": str(created.max().date()) if created is not None else None,
+        "months": round(months, 2),
+    }
+
+
+def _period_label(created: pd.Series | None) -> str:
+    """The test period as the warnings name it."""
+    if created is None:
+        return "test"
+    return f"test period {created.min().date()} to {created.max().date()}"
 
 
 def contract_report(
@@ -212,14 +222,9 @@ def contract_report(
     grades = grade_table(scored, contract, grading_record, months, worked)
     profiles = profile_figures(scored, contract.profiles, months)
     agreement = graded_agreement(contract, grading_record)
+    a_conversion = grades["A"]["conversion"]
     gate = publish_gate(
-        grades["A"]["conversion"],
-        profiles,
-        metrics,
-        base_rate,
-        contract.publish_gate,
-        review,
-        agreement,
+        a_conversion, profiles, metrics, base_rate, contract.publish_gate, review, agreement
     )
     return ContractReport.model_validate(
         {
@@ -228,11 +233,7 @@ def contract_report(
             "owners": contract.owners.model_dump(),
             "currency": contract.currency,
             "outcome": contract.outcome.model_dump(),
-            "test_period": {
-                "from": str(created.min().date()) if created is not None else None,
-                "to": str(created.max().date()) if created is not None else None,
-                "months": round(months, 2),
-            },
+            "test_period": _test_period(created, months),
             "signal": metrics.get("signal"),
             "leads": int(len(scored)),
             "conversions": int(scored[fields.CONVERTED].sum()),
@@ -247,176 +248,9 @@ def contract_report(
                 contract,
                 grading_record,
                 metrics,
-                f"test period {created.min().date()} to {created.max().date()}"
-                if created is not None
-                else "test",
+                _period_label(created),
                 warning_params or WarningParams(),
             ),
             "missing": profile_gaps(scored, contract.profiles),
         }
     )
-
-
-def render_markdown(typed: ContractReport) -> str:
-    """`reports/contract.md`: the promises and the verdicts, readable without the code."""
-    report = typed.to_json()
-    agreement = report["agreement"]
-    period = report["test_period"]
-    title = "promises vs the test period"
-    lines = [
-        f"# A-lead contract {report['contract_version']}: {title}"
-        if agreement["agreed"]
-        else f"# PROPOSAL (not agreed): {title}",
-        "",
-        agreement["headline"] if agreement["agreed"] else f"**{agreement['headline']}**",
-        "",
-        f"Converted = {report['outcome']['converted_when']} "
-        f"({report['outcome']['window_days']} days).",
-        (
-            f"Test period {period['from']} to {period['to']} ({period['months']} months): "
-            if period["from"]
-            else f"Test set (no creation dates; about {period['months']} months of leads): "
-        )
-        + f"{report['leads']:,} leads, {report['conversions']:,} conversions, base rate "
-        f"{pct(report['base_rate'])}.",
-        "",
-    ]
-    lines += [f"> {item['message']}" for item in report.get("missing", [])]
-    lines += [""] if report.get("missing") else []
-    signal = report.get("signal")
-    if signal and not signal["usable"]:
-        lines += [f"**The data carry no usable signal.** {signal['reason']}.", ""]
-    lines += [
-        "| grade | promise | achieved (95 % interval) | leads/month | share of conversions "
-        "| verdict |",
-        "|---|---|---|---|---|---|",
-    ]
-    for grade, row in report["grades"].items():
-        promise = row["promise"]
-        if promise:
-            text = f">= {pct(promise['min_conversion'], 0)}"
-            if promise.get("max_leads_per_month"):
-                text += f", <= {promise['max_leads_per_month']}/month"
-            verdict = ", ".join(f"{k}: {v}" for k, v in row["verdicts"].items())
-        else:
-            text, verdict = "the rest", "-"
-        lines.append(
-            f"| {grade} | {text} | {pct(row['conversion'])} ({pct(row['conversion_ci_low'])}"
-            f"-{pct(row['conversion_ci_high'])}) | {row['leads_per_month']:.0f} "
-            f"| {pct(row['share_of_conversions'])} | {verdict} |"
-        )
-    lines += ["", *[f"- **{g}**: {row['note']}" for g, row in report["grades"].items()], ""]
-    lines += render_warnings(report.get("warnings", []))
-    gate = report["publish_gate"]
-    lines += [
-        f"## Publish gate: {'publishable' if gate['publishable'] else 'NOT publishable'}",
-        "",
-        "| check | required | actual | passed |",
-        "|---|---|---|---|",
-    ]
-    for name, item in gate["checks"].items():
-        lines.append(
-            f"| {name} ({item['why']}) | {shown(item['required'])} | {shown(item['actual'])} "
-            f"| {'yes' if item['passed'] else 'NO'} |"
-        )
-    explained = [item for item in gate["checks"].values() if item.get("explanation")]
-    if explained:
-        lines += ["", *[f"- **{item['why']}**: {item['explanation']}" for item in explained]]
-    if report.get("field_review"):
-        lines += ["", *review_markdown(report["field_review"])]
-    return "\n".join(lines) + "\n"
-
-
-def shown(value) -> str:
-    """A gate figure for people: 4 significant digits, lists joined, nothing as "none"."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(map(str, value)) or "none"
-    return "-" if value is None else str(value)
-
-
-VERDICT_ORDER = {REVIEW: 0, EXCLUDED: 1, KEPT_INPUT: 2}
-
-
-def review_rows(review: dict) -> list[tuple[str, dict]]:
-    """The review's fields, those under review first, then by single-field AUC."""
-    return sorted(
-        review["fields"].items(),
-        key=lambda item: (
-            VERDICT_ORDER.get(item[1]["verdict"], 3),
-            -(item[1]["single_field_auc"] or 0.0),
-            item[0],
-        ),
-    )
-
-
-def review_rule(thresholds: dict) -> str:
-    """The review's rules in one paragraph."""
-    return (
-        "Excluded: identifiers, constant fields, dates (post-creation when most fall after "
-        "the lead's creation), fields present for only one outcome, and fields whose "
-        f"out-of-fold AUC alone is at least {thresholds['max_single_field_auc']}. Needs review: "
-        f"single-field AUC (or the AUC of its missingness) of at least "
-        f"{thresholds['review_single_field_auc']}, more than "
-        f"{pct(thresholds['max_importance_share'], 0)} of the model's permutation importance, "
-        "still being filled in after creation (its values or missingness tell the leads created "
-        "in the last days before the export from older ones, lower end of the 95 % interval of "
-        "that AUC "
-        f"at least {thresholds.get('review_recent_auc_lower_bound', 0.6)}), or a "
-        "post-contact name cue (a name alone never excludes). A field under review blocks "
-        "publishing until contract.allowed_fields signs it off or contract.excluded_fields "
-        "excludes it."
-    )
-
-
-def verdict_text(row: dict) -> str:
-    text = row["verdict"]
-    if row.get("allowed_by_contract"):
-        reason = row.get("allowed_reason") or "no reason given"
-        text += f"; allowed by the contract ({reason})"
-    elif row.get("awaiting_sign_off"):
-        text += "; BLOCKS publishing"
-    return text
-
-
-def _auc_text(row: dict) -> str:
-    if row["single_field_auc"] is None:
-        return "-"
-    return f"{row['single_field_auc']:.3f} ({row['auc_ci_low']:.3f}-{row['auc_ci_high']:.3f})"
-
-
-def _missing_auc_text(row: dict) -> str:
-    return "-" if row["missing_auc"] is None else f"{row['missing_auc']:.3f}"
-
-
-def _recent_text(row: dict) -> str:
-    """Newest leads against older ones: AUC, lower end of its interval, window, what differs."""
-    if row.get("recent_auc") is None:
-        return "-"
-    return (
-        f"{row['recent_auc']:.3f} (from {row['recent_auc_ci_low']:.3f}; "
-        f"{row['recent_days']} d, {row['recent_by']})"
-    )
-
-
-def review_markdown(review: dict) -> list[str]:
-    """The leakage review table of `reports/contract.md`."""
-    lines = [
-        "## Leakage review: which fields the model may use",
-        "",
-        review_rule(review["thresholds"]),
-        "",
-        "| field | kind | single-field AUC (95 %) | missing AUC | newest vs older leads AUC "
-        "| share of importance | input | verdict | evidence |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, row in review_rows(review):
-        share = row.get("importance_share")
-        lines.append(
-            f"| {name} | {row['kind']} | {_auc_text(row)} "
-            f"| {_missing_auc_text(row)} | {_recent_text(row)} | {pct(share)} "
-            f"| {'yes' if row['input'] else 'no'} | {verdict_text(row)} "
-            f"| {'; '.join(row['reasons']) or '-'} |"
-        )
-    return lines

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import (
+from leadscore.core.data_params import (
     GENERATOR_ECONOMICS,
     GENERATOR_FOLLOW_UP,
     EconomicsColumns,

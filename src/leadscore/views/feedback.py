@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields, outcome
-from leadscore.core.config import GENERATOR_FOLLOW_UP, Contract, FollowUpColumns, WarningParams
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import Contract
+from leadscore.core.data_params import GENERATOR_FOLLOW_UP, FollowUpColumns
 from leadscore.core.outcome import window_open, won_within_window
 from leadscore.core.stats import conversion_figures
 from leadscore.model import health

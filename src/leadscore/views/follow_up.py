@@ -20,15 +20,14 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.business_hours import business_hours_between
-from leadscore.core.config import (
+from leadscore.core.contract import Contract, FollowUpPromise
+from leadscore.core.contract_report import KEPT, NO_LEADS, NOT_KEPT
+from leadscore.core.data_params import (
     GENERATOR_ECONOMICS,
     GENERATOR_FOLLOW_UP,
-    Contract,
     EconomicsColumns,
     FollowUpColumns,
-    FollowUpPromise,
 )
-from leadscore.core.contract_report import KEPT, NO_LEADS, NOT_KEPT
 from leadscore.core.stats import conversion_figures
 from leadscore.model.grading import GRADES
 from leadscore.views.format import money, pct

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from leadscore.core import fields
-from leadscore.core.config import GENERATOR_ECONOMICS, EconomicsColumns, FunnelParams
+from leadscore.core.config import FunnelParams
+from leadscore.core.data_params import GENERATOR_ECONOMICS, EconomicsColumns
 from leadscore.views.format import money, pct
 from leadscore.views.needs import need
 

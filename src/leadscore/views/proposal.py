@@ -18,8 +18,10 @@ import pandas as pd
 
 from leadscore.core import fields
 from leadscore.core.agreement import describe_change
-from leadscore.core.config import Contract, EconomicsColumns, FollowUpColumns, WarningParams
+from leadscore.core.config import WarningParams
+from leadscore.core.contract import Contract
 from leadscore.core.contract_report import KEPT
+from leadscore.core.data_params import EconomicsColumns, FollowUpColumns
 from leadscore.model.grading import GRADES, Grading
 from leadscore.views.contract import contract_report
 from leadscore.views.follow_up import follow_up_report
@@ -187,6 +189,26 @@ def headline(agreed: dict, proposal: dict) -> str:
     )
 
 
+def side_by_side_grades(agreed: dict, new: dict) -> list[str]:
+    """Each grade under the agreed contract and under the proposal, one row each."""
+    lines = [
+        "| grade | | leads/month | conversion (95 % interval) "
+        "| share of conversions | revenue | verdicts |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for grade in GRADES:
+        for name, side in (("agreed", agreed), ("proposal", new)):
+            row = side["grades"][grade]
+            verdicts = ", ".join(f"{k}: {v}" for k, v in row["verdicts"].items()) or "-"
+            revenue = "-" if row["revenue"] is None else f"{row['revenue']:,.0f}"
+            lines.append(
+                f"| {grade} | {name} | {row['leads_per_month']:,.0f} | {pct(row['conversion'])} "
+                f"({pct(row['conversion_ci_low'])}-{pct(row['conversion_ci_high'])}) "
+                f"| {pct(row['share_of_conversions'])} | {revenue} | {verdicts} |"
+            )
+    return lines
+
+
 def render_markdown(preview: dict) -> str:
     """`reports/proposal.md`: the two contracts side by side, for both owners."""
     if not preview["open"]:
@@ -225,23 +247,7 @@ def render_markdown(preview: dict) -> str:
             + "\n"
         )
     agreed, new = preview["sides"]["agreed"], preview["sides"]["proposal"]
-    lines += [
-        f"{preview['headline']}",
-        "",
-        "| grade | | leads/month | conversion (95 % interval) "
-        "| share of conversions | revenue | verdicts |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for grade in GRADES:
-        for name, side in (("agreed", agreed), ("proposal", new)):
-            row = side["grades"][grade]
-            verdicts = ", ".join(f"{k}: {v}" for k, v in row["verdicts"].items()) or "-"
-            revenue = "-" if row["revenue"] is None else f"{row['revenue']:,.0f}"
-            lines.append(
-                f"| {grade} | {name} | {row['leads_per_month']:,.0f} | {pct(row['conversion'])} "
-                f"({pct(row['conversion_ci_low'])}-{pct(row['conversion_ci_high'])}) "
-                f"| {pct(row['share_of_conversions'])} | {revenue} | {verdicts} |"
-            )
+    lines += [f"{preview['headline']}", "", *side_by_side_grades(agreed, new)]
     lines += ["", "| owner | promise | agreed | proposal |", "|---|---|---|---|"]
     for before, after in paired_promises(agreed["promises"], new["promises"]):
         row = after or before

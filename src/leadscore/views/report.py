@@ -19,7 +19,8 @@ import pandas as pd
 from leadscore.core.contract_report import KEPT, KEPT_WHERE_WORKED, NO_LEADS, NOT_KEPT
 from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
-from leadscore.views.contract import review_rows, review_rule, shown
+from leadscore.views.contract_markdown import shown
+from leadscore.views.leakage_review import review_rows, review_rule
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,28 @@ def next_actions(
     return actions
 
 
+def report_charts(contract: dict, funnel: dict, importance: pd.DataFrame | None) -> dict:
+    """The page's charts: grades, channels (when costs are known) and drivers (when given)."""
+    charts = {"grades": grade_chart(contract)}
+    if any(row["cost_per_a_lead"] is not None for row in funnel["channels"].values()):
+        charts["channels"] = channel_chart(funnel)
+    if importance is not None:
+        charts["drivers"] = drivers_chart(importance)
+    return charts
+
+
+def missing_by_view(views: dict[str, dict]) -> dict[str, list[str]]:
+    """What each view says the data miss, by view."""
+    return {
+        name: [item["message"] for item in part.get("missing", [])] for name, part in views.items()
+    }
+
+
+def by_cost_per_a_lead(rows: dict[str, dict]) -> list[tuple[str, dict]]:
+    """Channels or campaigns, the cheapest A lead first (unknown costs last)."""
+    return sorted(rows.items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf)
+
+
 def render_report(
     contract: dict,
     align: dict,
@@ -299,14 +322,8 @@ def render_report(
 
     currency = contract["currency"]
     environment = Environment(loader=PackageLoader("leadscore.views", "templates"), autoescape=True)
-    charts = {"grades": grade_chart(contract)}
-    if any(row["cost_per_a_lead"] is not None for row in funnel["channels"].values()):
-        charts["channels"] = channel_chart(funnel)
-    if importance is not None:
-        charts["drivers"] = drivers_chart(importance)
-    channels = sorted(
-        funnel["channels"].items(), key=lambda item: item[1]["cost_per_a_lead"] or math.inf
-    )
+    charts = report_charts(contract, funnel, importance)
+    channels = by_cost_per_a_lead(funnel["channels"])
     return environment.get_template("report.html.j2").render(
         contract=contract,
         align=align,
@@ -319,21 +336,17 @@ def render_report(
         model_version=model_version,
         charts=charts,
         channels=channels,
-        campaigns=sorted(
-            funnel.get("campaigns", {}).items(),
-            key=lambda item: item[1]["cost_per_a_lead"] or math.inf,
-        )[:TOP_CAMPAIGNS],
-        needs={
-            name: [item["message"] for item in part.get("missing", [])]
-            for name, part in (
-                ("contract", contract),
-                ("align", align),
-                ("funnel", funnel),
-                ("feedback", feedback),
-                ("follow_up", follow_up or {}),
-                ("credit", credit or {}),
-            )
-        },
+        campaigns=by_cost_per_a_lead(funnel.get("campaigns", {}))[:TOP_CAMPAIGNS],
+        needs=missing_by_view(
+            {
+                "contract": contract,
+                "align": align,
+                "funnel": funnel,
+                "feedback": feedback,
+                "follow_up": follow_up or {},
+                "credit": credit or {},
+            }
+        ),
         drivers=importance is not None,
         grades=GRADES,
         headline=headline(contract, follow_up),

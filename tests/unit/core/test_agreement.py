@@ -22,7 +22,9 @@ from leadscore.core.agreement import (
     sign_approval,
 )
 from leadscore.core.agreement_files import AgreementError, AgreementFiles, approve, propose
-from leadscore.core.config import Contract, ParamsError, load_params, read_yaml
+from leadscore.core.config import load_params
+from leadscore.core.contract import Contract
+from leadscore.core.params_file import ParamsError, read_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 

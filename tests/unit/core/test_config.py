@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore.core.config import ParamsError, load_params, parse_params
+from leadscore.core.config import load_params, parse_params
+from leadscore.core.params_file import ParamsError
 
 
 def test_project_params_are_valid(project_root):
@@ -31,7 +32,7 @@ def test_missing_file_is_explained(tmp_path):
 
 
 def test_the_contract_is_read_from_contract_yaml(project_root):
-    from leadscore.core.config import CONTRACT_FILE, read_yaml
+    from leadscore.core.params_file import CONTRACT_FILE, read_yaml
 
     assert "contract" not in read_yaml(project_root / "params.yaml")
     assert set(read_yaml(project_root / CONTRACT_FILE)) == {"contract"}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on the file
 
-from leadscore.core.config import load_params, read_yaml
+from leadscore.core.config import load_params
+from leadscore.core.params_file import read_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 FILES = ("params.yaml", "contract.yaml", "contract.proposal.yaml")

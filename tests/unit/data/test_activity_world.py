@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from leadscore.core import fields
-from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.core.contract import ScoringMoment
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import behaviour
 from leadscore.data.generate import generate_crm, generated_snapshots
 

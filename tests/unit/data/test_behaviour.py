@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.core import fields
-from leadscore.core.config import BehaviourParams, ScoringMoment
+from leadscore.core.contract import ScoringMoment
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import behaviour
 from leadscore.data.behaviour import (
     EVENT_AT,
@@ -201,7 +202,8 @@ def test_the_wrong_flag_counts_events_after_the_decision_point():
 
 
 def test_the_definition_and_the_moment_are_checked_where_they_are_declared():
-    from leadscore.core.config import ParamsError, parse_params
+    from leadscore.core.config import parse_params
+    from leadscore.core.params_file import ParamsError
 
     with pytest.raises(ValueError, match="at least 1"):
         BehaviourParams(windows_days=(0, 7))

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from leadscore.core import fields
-from leadscore.core.config import DataParams, ParamsError
+from leadscore.core.data_params import DataParams
+from leadscore.core.params_file import ParamsError
 from leadscore.data.ids import made_ids, unique_id_column
 from leadscore.data.sources import load_export
 
@@ -186,8 +187,8 @@ def test_an_incomplete_id_column_is_refused_when_declared(tmp_path):
 
 
 def test_an_incomplete_id_column_keeps_each_first_row_when_declared(tmp_path):
+    from leadscore.data.field_kinds import infer_kinds
     from leadscore.data.ingest import export_table_spec, ingest
-    from leadscore.data.leakage import infer_kinds
 
     (tmp_path / "leads.csv").write_text(INCOMPLETE)
     export = load_export(data(incomplete_id="keep_first"), 90, tmp_path)

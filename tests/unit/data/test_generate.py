@@ -8,7 +8,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadscore.core import fields
-from leadscore.data.generate import NOISE_FIELDS, STRONGEST_FIELDS, generate_crm
+from leadscore.data.crm_world import NOISE_FIELDS, STRONGEST_FIELDS
+from leadscore.data.generate import generate_crm
 
 
 def test_columns_ids_and_allowed_values(tiny_crm):

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from leadscore.analysis.scorecard import join_rows
-from leadscore.core.config import DataParams, ParamsError
+from leadscore.core.data_params import DataParams
+from leadscore.core.params_file import ParamsError
 from leadscore.data.sources import read_tables
 
 

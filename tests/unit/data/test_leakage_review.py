@@ -10,23 +10,24 @@ from exports import export_frame, sigmoid
 from stages import agreed_by_both
 
 from leadscore.core import fields
-from leadscore.core.config import LeakageParams, ParamsError, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.data_params import LeakageParams
+from leadscore.core.params_file import ParamsError
 from leadscore.data.dates import NUMERIC_DATE
+from leadscore.data.field_kinds import infer_kinds
 from leadscore.data.leakage import (
     EXCLUDED,
     KEPT,
     REVIEW,
     awaiting_sign_off,
     importance_shares,
-    infer_kinds,
     inputs_of,
-    name_cues,
-    out_of_fold_scores,
     review_fields,
     review_reasons,
-    text_groups,
     with_importance,
 )
+from leadscore.data.leakage_auc import out_of_fold_scores, text_groups
+from leadscore.data.leakage_evidence import name_cues
 from leadscore.views.contract import contract_report
 
 LEAKAGE = LeakageParams()

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from leadscore.core import fields, outcome
-from leadscore.core.config import DataParams, ParamsError, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.data_params import DataParams
+from leadscore.core.params_file import ParamsError
+from leadscore.data.field_kinds import infer_kinds
 from leadscore.data.ingest import export_table_spec, ingest
-from leadscore.data.leakage import infer_kinds
 from leadscore.data.sources import load_export
 from leadscore.data.split import time_split
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.core.config import LeadProfile
+from leadscore.core.contract import LeadProfile
 from leadscore.data.profiles import ProfileError, profile_mask
 
 LEADS = pd.DataFrame(

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore.core.config import DataParams, ParamsError
+from leadscore.core.data_params import DataParams
 from leadscore.core.io import TableReadError, detect_csv_format, read_table_with_format
+from leadscore.core.params_file import ParamsError
 from leadscore.data.dates import detect_dayfirst
 from leadscore.data.sources import read_tables
 

@@ -7,7 +7,8 @@ import pandas as pd
 from leadscore.analysis.evaluate import signal_verdict
 from leadscore.analysis.scorecard import exclusion_rows, scorecard_rows
 from leadscore.core.config import parse_params
-from leadscore.views.contract import contract_report, render_markdown
+from leadscore.views.contract import contract_report
+from leadscore.views.contract_markdown import render_markdown
 
 
 def undated_report(default_params_raw, signal: dict) -> str:

@@ -9,14 +9,13 @@ import pytest
 from leadscore.core import fields
 from leadscore.data.split import (
     SplitError,
-    minimum_data_error,
     month_cutoffs,
-    propose_periods,
     resolve_as_of,
     row_order_split,
     stratified_split,
     time_split,
 )
+from leadscore.data.split_proposal import minimum_data_error, propose_periods
 
 
 @pytest.mark.parametrize(

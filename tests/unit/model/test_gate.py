@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.core.config import PublishGate, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.contract import PublishGate
 from leadscore.core.contract_report import GateCheck, GateResult
 from leadscore.core.errors import LeadscoreError
 from leadscore.model.gate import (

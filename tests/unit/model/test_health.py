@@ -71,7 +71,7 @@ def test_contract_report_warns_on_thresholds_of_0_and_1(choice_params):
     bounds = [w for w in report["warnings"] if w["check"] == "threshold_at_bound"]
     assert {w["grade"] for w in bounds} == {"A", "C"}
     assert "every lead clears it" in next(w["message"] for w in bounds if w["grade"] == "C")
-    from leadscore.views.contract import render_markdown
+    from leadscore.views.contract_markdown import render_markdown
 
     assert "the grade A threshold is 1.0000" in render_markdown(typed)
 

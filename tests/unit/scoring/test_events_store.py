@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from leadscore.core.config import BehaviourParams
+from leadscore.core.data_params import BehaviourParams
 from leadscore.data import behaviour
 from leadscore.scoring.events_store import ActivityEvent, EventConflict, EventStore
 

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.core.config import GradePromises, ParamsError, parse_params
+from leadscore.core.config import parse_params
+from leadscore.core.contract import GradePromises
+from leadscore.core.params_file import ParamsError
 from leadscore.core.stats import wilson_interval
 from leadscore.model.thresholds import busiest_month_volume, derive_grading
 from leadscore.views.contract import contract_report, grade_verdicts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leadscore.core.config import PublishGate
+from leadscore.core.contract import PublishGate
 from leadscore.model.gate import NO_A_LEADS, odds_ratio_check, publish_gate
 from leadscore.views.funnel import plan_summary
 
