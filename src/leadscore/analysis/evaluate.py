@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def top_share_stats(y: np.ndarray, probability: np.ndarray, share: float) -> dic
 
 def quality_metrics(
     y: np.ndarray, probability: np.ndarray, n_bins: int, top_share: float
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The full set of test-period figures for one group of leads."""
     metrics = {"leads": int(len(y)), "base_rate": float(y.mean())}
     if 0 < y.sum() < len(y):

@@ -58,11 +58,10 @@ def score(
     With `--events`, a model trained on activity events gets each lead's behaviour features
     as of now (or `--as-of`), from its events strictly before then (docs/behaviour.md).
 
-    A CSV file is read as training reads an export (delimiter, encoding and byte-order mark
-    detected). Every row read is scored or rejected with its line and reason; the run fails
-    if the two do not add up. All or nothing: the output and its rejected file appear together
-    when the whole file is scored. A re-run of the same file with the same model logs no lead
-    twice.
+    A CSV file is read as training reads an export (delimiter, encoding, byte-order mark). Every
+    row read is scored or rejected with its line and reason; the run fails if the two do not add
+    up. All or nothing: the output and its rejected file appear together when the whole file is
+    scored. A re-run of the same file with the same model logs no lead twice.
     """
     from tqdm import tqdm
 

@@ -10,6 +10,9 @@ from pydantic import Field, field_validator, model_validator
 
 from leadscore.core.section import Section
 
+# the four grades, best first (model/grading.GRADES is this order)
+GradeLetter = Literal["A", "B", "C", "D"]
+
 
 class Owners(Section):
     """The two people who own the contract, as they sign their approvals."""
@@ -135,7 +138,7 @@ class FollowUpContract(Section):
     """Sales' side of the contract: how fast and how fully it works what it was given."""
 
     business_hours: BusinessHours = BusinessHours()
-    promises: dict[Literal["A", "B", "C", "D"], tuple[FollowUpPromise, ...]] = {}
+    promises: dict[GradeLetter, tuple[FollowUpPromise, ...]] = {}
 
 
 class ScoringMoment(Section):

@@ -53,9 +53,9 @@ def normalise_status(values: pd.Series) -> pd.Series:
 
 def classify_status(
     values: pd.Series,
-    won_values: Iterable[str],
-    lost_values: Iterable[str],
-    open_values: Iterable[str],
+    won_values: Iterable[object],
+    lost_values: Iterable[object],
+    open_values: Iterable[object],
 ) -> tuple[pd.Series, dict[str, int]]:
     """Each lead's status as won / lost / open (missing stays missing), and the values found in
     none of the three lists with their counts (case and surrounding spaces ignored)."""

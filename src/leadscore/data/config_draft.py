@@ -41,7 +41,7 @@ def id_column_of(leads: FileProfile) -> tuple[str | None, list[str], str]:
         c for c in leads.unique if c in leads.numbers
     ]
     named_ids = [c for c in ids if re.search(r"\bid\b|_id$|id$|number|key", c, re.I)]
-    id_column = (named_ids or [None])[0]
+    id_column = named_ids[0] if named_ids else None
     reason = (
         f"{id_column}: unique and never empty over {leads.rows:,} rows"
         + (f" (also unique: {', '.join(c for c in ids if c != id_column)})" if len(ids) > 1 else "")

@@ -5,6 +5,7 @@ for some rows (`data.incomplete_id`)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pandas as pd
 
@@ -127,7 +128,7 @@ def with_lead_id(
             ", ".join(hashed),
             MADE_ID_RULE,
         )
-        report = {"column": fields.LEAD_ID, "source_column": None, "made": True}
+        report: dict[str, Any] = {"column": fields.LEAD_ID, "source_column": None, "made": True}
         report |= {"rule": MADE_ID_RULE, "hashed_columns": hashed, "left_out": left_out}
         return frame.assign(**{fields.LEAD_ID: ids.to_numpy()}), report | decision
     if source != fields.LEAD_ID:

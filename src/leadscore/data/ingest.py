@@ -36,7 +36,7 @@ class LeadTableSpec:
     """What the ingest stage expects of a lead table: its columns by type and allowed values."""
 
     id_column: str = fields.LEAD_ID
-    created_column: str = fields.CREATED_AT
+    created_column: str | None = fields.CREATED_AT
     categorical: tuple[str, ...] = (
         fields.CATEGORICAL_FEATURES + fields.POST_CONTACT_FIELDS + (fields.OWNER,)
     )
@@ -217,9 +217,9 @@ def ingest(raw: pd.DataFrame, spec: LeadTableSpec | None = None) -> IngestResult
     raw = raw.reset_index(drop=True)
     typed, cast_reasons = coerce_types(raw, spec)
     undated_open = open_without_created(typed, spec)
-    if undated_open.any():
+    created = spec.created_column
+    if created is not None and undated_open.any():
         # an open lead needs no creation date (it never trains nor judges): counted as open
-        created = spec.created_column
         relaxed = replace(spec, required=tuple(c for c in spec.required if c != created))
         rule_reasons = schema_reasons(typed, build_schema(relaxed))
         missing = typed[created].isna() & raw[created].isna() & ~undated_open

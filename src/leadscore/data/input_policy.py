@@ -53,7 +53,7 @@ def configuration_reasons(names: tuple[str, ...], params: Params) -> dict[str, s
 def typed_roles(params: Params) -> dict[str, str]:
     """`data.types` with the won-value and cost columns under the names they are read as
     (`types: {Amount: money}` reads `deal_value` as money)."""
-    types = dict(params.data.types)
+    types: dict[str, str] = dict(params.data.types)
     for column, role in (
         (params.data.value_column, fields.DEAL_VALUE),
         (params.data.cost_column, fields.LEAD_COST),

@@ -5,6 +5,7 @@ being filled in after creation and whether it is recorded only with a later even
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ def filling_in(values: pd.Series, kind: str, age: pd.Series | None) -> dict | No
     """
     if age is None or kind == "date":
         return None
-    best = None
+    best: dict[str, Any] | None = None
     for days in RECENT_DAYS:
         young, older = age < days, (age >= days) & (age < 4 * days)
         if young.sum() < MIN_RECENT or older.sum() < MIN_RECENT:

@@ -233,7 +233,9 @@ def join_of(
     return Join(profile.path, key, usable[key], candidates), []
 
 
-def pick(columns: list[str], pattern: re.Pattern, avoid: set[str] = frozenset()) -> str | None:
+def pick(
+    columns: list[str], pattern: re.Pattern, avoid: frozenset[str] | set[str] = frozenset()
+) -> str | None:
     found = [c for c in columns if pattern.search(c) and c not in avoid]
     return found[0] if found else None
 

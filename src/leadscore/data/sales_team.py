@@ -103,7 +103,9 @@ def sales_follow_up(
     return FollowUp(
         worked=worked,
         hours=np.where(worked, hours, np.nan),
-        owner=np.where(worked, np.array(SALES_REPS, dtype=object)[rep], None),
+        owner=np.where(
+            worked, np.array(SALES_REPS, dtype=object)[rep], np.array(None, dtype=object)
+        ),
         effect=effect,
         expected=_expected_probability(logit, plans),
     )

@@ -158,16 +158,7 @@ def log_training_run(
     before = previous_params(experiment_id)
     with mlflow.start_run(run_name=card.model_version) as run:
         mlflow.log_params(flat_params)
-        mlflow.log_params(
-            redact_mapping(
-                {
-                    "contract.outcome.window_days": params.contract.outcome.window_days,
-                    "contract.excluded_fields": ",".join(params.contract.excluded_fields),
-                    "features": ",".join(card.spec.fields),
-                    "training_data.sha256": card.training_data.sha256,
-                }
-            )
-        )
+        mlflow.log_params(redact_mapping(contract_params(params, card)))
         changes = changed_params(before, flat_params) if before else None
         mlflow.set_tag("mlflow.note.content", run_description(params, card, changes))
         if datasets:
@@ -195,12 +186,7 @@ def log_training_run(
         log.info("mlflow: the same model (sha256 %s) is version %s: not registered again",
                  digest[:12], existing)  # fmt: skip
     elif version is not None:
-        tags = {**redact_mapping(lineage(params, card)), MODEL_DIGEST_TAG: digest}
-        client = mlflow.MlflowClient()
-        for key, value in tags.items():
-            client.set_model_version_tag(name, str(version), key, value)
-        client.update_model_version(name, str(version), description=describe_version(tags, card))
-        client.set_registered_model_alias(name, CHALLENGER, str(version))
+        describe_new_version(params, card, str(version), digest)
     log.info("mlflow: run %s, registered %s v%s", run.info.run_id, name, version)
     return {
         "tracking_uri": redact(tracking_uri()),  # the card is served: never a password
@@ -209,6 +195,27 @@ def log_training_run(
         "registered_model": name,
         "registered_version": None if version is None else str(version),
     }
+
+
+def contract_params(params: Params, card: ModelCard) -> dict[str, Any]:
+    """The contract's terms and the data the model was trained on, as run params."""
+    return {
+        "contract.outcome.window_days": params.contract.outcome.window_days,
+        "contract.excluded_fields": ",".join(params.contract.excluded_fields),
+        "features": ",".join(card.spec.fields),
+        "training_data.sha256": card.training_data.sha256,
+    }
+
+
+def describe_new_version(params: Params, card: ModelCard, version: str, digest: str) -> None:
+    """Tag a newly registered version with its lineage, describe it, and make it challenger."""
+    name = params.mlflow.registered_model
+    tags = {**redact_mapping(lineage(params, card)), MODEL_DIGEST_TAG: digest}
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(name, version, description=describe_version(tags, card))
+    client.set_registered_model_alias(name, CHALLENGER, version)
 
 
 def choice_tags(card: ModelCard) -> dict[str, str]:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GRADES = ("A", "B", "C", "D")
+from leadscore.core.contract import GradeLetter
+
+GRADES: tuple[GradeLetter, ...] = ("A", "B", "C", "D")
 SCORE_STEPS = 100
 
 

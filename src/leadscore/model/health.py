@@ -32,7 +32,7 @@ def warning(check: str, where: str, message: str, **figures) -> dict:
 
 
 def baseline_beats_model(
-    where: str, model_auc: float, model_ci_high: float, baseline_auc: float
+    where: str, model_auc: float | None, model_ci_high: float, baseline_auc: float | None
 ) -> list[dict]:
     """The LR baseline above the upper end of the served model's AUC interval."""
     if baseline_auc is None or model_auc is None or not baseline_auc > model_ci_high:

@@ -134,11 +134,12 @@ def month_row(
         part = leads[leads["grade"] == grade]
         n, k = int(len(part)), int(part[fields.CONVERTED].sum())
         promise = getattr(contract.grades, grade, None)
-        judged = promise is not None and n >= MIN_LEADS_TO_JUDGE
+        minimum = None if promise is None else promise.min_conversion
+        judged = minimum is not None and n >= MIN_LEADS_TO_JUDGE
         grades[grade] = {
             **conversion_figures(k, n),
-            "promise": None if promise is None else promise.min_conversion,
-            "below_promise": bool(judged and k / n < promise.min_conversion),
+            "promise": minimum,
+            "below_promise": bool(minimum is not None and judged and k / n < minimum),
             "judged": bool(judged),
         }
     settings = settings or WarningParams(min_leads=MIN_LEADS_TO_JUDGE)

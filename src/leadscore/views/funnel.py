@@ -141,10 +141,10 @@ def plan_for_mix(mix: pd.Series, economics: pd.DataFrame, a_leads_needed: int) -
             if leads is None or pd.isna(cost_per_lead)
             else float(leads * cost_per_lead),
         }
-    costs = [c["cost"] for c in channels.values()]
+    costs = [c["cost"] for c in channels.values() if c["cost"] is not None]
     return {
         "leads": total_leads,
-        "cost": None if None in costs else float(sum(costs)),
+        "cost": float(sum(costs)) if len(costs) == len(channels) else None,
         "channels": channels,
     }
 

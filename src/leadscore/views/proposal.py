@@ -250,7 +250,7 @@ def render_markdown(preview: dict) -> str:
     lines += [f"{preview['headline']}", "", *side_by_side_grades(agreed, new)]
     lines += ["", "| owner | promise | agreed | proposal |", "|---|---|---|---|"]
     for before, after in paired_promises(agreed["promises"], new["promises"]):
-        row = after or before
+        row = after or before or {}  # a pair always has one side
         lines.append(
             f"| {row['owner']} | {row['promise']} | {_verdict(before)} | {_verdict(after)} |"
         )
