@@ -148,6 +148,10 @@ def plain_answer(status: bytes, text: str) -> bytes:
     )
 
 
+# how long a refused connection is read and dropped before it closes (see `refuse`)
+LINGER_SECONDS = 2.0
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with the request line and headers due within
     LEADSCORE_HEADER_TIMEOUT_SECONDS of the connection (or of a keep-alive request's first
@@ -162,6 +166,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.header_deadline: asyncio.TimerHandle | None = None
         self.header_bytes = 0
         self.reading_headers = False
+        self.lingering = False
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -180,6 +185,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:  # refused: read and dropped until the close
+            return
         super().data_received(data)
         if self.reading_headers:  # this chunk did not complete the headers
             self.header_bytes += len(data)
@@ -204,12 +211,21 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.refuse(b"408 Request Timeout", "request headers not received in time")
 
     def refuse(self, status: bytes, text: str) -> None:
+        """Answer `status` and close. The close lingers: the answer goes out with our end shut
+        for writing, and what the client still sends is read and dropped for LINGER_SECONDS.
+        Closing at once with unread bytes would send a reset, and a reset can destroy the
+        answer in the client's buffer before it is read."""
         self.stop_headers()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self.lingering:
             return
-        if self.cycle is None or self.cycle.response_complete:  # no answer being written
-            self.transport.write(plain_answer(status, text))
-        self.transport.close()
+        if self.cycle is not None and not self.cycle.response_complete:  # an answer is written
+            self.transport.close()
+            return
+        self.transport.write(plain_answer(status, text))
+        self.lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 class TokenBuckets:

@@ -1,7 +1,8 @@
 """dvc.yaml cannot go stale: every module a stage runs is one of the stage's dependencies.
 
 For each stage, the modules it runs are found by walking the imports (module level and inside
-functions) from `leadscore.cli` (only the stage's own command) and `leadscore.stages.<stage>`,
+functions) from `leadscore.cli` (only the stage's own command; of `leadscore.commands`, what importing
+its modules runs) and `leadscore.stages.<stage>`,
 following `leadscore.*` only. Each module file must be covered by a `deps:` path (the file or a
 folder above it), so editing any of them marks the stage as changed in `dvc status`; and each
 code path in `deps:` must hold a module the stage runs, so no edit re-runs a stage needlessly.
@@ -67,13 +68,37 @@ def with_packages(name: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
+# the commands that are not stages: `leadscore <stage>` imports their modules, runs none of them
+OTHER_COMMANDS = ("agreement", "models", "records", "scoring")
+
+
+def module_level_imports(name: str) -> set[str]:
+    """What importing a module runs, with no function of it called."""
+    tree = ast.parse(module_file(name).read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.body = []
+    return imported_names(tree, name) | {name}
+
+
 def cli_imports(stage: str) -> set[str]:
-    """What `leadscore <stage>` imports: the CLI module, minus the other commands' bodies."""
+    """What `leadscore <stage>` imports: the CLI module, minus the other commands' bodies, and
+    the modules of the commands that are not stages, minus every body."""
     tree = ast.parse(module_file("leadscore.cli").read_text())
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name != stage and is_command(node):
             node.body = []
-    return imported_names(tree, "leadscore.cli") | {"leadscore.cli"}
+    others = {f"leadscore.commands.{name}" for name in OTHER_COMMANDS}
+    modules = imported_names(tree, "leadscore.cli") - others | {"leadscore.cli"}
+    for name in others:
+        modules |= module_level_imports(name)
+    return modules
+
+
+def test_the_other_commands_are_all_the_commands_modules():
+    folder = SRC / "leadscore" / "commands"
+    modules = {path.stem for path in folder.glob("*.py")} - {"__init__", "support"}
+    assert modules == set(OTHER_COMMANDS)
 
 
 def is_command(node: ast.FunctionDef) -> bool:
@@ -132,7 +157,8 @@ def package_data(modules: frozenset[str]) -> set[Path]:
 @cache
 def stage_files(stage: str) -> frozenset[Path]:
     start = cli_imports(stage) | {f"leadscore.stages.{stage}"}
-    modules = closure(frozenset(start), walked=frozenset({"leadscore.cli"}))
+    walked = {"leadscore.cli"} | {f"leadscore.commands.{name}" for name in OTHER_COMMANDS}
+    modules = closure(frozenset(start), walked=frozenset(walked))
     files = {module_file(name) for name in modules} | package_data(modules)
     return frozenset(path for path in files if path.suffix != ".py" or not inert(path))
 
