@@ -1,11 +1,11 @@
 """dvc.yaml cannot go stale: every module a stage runs is one of the stage's dependencies.
 
 For each stage, the modules it runs are found by walking the imports (module level and inside
-functions) from `leadscore.cli` (only the stage's own command; of `leadscore.commands`, what importing
-its modules runs) and `leadscore.stages.<stage>`,
-following `leadscore.*` only. Each module file must be covered by a `deps:` path (the file or a
-folder above it), so editing any of them marks the stage as changed in `dvc status`; and each
-code path in `deps:` must hold a module the stage runs, so no edit re-runs a stage needlessly.
+functions) from `leadscore.cli` (only the stage's own command; of `leadscore.commands`, what
+importing its modules runs) and `leadscore.stages.<stage>`, following `leadscore.*` only. Each
+module file must be covered by a `deps:` path (the file or a folder above it), so editing any of
+them marks the stage as changed in `dvc status`; and each code path in `deps:` must hold a module
+the stage runs, so no edit re-runs a stage needlessly.
 The params a stage reads are checked by `tests/e2e/test_dvc_params.py`, which runs the stages.
 """
 
