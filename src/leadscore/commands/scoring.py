@@ -197,16 +197,28 @@ def score_spark(
     master: Annotated[
         str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
     ] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(help="Activity events: a path, URI or table (lead_id, event_at, event_type)."),
+    ] = None,
+    as_of: AsOfOption = None,
 ) -> None:
-    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
+    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`.
+
+    With `--events`, a model trained on activity events gets each lead's behaviour features as
+    of now (or `--as-of`), from its events strictly before then, by the same function as
+    `leadscore score --events` (docs/behaviour.md)."""
     try:
         from pyspark.errors import AnalysisException
         from pyspark.sql import SparkSession
     except ModuleNotFoundError as error:
         fail(_needs_spark_extra(error))
 
+    import pandas as pd
+
     from leadscore.model.bundle import BundleError
     from leadscore.scoring.batch_input import BatchInputError
+    from leadscore.scoring.behaviour import BehaviourInputError
     from leadscore.scoring.compiling import CompileError
     from leadscore.scoring.loading import local_bundle
     from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
@@ -222,8 +234,12 @@ def score_spark(
             done = run_scoring(
                 spark, source, output, bundle_dir, input_format, output_format, mode, reasons,
                 scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
+                events=events, as_of=pd.Timestamp(as_of) if as_of else None,
             )  # fmt: skip
-    except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
+    except (
+        AnalysisException, BatchInputError, BehaviourInputError, BundleError, CompileError,
+        OSError, ValueError,
+    ) as error:  # fmt: skip
         fail(error)
     finally:
         if running is None:
