@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from leadscore.core import card as model_card
-from leadscore.core.config import Contract, OutcomeDefinition, TrainParams
+from leadscore.core.config import Contract, TrainParams
+from leadscore.core.contract import OutcomeDefinition
 from leadscore_serve.schemas import ResponseModel
 
 # The card's sections are `leadscore.core.card`'s, defined once; the service's subclasses only
