@@ -26,7 +26,7 @@ from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodyDeadline, BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
-from leadscore_serve.routers import admin, events, ops, outcomes
+from leadscore_serve.routers import admin, events, nurture, ops, outcomes
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import (
     NotReady,
@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scoring_router(request_model))
     app.include_router(outcomes.router)
     app.include_router(events.router)
+    app.include_router(nurture.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ MAX_EVENTS = 1_000  # per request
 RETRY_AFTER_SECONDS = 5
 READERS, READ_BACKLOG = 4, 256  # threads reading histories for POST /v1/score, queued reads
 EPOCH = datetime(1970, 1, 1)
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 lead_activity = sa.Table(
@@ -275,25 +276,31 @@ class EventStore:
             log.warning("activity events not read: %s", short_error(error))
             raise EventsUnavailable(short_error(error)) from None
 
-    async def histories_async(
-        self, lead_ids: list[str], sent: list[ActivityEvent]
-    ) -> dict[str, History]:
-        """`histories` off the event loop, answered within `timeout_seconds` or
-        `EventsUnavailable` (a frozen database holds a reader thread, never the service;
-        with every reader stuck and the queue full, refused at once)."""
+    async def bounded(self, job: Callable[[], T]) -> T:
+        """A read of the database (`job`) off the event loop, answered within
+        `timeout_seconds` or `EventsUnavailable`: a frozen database holds a reader thread,
+        never the service; with every reader stuck and the queue full, refused at once."""
         if self._readers is None:
             self._readers = Writers(READERS, READ_BACKLOG)
         try:
-            future = self._readers.submit(lambda: self.histories(lead_ids, sent))
+            future = self._readers.submit(job)
         except queue.Full:
             raise EventsUnavailable("every reader is waiting on the database") from None
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
+            return cast(
+                T, await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
+            )
         except TimeoutError:
             log.error("activity events: no answer within %g s", self.timeout_seconds)
             raise EventsUnavailable(
                 f"the database did not answer within {self.timeout_seconds:g} s"
             ) from None
+
+    async def histories_async(
+        self, lead_ids: list[str], sent: list[ActivityEvent]
+    ) -> dict[str, History]:
+        """`histories`, bounded (`bounded`)."""
+        return await self.bounded(lambda: self.histories(lead_ids, sent))
 
     def close(self) -> None:
         if self._readers is not None:
