@@ -21,6 +21,8 @@ from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
 from leadscore.views.contract_markdown import shown
 from leadscore.views.leakage_review import review_rows, review_rule
+from leadscore.views.nurture import SHOWN as NURTURE_SHOWN
+from leadscore.views.nurture import event_summary
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
@@ -316,8 +318,9 @@ def render_report(
     follow_up: dict | None = None,
     credit: dict | None = None,
     proposal: dict | None = None,
+    nurture: dict | None = None,
 ) -> str:
-    """The whole page as HTML text (the follow-up and credit sections when given)."""
+    """The whole page as HTML text (the follow-up, credit and nurture sections when given)."""
     from jinja2 import Environment, PackageLoader
 
     currency = contract["currency"]
@@ -331,6 +334,9 @@ def render_report(
         feedback=feedback,
         follow_up=follow_up,
         credit=credit,
+        nurture=nurture,
+        nurture_events=event_summary,
+        nurture_shown=NURTURE_SHOWN,
         proposal=proposal if proposal and proposal.get("open") else None,
         paired_promises=paired_promises,
         model_version=model_version,
