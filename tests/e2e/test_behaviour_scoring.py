@@ -138,10 +138,13 @@ def test_the_api_and_the_batch_cli_give_the_same_probability(project, chosen, st
     assert batch.nunique() > N_LEADS // 2  # behaviour tells the leads apart
 
 
-def test_a_quiet_lead_decays_and_the_trend_says_so(project, chosen, start_server):
-    """The same leads, stored events only, scored at AS_OF and again 45 days later with no
-    new event: engagement has halved three times over; each answer is the batch CLI's at its
-    moment, and the trend compares it with the previous score in the scoring log."""
+def test_a_quiet_lead_decays_the_trend_says_so_and_the_nurture_view_lists_crossings(
+    project, chosen, start_server
+):
+    """The same leads, stored events only, scored at AS_OF and again 45 days later: a lead
+    with no new event decays (engagement halves every 14 days); each answer is the batch
+    CLI's at its moment, the trend compares it with the previous score in the scoring log, and
+    GET /v1/nurture lists the leads that crossed into or out of A with the events between."""
     leads, events, root = chosen
     boolean = _card(project)["features"]["boolean"]
     first_server = start_server(project / "models", fixed_now=AS_OF.isoformat())
@@ -165,6 +168,36 @@ def test_a_quiet_lead_decays_and_the_trend_says_so(project, chosen, start_server
     fell = [i for i in active if later[i]["probability"] < first[i]["probability"]]
     assert len(fell) > len(active) // 2, (len(fell), len(active))
     assert any(later[i]["trend"] == "falling" for i in fell)
+    check_nurture(later_server, events, first, later)
+
+
+def check_nurture(server, events, first, later) -> None:
+    crossed = {
+        i: "into_A" if later[i]["grade"] == "A" else "out_of_A"
+        for i in later
+        if (first[i]["grade"] == "A") != (later[i]["grade"] == "A")
+    }
+    pages, offset = [], 0
+    while True:
+        answer = server.client.get(
+            "/v1/nurture", params={"days": 50, "limit": 2, "offset": offset}, headers=KEY
+        )
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages += page["crossings"]
+        offset += 2
+        if offset >= page["total"]:
+            break
+    assert page["total"] == len(crossed) and len(pages) == len(crossed)
+    assert {row["lead_id"]: row["direction"] for row in pages} == crossed
+    between = events[(events[behaviour.EVENT_AT] >= AS_OF) & (events[behaviour.EVENT_AT] < LATER)]
+    for row in pages:
+        own = between[between[behaviour.EVENT_LEAD] == row["lead_id"]]
+        assert sorted(e["event_id"] for e in row["events"]) == sorted(own["event_id"])
+    week = server.client.get("/v1/nurture", headers=KEY).json()  # the default: 7 days
+    assert week["days"] == 7 and week["total"] == len(crossed)  # the crossings are today's
+    assert server.client.get("/v1/nurture", params={"days": 0}, headers=KEY).status_code == 422
+    assert server.client.get("/v1/nurture").status_code == 401
 
 
 def until_ok(server, seconds: float = 20.0) -> None:
