@@ -20,7 +20,7 @@ from leadscore.core import fields
 from leadscore.scoring.behaviour import missing_creation, records_as_of
 from leadscore.scoring.events_store import ActivityEvent, EventStore, EventsUnavailable
 from leadscore.scoring.loading import ServedModel
-from leadscore_serve.problems import ProblemError
+from leadscore_serve.problems import unavailable
 
 
 def refuse_strangers(leads: Sequence[Mapping[str, Any]], sent: Sequence[ActivityEvent]) -> None:
@@ -59,10 +59,5 @@ async def with_behaviour(
     try:
         histories = await store.histories_async([lead[fields.LEAD_ID] for lead in leads], sent)
     except EventsUnavailable as error:
-        raise ProblemError(
-            503,
-            str(error),
-            kind="events-unavailable",
-            headers={"Retry-After": str(error.retry_after)},
-        ) from None
+        raise unavailable(error, "events-unavailable") from None
     return records_as_of(model.scorer, leads, histories, now)

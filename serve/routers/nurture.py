@@ -19,7 +19,7 @@ from pydantic import Field
 from leadscore.scoring.events_store import EventsUnavailable
 from leadscore.scoring.nurture import DEFAULT_DAYS, nurture_of, period
 from leadscore_serve.deps import ClockDep, EventsDep
-from leadscore_serve.problems import ProblemError, problem_responses
+from leadscore_serve.problems import problem_responses, unavailable
 from leadscore_serve.schemas import Grade, ResponseModel
 from leadscore_serve.security import require_api_key
 
@@ -77,12 +77,7 @@ async def nurture_view(
     try:
         found = await store.bounded(partial(nurture_of, store, now, days))
     except EventsUnavailable as error:
-        raise ProblemError(
-            503,
-            str(error),
-            kind="events-unavailable",
-            headers={"Retry-After": str(error.retry_after)},
-        ) from None
+        raise unavailable(error, "events-unavailable") from None
     since, until = period(now, days)
     page = [NurtureCrossing.model_validate(c.record()) for c in found[offset : offset + limit]]
     return NurturePage(
