@@ -34,6 +34,28 @@ EventsOption = Annotated[
     Path | None,
     typer.Option(help="Activity events (lead_id, event_at, event_type[, event_value])."),
 ]
+InputFormatOption = Annotated[
+    str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
+]
+OutputFormatOption = Annotated[
+    str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
+]
+ModeOption = Annotated[
+    str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
+]
+SparkLogOption = Annotated[
+    bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
+]
+SparkScoringLogOption = Annotated[
+    str | None, typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG).")
+]
+MasterOption = Annotated[
+    str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
+]
+SparkEventsOption = Annotated[
+    str | None,
+    typer.Option(help="Activity events: a path, URI or table (lead_id, event_at, event_type)."),
+]
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Moment of scoring for --events (default: now).")
 ]
@@ -177,30 +199,14 @@ def score_spark(
     ],
     output: Annotated[str, typer.Option("--output", "-o", help="Scores: a path, URI or table.")],
     model: ModelOption = "models",
-    input_format: Annotated[
-        str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
-    ] = None,
-    output_format: Annotated[
-        str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
-    ] = None,
-    mode: Annotated[
-        str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
-    ] = "errorifexists",
+    input_format: InputFormatOption = None,
+    output_format: OutputFormatOption = None,
+    mode: ModeOption = "errorifexists",
     reasons: ReasonsOption = False,
-    log_scores: Annotated[
-        bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
-    ] = True,
-    scoring_log: Annotated[
-        str | None,
-        typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG)."),
-    ] = None,
-    master: Annotated[
-        str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
-    ] = None,
-    events: Annotated[
-        str | None,
-        typer.Option(help="Activity events: a path, URI or table (lead_id, event_at, event_type)."),
-    ] = None,
+    log_scores: SparkLogOption = True,
+    scoring_log: SparkScoringLogOption = None,
+    master: MasterOption = None,
+    events: SparkEventsOption = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`.
@@ -213,7 +219,6 @@ def score_spark(
         from pyspark.sql import SparkSession
     except ModuleNotFoundError as error:
         fail(_needs_spark_extra(error))
-
     import pandas as pd
 
     from leadscore.model.bundle import BundleError
@@ -236,10 +241,9 @@ def score_spark(
                 scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
                 events=events, as_of=pd.Timestamp(as_of) if as_of else None,
             )  # fmt: skip
-    except (
-        AnalysisException, BatchInputError, BehaviourInputError, BundleError, CompileError,
-        OSError, ValueError,
-    ) as error:  # fmt: skip
+    except (AnalysisException, BatchInputError, BehaviourInputError, BundleError) as error:
+        fail(error)
+    except (CompileError, OSError, ValueError) as error:
         fail(error)
     finally:
         if running is None:

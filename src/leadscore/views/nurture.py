@@ -41,6 +41,14 @@ def event_summary(row: dict) -> str:
     return ", ".join(f"{kind} ×{n}" if n > 1 else kind for kind, n in kinds.most_common())
 
 
+def nurture_page(report: dict | None) -> dict | None:
+    """The report page's part: the first SHOWN crossings, each with its events summarised."""
+    if not report:
+        return None
+    rows = [{**row, "summary": event_summary(row)} for row in report["crossings"][:SHOWN]]
+    return {**report, "crossings": rows}
+
+
 def render_markdown(report: dict) -> str:
     lines = [
         f"# Nurture: leads that crossed into or out of A in the last {report['days']} days",
