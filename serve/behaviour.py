@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from leadscore.core import fields
@@ -21,6 +22,8 @@ from leadscore.scoring.behaviour import missing_creation, records_as_of
 from leadscore.scoring.events_store import ActivityEvent, EventStore, EventsUnavailable
 from leadscore.scoring.loading import ServedModel
 from leadscore_serve.problems import unavailable
+
+INLINE_LEADS = 16  # larger requests compute their behaviour off the event loop
 
 
 def refuse_strangers(leads: Sequence[Mapping[str, Any]], sent: Sequence[ActivityEvent]) -> None:
@@ -60,4 +63,6 @@ async def with_behaviour(
         histories = await store.histories_async([lead[fields.LEAD_ID] for lead in leads], sent)
     except EventsUnavailable as error:
         raise unavailable(error, "events-unavailable") from None
-    return records_as_of(model.scorer, leads, histories, now)
+    if len(leads) <= INLINE_LEADS:
+        return records_as_of(model.scorer, leads, histories, now)
+    return await run_in_threadpool(records_as_of, model.scorer, leads, histories, now)
