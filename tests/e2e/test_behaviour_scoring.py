@@ -242,3 +242,35 @@ def test_spark_gives_the_batch_cli_probability(project, chosen):
     batch = batch_cli(project, root, AS_OF)
     assert len(spark) == len(batch) == N_LEADS
     assert np.abs(spark.reindex(batch.index) - batch).max() <= PARITY
+
+
+def test_a_frozen_database_gets_a_503_never_a_frozen_service(
+    project, chosen, start_server, postgres, pg_database, tmp_path
+):
+    """The event store's PostgreSQL stopped (SIGSTOP): scoring a lead whose behaviour needs it
+    answers 503 with Retry-After within the timeout, /healthz keeps answering, and once the
+    database is back the same request scores."""
+    import time
+
+    leads, events, _ = chosen
+    boolean = _card(project)["features"]["boolean"]
+    server = start_server(project / "models", fixed_now=AS_OF.isoformat(),
+                          database_url=pg_database, journal_dir=tmp_path / "journal",
+                          outcome_timeout_seconds=1, database_timeout_seconds=1)  # fmt: skip
+    store_events(server, api_events(events.head(50)))
+    body = {"leads": api_leads(leads.head(2), boolean), "reasons": False}
+    postgres.freeze()
+    try:
+        began = time.monotonic()
+        answer = server.client.post("/v1/score", json=body, headers=KEY, timeout=10)
+        assert time.monotonic() - began < 5
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] and "events-unavailable" in answer.json()["type"]
+        assert server.client.get("/healthz", timeout=2).status_code == 200
+    finally:
+        postgres.thaw()
+    deadline = time.monotonic() + 20
+    while (again := server.client.post("/v1/score", json=body, headers=KEY)).status_code != 200:
+        assert time.monotonic() < deadline, again.text
+        time.sleep(0.2)
+    assert len(again.json()["results"]) == 2
