@@ -188,7 +188,7 @@ def check_nurture(server, events, first, later) -> None:
         offset += 2
         if offset >= page["total"]:
             break
-    assert crossed  # the generated leads and the fixed clocks: one crosses (B -> A, 2026-12)
+    assert crossed  # the seeded leads at the two fixed clocks: one lead crosses
     assert page["total"] == len(crossed) and len(pages) == len(crossed)
     assert {row["lead_id"]: row["direction"] for row in pages} == crossed
     between = events[(events[behaviour.EVENT_AT] >= AS_OF) & (events[behaviour.EVENT_AT] < LATER)]
