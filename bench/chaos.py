@@ -9,7 +9,10 @@ probes `/healthz` every 20 ms during the fault, then counts:
   journal   the most rows seen waiting in the journal (unshipped) during the scenario
   dead      rows set aside in the dead-letter file (a data error; 0 in every fault here)
   replayed  spilled rows written to the table since
-  lost      answered leads that are not in the table (must be 0)
+  events    activity events answered 200 by POST /v1/events (every third request of a worker
+            appends 1-3 events of its leads), and of those, found in `lead_activity` afterwards
+  lost      answered leads that are not in the table, plus answered events that are not in
+            theirs (must be 0)
   health    /healthz p99 during the fault (must stay under 100 ms for database faults), and
             whether the scoring log's health turned red while rows could not be shipped
 
@@ -225,15 +228,34 @@ class Load:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0  # connections refused or cut (e.g. the killed process)
     requests: int = 0
+    events_answered: set[str] = field(default_factory=set)  # event ids answered 200 (committed)
+    events_stored: int = 0  # of those, found in `lead_activity` afterwards
 
 
-def request_bytes(port: int, leads: list[dict]) -> bytes:
-    body = json.dumps({"leads": leads, "reasons": False}).encode()
+def request_bytes(port: int, leads: list[dict], path: str = "/v1/score") -> bytes:
+    payload = {"leads": leads, "reasons": False} if path == "/v1/score" else {"events": leads}
+    body = json.dumps(payload).encode()
     head = (
-        f"POST /v1/score HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
         f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
+
+
+EVENTS_EVERY = 3  # every third request of a worker appends activity events (POST /v1/events)
+
+
+def activity_events(tag: str, i: int) -> list[dict]:
+    """Unique activity events of the leads this worker scores (1 to 3 per request)."""
+    return [
+        {
+            "event_id": f"{tag}-{i}-e{k}",
+            "lead_id": f"{tag}-{i}-{k}",
+            "occurred_at": "2026-06-01T10:00:00Z",
+            "event_type": "web_page",
+        }
+        for k in range(1 + i % 3)
+    ]
 
 
 async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
@@ -255,11 +277,18 @@ async def worker(port, tag, deadline, max_requests, load: Load, stop: threading.
     i = 0
     while time.monotonic() < deadline and load.requests < max_requests and not stop.is_set():
         leads = [{"lead_id": f"{tag}-{i}-{k}", "channel": "webinar"} for k in range(1 + i % 3)]
+        events = activity_events(tag, i) if i % EVENTS_EVERY == 0 else None
         i += 1
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(HOST, port)
             load.requests += 1
+            if events is not None:  # answered 200 only once committed
+                status, _ = await exchange(
+                    reader, writer, request_bytes(port, events, "/v1/events")
+                )
+                if status == 200:
+                    load.events_answered.update(event["event_id"] for event in events)
             status, body = await exchange(reader, writer, request_bytes(port, leads))
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
             load.errors += 1
@@ -306,6 +335,27 @@ def logged_ids(postgres, database: str) -> set[str]:
     return {row[0] for row in postgres.query(database, "SELECT lead_id FROM scored_leads")}
 
 
+def stored_event_ids(postgres, database: str) -> set[str]:
+    """Event ids in `lead_activity` (none when the table was never created)."""
+    query = "SELECT event_id FROM lead_activity"
+    try:
+        if database.endswith(".db"):
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                return {row[0] for row in connection.execute(query)}
+        return {row[0] for row in postgres.query(database, query)}
+    except Exception as error:  # no such table: no event was stored
+        if "lead_activity" not in str(error):
+            raise
+        return set()
+
+
+def events_check(postgres, database: str, load: Load) -> None:
+    """How many of the events answered 200 are in the table (all must be: lost = 0)."""
+    load.events_stored = len(load.events_answered & stored_event_ids(postgres, database))
+
+
 def wait_logged(postgres, database: str, answered: set[str], timeout: float = 60) -> set[str]:
     deadline = time.monotonic() + timeout
     found = logged_ids(postgres, database)
@@ -319,14 +369,18 @@ def figures(
     load: Load, found: set[str], status: dict, note: str, probe: HealthProbe | None = None
 ) -> dict:
     logged = len(load.answered & found)
+    events_lost = len(load.events_answered) - load.events_stored
     return {
         "answered": len(load.answered),
         "logged": logged,
+        "events_answered": len(load.events_answered),
+        "events_stored": load.events_stored,
+        "events_lost": events_lost,
         "journal": max(status["spilled"], probe.peak_journal if probe else 0),
         "dead_lettered": status.get("dead_letters", status.get("rejected", 0)),
         "spilled": status["spilled"],
         "replayed": status["replayed"],
-        "lost": len(load.answered) - logged,
+        "lost": len(load.answered) - logged + events_lost,  # scores and events
         "health_p99_ms": probe.p99_ms() if probe else None,
         "health_red": probe.red() if probe else None,
         "requests": load.requests,
@@ -355,6 +409,7 @@ def kill_nine(postgres, model_dir: Path, scratch: Path, seconds: float) -> dict:
     service.wait_ready()
     status = service.wait_drained()
     found = wait_logged(postgres, "chaos_kill", load.answered)
+    events_check(postgres, "chaos_kill", load)
     service.stop()
     return figures(load, found, status, "kill -9 at half time, restart replays the journal")
 
@@ -377,6 +432,7 @@ def outage(postgres, model_dir: Path, scratch: Path, seconds: float) -> dict:
     status = service.wait_drained()
     probe.stop()
     found = wait_logged(postgres, "chaos_outage", load.answered)
+    events_check(postgres, "chaos_outage", load)
     service.stop()
     note = f"database down {seconds / 3:.1f} s; health false during it: {unhealthy}, "
     return figures(load, found, status, note + f"true after: {status['healthy']}", probe)
@@ -414,6 +470,7 @@ def reloads(postgres, model_dir: Path, scratch: Path, seconds: float) -> dict:
     load = out[0]
     status = service.wait_drained()
     found = wait_logged(postgres, "chaos_reload", load.answered)
+    events_check(postgres, "chaos_reload", load)
     service.stop()
     note = (
         f"tampered reload -> {tampered}, payload ran: {marker.exists()}; good reload -> "
@@ -453,6 +510,7 @@ def nul_bytes(postgres, model_dir: Path, scratch: Path, seconds: float) -> dict:
     load = out[0]
     status = service.wait_drained()
     found = wait_logged(postgres, "chaos_nul", load.answered)
+    events_check(postgres, "chaos_nul", load)
     service.stop()
     note = f"3 NUL-byte requests -> {codes}; log healthy after: {status['healthy']}"
     return figures(load, found, status, note)
@@ -489,6 +547,7 @@ def database_fault(
     status = service.wait_drained()
     probe.stop()
     found = wait_logged(postgres, database or f"chaos_{name}", load.answered)
+    events_check(postgres, database or f"chaos_{name}", load)
     service.stop()
     states = ", ".join(sorted(probe.states))
     note = f"{fault_seconds:.0f} s; health during it: {states}; after: {status['state']}"
@@ -587,6 +646,7 @@ def start_hanging(postgres, model_dir: Path, scratch: Path, seconds: float) -> d
     status = service.wait_drained()
     probe.stop()
     found = wait_logged(postgres, "chaos_start", load.answered)
+    events_check(postgres, "chaos_start", load)
     service.stop()
     note = (
         f"ready {ready_after:.1f} s after the start with the database frozen ({normal_ready:.1f} "
@@ -620,6 +680,8 @@ def two_databases(postgres, model_dir: Path, scratch: Path, seconds: float) -> d
     services["a"].wait_ready()
     statuses = {name: service.wait_drained() for name, service in services.items()}
     found = {n: wait_logged(postgres, f"chaos_two_{n}", answered[n].answered) for n in services}
+    for n in services:
+        events_check(postgres, f"chaos_two_{n}", answered[n])
     for service in services.values():
         service.stop()
     misplaced = len(answered["a"].answered & found["b"]) + len(answered["b"].answered & found["a"])
@@ -631,6 +693,8 @@ def two_databases(postgres, model_dir: Path, scratch: Path, seconds: float) -> d
         },
         errors=answered["a"].errors + answered["b"].errors,
         requests=answered["a"].requests + answered["b"].requests,
+        events_answered=answered["a"].events_answered | answered["b"].events_answered,
+        events_stored=answered["a"].events_stored + answered["b"].events_stored,
     )
     own = (answered["a"].answered & found["a"]) | (answered["b"].answered & found["b"])
     status = {
@@ -664,7 +728,7 @@ SCENARIOS = {
 
 def print_table(results: dict) -> None:
     print(f"\n{'scenario':27s} {'answered':>8s} {'logged':>8s} {'journal':>7s} {'dead':>4s} "
-          f"{'replayed':>8s} {'lost':>4s} {'health p99':>10s} {'red':>4s}  "
+          f"{'replayed':>8s} {'events':>13s} {'lost':>4s} {'health p99':>10s} {'red':>4s}  "
           "statuses / note")  # fmt: skip
     for name, row in results.items():
         if not isinstance(row, dict):
@@ -672,7 +736,8 @@ def print_table(results: dict) -> None:
         p99 = row.get("health_p99_ms")
         red = row.get("health_red")
         print(f"{name:27s} {row['answered']:8,d} {row['logged']:8,d} {row['journal']:7,d} "
-              f"{row['dead_lettered']:4d} {row['replayed']:8,d} {row['lost']:4d} "
+              f"{row['dead_lettered']:4d} {row['replayed']:8,d} "
+              f"{row['events_stored']:>6,d}/{row['events_answered']:<6,d} {row['lost']:4d} "
               f"{'-' if p99 is None else f'{p99:.1f} ms':>10s} "
               f"{'-' if red is None else ('yes' if red else 'no'):>4s}  {row['statuses']} "
               f"(+{row['connection_errors']} cut); {row['note']}")  # fmt: skip

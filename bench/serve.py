@@ -10,8 +10,13 @@ in-process rows/s of plain `pipeline.predict_proba` as a reference, and finally 
 load on this service at concurrency 32 (failed requests, resident-memory growth). First, in
 process, where a request's time goes, step by step (bench/serve_steps.py).
 
-Usage: `make bench-serve` or `python bench/serve.py [--seconds 8] [--soak 60]`.
-Figures go to stdout and bench/results/serve.json.
+With a model trained on activity events at hand (`make example-activity`: examples/activity, or
+`--activity DIR`), the behaviour case (bench/serve_behaviour.py): one lead with a stored history
+of 50 events, scored with its behaviour as of now, against MLflow's plain one-lead scoring of
+the same model (goal: >= 20x at concurrency 8). `--behaviour-only` runs that case alone.
+
+Usage: `make bench-serve` or `python bench/serve.py [--seconds 8] [--soak 60] [--activity DIR]
+[--behaviour-only]`. Figures go to stdout and bench/results/serve.json.
 """
 
 from __future__ import annotations
@@ -225,11 +230,86 @@ def reference_rows_per_s(pipeline, frame: pd.DataFrame, fields: list[str]) -> di
     return {"one_row_per_s": round(one_row, 1), "batch_1000_rows_per_s": round(batch_rows, 1)}
 
 
+def start_ours(model_dir: Path, port: int, scratch: Path, **settings: str) -> subprocess.Popen:
+    """This service on `model_dir`, scoring log on (SQLite in `scratch`), no API key."""
+    env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return start(
+        [str(BIN / "leadscore"), "serve", "--port", str(port)],
+        {**env, "LEADSCORE_MODEL_URI": str(model_dir), "LEADSCORE_API_KEYS": "",
+         "LEADSCORE_DATABASE_URL": f"sqlite:///{scratch / 'scoring_log.db'}", **settings},
+        scratch / f"ours-{port}.log",
+    )  # fmt: skip
+
+
+def post(port: int, path: str, body: dict) -> dict:
+    import httpx
+
+    answer = httpx.post(f"http://{HOST}:{port}{path}", json=body, timeout=60)
+    if answer.status_code != 200:
+        raise SystemExit(f"{path}: {answer.status_code} {answer.text[:300]}")
+    return answer.json()
+
+
+def mlflow_one_lead(card: dict, frame: pd.DataFrame, seconds: float) -> dict:
+    """`mlflow models serve` on the card's registered version: one-lead load at concurrency
+    1, 8 and 32 (its records carry every input, the behaviour fields ready-made)."""
+    registered = card["mlflow"]
+    uri = f"models:/{registered['registered_model']}/{registered['registered_version']}"
+    port, scratch = free_port(), Path(tempfile.mkdtemp(prefix="leadscore-bench-mlflow-"))
+    server = start(
+        [str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
+         "-h", HOST, "-p", str(port)],
+        {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+         "MLFLOW_TRACKING_URI": registered.get("tracking_uri") or "sqlite:///mlflow.db"},
+        scratch / "mlflow.log",
+    )  # fmt: skip
+    try:
+        wait_http(port, "/ping", server)
+        body = [json.dumps({"dataframe_records": [r]}).encode()
+                for r in mlflow_records(frame, card["features"])]  # fmt: skip
+        requests = [http_request(port, "/invocations", b) for b in body]
+        run_load(port, requests, 4, 1.5)
+        return {c: asdict(run_load(port, requests, c, seconds)) for c in (1, 8, 32)}
+    finally:
+        stop(server)
+
+
+def run_behaviour_case(project: Path, seconds: float) -> dict | None:
+    """The behaviour case when `project` holds a model trained on events (else None)."""
+    import types
+
+    from serve_behaviour import behaviour_case
+
+    if not (project / "models" / "model_card.json").is_file():
+        print(f"behaviour case skipped: no model in {project}/models (make example-activity)")
+        return None
+    tools = types.SimpleNamespace(
+        free_port=free_port, start_ours=start_ours, wait_http=wait_http, post=post,
+        http_request=http_request, run_load=run_load, stop=stop, mlflow_one_lead=mlflow_one_lead,
+    )  # fmt: skip
+    case = behaviour_case(project, seconds, None, tools)
+    for c in (1, 8, 32):
+        print(f"  one lead, 50 stored events  c={c:<2d} ours {case['ours'][c]['throughput']:8.1f}"
+              f" req/s  mlflow {case['mlflow'][c]['throughput']:8.1f} req/s")  # fmt: skip
+    print(f"  goal >= 20x at c=8: {case['goal']['ratio_c8']}x "
+          f"({'met' if case['goal']['met'] else 'MISSED'})")  # fmt: skip
+    return case
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8, help="per measurement")
     parser.add_argument("--soak", type=float, default=60, help="length of the load test")
+    parser.add_argument("--activity", type=Path, default=ROOT / "examples" / "activity",
+                        help="a project whose models/ were trained on activity events")  # fmt: skip
+    parser.add_argument("--behaviour-only", action="store_true", help="the behaviour case alone")
     args = parser.parse_args()
+    if args.behaviour_only:
+        case = run_behaviour_case(args.activity, args.seconds)
+        out = ROOT / "bench" / "results" / "serve_behaviour.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(case, indent=2) + "\n")
+        return
 
     card_path = ROOT / "models" / "model_card.json"
     if not card_path.is_file():
@@ -344,6 +424,7 @@ def main() -> None:
     finally:
         stop(ours_server)
         stop(mlflow_server)
+    results["behaviour"] = run_behaviour_case(args.activity, args.seconds)
     results["goals"] = goals(results)
     out = ROOT / "bench" / "results" / "serve.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -427,6 +508,11 @@ def goals(results: dict) -> dict:
         "growth": soak["rss_growth"],
         "met": soak["rss_growth"] < 0.10,
     }  # fmt: skip
+    if results.get("behaviour"):
+        goal = results["behaviour"]["goal"]
+        out["one lead with 50 stored events, c=8 vs MLflow (same model)"] = {
+            "ratio": goal["ratio_c8"], "goal": ">= 20", "met": goal["met"],
+        }  # fmt: skip
     for concurrency in (1, 32):
         ours = one[f"ours_reasons_off@{concurrency}"]["throughput"]
         out[f"one-lead throughput ratio, reasons off, c={concurrency} (context)"] = {

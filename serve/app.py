@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import signal
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -20,11 +21,12 @@ from leadscore.scoring.loading import read_card
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.outcome_store import OutcomeStore
 from leadscore.scoring.outcomes import OutcomeBatch
+from leadscore_serve.deps import Clock
 from leadscore_serve.docs import add_offline_docs
 from leadscore_serve.limits import BodyDeadline, BodySizeLimit, RateLimit
 from leadscore_serve.metrics import MetricsMiddleware, ServiceMetrics
 from leadscore_serve.problems import Problem, install_problem_handlers
-from leadscore_serve.routers import admin, events, ops, outcomes
+from leadscore_serve.routers import admin, events, nurture, ops, outcomes
 from leadscore_serve.routers.scoring import scoring_router
 from leadscore_serve.schemas import (
     NotReady,
@@ -151,11 +153,22 @@ def check_access(settings: Settings) -> None:
         )
 
 
+def clock_of(settings: Settings) -> Clock:
+    """The service's clock: the real one, or one standing still at `LEADSCORE_FIXED_NOW`."""
+    if settings.fixed_now is None:
+        return lambda: datetime.now(UTC)
+    fixed = settings.fixed_now
+    fixed = fixed.replace(tzinfo=UTC) if fixed.tzinfo is None else fixed.astimezone(UTC)
+    log.warning("the clock stands still at %s (LEADSCORE_FIXED_NOW)", fixed.isoformat())
+    return lambda: fixed
+
+
 def set_up_state(app: FastAPI, settings: Settings, spec: FeatureSpec) -> None:
     """The app's settings, model holder, metrics and keys; every secret registered for
     redaction (the keys, and the passwords of the databases: masked even where a message
     shows one alone)."""
     app.state.settings = settings
+    app.state.clock = clock_of(settings)
     app.state.holder = ModelHolder(
         uri=settings.model_uri,
         spec=spec,
@@ -195,7 +208,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec, inputs = card.spec, card.input_normalisation
     example = request_example(spec, inputs)  # made up: /openapi.json is public
     lead = lead_model(spec, example, inputs)
-    request_model = score_request_model(lead, settings.max_batch, example)
+    request_model = score_request_model(
+        lead, settings.max_batch, example, events=bool(inputs.behaviour)
+    )
 
     app = FastAPI(
         title="leadscore",
@@ -212,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scoring_router(request_model))
     app.include_router(outcomes.router)
     app.include_router(events.router)
+    app.include_router(nurture.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     with_component_schemas(app, (request_model, OutcomeBatch), (Problem, NotReady, ReloadFailed))

@@ -8,6 +8,8 @@ event loop instead of a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -52,6 +54,13 @@ async def get_events(request: Request) -> EventStore:
     return request.app.state.events
 
 
+Clock = Callable[[], datetime]  # now, aware UTC
+
+
+async def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
 async def get_outcome_keys(request: Request) -> tuple[bytes, ...]:
     return request.app.state.outcome_keys
 
@@ -64,4 +73,5 @@ ApiKeysDep = Annotated[tuple[bytes, ...], Depends(get_api_keys)]
 AdminKeyDep = Annotated[bytes, Depends(get_admin_key)]
 OutcomesDep = Annotated[OutcomeStore, Depends(get_outcomes)]
 EventsDep = Annotated[EventStore, Depends(get_events)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 OutcomeKeysDep = Annotated[tuple[bytes, ...], Depends(get_outcome_keys)]

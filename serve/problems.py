@@ -227,3 +227,9 @@ def stored_event_responses(*statuses: int) -> dict:
         "(event ids make the retry idempotent)"
     )
     return responses
+
+
+def unavailable(error: Exception, kind: str) -> ProblemError:
+    """503 with `Retry-After` for a store that cannot answer now (its error's `retry_after`)."""
+    retry_after = getattr(error, "retry_after", 5)
+    return ProblemError(503, str(error), kind=kind, headers={"Retry-After": str(retry_after)})

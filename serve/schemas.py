@@ -13,6 +13,7 @@ from leadscore.core import fields as roles
 from leadscore.core.schema import FeatureSpec, InputNormalisation
 from leadscore.core.units import NumberFormat, parse_value, unparseable_reason
 from leadscore.core.values import NEGATIVE_REASON, NON_NEGATIVE_MIN
+from leadscore.scoring.events_store import MAX_EVENTS, ActivityEvent
 from leadscore_serve.problems import Problem
 
 MAX_TEXT = 200
@@ -70,13 +71,24 @@ EXAMPLE_LEAD_ID = "EXAMPLE-0001"
 EXAMPLE_CATEGORY = "example"
 
 
+EXAMPLE_CREATED = "2026-01-05T09:00:00Z"
+
+
+def behaviour_fields(inputs: InputNormalisation) -> frozenset[str]:
+    """The fields the service computes from activity events (never sent with a lead)."""
+    return frozenset((inputs.behaviour or {}).get("fields", {}))
+
+
 def request_example(spec: FeatureSpec, inputs: InputNormalisation) -> dict:
     """A made-up lead for the OpenAPI documents, which anyone may read: clearly fake values of
     each field's kind (`EXAMPLE-0001`, the category `example`, 1.0, false), never a training
     record. It validates and scores (its categories are reported as unseen)."""
+    computed = behaviour_fields(inputs)
     example: dict = {id_field(inputs): EXAMPLE_LEAD_ID}
-    example.update(dict.fromkeys(spec.categorical, EXAMPLE_CATEGORY))
-    example.update(dict.fromkeys(spec.numeric, 1.0))
+    if computed:
+        example["created_at"] = EXAMPLE_CREATED
+    example.update({name: EXAMPLE_CATEGORY for name in spec.categorical if name not in computed})
+    example.update({name: 1.0 for name in spec.numeric if name not in computed})
     example.update(dict.fromkeys(spec.boolean, False))
     return example
 
@@ -90,26 +102,34 @@ def lead_model(
     Categories are strings (an unseen one is scored as unknown, with a warning); numbers are
     finite, and >= 0 where the training data says so; yes/no fields are JSON booleans.
     Fields the model does not use (for instance the post-contact `sales_status`) are refused.
-    A TypedDict: validated leads arrive as plain dicts, with no model objects to build.
+    A model trained on activity events computes its behaviour fields (refused when sent) and
+    requires `created_at`. A TypedDict: validated leads arrive as plain dicts.
     """
     inputs = inputs or InputNormalisation()
+    computed = behaviour_fields(inputs)
+    created = Field(description="when the lead was created (not scored)")
     fields: dict[str, Any] = {
         id_field(inputs): Annotated[
             str,
             Field(min_length=1, max_length=128, description="your id of the lead (no NUL byte)"),
             AfterValidator(storable),
         ],
-        "created_at": NotRequired[
-            Annotated[datetime | None, Field(description="when the lead was created (not scored)")]
-        ],
+        "created_at": (
+            Annotated[datetime, created]
+            if computed
+            else NotRequired[Annotated[datetime | None, created]]
+        ),
     }
     for key in inputs.keys:
         if key not in spec.fields and key not in fields:
             described = Field(max_length=MAX_TEXT, description="key of a joined table")
             fields[key] = NotRequired[Annotated[str | None, described]]
     for name in spec.categorical:
-        fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
+        if name not in computed:
+            fields[name] = NotRequired[Annotated[str | None, Field(max_length=MAX_TEXT)]]
     for name in spec.numeric:
+        if name in computed:
+            continue
         bound = {"ge": NON_NEGATIVE_MIN} if name in spec.non_negative else {}
         if name in inputs.units:
             kind, low = inputs.units[name], name in spec.non_negative
@@ -134,16 +154,27 @@ def with_example(model: type[BaseModel], example: dict | None) -> type[BaseModel
     return model
 
 
-def score_request_model(lead: type, max_batch: int, example: dict | None):
+EVENTS_DESCRIPTION = (
+    "activity events of these leads not yet sent to POST /v1/events, counted with the stored "
+    "ones (an event id counts once; not stored). Only for a model trained on activity events"
+)
+
+
+def score_request_model(lead: type, max_batch: int, example: dict | None, events: bool = False):
     leads_field = Annotated[
         list[lead],
         Field(min_length=1, max_length=max_batch, description=f"1 to {max_batch} leads"),
     ]
+    extra: dict[str, Any] = {}
+    if events:
+        sent = Field(default_factory=list, max_length=MAX_EVENTS, description=EVENTS_DESCRIPTION)
+        extra["events"] = (list[ActivityEvent], sent)
     model = create_model(
         "ScoreRequest",
         __base__=StrictModel,
         leads=(leads_field, ...),
         reasons=(bool, Field(True, description="explain each score (off is faster)")),
+        **extra,
     )
     return with_example(model, example and {"leads": [example], "reasons": True})
 
@@ -198,6 +229,11 @@ class LeadScore(ResponseModel):
 class ScoreResponse(ResponseModel):
     model_version: str
     contract_version: str
+    behaviour_as_of: datetime | None = Field(
+        None,
+        description="the moment (UTC) the leads' behaviour features were counted as of, from "
+        "their activity events strictly before it; null: the model reads no events",
+    )
     results: list[LeadScore]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -94,6 +95,13 @@ class Settings(BaseSettings):
         gt=0,
         description="connect, statement and lock timeout of the scoring log's database calls; "
         "a call running longer turns the scoring log's health red",
+    )
+
+    fixed_now: datetime | None = Field(
+        None,
+        description="the service's clock stands still at this moment (naive: UTC): behaviour "
+        "features are counted as of it and scores are logged at it. For tests and replays "
+        "only (the parity test scores through the API at the batch CLI's --as-of)",
     )
 
     def api_key_list(self) -> tuple[bytes, ...]:

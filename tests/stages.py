@@ -96,3 +96,26 @@ def registered_champion(tracking_url: str, models, split, params, grading_record
         run["registered_model"], "champion", run["registered_version"]
     )
     return run, client
+
+
+ACTIVITY_STAGES = ("prepare", "ingest", "split", "train", "grade", "evaluate")
+
+
+def activity_project(root: Path, n_leads: int, stages=ACTIVITY_STAGES, **behaviour) -> Path:
+    """examples/activity (the built-in CRM with its activity log) on `n_leads` leads in `root`,
+    its stages run in-process; `behaviour` overrides `data.behaviour` keys."""
+    import pytest
+
+    from leadscore.core.params_file import read_raw_params
+
+    project_root = DEMO_KEYS.parents[1]
+    raw = read_raw_params(project_root / "examples" / "activity" / "params.yaml")
+    raw["project_dir"] = str(project_root)
+    raw["generate"]["n_leads"] = n_leads
+    raw["data"]["behaviour"].update(behaviour)
+    raw["train"]["search"]["max_rows"] = 5_000
+    raw["evaluate"]["stability_max_train_leads"] = 0  # a bootstrap, not refits
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run_stages(root, monkeypatch, stages)
+    return root

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from leadscore.scoring.events_store import ActivityBatch, EventConflict, EventsUnavailable
 from leadscore_serve.deps import EventsDep
-from leadscore_serve.problems import ProblemError, stored_event_responses
+from leadscore_serve.problems import ProblemError, stored_event_responses, unavailable
 from leadscore_serve.security import require_api_key
 
 router = APIRouter(tags=["events"], dependencies=[Depends(require_api_key)])
@@ -42,10 +42,5 @@ async def record_events(batch: ActivityBatch, store: EventsDep) -> EventsStored:
             409, str(error), kind="event-conflict", extra={"event_ids": error.event_ids}
         ) from None
     except EventsUnavailable as error:
-        raise ProblemError(
-            503,
-            str(error),
-            kind="events-unavailable",
-            headers={"Retry-After": str(error.retry_after)},
-        ) from None
+        raise unavailable(error, "events-unavailable") from None
     return EventsStored(received=done.received, stored=done.stored, duplicates=done.duplicates)

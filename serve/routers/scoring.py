@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,7 +24,15 @@ from leadscore.scoring.loading import ServedModel
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable
 from leadscore.scoring.log_table import rows_for
 from leadscore.scoring.trend import PreviousScores
-from leadscore_serve.deps import HolderDep, MetricsDep, ScoringLogDep, SettingsDep
+from leadscore_serve.behaviour import with_behaviour
+from leadscore_serve.deps import (
+    ClockDep,
+    EventsDep,
+    HolderDep,
+    MetricsDep,
+    ScoringLogDep,
+    SettingsDep,
+)
 from leadscore_serve.limits import check_counts
 from leadscore_serve.metrics import ServiceMetrics
 from leadscore_serve.problems import ProblemError, problem_responses
@@ -119,10 +128,13 @@ def score_body(
     records: list[dict],
     reasons: bool,
     repeats: dict[int, int],
+    now: datetime | None = None,
 ) -> tuple[bytes, list | None]:
     """The answer, and the rows the scoring log must keep before it is sent.
 
-    `records`: the validated leads (plain dicts) after the model's input normalisation.
+    `records`: the validated leads (plain dicts) after the model's input normalisation (with
+    their behaviour features as of `now` for a model trained on events); `now`: the
+    service's clock (the rows' scoring time).
     """
     scorer = model.scorer
     version, contract_version = model.version, model.contract_version
@@ -146,9 +158,16 @@ def score_body(
             version,
             contract_version,
             source="api",
+            scored_at=now,
         )
     metrics.observe_leads(scored.grade, sum(map(len, warnings)))
-    answer = {"model_version": version, "contract_version": contract_version, "results": results}
+    as_of = now.isoformat() if now is not None and model.scorer.inputs.behaviour else None
+    answer = {
+        "model_version": version,
+        "contract_version": contract_version,
+        "behaviour_as_of": as_of,
+        "results": results,
+    }
     return orjson.dumps(answer), rows
 
 
@@ -170,6 +189,8 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         settings: SettingsDep,
         metrics: MetricsDep,
         scoring_log: ScoringLogDep,
+        store: EventsDep,
+        clock: ClockDep,
     ) -> Response:
         require_json(request.headers.get("content-type"))
         try:
@@ -190,7 +211,10 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         repeats = repeated_ids(leads)
         if repeats and settings.duplicate_lead_ids == "reject":
             refuse_repeats(repeats, id_field(model.scorer.inputs))
-        job = (metrics, scoring_log, model, leads, parsed.reasons, repeats)
+        now = clock()
+        if model.scorer.inputs.behaviour:  # as of now, from the stored and the sent events
+            leads = await with_behaviour(model, leads, getattr(parsed, "events", []), store, now)
+        job = (metrics, scoring_log, model, leads, parsed.reasons, repeats, now)
         if len(leads) <= INLINE_LEADS:
             content, rows = score_body(*job)
         else:

@@ -217,11 +217,26 @@ def feedback(
         ),
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Date outcomes are known up to.")] = None,
+    nurture_days: Annotated[
+        int,
+        typer.Option(min=1, help="With --scoring-log: the nurture view's last N days."),
+    ] = 7,
 ) -> None:
-    """Monthly conversion by grade vs the contract's promises; flags and likely causes."""
+    """Monthly conversion by grade vs the contract's promises; flags and likely causes.
+
+    With `--scoring-log`, also the nurture view (reports/nurture.{json,md}, on the report):
+    the leads that crossed into or out of A in the last N days, and the events that moved them.
+    """
     from leadscore.stages.feedback import main
 
-    run(main, params_path=params, scoring_log=scoring_log, outcomes_path=outcomes, as_of=as_of)
+    run(
+        main,
+        params_path=params,
+        scoring_log=scoring_log,
+        outcomes_path=outcomes,
+        as_of=as_of,
+        nurture_days=nurture_days,
+    )
 
 
 @app.command("follow-up")

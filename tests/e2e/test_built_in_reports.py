@@ -67,3 +67,27 @@ def test_headline_agrees_with_the_follow_up_section(tiny_project):
     currency = json.loads((reports / "contract.json").read_text())["currency"]
     credit = re.search(r'<table id="summary-credit">(.*?)</table>', html, re.S).group(1)
     assert f"{currency} " in credit
+
+
+def test_the_report_shows_the_nurture_view_when_the_feedback_stage_wrote_it(tiny_project, tmp_path):
+    """`leadscore feedback --scoring-log` writes reports/nurture.json; the report shows it."""
+    import json
+    import shutil
+    from datetime import datetime
+
+    from leadscore.scoring.nurture import INTO_A, Crossing, Scoring, Touch
+    from leadscore.stages.report import main as report
+    from leadscore.views.nurture import nurture_report
+
+    reports = shutil.copytree(tiny_project / "reports", tmp_path / "reports")
+    moved = Crossing("L-7", INTO_A, Scoring("L-7", datetime(2026, 8, 2), 60, "B"),
+                     Scoring("L-7", datetime(2026, 8, 5), 91, "A"),
+                     [Touch("e1", datetime(2026, 8, 3), "demo_request")])  # fmt: skip
+    view = nurture_report([moved], 7, datetime(2026, 8, 1), datetime(2026, 8, 8))
+    (reports / "nurture.json").write_text(json.dumps(view))
+    page = report(reports_dir=reports, card_path=tiny_project / "models" / "model_card.json")
+    html = page.read_text()
+    assert "Nurture: leads that crossed into or out of A in the last 7 days" in html
+    row = re.search(r'<table id="nurture-crossings">(.*?)</table>', html, re.S).group(1)
+    assert "L-7" in row and "B → A" in row and "demo_request" in row
+    assert "Nurture:" not in (tiny_project / "reports" / "report.html").read_text()

@@ -11,43 +11,26 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import PROJECT_ROOT
 from parity import TOLERANCE
-from stages import run_score, run_stages
+from stages import activity_project, run_score
 
 from leadscore.core import fields
-from leadscore.core.params_file import read_raw_params
 from leadscore.data import behaviour
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLE = PROJECT_ROOT / "examples" / "activity"
-STAGES = ("prepare", "ingest", "split", "train", "grade", "evaluate")
-
-
-def _project(root, monkeypatch_factory, **behaviour_overrides):
-    raw = read_raw_params(EXAMPLE / "params.yaml")  # with the example's contract.yaml
-    raw["project_dir"] = str(PROJECT_ROOT)
-    raw["generate"]["n_leads"] = 8_000
-    raw["data"]["behaviour"].update(behaviour_overrides)
-    raw["train"]["search"]["max_rows"] = 5_000
-    raw["evaluate"]["stability_max_train_leads"] = 0  # a bootstrap, not refits
-    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    with monkeypatch_factory.context() as monkeypatch:
-        run_stages(root, monkeypatch, STAGES)
-    return root
+N_LEADS = 8_000
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return _project(tmp_path_factory.mktemp("activity"), pytest.MonkeyPatch)
+    return activity_project(tmp_path_factory.mktemp("activity"), N_LEADS)
 
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory):
-    return _project(
-        tmp_path_factory.mktemp("activity-leaky"), pytest.MonkeyPatch, count_after_decision=True
+    return activity_project(
+        tmp_path_factory.mktemp("activity-leaky"), N_LEADS, count_after_decision=True
     )
 
 

@@ -4,6 +4,7 @@ feedback and the follow-up view read them from the database, with no hand export
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -101,6 +102,8 @@ def test_events_are_stored_once_and_read_by_feedback_and_follow_up(crm_server, t
     assert sum(month["leads"] for month in report["months"]) == 2
     assert report["outcomes"]["leads_never_scored"] == 0
     assert report["outcomes"]["leads_with_contradictory_outcomes"] == 0
+    nurture = json.loads((tmp_path / "nurture.json").read_text())  # read from the same log
+    assert (nurture["days"], nurture["until"][:10], nurture["crossings"]) == (7, "2027-06-01", [])
     view = follow_up(params_path=params, scoring_log=url, reports_dir=tmp_path)
     assert view["missing"] == [] and sum(m["leads"] for m in view["months"]) == 2
 

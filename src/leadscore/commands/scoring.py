@@ -34,6 +34,28 @@ EventsOption = Annotated[
     Path | None,
     typer.Option(help="Activity events (lead_id, event_at, event_type[, event_value])."),
 ]
+InputFormatOption = Annotated[
+    str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
+]
+OutputFormatOption = Annotated[
+    str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
+]
+ModeOption = Annotated[
+    str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
+]
+SparkLogOption = Annotated[
+    bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
+]
+SparkScoringLogOption = Annotated[
+    str | None, typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG).")
+]
+MasterOption = Annotated[
+    str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
+]
+SparkEventsOption = Annotated[
+    str | None,
+    typer.Option(help="Activity events: a path, URI or table (lead_id, event_at, event_type)."),
+]
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Moment of scoring for --events (default: now).")
 ]
@@ -177,36 +199,31 @@ def score_spark(
     ],
     output: Annotated[str, typer.Option("--output", "-o", help="Scores: a path, URI or table.")],
     model: ModelOption = "models",
-    input_format: Annotated[
-        str | None, typer.Option(help="Format of SOURCE (default: its suffix; 'table').")
-    ] = None,
-    output_format: Annotated[
-        str | None, typer.Option(help="Format of the output (default: its suffix; 'table').")
-    ] = None,
-    mode: Annotated[
-        str, typer.Option(help="Spark save mode: errorifexists, overwrite, append, ignore.")
-    ] = "errorifexists",
+    input_format: InputFormatOption = None,
+    output_format: OutputFormatOption = None,
+    mode: ModeOption = "errorifexists",
     reasons: ReasonsOption = False,
-    log_scores: Annotated[
-        bool, typer.Option("--log/--no-log", help="Append the scores to the Parquet scoring log.")
-    ] = True,
-    scoring_log: Annotated[
-        str | None,
-        typer.Option(help="Parquet scoring log, by date (LEADSCORE_SPARK_SCORING_LOG)."),
-    ] = None,
-    master: Annotated[
-        str | None, typer.Option(help="Spark master URL (LEADSCORE_SPARK_MASTER; local[2]).")
-    ] = None,
+    log_scores: SparkLogOption = True,
+    scoring_log: SparkScoringLogOption = None,
+    master: MasterOption = None,
+    events: SparkEventsOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
-    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`."""
+    """Score leads on Apache Spark with the same sealed bundle and scorer as `leadscore score`.
+
+    With `--events`, a model trained on activity events gets each lead's behaviour features as
+    of now (or `--as-of`), from its events strictly before then, by the same function as
+    `leadscore score --events` (docs/behaviour.md)."""
     try:
         from pyspark.errors import AnalysisException
         from pyspark.sql import SparkSession
     except ModuleNotFoundError as error:
         fail(_needs_spark_extra(error))
+    import pandas as pd
 
     from leadscore.model.bundle import BundleError
     from leadscore.scoring.batch_input import BatchInputError
+    from leadscore.scoring.behaviour import BehaviourInputError
     from leadscore.scoring.compiling import CompileError
     from leadscore.scoring.loading import local_bundle
     from leadscore.scoring.spark import SparkSettings, run_scoring, spark_session
@@ -222,8 +239,11 @@ def score_spark(
             done = run_scoring(
                 spark, source, output, bundle_dir, input_format, output_format, mode, reasons,
                 scoring_log=(scoring_log or settings.scoring_log) if log_scores else None,
+                events=events, as_of=pd.Timestamp(as_of) if as_of else None,
             )  # fmt: skip
-    except (AnalysisException, BatchInputError, BundleError, CompileError, OSError) as error:
+    except (AnalysisException, BatchInputError, BehaviourInputError, BundleError) as error:
+        fail(error)
+    except (CompileError, OSError, ValueError) as error:
         fail(error)
     finally:
         if running is None:

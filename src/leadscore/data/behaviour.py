@@ -20,7 +20,9 @@ snapshot, so the model learns how a score moves as the lead engages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +156,52 @@ def behaviour_features(
         latest_type[ordered_rows[ends]] = kind[order][ends]
     out[FIRST_TYPE], out[LATEST_TYPE] = first_type, latest_type
     return pd.DataFrame(out, index=leads.index)[list(feature_kinds(spec))]
+
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+def lead_features(
+    times_ns: Sequence[int],
+    kinds: Sequence[str],
+    created_ns: int | None,
+    moment_ns: int,
+    spec: BehaviourParams,
+) -> dict[str, Any]:
+    """`behaviour_features` for one lead at one moment, on plain values: its events' times
+    (nanoseconds since the epoch, naive UTC) and types (normal form), its creation (None:
+    unknown). The API's path, where a frame costs more than the scoring: the same definition
+    step by step, property-tested against the frame path (tests/unit/data/test_behaviour.py).
+    Missing values are None (the frame path's NaN)."""
+    types = frozenset(spec.types)
+    counts = {name: 0 for name in counted_types(spec)}
+    windows = {(name, days): 0 for name in counts for days in spec.windows_days}
+    newest, engagement = math.inf, 0.0
+    first: tuple[int, str] | None = None
+    latest: tuple[int, str] | None = None
+    for at, kind in zip(times_ns, kinds, strict=True):
+        if at >= moment_ns:  # strictly before: an event at the moment itself does not count
+            continue
+        kind = kind if kind in types else OTHER
+        age = float(moment_ns - at) / NS_PER_DAY  # as numpy divides two timedelta64[ns]
+        counts[kind] += 1
+        for days in spec.windows_days:
+            windows[kind, days] += age <= days
+        newest = min(newest, age)
+        engagement += math.pow(0.5, age / spec.half_life_days)  # libm pow, as np.power
+        first = (at, kind) if first is None or (at, kind) < first else first
+        latest = (at, kind) if latest is None or (at, kind) > latest else latest
+    out: dict[str, Any] = {
+        LEAD_AGE: None if created_ns is None else float(moment_ns - created_ns) / NS_PER_DAY
+    }
+    for name, count in counts.items():
+        out[f"{name}_events"] = float(count)
+        out |= {f"{name}_events_{days}d": float(windows[name, days]) for days in spec.windows_days}
+    out[RECENCY] = newest if math.isfinite(newest) else None
+    out[ENGAGEMENT] = engagement
+    out[FIRST_TYPE] = first[1] if first else NO_EVENT
+    out[LATEST_TYPE] = latest[1] if latest else NO_EVENT
+    return out
 
 
 def scoring_moments(leads: pd.DataFrame, moment: ScoringMoment | None) -> pd.Series:

@@ -13,11 +13,13 @@ answers 503 with `Retry-After`, and the marketing system sends them again).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+import queue
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,7 +29,7 @@ from leadscore.core.errors import LeadscoreError
 from leadscore.data import behaviour
 from leadscore.scoring.log_health import short_error
 from leadscore.scoring.log_table import make_engine
-from leadscore.scoring.outcome_store import TRANSIENT, chunks
+from leadscore.scoring.outcome_store import TRANSIENT, Writers, chunks
 from leadscore.scoring.outcomes import naive_utc, plausible, utc_now
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 TABLE = "lead_activity"
 MAX_EVENTS = 1_000  # per request
 RETRY_AFTER_SECONDS = 5
+READERS, READ_BACKLOG = 4, 256  # threads reading histories for POST /v1/score, queued reads
+EPOCH = datetime(1970, 1, 1)
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 lead_activity = sa.Table(
@@ -172,12 +177,44 @@ def append_events(connection: sa.Connection, events: list[ActivityEvent], source
     return Appended(received=len(events), stored=len(new), duplicates=len(events) - len(new))
 
 
+@dataclass
+class History:
+    """A lead's activity events as `leadscore.data.behaviour.lead_features` reads them: times
+    (nanoseconds since the epoch, naive UTC) and types (stripped, lower-case), and the events
+    themselves for whoever shows them."""
+
+    times_ns: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def epoch_ns(moment: datetime) -> int:
+    """A moment (naive: UTC) in nanoseconds since the epoch (microseconds: exact)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment - EPOCH) // MICROSECOND * 1_000
+
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+def histories_of(rows: Iterable[dict[str, Any]]) -> dict[str, History]:
+    """Event rows (stored or sent; each id once) grouped by lead."""
+    out: dict[str, History] = {}
+    for row in rows:
+        history = out.setdefault(row["lead_id"], History())
+        history.times_ns.append(epoch_ns(row["occurred_at"]))
+        history.kinds.append(row["event_type"])
+    return out
+
+
 class EventStore:
     """The activity events on the scoring-log database (`lead_activity`)."""
 
     def __init__(self, url: str, timeout_seconds: float = 3.0) -> None:
+        self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds)
         self._schema_ready = False
+        self._readers: Writers | None = None
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
@@ -202,15 +239,7 @@ class EventStore:
         """The stored events of these leads, with `sent` ones (e.g. in a score request) not
         stored yet (an event id counts once), in the normal form of leadscore.data.behaviour:
         what a lead's behaviour as of now is computed from."""
-        self._ensure_schema()
-        column = lead_activity.c
-        found: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as connection:
-            for part in chunks(sorted(set(lead_ids))):
-                query = sa.select(lead_activity).where(column.lead_id.in_(part))
-                found.update({r["event_id"]: dict(r) for r in connection.execute(query).mappings()})
-        for event in sent:
-            found.setdefault(event.event_id, event.row())
+        found = self._rows_of(lead_ids, sent)
         rows = [
             (r["lead_id"], r["occurred_at"], r["event_type"], r["event_value"])
             for r in found.values()
@@ -219,5 +248,61 @@ class EventStore:
         frame[behaviour.EVENT_AT] = pd.to_datetime(frame[behaviour.EVENT_AT])
         return behaviour.normalise_events(frame)
 
+    def _rows_of(
+        self, lead_ids: Iterable[str], sent: Iterable[ActivityEvent]
+    ) -> dict[str, dict[str, Any]]:
+        """The stored event rows of these leads by event id, then the `sent` ones not stored
+        (an event id counts once: the stored one)."""
+        self._ensure_schema()
+        column = lead_activity.c
+        wanted = (column.event_id, column.lead_id, column.occurred_at, column.event_type)
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as connection:
+            for part in chunks(sorted(set(lead_ids))):
+                query = sa.select(*wanted, column.event_value).where(column.lead_id.in_(part))
+                found.update({r["event_id"]: dict(r) for r in connection.execute(query).mappings()})
+        for event in sent:
+            found.setdefault(event.event_id, event.row())
+        return found
+
+    def histories(
+        self, lead_ids: Iterable[str], sent: Iterable[ActivityEvent] = ()
+    ) -> dict[str, History]:
+        """`events_of` for the one-lead path: each lead's events as plain values (a lead with
+        none is absent). Bounded by the engine's timeouts; raises `EventsUnavailable`."""
+        try:
+            return histories_of(self._rows_of(lead_ids, sent).values())
+        except TRANSIENT as error:
+            log.warning("activity events not read: %s", short_error(error))
+            raise EventsUnavailable(short_error(error)) from None
+
+    async def bounded(self, job: Callable[[], T]) -> T:
+        """A read of the database (`job`) off the event loop, answered within
+        `timeout_seconds` or `EventsUnavailable`: a frozen database holds a reader thread,
+        never the service; with every reader stuck and the queue full, refused at once."""
+        if self._readers is None:
+            self._readers = Writers(READERS, READ_BACKLOG)
+        try:
+            future = self._readers.submit(job)
+        except queue.Full:
+            raise EventsUnavailable("every reader is waiting on the database") from None
+        try:
+            return cast(
+                T, await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
+            )
+        except TimeoutError:
+            log.error("activity events: no answer within %g s", self.timeout_seconds)
+            raise EventsUnavailable(
+                f"the database did not answer within {self.timeout_seconds:g} s"
+            ) from None
+
+    async def histories_async(
+        self, lead_ids: list[str], sent: list[ActivityEvent]
+    ) -> dict[str, History]:
+        """`histories`, bounded (`bounded`)."""
+        return await self.bounded(lambda: self.histories(lead_ids, sent))
+
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.stop()
         self.engine.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.scoring.log_table import TABLE
+from leadscore.scoring.nurture import Crossing
 
 LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
 
@@ -48,3 +49,19 @@ def journal_backlog(url: str, journal_dir: Path | None = None) -> int:
     from leadscore.scoring.log import journal_dir_for
 
     return unshipped_rows(journal_dir or journal_dir_for(database_url(url)))
+
+
+def read_nurture_view(url: str, until: pd.Timestamp, days: int) -> list[Crossing]:
+    """The nurture view's crossings (leadscore.scoring.nurture) of the last `days` days up to
+    `until`, from a scoring-log database and its event store ([] for a Parquet log: Spark runs
+    keep no activity events)."""
+    if url.rstrip("/").endswith(".parquet") or Path(url).is_dir() or url.startswith(LAKE_SCHEMES):
+        return []
+    from leadscore.scoring.events_store import EventStore
+    from leadscore.scoring.nurture import nurture_of
+
+    store = EventStore(database_url(url))
+    try:
+        return nurture_of(store, until.to_pydatetime(), days)
+    finally:
+        store.close()

@@ -32,12 +32,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import pandas as pd
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadscore.data import behaviour
 from leadscore.scoring import output
 from leadscore.scoring.batch import REJECT_REASON
 from leadscore.scoring.batch_input import BatchInputError
+from leadscore.scoring.behaviour import COLLECTED, created_column, definition
 from leadscore.scoring.scorer import Scorer
 from leadscore.scoring.spark_io import (
     NANOS_AS_LONG,
@@ -164,18 +167,23 @@ def score_frame(
     scoring_log: str | None = None,
     stamp: datetime | None = None,
     scorer: Scorer | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> DataFrame:
     """The scores of a DataFrame of raw leads (lazy): the local batch output's columns.
 
     With the driver's `scorer`, the input is checked for its lead id here, and only the raw
     columns scoring reads (`Scorer.raw_columns`) travel to Python. The executors normalise them
-    as the local CLI does (`batch.score_chunk`).
+    as the local CLI does (`batch.score_chunk`). With `as_of`, the leads carry their collected
+    events (`joined_events`) and get their behaviour features as of then, as the local CLI does.
     """
     if scorer is not None:
         problem = scorer.id_problem(leads.columns)
         if problem:
             raise BatchInputError(problem)
-        leads = leads.select(*[c for c in leads.columns if c in scorer.raw_columns])
+        wanted = set(scorer.raw_columns)
+        if as_of is not None:
+            wanted |= {created_column(scorer), COLLECTED}
+        leads = leads.select(*[c for c in leads.columns if c in wanted])
     body = partial(
         score_partition,
         bundle=bundle,
@@ -183,9 +191,35 @@ def score_frame(
         counts=counts,
         log_root=scoring_log,
         stamp=stamp or datetime.now(UTC),
+        as_of=as_of,
     )
     schema = ", ".join(f"{name} {kind}" for name, kind in output.columns(reasons).items())
     return leads.mapInArrow(body, schema)
+
+
+def joined_events(spark: SparkSession, leads: DataFrame, source: str, scorer: Scorer) -> DataFrame:
+    """The leads, each with its events collected beside it (`COLLECTED`: a list of
+    {event_at, event_type} as text, or null), joined on the lead id: the events file (any
+    format Spark reads, the batch CLI's columns) never travels whole to a task."""
+    from pyspark.sql import functions as F
+
+    definition(scorer)  # a model trained without events refuses them
+    if scorer.inputs.made_id:
+        raise BatchInputError("events cannot be joined to leads whose id leadscore makes")
+    events = read_leads(spark, source)
+    needed = (behaviour.EVENT_LEAD, behaviour.EVENT_AT, behaviour.EVENT_TYPE)
+    missing = [name for name in needed if name not in events.columns]
+    if missing:
+        raise BatchInputError(f"{source}: the events lack {', '.join(missing)}")
+    key = "_leadscore_event_lead"
+    touch = F.struct(
+        *[F.col(name).cast("string").alias(name) for name in needed[1:]]
+    )  # wall-clock text of a naive time, parsed by the one normal form on the executors
+    grouped = events.groupBy(F.trim(F.col(needed[0]).cast("string")).alias(key)).agg(
+        F.collect_list(touch).alias(COLLECTED)
+    )
+    lead_key = F.trim(leads[scorer.inputs.id_column].cast("string"))
+    return leads.join(grouped, lead_key == grouped[key], "left").drop(key)
 
 
 def rejected_rows(leads: DataFrame, bundle: Broadcast[ShippedBundle]) -> DataFrame:
@@ -234,8 +268,12 @@ def run_scoring(
     mode: str = "errorifexists",
     reasons: bool = False,
     scoring_log: str | None = None,
+    events: str | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> SparkRun:
-    """Read leads, score them on the executors, write the scores (and any rejected rows)."""
+    """Read leads, score them on the executors, write the scores (and any rejected rows).
+    With `events`, behaviour features as of `as_of` (default: now), as `leadscore score
+    --events` computes them."""
     started = time.perf_counter()
     shipped = pack_bundle(bundle_dir)
     scorer = scorer_for(shipped)  # fails here, on the driver, before the cluster is busy
@@ -249,7 +287,11 @@ def run_scoring(
         leads = read_leads(spark, source, source_format)
         bundle = spark.sparkContext.broadcast(shipped)
         try:
-            scores = score_frame(leads, bundle, counts, reasons, log_root, scorer=scorer)
+            moment = None if events is None else pd.Timestamp(as_of or pd.Timestamp.now())
+            scored = leads if events is None else joined_events(spark, leads, events, scorer)
+            scores = score_frame(
+                scored, bundle, counts, reasons, log_root, scorer=scorer, as_of=moment
+            )
             write_frame(scores, sink, sink_format, mode)
             rejected_output = None
             if counts.value.get("rejected", 0):

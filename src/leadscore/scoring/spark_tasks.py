@@ -28,6 +28,7 @@ from leadscore.model.bundle import (
 )
 from leadscore.scoring import output
 from leadscore.scoring.batch import REJECT_REASON, score_chunk
+from leadscore.scoring.behaviour import with_collected_events
 from leadscore.scoring.log_table import COLUMNS as LOG_COLUMNS
 from leadscore.scoring.log_table import scored_leads
 from leadscore.scoring.scorer import Scorer
@@ -189,9 +190,11 @@ def score_partition(
     counts: Accumulator[dict[str, int]],
     log_root: str | None,
     stamp: datetime,
+    as_of: pd.Timestamp | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """`mapInArrow` body: each Arrow batch becomes a table as the local CLI reads a Parquet
-    batch (`to_pandas`) and is scored with the local CLI's `score_chunk`."""
+    batch (`to_pandas`) and is scored with the local CLI's `score_chunk` (with `as_of`, after
+    its behaviour features, from the events collected beside each lead)."""
     scorer = scorer_for(bundle.value)
     schema = pa.schema(
         [(name, ARROW_TYPES[kind]) for name, kind in output.columns(reasons).items()]
@@ -200,7 +203,10 @@ def score_partition(
     for batch in batches:
         if not batch.num_rows:
             continue
-        scored, rejected = score_chunk(scorer, batch.to_pandas(), reasons=reasons)
+        chunk = batch.to_pandas()
+        if as_of is not None:
+            chunk = with_collected_events(scorer, chunk, as_of)
+        scored, rejected = score_chunk(scorer, chunk, reasons=reasons)
         counts.add(tally(scored, rejected))
         if task_log is not None:
             task_log.add(scored)

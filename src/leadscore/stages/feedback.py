@@ -12,7 +12,13 @@ from leadscore.core.config import Params, load_params
 from leadscore.core.data_params import economics_columns, follow_up_columns
 from leadscore.core.io import read_json, read_table, write_json, write_text
 from leadscore.core.records import GradingRecord
-from leadscore.scoring.log_reader import journal_backlog, read_scores_and_events, read_scoring_log
+from leadscore.scoring.log_reader import (
+    journal_backlog,
+    read_nurture_view,
+    read_scores_and_events,
+    read_scoring_log,
+)
+from leadscore.scoring.nurture import DEFAULT_DAYS, period
 from leadscore.views.feedback import (
     join_scoring_log,
     live_outcomes,
@@ -22,6 +28,8 @@ from leadscore.views.feedback import (
     outcomes_from_file,
     render_markdown,
 )
+from leadscore.views.nurture import nurture_report
+from leadscore.views.nurture import render_markdown as render_nurture
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,18 @@ def log_live_gaps(unshipped: int, without: int, checks: dict | None) -> None:
         log.warning("feedback: %s", line)
 
 
+def write_nurture(scoring_log: str, reports_dir: Path, as_of: str | None, days: int) -> None:
+    """reports/nurture.{json,md}: the leads that crossed into or out of A in the last `days`
+    days up to `as_of` (default: now), and the events that moved them (the report shows it)."""
+    until = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz="UTC")
+    found = read_nurture_view(scoring_log, until, days)
+    since, end = period(until.to_pydatetime(), days)
+    report = nurture_report(found, days, since, end)
+    write_json(reports_dir / "nurture.json", report)
+    write_text(reports_dir / "nurture.md", render_nurture(report))
+    log.info("nurture: %d into A, %d out of A", report["into_a"], report["out_of_a"])
+
+
 def main(
     params_path: Path = Path("params.yaml"),
     scored_path: Path = Path("data/processed/test_scored.parquet"),
@@ -83,6 +103,7 @@ def main(
     outcomes_path: Path | None = None,
     as_of: str | None = None,
     journal_dir: Path | None = None,
+    nurture_days: int = DEFAULT_DAYS,
 ) -> dict:
     params = load_params(params_path)
     contract = params.contract
@@ -104,6 +125,7 @@ def main(
         report["scored_leads_not_replayed"] = unshipped
         if checks is not None:
             report["outcomes"] = checks
+        write_nurture(scoring_log, reports_dir, as_of, nurture_days)
     else:
         scored = pd.read_parquet(scored_path)
         split = read_json(split_path) if split_path.is_file() else {}

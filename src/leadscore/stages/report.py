@@ -21,7 +21,7 @@ def main(
     importance_path = reports_dir / "importance.csv"
     optional = {
         name: read_json(reports_dir / f"{name}.json")
-        for name in ("follow_up", "credit", "proposal")
+        for name in ("follow_up", "credit", "proposal", "nurture")
         if (reports_dir / f"{name}.json").is_file()
     }
     html = render_report(

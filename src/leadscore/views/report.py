@@ -21,6 +21,7 @@ from leadscore.model.grading import GRADES
 from leadscore.views import format as fmt
 from leadscore.views.contract_markdown import shown
 from leadscore.views.leakage_review import review_rows, review_rule
+from leadscore.views.nurture import nurture_page
 from leadscore.views.proposal import paired_promises
 
 log = logging.getLogger(__name__)
@@ -316,13 +317,13 @@ def render_report(
     follow_up: dict | None = None,
     credit: dict | None = None,
     proposal: dict | None = None,
+    nurture: dict | None = None,
 ) -> str:
-    """The whole page as HTML text (the follow-up and credit sections when given)."""
+    """The whole page as HTML text (the follow-up, credit and nurture sections when given)."""
     from jinja2 import Environment, PackageLoader
 
     currency = contract["currency"]
     environment = Environment(loader=PackageLoader("leadscore.views", "templates"), autoescape=True)
-    charts = report_charts(contract, funnel, importance)
     channels = by_cost_per_a_lead(funnel["channels"])
     return environment.get_template("report.html.j2").render(
         contract=contract,
@@ -331,10 +332,11 @@ def render_report(
         feedback=feedback,
         follow_up=follow_up,
         credit=credit,
+        nurture=nurture_page(nurture),
         proposal=proposal if proposal and proposal.get("open") else None,
         paired_promises=paired_promises,
         model_version=model_version,
-        charts=charts,
+        charts=report_charts(contract, funnel, importance),
         channels=channels,
         campaigns=by_cost_per_a_lead(funnel.get("campaigns", {}))[:TOP_CAMPAIGNS],
         needs=missing_by_view(

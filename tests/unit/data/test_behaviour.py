@@ -215,3 +215,64 @@ def test_the_definition_and_the_moment_are_checked_where_they_are_declared():
         ScoringMoment(at="creation", days=3)
     with pytest.raises(ParamsError, match="data.events.lead_column"):
         parse_params({"contract": None, "data": {"events": {"files": [{"path": "a.csv"}]}}})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=event_logs(),
+    moment_minutes=st.integers(-40 * 24 * 60, 200 * 24 * 60),
+    created_known=st.booleans(),
+)
+def test_the_one_lead_path_computes_what_the_frame_path_computes(
+    rows, moment_minutes, created_known
+):
+    """The API's record path (`lead_features`) and the frame path (`behaviour_features`) give
+    every feature the same value: counts, windows and touches exactly, the float features to
+    the last bits (the same operations in the same order), for any event log and moment."""
+    leads = _leads(N_LEADS)
+    events = _log_frame(rows, leads)
+    moment = T0 + pd.Timedelta(minutes=moment_minutes)
+    created = (
+        leads[fields.CREATED_AT]
+        if created_known
+        else leads[fields.CREATED_AT].map(lambda _: pd.NaT)
+    )
+    frame = behaviour.behaviour_features(
+        events, leads[fields.LEAD_ID], pd.Series(moment, index=leads.index), created, SPEC
+    )
+    for i, lead in enumerate(leads[fields.LEAD_ID]):
+        own = events[events[EVENT_LEAD] == lead]
+        record = behaviour.lead_features(
+            own[EVENT_AT].to_numpy("datetime64[ns]").astype("int64").tolist(),
+            own[EVENT_TYPE].tolist(),
+            created.iloc[i].value if created_known else None,
+            moment.value,
+            SPEC,
+        )
+        assert list(record) == list(frame.columns)
+        for name, value in record.items():
+            expected = frame.iloc[i][name]
+            if value is None:
+                assert pd.isna(expected), name
+            elif isinstance(value, str):
+                assert value == expected, name
+            else:
+                assert value == pytest.approx(expected, rel=1e-13, abs=1e-300), name
+
+
+def test_the_one_lead_path_decays_engagement_by_the_half_life():
+    day = behaviour.NS_PER_DAY
+    spec = BehaviourParams(types=("web_page",), windows_days=(7,), half_life_days=14)
+    at = [T0.value, T0.value + day]
+    now = behaviour.lead_features(
+        at, ["web_page", "pricing_page"], T0.value, T0.value + 2 * day, spec
+    )
+    later = behaviour.lead_features(
+        at, ["web_page", "pricing_page"], T0.value, T0.value + 16 * day, spec
+    )
+    assert now[behaviour.ENGAGEMENT] == pytest.approx(0.5 ** (2 / 14) + 0.5 ** (1 / 14))
+    assert later[behaviour.ENGAGEMENT] == pytest.approx(now[behaviour.ENGAGEMENT] / 2)
+    assert (now["web_page_events"], now["other_events"], now["web_page_events_7d"]) == (1, 1, 1)
+    assert later["web_page_events_7d"] == 0 and later[behaviour.RECENCY] == 15
+    assert (later[behaviour.FIRST_TYPE], later[behaviour.LATEST_TYPE]) == ("web_page", "other")
+    assert later[behaviour.LEAD_AGE] == 16

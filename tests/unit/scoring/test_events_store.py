@@ -79,3 +79,40 @@ def test_an_event_no_crm_can_send_is_refused_naming_its_field(change, message):
     sent = {"event_id": "a", "lead_id": "L-1", "occurred_at": "2026-06-01T10:00"}
     with pytest.raises(ValidationError, match=message):
         ActivityEvent.model_validate({**sent, "event_type": "web_page", **change})
+
+
+def test_histories_are_what_the_frame_path_counts_from(store):
+    """The one-lead path reads the same events as `events_of` (stored and sent, each id once)
+    and computes the same features from them as the frame path."""
+    store.append([_event("a", day=1), _event("b", day=2, kind="Demo_Request", value=2.0)])
+    store.append([_event("c", lead="L-2", day=3)])
+    sent = [_event("b", day=2, kind="demo_request", value=2.0), _event("s", day=4, kind="x")]
+    histories = store.histories(["L-1", "L-2", "L-3"], sent)
+    assert sorted(histories) == ["L-1", "L-2"]  # L-3 has no event
+    assert sorted(histories["L-1"].kinds) == ["demo_request", "web_page", "x"]
+    spec, now = BehaviourParams(), pd.Timestamp("2026-06-10")
+    created = pd.Timestamp("2026-05-20")
+    leads = pd.DataFrame({"lead_id": ["L-1"], "created_at": [created]})
+    frame = behaviour.features_as_of(leads, store.events_of(["L-1"], sent), spec, now)
+    one = behaviour.lead_features(
+        histories["L-1"].times_ns, histories["L-1"].kinds, created.value, now.value, spec
+    )
+    expected = frame.iloc[0].to_dict()
+    texts = (behaviour.FIRST_TYPE, behaviour.LATEST_TYPE)
+    assert [one.pop(name) for name in texts] == [expected.pop(name) for name in texts]
+    assert one[behaviour.RECENCY] == 6 - 10 / 24  # the sent event of June 4, 10:00
+    assert one == pytest.approx(expected, rel=1e-13)
+
+
+def test_a_database_that_cannot_answer_is_unavailable_within_the_timeout(tmp_path):
+    import asyncio
+
+    from leadscore.scoring.events_store import EventsUnavailable
+
+    (tmp_path / "not-a-database").mkdir()
+    store = EventStore(f"sqlite:///{tmp_path / 'not-a-database'}", timeout_seconds=1)
+    try:
+        with pytest.raises(EventsUnavailable, match="cannot be stored now|did not answer"):
+            asyncio.run(store.histories_async(["L-1"], []))
+    finally:
+        store.close()
