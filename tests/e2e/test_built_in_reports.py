@@ -75,7 +75,7 @@ def test_the_report_shows_the_nurture_view_when_the_feedback_stage_wrote_it(tiny
     import shutil
     from datetime import datetime
 
-    from leadscore.scoring.nurture import INTO_A, Crossing, Scoring, Touch
+    from leadscore.scoring.crossings import INTO_A, Crossing, Scoring, Touch
     from leadscore.stages.report import main as report
     from leadscore.views.nurture import nurture_report
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.scoring.crossings import Crossing
 from leadscore.scoring.log_table import TABLE
-from leadscore.scoring.nurture import Crossing
 
 LAKE_SCHEMES = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "file://", "dbfs:/")
 

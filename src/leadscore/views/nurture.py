@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from leadscore.scoring.nurture import INTO_A, OUT_OF_A, Crossing
+from leadscore.scoring.crossings import INTO_A, OUT_OF_A, Crossing
 
 SHOWN = 50  # crossings listed on the page (the JSON keeps them all)
 

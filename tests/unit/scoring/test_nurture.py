@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from leadscore.scoring.crossings import INTO_A, OUT_OF_A, Scoring, Touch, crossings
 from leadscore.scoring.events_store import ActivityEvent, EventStore
 from leadscore.scoring.log import ScoringLog
 from leadscore.scoring.log_table import rows_for
-from leadscore.scoring.nurture import INTO_A, OUT_OF_A, Scoring, Touch, crossings, nurture_of
+from leadscore.scoring.nurture import nurture_of
 
 T0 = datetime(2026, 8, 1)
 

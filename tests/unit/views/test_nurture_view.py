@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from leadscore.scoring.nurture import INTO_A, OUT_OF_A, Crossing, Scoring, Touch
+from leadscore.scoring.crossings import INTO_A, OUT_OF_A, Crossing, Scoring, Touch
 from leadscore.views.nurture import nurture_report, render_markdown
 
 SINCE, UNTIL = datetime(2026, 8, 1), datetime(2026, 8, 8)
