@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadscore.core.config import parse_params
 from leadscore.core.contract import GradePromises
+from leadscore.model.grading import Grading
 from leadscore.model.thresholds import (
     NO_LEAD,
     Band,
@@ -18,6 +20,7 @@ from leadscore.model.thresholds import (
     busiest_month_volume,
     choose_band,
     derive_grading,
+    grading_record,
 )
 
 # 10 leads of each probability (70 leads); in each group of 10, this many converted
@@ -192,3 +195,24 @@ def test_a_single_partial_month_is_all_there_is():
 
 def test_no_lead_is_the_first_value_above_one():
     assert NO_LEAD == math.nextafter(1.0, math.inf)
+
+
+def test_groups_of_different_sizes_are_counted_with_their_own_value():
+    # 2 leads at 0.9, 8 at 0.3: adding the 0.3 group brings A's mean to 0.42, below 0.5
+    probability = np.array([0.9] * 2 + [0.3] * 8)
+    grading, derivation = derive_grading(probability, 10, promises(a=0.5, b=0.3, c=0.1))
+    assert grading.thresholds["A"] == 0.9
+    assert derivation["grades"]["A"]["share_of_leads"] == 0.2
+    assert derivation["grades"]["A"]["expected_conversion"] == pytest.approx(0.9)
+
+
+def test_the_grading_record_holds_the_contract_as_json_and_its_agreement(default_params_raw):
+    contract = parse_params(default_params_raw).contract
+    grading = Grading({"A": 0.5, "B": 0.2, "C": 0.1}, (0.5,))
+    derivation = {"method": "contract_promises", "grades": {}}
+    record = grading_record(grading, derivation, contract, "m-1", {"approvals": ["x"]})
+    assert record["contract"] == contract.model_dump(mode="json")  # lists, not tuples
+    assert record["agreement"] == {"approvals": ["x"]}
+    assert record["model_version"] == "m-1"
+    assert Grading.from_dict(record) == grading
+    assert grading_record(grading, derivation, contract, "m-1")["agreement"] == {}
