@@ -88,6 +88,8 @@ def test_the_time_split_summary_counts_each_period_and_says_why_leads_were_censo
     }
     assert ids(result.test) == ["L4", "L5"] and result.test.index.tolist() == [0, 1]
     assert result.open is not None and result.open.empty
+    for part in (result.train, result.valid, result.test, result.censored, result.open):
+        assert list(part.columns) == list(LEADS.columns)  # no old index left as a column
 
 
 def test_with_a_status_open_leads_are_counted_apart_and_won_or_lost_is_final():
@@ -104,6 +106,8 @@ def test_with_a_status_open_leads_are_counted_apart_and_won_or_lost_is_final():
         "created after the as-of date 2026-06-15 (won and lost leads are final)"
     )
     assert result.test[fields.CONVERTED].dtype == bool
+    assert list(result.open.columns) == list(leads.columns)
+    assert result.open.index.tolist() == [0] and result.censored.index.tolist() == [0]
 
 
 def test_separate_open_keeps_a_missing_status_decided():
@@ -149,17 +153,26 @@ def test_a_stratified_split_keeps_each_share_and_refuses_a_single_outcome():
     leads = pd.DataFrame(
         {fields.LEAD_ID: [f"L{i}" for i in range(40)], fields.CONVERTED: [i % 4 == 0 for i in range(40)]}
     )
-    result = stratified_split(leads, 0.25, 0.25, seed=3)
-    assert [result.summary[f"rows_{p}"] for p in ("train", "valid", "test")] == [20, 10, 10]
-    positives = [result.summary[f"positives_{p}"] for p in ("train", "valid", "test")]
-    assert positives[0] == 5 and sorted(positives[1:]) == [2, 3]  # 10 converted: a quarter each
+    for seed in range(5):  # stratified: 10 converted of 40 split 6 / 2 / 2 whatever the seed
+        result = stratified_split(leads, 0.2, 0.2, seed=seed)
+        assert [result.summary[f"rows_{p}"] for p in ("train", "valid", "test")] == [24, 8, 8]
+        assert [result.summary[f"positives_{p}"] for p in ("train", "valid", "test")] == [6, 2, 2]
     assert result.summary["strategy"] == "stratified (no creation dates)"
-    again = stratified_split(leads, 0.25, 0.25, seed=3)
-    assert ids(again.test) == ids(result.test)
+    assert result.summary["rows_censored"] == 0 and result.censored.empty
+    assert list(result.train.columns) == list(leads.columns)
+    again = stratified_split(leads, 0.2, 0.2, seed=4)
+    assert ids(again.test) == ids(result.test) and ids(again.valid) == ids(result.valid)
     assert sorted(ids(result.train) + ids(result.valid) + ids(result.test)) == sorted(ids(leads))
     with pytest.raises(SplitError) as raised:
         stratified_split(leads.assign(**{fields.CONVERTED: False}), 0.25, 0.25, seed=3)
     assert str(raised.value) == "all 40 decided leads have the same outcome: nothing to learn"
+
+
+def test_a_base_rate_is_rounded_to_six_digits():
+    thirds = dated([("2026-01-01", True), ("2026-01-02", False), ("2026-01-03", False),
+                    ("2026-03-01", True)])  # fmt: skip
+    summary = time_split(thirds, pd.Timestamp("2026-12-31"), 14, 1, 1).summary
+    assert summary["rows_train"] == 3 and summary["base_rate_train"] == 0.333333
 
 
 def test_the_as_of_date_without_outcome_dates_is_the_day_after_the_newest_lead():

@@ -278,3 +278,43 @@ def test_the_model_review_adds_the_models_importance_to_the_evidence(default_par
     unmeasured = model_review(evidence, None, ["visits"], params)
     assert unmeasured["fields"]["visits"]["importance_share"] is None
     assert unmeasured["fields"]["source"]["input"] is False
+
+
+def test_without_dates_the_months_must_be_given_and_the_message_says_how():
+    from leadscore.core.errors import LeadscoreError
+    from leadscore.model.gate import covered_months
+
+    with pytest.raises(LeadscoreError) as raised:
+        covered_months(pd.DataFrame({"converted": [1]}), None)
+    assert str(raised.value) == (
+        "the test leads have no creation dates: the length of the test period must be given "
+        "(data.export_months x split.test_share)"
+    )
+
+
+def test_without_the_metrics_lead_count_there_are_no_test_leads():
+    assert data_checks({}, 0.6, GATE)["min_positives"].actual == 0
+
+
+def test_judge_leads_without_a_leads_with_dates_and_with_a_review(default_params_raw):
+    from leadscore.model.gate import judge_leads
+
+    params = parse_params(default_params_raw)
+    leads = pd.DataFrame(
+        {
+            "converted": [1, 0, 0, 1, 0, 0],
+            "grade": ["B", "B", "C", "C", "D", "D"],
+            "created_at": pd.to_datetime(["2026-01-01", "2026-01-15", "2026-02-01",
+                                          "2026-02-10", "2026-03-01", "2026-03-31"]),
+        }
+    )  # fmt: skip
+    metrics = {"leads": 6, "base_rate": 1 / 3, "roc_auc_gate_low": 0.7}
+    record = {"thresholds": {}, "contract": params.contract.model_dump(mode="json")}
+    review = {"fields": {"x": {"awaiting_sign_off": True}}}
+    result = judge_leads(leads, params.contract, record, metrics, None, review)
+    odds_check = result.checks["odds_ratio_over_base_rate"]
+    assert odds_check.actual is None and odds_check.explanation == NO_A_LEADS
+    assert result.checks[REVIEW_CHECK].actual == ["x"]
+    # the profiles fit no lead (their fields are absent); months come from the dates
+    margin = result.checks["margin_over_best_profile"]
+    assert margin.explanation == NO_A_LEADS
