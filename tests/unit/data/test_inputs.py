@@ -69,7 +69,11 @@ def test_missing_tokens_become_missing_in_every_text_column_only():
 def test_units_are_read_as_numbers_and_an_unreadable_value_stays_as_written():
     inputs = InputNormalisation(units={"budget": "money", "rate": "percent", "absent": "number"})
     frame = pd.DataFrame(
-        {"budget": ["$33K", "1,200", None], "rate": ["18.00%", "lots", "5%"], "name": ["a", "b", "c"]}
+        {
+            "budget": ["$33K", "1,200", None],
+            "rate": ["18.00%", "lots", "5%"],
+            "name": ["a", "b", "c"],
+        }
     )
     read = read_units(frame, inputs)
     assert read["budget"].tolist()[:2] == [33000.0, 1200.0] and math.isnan(read["budget"][2])
@@ -100,14 +104,18 @@ def test_the_lead_id_comes_from_the_id_column_else_a_made_id():
     assert with_lead_id(own, InputNormalisation()) is own
     assert with_lead_id(own, InputNormalisation(id_column="Lead Number")) is own
     made = InputNormalisation(id_column="absent", made_id_columns=("source",))
-    assert with_lead_id(frame, made)[fields.LEAD_ID].tolist() == made_ids(frame[["source"]]).tolist()
+    assert (
+        with_lead_id(frame, made)[fields.LEAD_ID].tolist() == made_ids(frame[["source"]]).tolist()
+    )
     assert with_lead_id(frame, made)[fields.LEAD_ID][1].endswith("-2")  # the same values again
     partial = InputNormalisation(id_column="absent", made_id_columns=("source", "other"))
     assert fields.LEAD_ID not in with_lead_id(frame, partial)
 
 
 def test_joined_fields_are_filled_only_where_missing():
-    frame = pd.DataFrame({"company": ["Beta", "ACME-01", "acme 01", None], "company_size": [None, "999", None, None]})
+    frame = pd.DataFrame(
+        {"company": ["Beta", "ACME-01", "acme 01", None], "company_size": [None, "999", None, None]}
+    )
     filled = looked_up(frame, SIZE, COMPANIES)
     assert filled["company_size"][0] == "10"
     assert filled["company_size"][1] == "999"  # a fresher value the row carries is kept
@@ -163,8 +171,8 @@ def test_records_take_the_value_path_when_no_table_is_needed():
 
 def test_records_needing_a_table_go_through_normalise():
     joined = InputNormalisation(lookups=(SIZE,))
-    out = normalise_records([{fields.LEAD_ID: "L1", "company": "Beta"}, {fields.LEAD_ID: "L2", "company": "x"}],
-                            joined, {"companies": COMPANIES})  # fmt: skip
+    records = [{fields.LEAD_ID: "L1", "company": "Beta"}, {fields.LEAD_ID: "L2", "company": "x"}]
+    out = normalise_records(records, joined, {"companies": COMPANIES})
     assert out == [
         {fields.LEAD_ID: "L1", "company": "Beta", "company_size": "10"},
         {fields.LEAD_ID: "L2", "company": "x", "company_size": None},

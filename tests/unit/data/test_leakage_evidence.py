@@ -45,7 +45,9 @@ def test_a_date_on_the_creation_day_is_not_after_it():
 
 
 def test_a_leads_age_is_counted_from_the_newest_lead():
-    created = pd.Series(pd.to_datetime(["2026-01-10 12:00", "2026-01-01 00:00", "2026-01-10 00:00"]))
+    created = pd.Series(
+        pd.to_datetime(["2026-01-10 12:00", "2026-01-01 00:00", "2026-01-10 00:00"])
+    )
     assert lead_age_days(created).tolist() == [0.0, 9.5, 0.5]
 
 
@@ -148,7 +150,9 @@ def test_an_event_date_is_a_later_date_some_leads_lack():
     assert events["first_contact"].tolist() == [False] * 60 + [True] * 40
     assert event_dates(frame, {"first_contact": "date"}, None) == {}
     # every lead has it, or none: no event to follow
-    assert event_dates(contacts(missing=0), {"first_contact": "date"}, frame[fields.CREATED_AT]) == {}
+    assert (
+        event_dates(contacts(missing=0), {"first_contact": "date"}, frame[fields.CREATED_AT]) == {}
+    )
     # a date before creation is no later event
     early = frame.assign(first_contact=frame["first_contact"] - pd.Timedelta(days=10))
     assert event_dates(early, {"first_contact": "date"}, frame[fields.CREATED_AT]) == {}

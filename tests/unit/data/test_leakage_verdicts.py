@@ -114,7 +114,9 @@ def test_strong_signal_and_telling_missingness_go_under_review_at_the_bounds():
 
 
 def test_a_field_still_filled_in_and_a_name_cue_go_under_review():
-    recent = evidence(recent_auc_ci_low=0.6, recent_auc=0.7, recent_by="missingness", recent_days=14)
+    recent = evidence(
+        recent_auc_ci_low=0.6, recent_auc=0.7, recent_by="missingness", recent_days=14
+    )
     assert review_reasons(recent, 0.75, 0.85) == [
         "still filled in after creation: its missingness tells leads younger than 14 days at "
         "the export from older ones (AUC 0.700, 95 % interval from 0.600 >= 0.6)"
@@ -150,11 +152,15 @@ def test_the_review_uses_the_configured_thresholds():
     assert verdict_row("s", evidence(single_field_auc=0.7), strict, False, None, {})["verdict"] == (
         EXCLUDED
     )
-    assert verdict_row("s", evidence(single_field_auc=0.65), strict, False, None, {})["reasons"] == [
-        "strong alone: single-field AUC 0.650 >= 0.6"
-    ]
+    assert verdict_row("s", evidence(single_field_auc=0.65), strict, False, None, {})[
+        "reasons"
+    ] == ["strong alone: single-field AUC 0.650 >= 0.6"]
     recent = evidence(
-        single_field_auc=0.55, recent_auc_ci_low=0.8, recent_auc=0.9, recent_by="values", recent_days=7
+        single_field_auc=0.55,
+        recent_auc_ci_low=0.8,
+        recent_auc=0.9,
+        recent_by="values",
+        recent_days=7,
     )
     assert verdict_row("s", recent, strict, False, None, {})["verdict"] == KEPT
     assert verdict_row("s", recent, LEAKAGE, False, None, {})["verdict"] == REVIEW
@@ -187,7 +193,9 @@ def test_a_behaviour_field_built_before_the_moment_is_kept_as_built():
     # configuration and a constant field still exclude it
     configured = verdict_row("calls_7d", strong, LEAKAGE, False, "by config", {}, reason)
     assert configured["verdict"] == EXCLUDED and "built_before_moment" not in configured
-    constant = verdict_row("calls_7d", evidence(distinct_values=1), LEAKAGE, False, None, {}, reason)
+    constant = verdict_row(
+        "calls_7d", evidence(distinct_values=1), LEAKAGE, False, None, {}, reason
+    )
     assert constant["verdict"] == EXCLUDED
     dated = verdict_row("last_call", evidence(kind="date"), LEAKAGE, False, None, {}, reason)
     assert dated["verdict"] == KEPT and dated["input"] is False

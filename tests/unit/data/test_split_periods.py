@@ -144,14 +144,19 @@ def test_row_order_takes_rounded_shares_from_the_end():
     assert ids(result.test) == ["L9"]
     assert ids(result.valid) == ["L7", "L8"]
     assert ids(result.train) == [f"L{i}" for i in range(7)]
-    assert result.summary["strategy"] == "row order (no creation dates; rows declared in time order)"
+    assert (
+        result.summary["strategy"] == "row order (no creation dates; rows declared in time order)"
+    )
     assert result.summary["rows_censored"] == 0 and result.censored.empty
     assert result.train.index.tolist() == list(range(7))
 
 
 def test_a_stratified_split_keeps_each_share_and_refuses_a_single_outcome():
     leads = pd.DataFrame(
-        {fields.LEAD_ID: [f"L{i}" for i in range(40)], fields.CONVERTED: [i % 4 == 0 for i in range(40)]}
+        {
+            fields.LEAD_ID: [f"L{i}" for i in range(40)],
+            fields.CONVERTED: [i % 4 == 0 for i in range(40)],
+        }
     )
     for seed in range(5):  # stratified: 10 converted of 40 split 6 / 2 / 2 whatever the seed
         result = stratified_split(leads, 0.2, 0.2, seed=seed)

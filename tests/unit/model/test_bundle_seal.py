@@ -127,7 +127,9 @@ def test_sealing_without_a_usable_key_is_a_bundle_error(tmp_path, monkeypatch):
 def test_values_keep_six_significant_digits():
     values = np.array([123456789.0, 0.000123456789, -98765.4321, 0.0, np.inf, 1.0])
     rounded = round_significant(values)
-    assert rounded[:4].tolist() == pytest.approx([123457000.0, 0.000123457, -98765.4, 0.0], rel=1e-12)
+    assert rounded[:4].tolist() == pytest.approx(
+        [123457000.0, 0.000123457, -98765.4, 0.0], rel=1e-12
+    )
     assert rounded[4] == np.inf and rounded[5] == 1.0
     assert np.isnan(round_significant(np.array([np.nan]))[0])
     assert round_significant(np.array([0.123456]), digits=2).tolist() == pytest.approx([0.12])
@@ -299,7 +301,9 @@ def test_a_manifest_authenticated_elsewhere_is_checked_by_its_digest(sealed, mon
     assert load_bundle(sealed, manifest_sha256=digest).version == "m-1"
     with pytest.raises(BundleError) as raised:
         verified_manifest(sealed, None, "0" * 64)
-    assert str(raised.value) == f"{sealed / MANIFEST_FILE} is not the manifest that was authenticated"
+    assert (
+        str(raised.value) == f"{sealed / MANIFEST_FILE} is not the manifest that was authenticated"
+    )
 
 
 def test_a_manifest_must_be_a_json_object(tmp_path):
@@ -318,7 +322,9 @@ def test_each_file_is_checked_against_the_manifest_by_name(tmp_path):
     assert read_checked(tmp_path, {"a": digest}, ("a",)) == {"a": b"alpha"}
     with pytest.raises(BundleError) as raised:
         read_checked(tmp_path, {"a": digest}, ("a", "b", "c"))
-    assert str(raised.value) == f"{tmp_path} manifest does not cover ['b', 'c']: an incomplete bundle"
+    assert (
+        str(raised.value) == f"{tmp_path} manifest does not cover ['b', 'c']: an incomplete bundle"
+    )
     with pytest.raises(BundleError) as raised:
         read_checked(tmp_path, {"a": digest, "b": digest}, ("a", "b"))
     assert str(raised.value) == f"bundle file {tmp_path / 'b'} is missing"

@@ -141,7 +141,9 @@ def test_a_signature_record_verifies_under_its_key_only():
 def test_old_and_unknown_algorithms_are_refused_by_name():
     key = keys.new_private_key()
     record = signature_record(b"manifest", key)
-    assert signature_problem(b"manifest", {**record, "algorithm": "HMAC-SHA256"}, key.public_key()) == (
+    assert signature_problem(
+        b"manifest", {**record, "algorithm": "HMAC-SHA256"}, key.public_key()
+    ) == (
         "signed with a shared HMAC key (HMAC-SHA256, before bundles were signed with Ed25519); "
         "no longer accepted: re-seal it with `leadscore seal` on the host that holds the signing "
         "key (LEADSCORE_BUNDLE_SIGNING_KEY_FILE), then copy the bundle again"

@@ -62,7 +62,9 @@ def test_the_capacity_admits_a_band_of_exactly_that_many_leads():
     values, counts, sums = cumulative([0.75, 0.5, 0.25], [1, 2, 3])  # 1, 3, 6 leads
     assert choose_band(values, counts, sums, 0.1, max_leads=3) == Band(0.5, 3, 1.75 / 3, "capacity")
     assert choose_band(values, counts, sums, 0.1, max_leads=2.9) == Band(0.75, 1, 0.75, "capacity")
-    assert choose_band(values, counts, sums, 0.1, max_leads=0.5) == Band(NO_LEAD, 0, None, "capacity")
+    assert choose_band(values, counts, sums, 0.1, max_leads=0.5) == Band(
+        NO_LEAD, 0, None, "capacity"
+    )
 
 
 def test_the_floor_admits_a_lead_exactly_on_it():
@@ -84,9 +86,7 @@ def test_a_tie_between_limits_is_put_down_to_the_conversion_promise():
 
 
 def test_each_grade_is_recorded_with_its_rule_volume_and_observed_conversion():
-    grading, derivation = derive_grading(
-        PROBABILITY, 70, promises(a=0.7, b=0.35, c=0.1), CONVERTED
-    )
+    grading, derivation = derive_grading(PROBABILITY, 70, promises(a=0.7, b=0.35, c=0.1), CONVERTED)
     assert grading.thresholds == {"A": 0.5, "B": 0.5, "C": 0.05}
     assert {key: derivation[key] for key in ("method", "monthly_volume", "safety_margin")} == {
         "method": "contract_promises",
@@ -194,7 +194,7 @@ def test_a_single_partial_month_is_all_there_is():
 
 
 def test_no_lead_is_the_first_value_above_one():
-    assert NO_LEAD == math.nextafter(1.0, math.inf)
+    assert math.nextafter(1.0, math.inf) == NO_LEAD
 
 
 def test_groups_of_different_sizes_are_counted_with_their_own_value():

@@ -73,7 +73,9 @@ def test_the_journal_ships_in_batches_from_its_checkpoint(tmp_path, url):
 
 def test_an_ended_processs_segment_is_shipped_then_removed(tmp_path, url):
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    rows = rows_for(["old-0", "old-1", "old-2"], [0.5] * 3, [50] * 3, ["B"] * 3, "m", "c", "api", stamp)
+    rows = rows_for(
+        ["old-0", "old-1", "old-2"], [0.5] * 3, [50] * 3, ["B"] * 3, "m", "c", "api", stamp
+    )
     orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(rows)])
     shipper = shipper_for(tmp_path / "j", url)
     (adopted,) = shipper.adopted
@@ -95,7 +97,9 @@ def test_an_unreadable_line_is_set_aside_as_lost_and_the_rest_ships(tmp_path, ur
     assert [row[0] for row in table_rows(url)] == ["o0", "o1"]
     stats = shipper.health.stats
     assert (stats.written, stats.lost, stats.rejected) == (2, 1, 0)
-    (letter,) = [json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()]
+    (letter,) = [
+        json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()
+    ]
     assert letter["row"] == "not json" and letter["reason"] == "unreadable journal line"
     assert "incomplete line" in caplog.text  # the torn tail was never answered
     shipper.engine.dispose()
@@ -104,13 +108,17 @@ def test_an_unreadable_line_is_set_aside_as_lost_and_the_rest_ships(tmp_path, ur
 def test_a_row_refused_for_its_values_is_set_aside_not_its_batch(tmp_path, url):
     rows = some_rows(3)
     bad = (None, *rows[1][1:])  # no lead id: NOT NULL refuses it
-    orphan(tmp_path / "j", [encode_row("a", rows[0]), encode_row("b", bad), encode_row("c", rows[2])])
+    orphan(
+        tmp_path / "j", [encode_row("a", rows[0]), encode_row("b", bad), encode_row("c", rows[2])]
+    )
     shipper = shipper_for(tmp_path / "j", url, batch_size=10)
     assert shipper.contact() and shipper.ship_all()
     assert [row[0] for row in table_rows(url)] == ["a", "c"]
     stats = shipper.health.stats
     assert (stats.written, stats.rejected, stats.lost, stats.failed_writes) == (2, 1, 0, 1)
-    (letter,) = [json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()]
+    (letter,) = [
+        json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()
+    ]
     assert letter["reason"].startswith("IntegrityError: ")
     assert json.loads(letter["row"])[0] == "b"
     # offered again: still refused, with its reason; a fixed row ships
@@ -150,7 +158,9 @@ def test_a_call_past_the_timeout_is_noted_and_what_waits_counts_as_spilled(tmp_p
         assert shipper.health.call_started is not None
         time.sleep(0.01)
     assert shipper.health.call_started is None
-    assert re.fullmatch(r"the database did not answer for \d+\.\d s", shipper.health.stats.last_error)
+    assert re.fullmatch(
+        r"the database did not answer for \d+\.\d s", shipper.health.stats.last_error
+    )
     assert shipper.health.stats.spilled == 1
     quick = shipper_for(tmp_path / "k", url, timeout=5.0)
     with quick.calling():

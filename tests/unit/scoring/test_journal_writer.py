@@ -156,7 +156,7 @@ def test_releasing_removes_the_lock_only_without_segments(tmp_path):
 def test_a_failed_write_fails_its_waiters_and_leaves_no_torn_line(tmp_path, caplog):
     journal = JournalWriter(tmp_path, sync=False)
     journal.append([("before",)])
-    (path, end, _), = journal.segments()
+    ((path, end, _),) = journal.segments()
     healthy = journal._descriptor
     journal._descriptor = os.open("/dev/full", os.O_WRONLY)  # every write: no space left
     failed = journal.submit([("lost",)])

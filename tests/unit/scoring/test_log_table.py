@@ -99,7 +99,9 @@ def test_sqlite_stores_times_as_naive_utc_text(engine):
     assert params_for(engine, [("e1", row)]) == [
         ("e1", "L1", "2026-01-02 03:04:05.600000", 0.5, 51, "A", "m1", "c1", "api")
     ]
-    assert params_for(engine, [("e2", ("L1", naive, *row[2:]))])[0][2] == "2026-01-02 03:04:05.000000"
+    assert (
+        params_for(engine, [("e2", ("L1", naive, *row[2:]))])[0][2] == "2026-01-02 03:04:05.000000"
+    )
     write_entries(engine, [("e1", row)])
     with engine.connect() as connection:
         stored = connection.execute(sa.text(f"SELECT scored_at FROM {TABLE}")).scalar_one()
@@ -150,7 +152,9 @@ def test_the_newest_score_of_each_lead_is_read_in_pages(engine):
 
 
 def test_rows_are_read_newest_first_below_an_id_or_oldest_first_above_one(engine):
-    write_entries(engine, [(f"e{i}", (f"L{i}", STAMP, 0.5, i, "B", "m", "c", "api")) for i in range(5)])
+    write_entries(
+        engine, [(f"e{i}", (f"L{i}", STAMP, 0.5, i, "B", "m", "c", "api")) for i in range(5)]
+    )
     newest = newest_rows(engine, None, None)
     assert [tuple(row) for row in newest] == [
         (5, "e4", "L4", 4, "B"), (4, "e3", "L3", 3, "B"), (3, "e2", "L2", 2, "B"),
