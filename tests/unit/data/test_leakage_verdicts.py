@@ -281,5 +281,6 @@ def test_a_field_dominating_the_model_goes_under_review_unless_built_before():
     assert unused["a"]["input"] is False and unused["a"]["importance_share"] is None
     assert unused["a"]["awaiting_sign_off"] is False
     assert unused["b"]["allowed_by_contract"] is False and unused["b"]["awaiting_sign_off"] is True
+    assert unused["b"]["allowed_reason"] is None  # the contract now: no longer allowed
     unmeasured = with_importance(review, None, ["a"], {}, 0.5)
     assert unmeasured["a"]["importance_share"] is None and unmeasured["a"]["verdict"] == KEPT

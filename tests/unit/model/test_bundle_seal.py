@@ -5,6 +5,7 @@ hold, which files a seal covers, the run record, and every refusal in words.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -35,8 +36,10 @@ from leadscore.model.bundle import (
     read_card,
     read_checked,
     read_fitted,
+    read_verified,
     round_significant,
     run_record,
+    save_bundle,
     save_fitted,
     seal,
     seal_bundle,
@@ -346,3 +349,27 @@ def test_an_unsealed_bundle_cannot_be_read_for_grading_without_its_files(tmp_pat
     with pytest.raises(BundleError) as raised:
         read_fitted(tmp_path)
     assert str(raised.value) == f"{tmp_path / CARD_FILE} not found (run `dvc repro train`)"
+
+
+def test_a_bundle_saved_whole_into_a_new_directory_loads(tmp_path, contract):
+    directory = tmp_path / "new" / "models"
+    manifest = save_bundle(directory, {"model": 1}, {"baseline": 2}, card(), grading_of(contract))
+    assert sorted(manifest) == sorted([*BUNDLE_FILES, RUN_FILE])
+    assert load_bundle(directory).pipeline == {"model": 1}
+    assert load_baseline(directory) == {"baseline": 2}
+
+
+def test_reading_verified_files_takes_the_key_or_the_digest_given(sealed, key):
+    write_manifest(sealed, list(BUNDLE_FILES), key)  # sealed with another key than configured
+    files = read_verified(sealed, (MODEL_FILE,), key.public_key())
+    assert joblib.load(io.BytesIO(files[MODEL_FILE])) == {"model": 1}
+    digest = hashlib.sha256((sealed / MANIFEST_FILE).read_bytes()).hexdigest()
+    (sealed / SIGNATURE_FILE).unlink()
+    assert set(read_verified(sealed, (CARD_FILE,), None, digest)) == {CARD_FILE}
+
+
+def test_verifying_a_bundle_checks_every_file_of_its_manifest(sealed):
+    run = sealed / RUN_FILE
+    run.write_text(run.read_text().replace("2026-01-02", "2026-01-03"))  # not a bundle file
+    with pytest.raises(BundleError, match="training_run.json does not match its manifest"):
+        verify_bundle(sealed)
