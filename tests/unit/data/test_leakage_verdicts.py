@@ -205,6 +205,7 @@ def test_id_like_values_are_text_or_whole_numbers():
     assert _id_like_values(pd.Series(["a", "b"]), "categorical")
     assert _id_like_values(pd.Series([1.0, 2.0, 3.0]), "numeric")
     assert not _id_like_values(pd.Series([1.0, 2.5]), "numeric")
+    assert not _id_like_values(pd.Series(["1", "x"]), "numeric")  # unreadable: no number
     assert not _id_like_values(pd.Series([True, False]), "boolean")
 
 

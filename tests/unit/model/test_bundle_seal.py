@@ -160,6 +160,12 @@ def test_fitted_parameters_are_rounded_inside_every_estimator():
     loop: list = []
     loop.append(loop)
     assert canonical_parameters(loop) is loop  # a cycle ends
+    mapping: dict = {}
+    mapping["again"] = mapping
+    assert canonical_parameters(mapping) is mapping  # through a dict too
+    selfish = LogisticRegression()
+    selfish.me = selfish  # and through an estimator's attribute
+    assert canonical_parameters(selfish) is selfish
 
 
 def test_saving_writes_the_fitted_files_and_the_runs_facts_apart(tmp_path):
