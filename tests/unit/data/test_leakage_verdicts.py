@@ -285,3 +285,22 @@ def test_a_field_dominating_the_model_goes_under_review_unless_built_before():
     assert unused["b"]["allowed_reason"] is None  # the contract now: no longer allowed
     unmeasured = with_importance(review, None, ["a"], {}, 0.5)
     assert unmeasured["a"]["importance_share"] is None and unmeasured["a"]["verdict"] == KEPT
+
+
+def test_a_field_still_filled_in_is_judged_on_every_lead_open_ones_included():
+    decided = pd.DataFrame(
+        {
+            fields.CONVERTED: np.arange(40) % 2 == 0,
+            fields.CREATED_AT: pd.Timestamp("2026-03-01"),  # five days before the newest lead
+            "region": ["north"] * 20 + ["south"] * 20,
+        }
+    )
+    young = pd.DataFrame(
+        {fields.CONVERTED: False, fields.CREATED_AT: [pd.Timestamp("2026-03-06")] * 30}
+    )
+    every = pd.concat([decided, young], ignore_index=True)  # open leads: no region yet
+    review = review_fields(decided, {"region": "categorical"}, LEAKAGE, every=every)
+    assert review["region"]["recent_by"] == "missingness" and review["region"]["recent_days"] == 3
+    assert review["region"]["reasons"][-1].startswith("still filled in after creation")
+    alone = review_fields(decided, {"region": "categorical"}, LEAKAGE)  # one age: nothing to tell
+    assert alone["region"]["recent_by"] is None
