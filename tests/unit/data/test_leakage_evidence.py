@@ -177,6 +177,8 @@ def test_a_field_empty_or_zero_exactly_where_the_event_is_missing_is_recorded_wi
     assert recorded_with(touches, "numeric", events) == "first_contact"
     owner = pd.Series(["Ann"] * 60 + [None] * 40, name="owner")
     assert recorded_with(owner, "categorical", events) == "first_contact"
+    unreadable = pd.Series(["3"] * 60 + ["x"] * 40, name="touches")  # "x" reads as no number
+    assert recorded_with(unreadable, "numeric", events) is None
     zeros = pd.Series(["0"] * 60 + [None] * 40, name="code")  # zero is empty for counts only
     assert recorded_with(zeros, "categorical", events) == "first_contact"
     assert recorded_with(pd.Series([0.0] * 60 + [None] * 40), "numeric", events) is None

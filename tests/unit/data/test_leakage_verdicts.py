@@ -304,3 +304,38 @@ def test_a_field_still_filled_in_is_judged_on_every_lead_open_ones_included():
     assert review["region"]["reasons"][-1].startswith("still filled in after creation")
     alone = review_fields(decided, {"region": "categorical"}, LEAKAGE)  # one age: nothing to tell
     assert alone["region"]["recent_by"] is None
+
+
+def test_two_values_are_not_constant_and_a_built_field_with_two_is_kept_as_built():
+    assert exclusion_reasons("flag", evidence(distinct_values=2), 0.85, False) == []
+    row = verdict_row("calls_7d", evidence(distinct_values=2), LEAKAGE, False, None, {}, "built")
+    assert row["verdict"] == KEPT and row["reasons"] == ["built"]
+
+
+def test_the_review_names_cues_and_unique_whole_numbers_from_51_leads():
+    frame = leads(51).assign(call_count=np.arange(51) % 5, serial=np.arange(51))
+    kinds = {"call_count": "numeric", "serial": "numeric", "code": "categorical"}
+    review = review_fields(frame, kinds, LEAKAGE)
+    assert "name cue post-contact: 'call'" in review["call_count"]["reasons"]
+    assert review["call_count"]["name_cues"] == ["post-contact: 'call'"]
+    assert review["serial"]["reasons"][0] == "identifier: unique per lead (51 values)"
+    assert review["code"]["reasons"] == ["identifier: unique per lead (51 values)"]
+
+
+def test_a_date_gets_no_recorded_with_finding():
+    n = 60
+    created = pd.Series(pd.to_datetime(["2026-01-01"] * n))
+    later = pd.Series(
+        pd.to_datetime([f"2026-01-{2 + i % 20:02d}" for i in range(40)] + [None] * 20)
+    )
+    frame = pd.DataFrame(
+        {
+            fields.CONVERTED: np.arange(n) % 2 == 0,
+            fields.CREATED_AT: created,
+            "first_contact": later,
+            "second_at": later,
+        }
+    )
+    review = review_fields(frame, {"first_contact": "date", "second_at": "date"}, LEAKAGE)
+    assert "recorded_with" not in review["first_contact"]
+    assert not any(r.startswith("post-contact") for r in review["first_contact"]["reasons"])
