@@ -189,3 +189,35 @@ def test_a_field_empty_or_zero_exactly_where_the_event_is_missing_is_recorded_wi
     assert recorded_with(two_off, "categorical", events) is None
     itself = pd.Series(["x"] * 60 + [None] * 40, name="first_contact")
     assert recorded_with(itself, "categorical", events) is None
+
+
+def test_evidence_figures_are_quoted_to_four_decimals_under_fixed_keys():
+    y = np.array([1, 1, 1, 0, 0, 0])
+    fold = np.array([0, 1, 0, 1, 0, 1])
+    values = pd.Series([1.0, None, 2.0, 3.0, 4.0, None])
+    found = field_evidence(values, "numeric", y, fold, None)
+    assert set(found) == {
+        "kind", "missing_share", "distinct_values", "name_cues", "single_field_auc",
+        "auc_ci_low", "auc_ci_high", "missing_auc", "present_share_converted",
+        "present_share_unconverted", "after_creation_share", "recent_auc", "recent_auc_ci_low",
+        "recent_days", "recent_by",
+    }  # fmt: skip
+    assert found["missing_share"] == 0.3333
+    assert found["present_share_converted"] == found["present_share_unconverted"] == 0.6667
+    for key in ("single_field_auc", "auc_ci_low", "auc_ci_high", "missing_auc"):
+        assert found[key] == round(found[key], 4)
+    assert found["auc_ci_low"] != round(found["auc_ci_low"], 3)  # a figure with digits to cut
+    one = field_evidence(values, "numeric", np.array([1, 0, 0, 0, 0, 0]), fold, None)
+    assert one["single_field_auc"] is not None  # one converted lead is both outcomes
+    every = field_evidence(values, "numeric", np.ones(6, dtype=int), fold, None)
+    assert every["single_field_auc"] is None and every["missing_auc"] is None
+    undated = field_evidence(pd.Series(["2026-01-01"] * 6), "date", y, fold, None)
+    assert undated["after_creation_share"] is None
+
+
+def test_many_numbers_carry_their_signal_through_the_bins():
+    values = pd.Series(np.arange(40, dtype=float))
+    y = (np.arange(40) >= 20).astype(int)
+    fold = np.arange(40) % 2
+    found = field_evidence(values, "numeric", y, fold, None)
+    assert found["single_field_auc"] >= 0.9  # each value alone is never seen in the other fold
