@@ -74,3 +74,11 @@ def test_an_auc_below_one_half_is_folded_with_its_interval():
     assert folded_auc(y, np.array([0.5, 0.5, 0.5, 0.5]))[0] == 0.5
     mixed = folded_auc(y, np.array([0.9, 0.3, 0.5, 0.2]))  # 3 of 4 pairs ranked right
     assert mixed[0] == 0.75
+
+
+def test_a_backwards_auc_is_folded_with_its_interval_mirrored():
+    y = np.array([1, 1, 0, 0])
+    auc, low, high = folded_auc(y, np.array([0.1, 0.7, 0.5, 0.8]))  # 1 of 4 pairs right
+    raw_low, raw_high = auc_interval(0.25, 2, 2)
+    assert auc == 0.75 and (low, high) == pytest.approx((1 - raw_high, 1 - raw_low))
+    assert folded_auc(y, np.array([0.9, 0.3, 0.5, 0.2]))[1:] == auc_interval(0.75, 2, 2)

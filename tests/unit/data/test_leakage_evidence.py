@@ -221,3 +221,25 @@ def test_many_numbers_carry_their_signal_through_the_bins():
     fold = np.arange(40) % 2
     found = field_evidence(values, "numeric", y, fold, None)
     assert found["single_field_auc"] >= 0.9  # each value alone is never seen in the other fold
+
+
+def test_the_age_windows_have_their_bounds():
+    values = pd.Series([None] * 30 + ["x"] * 30)
+    at_three = pd.Series([1.0] * 30 + [3.0] * 30)  # 3 days old: older, not young
+    assert filling_in(values, "categorical", at_three)["days"] == 3
+    at_twelve = pd.Series([1.0] * 30 + [12.0] * 30)  # 4 x 3 days: too old for 3, older for 7
+    assert filling_in(values, "categorical", at_twelve)["days"] == 7
+
+
+def test_an_event_date_must_fall_after_creation_for_more_than_half():
+    frame = contacts()
+    same_day = frame.assign(
+        first_contact=frame[fields.CREATED_AT].where(frame["first_contact"].notna())
+    )
+    assert event_dates(same_day, {"first_contact": "date"}, frame[fields.CREATED_AT]) == {}
+    half = frame.copy()
+    half.loc[:29, "first_contact"] = half.loc[:29, fields.CREATED_AT]  # 30 of 60 on the day
+    assert event_dates(half, {"first_contact": "date"}, frame[fields.CREATED_AT]) == {}
+    garbled = frame.astype({"first_contact": object})
+    garbled.loc[0, "first_contact"] = "not a date"
+    assert list(event_dates(garbled, {"first_contact": "date"}, frame[fields.CREATED_AT]))
