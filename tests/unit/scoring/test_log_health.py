@@ -83,6 +83,10 @@ def test_dead_letters_are_counted_as_the_file_grows_and_again_when_replaced(tmp_
     replaced.write_bytes(b'{"b": 1}\n{"b": 2}\n{"b": 3}\n{"b": 4}\n')
     os.replace(replaced, path)  # a replay rewrote it: another inode
     assert count.rows() == 4
+    longer = tmp_path / "longer.jsonl"
+    longer.write_bytes(b"abcd\n" * 10)  # 50 bytes, 10 rows: another, larger file
+    os.replace(longer, path)
+    assert count.rows() == 10
     path.write_bytes(b'{"c": 1}\n')  # the same file, shorter
     assert count.rows() == 1
     path.unlink()
