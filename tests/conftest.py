@@ -58,12 +58,29 @@ DVC = str(Path(sys.executable).parent / "dvc")
 pytest_plugins = ["exports", "scoring_log_stores"]
 
 
+# Session fixtures that fit models, generate exports or start servers (seconds each).
+COSTLY_FIXTURES = frozenset(
+    {"tiny_crm", "tiny_split", "tiny_models", "tiny_grading_record", "tiny_bundle_dir",
+     "leads_csv", "reviewed", "postgres", "pg_database", "tiny_project", "served", "exports",
+     "fitted", "trained", "choice_params"}
+)  # fmt: skip
+
+
+def costly(item: pytest.Item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & COSTLY_FIXTURES) or "postgres" in item.nodeid
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tier of a test is the folder it lives in."""
+    """The tier of a test is the folder it lives in. Under mutation testing (`make mutation`:
+    mutmut runs the tests that reach a mutant, stopping at the first failure), the tests
+    without a costly session fixture run first, so a mutant they kill costs no model fit."""
     for item in items:
         parts = Path(str(item.path)).relative_to(PROJECT_ROOT / "tests").parts
         if parts[0] in ("unit", "e2e"):
             item.add_marker(parts[0])
+    if "MUTANT_UNDER_TEST" in os.environ:
+        items.sort(key=costly)  # stable: file order within each group
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,181 @@
+"""Shipping the journal into a SQLite table, step by step: batches from checkpoints, unreadable
+lines and refused rows set aside, an outage counted as spilled and replayed, a call that runs
+past the timeout, dead letters offered again. (The scoring log around it: test_scoring_log.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from scoring_log_stores import some_rows
+
+from leadscore.scoring.backlog import Backlog
+from leadscore.scoring.journal import JournalWriter, encode_row
+from leadscore.scoring.journal_files import REJECTED_FILE, adopt_orphans, read_checkpoint
+from leadscore.scoring.log_health import DatabaseHealth, LogStats
+from leadscore.scoring.log_shipper import JournalShipper
+from leadscore.scoring.log_table import TABLE, make_engine, rows_for
+
+
+def shipper_for(directory, url, journal=None, batch_size=2, timeout=5.0) -> JournalShipper:
+    return JournalShipper(
+        directory,
+        "log.db",
+        make_engine(url),
+        DatabaseHealth(timeout, LogStats()),
+        Backlog(),
+        batch_size,
+        journal=journal,
+        adopted=adopt_orphans(directory, journal.token if journal else None),
+    )
+
+
+def table_rows(url: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"SELECT entry_id, lead_id FROM {TABLE} ORDER BY id")
+        found = [tuple(row) for row in rows]
+    engine.dispose()
+    return found
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'log.db'}"
+
+
+def orphan(directory, lines: list[bytes], token: str = "1-dead") -> None:
+    """A segment left by a process that ended (nobody holds its lock)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{token}-000000.jsonl").write_bytes(b"".join(lines))
+
+
+def test_the_journal_ships_in_batches_from_its_checkpoint(tmp_path, url):
+    journal = JournalWriter(tmp_path / "j", sync=False)
+    shipper = shipper_for(tmp_path / "j", url, journal)
+    assert shipper.contact() and shipper.health.schema_ready
+    journal.append(some_rows(5), [f"e{i}" for i in range(5)])
+    assert not shipper.caught_up()
+    assert shipper.ship_all()
+    assert [row[0] for row in table_rows(url)] == ["e0", "e1", "e2", "e3", "e4"]
+    ((segment, end, _),) = journal.segments()
+    assert shipper.offsets[segment] == end == read_checkpoint(segment)
+    assert shipper.health.stats.written == 5 and shipper.caught_up()
+    journal.close()
+    shipper.remove_shipped()
+    assert not segment.exists()
+    shipper.engine.dispose()
+
+
+def test_an_ended_processs_segment_is_shipped_then_removed(tmp_path, url):
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rows = rows_for(
+        ["old-0", "old-1", "old-2"], [0.5] * 3, [50] * 3, ["B"] * 3, "m", "c", "api", stamp
+    )
+    orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(rows)])
+    shipper = shipper_for(tmp_path / "j", url)
+    (adopted,) = shipper.adopted
+    assert shipper.oldest_adopted() == stamp.timestamp()
+    assert shipper.count_spilled() == 3 and shipper.health.stats.spilled == 3
+    assert shipper.count_spilled() == 0  # counted once
+    assert shipper.contact() and shipper.ship_all()
+    assert [row[1] for row in table_rows(url)] == ["old-0", "old-1", "old-2"]
+    assert shipper.health.stats.replayed == 3 and adopted.segments == []
+    assert not (tmp_path / "j" / "1-dead-000000.jsonl").exists() and shipper.caught_up()
+    shipper.engine.dispose()
+
+
+def test_an_unreadable_line_is_set_aside_as_lost_and_the_rest_ships(tmp_path, url, caplog):
+    good = [encode_row(f"o{i}", row) for i, row in enumerate(some_rows(2))]
+    orphan(tmp_path / "j", [good[0], b"not json\n", good[1], b"torn"])
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    assert shipper.contact() and shipper.ship_all()
+    assert [row[0] for row in table_rows(url)] == ["o0", "o1"]
+    stats = shipper.health.stats
+    assert (stats.written, stats.lost, stats.rejected) == (2, 1, 0)
+    (letter,) = [
+        json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()
+    ]
+    assert letter["row"] == "not json" and letter["reason"] == "unreadable journal line"
+    assert "incomplete line" in caplog.text  # the torn tail was never answered
+    shipper.engine.dispose()
+
+
+def test_a_row_refused_for_its_values_is_set_aside_not_its_batch(tmp_path, url):
+    rows = some_rows(3)
+    bad = (None, *rows[1][1:])  # no lead id: NOT NULL refuses it
+    orphan(
+        tmp_path / "j", [encode_row("a", rows[0]), encode_row("b", bad), encode_row("c", rows[2])]
+    )
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    assert shipper.contact() and shipper.ship_all()
+    assert [row[0] for row in table_rows(url)] == ["a", "c"]
+    stats = shipper.health.stats
+    assert (stats.written, stats.rejected, stats.lost, stats.failed_writes) == (2, 1, 0, 1)
+    (letter,) = [
+        json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()
+    ]
+    assert letter["reason"].startswith("IntegrityError: ")
+    assert json.loads(letter["row"])[0] == "b"
+    # offered again: still refused, with its reason; a fixed row ships
+    fixed = {**letter, "row": encode_row("b", rows[1]).decode().strip()}
+    unreadable = {"row": "[1", "reason": "old"}
+    kept = shipper.reship([letter, fixed, unreadable])
+    assert [k["row"] for k in kept] == [letter["row"], "[1"]
+    assert kept[0]["reason"].startswith("IntegrityError: ")
+    assert kept[1]["reason"].startswith("unreadable row: ")
+    assert [row[0] for row in table_rows(url)] == ["a", "c", "b"]
+    assert shipper.health.stats.written == 3
+    shipper.engine.dispose()
+
+
+def test_an_outage_keeps_rows_in_the_journal_and_counts_them_spilled(tmp_path):
+    database = tmp_path / "log.db"
+    database.mkdir()  # every write fails until removed
+    url = f"sqlite:///{database}"
+    orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(some_rows(2))])
+    shipper = shipper_for(tmp_path / "j", url)
+    assert not shipper.contact()
+    health = shipper.health
+    assert health.failing and not health.schema_ready and health.stats.failed_writes == 1
+    assert health.stats.spilled == 2 and health.stats.last_error
+    assert not shipper.ship_all()  # nothing advanced
+    assert health.stats.failed_writes == 2 and health.stats.spilled == 2  # not counted twice
+    database.rmdir()
+    assert shipper.contact() and not health.failing and shipper.ship_all()
+    assert health.stats.replayed == 2 and health.stats.written == 2
+    shipper.engine.dispose()
+
+
+def test_a_call_past_the_timeout_is_noted_and_what_waits_counts_as_spilled(tmp_path, url):
+    orphan(tmp_path / "j", [encode_row("o0", some_rows(1)[0])])
+    shipper = shipper_for(tmp_path / "j", url, timeout=0.0)
+    with shipper.calling():
+        assert shipper.health.call_started is not None
+        time.sleep(0.01)
+    assert shipper.health.call_started is None
+    assert re.fullmatch(
+        r"the database did not answer for \d+\.\d s", shipper.health.stats.last_error
+    )
+    assert shipper.health.stats.spilled == 1
+    quick = shipper_for(tmp_path / "k", url, timeout=5.0)
+    with quick.calling():
+        pass
+    assert quick.health.stats.last_error is None
+    shipper.engine.dispose()
+    quick.engine.dispose()
+
+
+def test_dead_letters_stay_when_the_database_is_down(tmp_path, url):
+    shipper = shipper_for(tmp_path / "j", url)
+    assert shipper.contact()
+    row = encode_row("x", some_rows(1)[0]).decode().strip()
+    records = [{"row": row, "reason": "old"}, {"row": row, "reason": "old"}]
+    shipper.engine.dispose()
+    shipper.engine = make_engine(f"sqlite:///{tmp_path}")  # a directory: cannot be opened
+    assert shipper.reship(records) == records
+    assert shipper.health.stats.last_error

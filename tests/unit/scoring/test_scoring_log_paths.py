@@ -1,0 +1,149 @@
+"""The scoring log's request side on SQLite: rows kept without a journal, the refusal when the
+database fails too, the trend from memory and from the table, the retry backoff and the replay's
+account. (Batches, outages and dead letters: test_scoring_log.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from scoring_log_stores import some_rows
+
+from leadscore.scoring.journal_files import unshipped_rows
+from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, journal_dir_for, replay
+from leadscore.scoring.log_reader import read_scoring_log
+from leadscore.scoring.log_table import ensure_schema, make_engine, write_entries
+
+
+def ready(scoring_log: ScoringLog) -> ScoringLog:
+    """Once the writer's first contact created the table (a direct write does not create it)."""
+    deadline = time.monotonic() + 10
+    while scoring_log.state != "ok" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return scoring_log
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'log.db'}"
+
+
+def test_a_sqlite_files_journal_sits_beside_it(tmp_path, url):
+    assert journal_dir_for(url) == tmp_path / "log.db.journal"
+    scoring_log = ScoringLog(url)
+    assert scoring_log.journal_dir == tmp_path / "log.db.journal"
+    scoring_log.close()
+
+
+def test_without_a_journal_rows_go_straight_to_the_table(url, tmp_path):
+    scoring_log = ready(ScoringLog(url, tmp_path / "journal", write_journal=False))
+    scoring_log.record([])  # nothing to keep
+    assert scoring_log.stats.journal_failures == 0
+    scoring_log.record(some_rows(2))
+    scoring_log.record(some_rows(1, "given"), entry_ids=["e-1"])
+    assert scoring_log.stats.journal_failures == 2 and scoring_log.stats.written == 3
+    assert scoring_log.previous(["lead-1"]).found == {"lead-1": (2, "B")}
+    scoring_log.close()
+    table = read_scoring_log(url)
+    assert table["lead_id"].tolist() == ["lead-0", "lead-1", "given-0"]
+    assert table["entry_id"].str.startswith("direct:").tolist() == [True, True, False]
+    assert table["entry_id"].tolist()[2] == "e-1"
+
+
+def test_when_the_database_fails_too_the_rows_are_refused_not_dropped(tmp_path):
+    database = tmp_path / "log.db"
+    database.mkdir()  # a directory where the database file should be: every write fails
+    scoring_log = ScoringLog(f"sqlite:///{database}", tmp_path / "journal", write_journal=False)
+    with pytest.raises(ScoringLogUnavailable) as raised:
+        scoring_log.record(some_rows(2))
+    assert str(raised.value) == (
+        "the scoring log cannot keep these leads: the journal failed (journal unavailable) and "
+        "the database is unavailable (OperationalError)"
+    )
+    assert scoring_log.stats.written == 0 and scoring_log.stats.last_error
+    assert scoring_log.previous(["lead-0"]).found == {}  # not remembered: not kept
+    scoring_log.close(timeout=1)
+
+
+def test_recorded_rows_are_remembered_for_the_trend(url):
+    scoring_log = ScoringLog(url)
+    scoring_log.record(some_rows(3))
+    asyncio.run(scoring_log.record_async(some_rows(2, "async")))
+    asyncio.run(scoring_log.record_async([]))
+    found = scoring_log.previous(["lead-2", "async-1", "unknown"]).found
+    assert found == {"lead-2": (3, "C"), "async-1": (2, "B")}
+    assert scoring_log.flush(10) and scoring_log.healthy and scoring_log.state == "ok"
+    scoring_log.close()
+    assert read_scoring_log(url)["lead_id"].tolist() == [
+        "lead-0", "lead-1", "lead-2", "async-0", "async-1"
+    ]  # fmt: skip
+
+
+def test_leads_the_index_lacks_are_read_from_the_table(url, tmp_path):
+    engine = make_engine(url)
+    ensure_schema(engine)
+    write_entries(engine, [(f"other:{i}", row) for i, row in enumerate(some_rows(2, "old"))])
+    engine.dispose()
+    scoring_log = ScoringLog(url, tmp_path / "journal", trend_leads=0)  # no index
+    previous = scoring_log.previous_logged(["old-1", "new"])
+    assert previous.found == {"old-1": (2, "B")} and previous.complete
+    scoring_log.close()
+
+
+def test_a_new_database_has_no_previous_scores(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    scoring_log = ScoringLog(url, tmp_path / "journal", trend_leads=0)
+    previous = scoring_log.previous_logged(["a"])
+    assert previous.found == {} and previous.complete
+    scoring_log.close()
+
+
+def test_an_unreadable_table_leaves_the_trend_unknown(tmp_path):
+    database = tmp_path / "log.db"
+    database.mkdir()
+    scoring_log = ScoringLog(f"sqlite:///{database}", tmp_path / "journal", trend_leads=0)
+    previous = scoring_log.previous_logged(["a"])
+    assert previous.found == {} and not previous.complete
+    assert scoring_log.stats.last_error
+    scoring_log.close(timeout=1)
+
+
+def test_the_retry_delay_doubles_up_to_its_cap(url, tmp_path):
+    scoring_log = ScoringLog(url, tmp_path / "journal", max_retry_seconds=100.0)
+    delays = []
+    for failures in (0, 1, 3, 8, 12):
+        scoring_log.stats.failed_writes = failures
+        delays.append(scoring_log._retry_delay())
+    assert delays == [0.25, 0.5, 2.0, 64.0, 64.0]
+    scoring_log.max_retry_seconds = 2.0
+    scoring_log.stats.failed_writes = 5
+    assert scoring_log._retry_delay() == 2.0
+    scoring_log.stats.failed_writes = 0
+    scoring_log.close()
+
+
+def test_the_replay_ships_what_an_ended_process_left_and_accounts_for_it(tmp_path):
+    database = tmp_path / "log.db"
+    url, journal = f"sqlite:///{database}", tmp_path / "journal"
+    database.mkdir()  # down while the first process runs
+    first = ScoringLog(url, journal, flush_seconds=0.05, max_retry_seconds=0.1)
+    first.record(some_rows(4))
+    first.close(timeout=0.5)
+    assert unshipped_rows(journal) == 4
+    database.rmdir()  # the database is back
+    account = replay(url, journal, timeout=10)
+    assert account == {
+        "journal": str(journal),
+        "destination": account["destination"],
+        "found": 4,
+        "replayed": 4,
+        "rejected": 0,
+        "dead_letters_shipped": 0,
+        "dead_letters_left": 0,
+        "remaining": 0,
+        "complete": True,
+        "last_error": account["last_error"],
+    }
+    assert "log.db" in account["destination"]
+    assert read_scoring_log(url)["lead_id"].tolist() == [f"lead-{i}" for i in range(4)]
