@@ -263,6 +263,8 @@ class ScoringLog:
         if ids is None:
             ids = [f"direct:{time.time_ns():x}:{i}" for i in range(len(rows))]
         try:
+            if not self._health.schema_ready:  # a new database: the writer may not have created it
+                ensure_schema(self._engine)
             write_entries(self._engine, list(zip(ids, rows, strict=True)))
         except Exception as error:  # the database failed too: refuse, do not drop
             self._health.note_error(short_error(error))

@@ -5,7 +5,6 @@ account. (Batches, outages and dead letters: test_scoring_log.py.)"""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from scoring_log_stores import some_rows
@@ -14,14 +13,6 @@ from leadscore.scoring.journal_files import unshipped_rows
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, journal_dir_for, replay
 from leadscore.scoring.log_reader import read_scoring_log
 from leadscore.scoring.log_table import ensure_schema, make_engine, write_entries
-
-
-def ready(scoring_log: ScoringLog) -> ScoringLog:
-    """Once the writer's first contact created the table (a direct write does not create it)."""
-    deadline = time.monotonic() + 10
-    while scoring_log.state != "ok" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return scoring_log
 
 
 @pytest.fixture
@@ -37,7 +28,8 @@ def test_a_sqlite_files_journal_sits_beside_it(tmp_path, url):
 
 
 def test_without_a_journal_rows_go_straight_to_the_table(url, tmp_path):
-    scoring_log = ready(ScoringLog(url, tmp_path / "journal", write_journal=False))
+    # at once, on a new database: the direct write creates the table if the writer has not yet
+    scoring_log = ScoringLog(url, tmp_path / "journal", write_journal=False)
     scoring_log.record([])  # nothing to keep
     assert scoring_log.stats.journal_failures == 0
     scoring_log.record(some_rows(2))
