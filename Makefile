@@ -48,7 +48,8 @@ lint: install ## ruff check + ruff format --check + no block of 6+ lines written
 	$(BIN)/ruff format --check .
 	$(BIN)/pylint --rcfile pyproject.toml src/leadscore serve
 
-typecheck: install ## mypy: the library; strict on leadscore.core, leadscore.scoring and the model card
+typecheck: install ## mypy: the library and serve/; strict on leadscore.core, leadscore.scoring and the model card
+	mkdir -p .venv/typecheck && ln -sfn ../../serve .venv/typecheck/leadscore_serve
 	$(BIN)/mypy
 
 format: install ## Fix lint and formatting where ruff can

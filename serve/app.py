@@ -10,9 +10,11 @@ import logging
 import os
 import signal
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from leadscore.core.redact import install_log_redaction, register_secrets, url_secrets
 from leadscore.core.schema import FeatureSpec
@@ -114,20 +116,26 @@ def with_component_schemas(
     documents, which handlers send) as serialized."""
     default_openapi = app.openapi
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = default_openapi()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for models, mode in ((inputs, "validation"), (outputs, "serialization")):
-                for model in models:
-                    body = model.model_json_schema(
-                        ref_template="#/components/schemas/{model}", mode=mode
-                    )
-                    components.update(body.pop("$defs", {}))
-                    components[model.__name__] = body
-        return app.openapi_schema
+    modes: tuple[tuple[tuple[type[BaseModel], ...], JsonSchemaMode], ...] = (
+        (inputs, "validation"),
+        (outputs, "serialization"),
+    )
 
-    app.openapi = openapi
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default_openapi()  # also kept as app.openapi_schema: extended in place
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for models, mode in modes:
+            for model in models:
+                body = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}", mode=mode
+                )
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
 
 
 DESCRIPTION = (

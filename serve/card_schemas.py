@@ -112,7 +112,8 @@ class ModelCard(model_card.ModelSummary):
 
     model_config = SERVED_CARD
 
-    trained_at: datetime | None = Field(
+    # The card keeps the ISO text as written; the answer documents it as a date-time.
+    trained_at: datetime | None = Field(  # type: ignore[assignment]
         description="when it was trained (UTC); null when the bundle holds no record of its "
         "training run (a bundle sealed after `dvc checkout` of another version)"
     )

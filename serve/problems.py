@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fastapi import FastAPI, Request
@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ExceptionHandler
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,10 @@ async def unexpected_problem(request: Request, error: Exception) -> Response:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, validation_problem)
-    app.add_exception_handler(StarletteHTTPException, http_problem)
-    app.add_exception_handler(ProblemError, raised_problem)
+    # Starlette calls each handler only with its own exception class
+    app.add_exception_handler(RequestValidationError, cast(ExceptionHandler, validation_problem))
+    app.add_exception_handler(StarletteHTTPException, cast(ExceptionHandler, http_problem))
+    app.add_exception_handler(ProblemError, cast(ExceptionHandler, raised_problem))
     app.add_exception_handler(Exception, unexpected_problem)
 
 

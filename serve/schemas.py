@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from types import GenericAlias
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
 from leadscore.core import fields as roles
@@ -130,7 +132,7 @@ def lead_model(
     for name in spec.numeric:
         if name in computed:
             continue
-        bound = {"ge": NON_NEGATIVE_MIN} if name in spec.non_negative else {}
+        bound: dict[str, Any] = {"ge": NON_NEGATIVE_MIN} if name in spec.non_negative else {}
         if name in inputs.units:
             kind, low = inputs.units[name], name in spec.non_negative
             described = Field(description=f"{kind}: a number, or text such as the export's")
@@ -140,10 +142,13 @@ def lead_model(
         fields[name] = NotRequired[Annotated[float | None, Field(**bound)]]
     for name in spec.boolean:
         fields[name] = NotRequired[bool | None]
-    lead = TypedDict("Lead", fields)  # the functional form: CRM field names may hold spaces
+    # The functional form, built at run time from the model's fields (CRM field names may hold
+    # spaces): a type no checker can see in advance.
+    typed_dict: Any = TypedDict
+    lead = typed_dict("Lead", fields)
     lead.__doc__ = "One lead: its id and the CRM fields the model reads (all optional)."
-    extra = {"json_schema_extra": {"examples": [example]}} if example else {}
-    lead.__pydantic_config__ = ConfigDict(**STRICT, **extra)
+    examples: JsonDict | None = {"examples": [example]} if example else None
+    lead.__pydantic_config__ = ConfigDict(**STRICT, json_schema_extra=examples)
     return lead
 
 
@@ -160,14 +165,18 @@ EVENTS_DESCRIPTION = (
 )
 
 
-def score_request_model(lead: type, max_batch: int, example: dict | None, events: bool = False):
-    leads_field = Annotated[
-        list[lead],
+def score_request_model(
+    lead: type, max_batch: int, example: dict | None, events: bool = False
+) -> type[BaseModel]:
+    leads_field: Any = Annotated[
+        GenericAlias(list, (lead,)),  # list[lead], of the lead type built at run time
         Field(min_length=1, max_length=max_batch, description=f"1 to {max_batch} leads"),
     ]
     extra: dict[str, Any] = {}
     if events:
-        sent = Field(default_factory=list, max_length=MAX_EVENTS, description=EVENTS_DESCRIPTION)
+        sent: Any = Field(
+            default_factory=list, max_length=MAX_EVENTS, description=EVENTS_DESCRIPTION
+        )
         extra["events"] = (list[ActivityEvent], sent)
     model = create_model(
         "ScoreRequest",

@@ -40,6 +40,15 @@ class ModelHolder:
     last_reload: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def served(self) -> ServedModel:
+        """The model serving now. The service loads one before it accepts a request (a failed
+        first load stops the start), so a route always finds one."""
+        model = self.current
+        if model is None:
+            raise RuntimeError("no model is loaded: the service has not started")
+        return model
+
     def load(self) -> ServedModel:
         self.current = self._checked(
             load_served_model(self.uri, self.minimum_version, self.allow_unagreed)

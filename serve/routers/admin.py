@@ -19,7 +19,7 @@ async def reload_model(holder: ModelHolder, metrics: ServiceMetrics) -> dict:
     """Reload (in a worker thread); the outcome is counted, and `/readyz` shows it."""
     outcome = await run_in_threadpool(holder.reload)
     metrics.reloads.labels("ok" if outcome["reloaded"] else "failed").inc()
-    model = holder.current
+    model = holder.served
     metrics.serving(model.version, model.contract_version)
     return outcome
 

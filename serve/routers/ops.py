@@ -128,7 +128,7 @@ def without_credentials(uri: str) -> str:
     responses=problem_responses(401),
 )
 def model_card(holder: HolderDep) -> dict:
-    model = holder.current
+    model = holder.served
     card = model.card.to_record()
     card.pop("input_example", None)  # the request example is in the OpenAPI document
     if model.card.mlflow is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
@@ -42,6 +43,13 @@ from leadscore_serve.security import require_api_key
 log = logging.getLogger(__name__)
 
 INLINE_LEADS = 16  # larger batches are scored off the event loop
+
+
+class ScoreRequest(Protocol):
+    """What the route reads of the request model (built per served model: its lead fields)."""
+
+    leads: list[Mapping[str, Any]]
+    reasons: bool
 
 
 def request_body_openapi(request_model: type[BaseModel]) -> dict:
@@ -81,7 +89,7 @@ def parse_body(
         raise RequestValidationError(errors) from None
 
 
-def repeated_ids(leads: list[dict]) -> dict[int, int]:
+def repeated_ids(leads: Sequence[Mapping[str, Any]]) -> dict[int, int]:
     """Position of each repeated lead id -> position of its first appearance."""
     first: dict[str, int] = {}
     repeats = {}
@@ -92,7 +100,7 @@ def repeated_ids(leads: list[dict]) -> dict[int, int]:
     return repeats
 
 
-def refuse_missing_ids(leads: list[dict], field: str) -> None:
+def refuse_missing_ids(leads: Sequence[Mapping[str, Any]], field: str) -> None:
     """422 for leads whose id is a missing-value token (missing after normalisation)."""
     missing = [i for i, lead in enumerate(leads) if lead.get("lead_id") is None]
     if missing:
@@ -125,7 +133,7 @@ def score_body(
     metrics: ServiceMetrics,
     scoring_log: ScoringLog | None,
     model: ServedModel,
-    records: list[dict],
+    records: Sequence[Mapping[str, Any]],
     reasons: bool,
     repeats: dict[int, int],
     now: datetime | None = None,
@@ -204,9 +212,10 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         except ClientDisconnect:  # the client left: nobody to answer, nothing went wrong
             log.info("client disconnected before sending the whole body")
             return Response(status_code=499)
-        parsed = parse_body(request_model, body)
-        model = holder.current  # one reference: a reload cannot change it mid-request
-        leads = model.scorer.normalise_records(parsed.leads)  # id, joined fields, tokens
+        parsed = cast(ScoreRequest, parse_body(request_model, body))
+        model = holder.served  # one reference: a reload cannot change it mid-request
+        # id, joined fields, missing-value tokens: the normalisation training uses
+        leads: Sequence[Mapping[str, Any]] = model.scorer.normalise_records(parsed.leads)
         refuse_missing_ids(leads, id_field(model.scorer.inputs))
         repeats = repeated_ids(leads)
         if repeats and settings.duplicate_lead_ids == "reject":
@@ -219,7 +228,7 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
             content, rows = score_body(*job)
         else:
             content, rows = await run_in_threadpool(score_body, *job)
-        if rows:  # durable in the scoring log before the answer leaves
+        if rows and scoring_log is not None:  # durable in the scoring log before the answer
             try:
                 await scoring_log.record_async(rows)
             except ScoringLogUnavailable as error:
