@@ -211,12 +211,17 @@ class ScoringLog:
         if self._health.failing:
             return PreviousScores(known.found, complete=False)
         try:
-            if not self._health.schema_ready:  # a new database: no table, no lead scored before
-                ensure_schema(self._engine)
+            self._ensure_table()  # a new database: no table, no lead scored before
             return PreviousScores(known.found | latest_scores(self._engine, missing))
         except sa.exc.SQLAlchemyError as error:
             self._health.note_error(f"previous scores unavailable: {short_error(error)}")
             return PreviousScores(known.found, complete=False)
+
+    def _ensure_table(self) -> None:
+        """Create the table on a new database the writer has not reached yet (raises what the
+        database raises)."""
+        if not self._health.schema_ready:
+            ensure_schema(self._engine)
 
     def _remember(self, rows: list[Row]) -> None:
         # COLUMNS order: lead_id, scored_at, probability, score, grade, ...
@@ -263,8 +268,7 @@ class ScoringLog:
         if ids is None:
             ids = [f"direct:{time.time_ns():x}:{i}" for i in range(len(rows))]
         try:
-            if not self._health.schema_ready:  # a new database: the writer may not have created it
-                ensure_schema(self._engine)
+            self._ensure_table()
             write_entries(self._engine, list(zip(ids, rows, strict=True)))
         except Exception as error:  # the database failed too: refuse, do not drop
             self._health.note_error(short_error(error))
@@ -312,6 +316,10 @@ class ScoringLog:
     def reship_dead_letters(self) -> tuple[int, int]:
         """Offer the dead-letter rows to the table again (after a fix): (shipped, still
         refused). Stops at the first error that is not the row's (they stay for later)."""
+        try:
+            self._ensure_table()  # a new database: the writer may not have created it yet
+        except sa.exc.SQLAlchemyError as error:  # the rows stay; the reship notes it too
+            self._health.note_error(short_error(error))
         return rework_dead_letters(self._directory, self._shipper.reship)
 
     # --- the writer thread ---------------------------------------------------------------

@@ -5,6 +5,7 @@ past the timeout, dead letters offered again. (The scoring log around it: test_s
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from scoring_log_stores import some_rows
 
+from leadscore.scoring import log_shipper
 from leadscore.scoring.backlog import Backlog
 from leadscore.scoring.journal import JournalWriter, encode_row
 from leadscore.scoring.journal_files import REJECTED_FILE, adopt_orphans, read_checkpoint
@@ -133,13 +135,21 @@ def test_a_row_refused_for_its_values_is_set_aside_not_its_batch(tmp_path, url):
     shipper.engine.dispose()
 
 
-def test_an_outage_keeps_rows_in_the_journal_and_counts_them_spilled(tmp_path):
+def test_an_outage_keeps_rows_in_the_journal_and_counts_them_spilled(tmp_path, caplog):
     database = tmp_path / "log.db"
     database.mkdir()  # every write fails until removed
     url = f"sqlite:///{database}"
     orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(some_rows(2))])
     shipper = shipper_for(tmp_path / "j", url)
-    assert not shipper.contact()
+    shipper.backlog.add(2)
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log_shipper"):
+        assert not shipper.contact()
+    assert re.fullmatch(
+        r"scoring log: cannot write to log\.db \(\w+ error: OperationalError: .+\); "
+        rf"2 rows kept in the journal {re.escape(str(tmp_path / 'j'))} and retried until it "
+        r"takes them",
+        caplog.messages[0],
+    )
     health = shipper.health
     assert health.failing and not health.schema_ready and health.stats.failed_writes == 1
     assert health.stats.spilled == 2 and health.stats.last_error
@@ -179,3 +189,143 @@ def test_dead_letters_stay_when_the_database_is_down(tmp_path, url):
     shipper.engine = make_engine(f"sqlite:///{tmp_path}")  # a directory: cannot be opened
     assert shipper.reship(records) == records
     assert shipper.health.stats.last_error
+
+
+def dead_letters(directory) -> list[dict]:
+    return [json.loads(line) for line in (directory / REJECTED_FILE).read_text().splitlines()]
+
+
+def test_a_batch_taken_row_by_row_sets_aside_unreadable_lines_as_lost(tmp_path, url):
+    rows = some_rows(3)
+    bad = (None, *rows[1][1:])  # no lead id: NOT NULL refuses it, so the batch goes row by row
+    lines = [encode_row("a", rows[0]), b"not json\n", encode_row("b", bad)]
+    orphan(tmp_path / "j", [*lines, encode_row("c", rows[2])])
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    assert shipper.contact() and shipper.ship_all()
+    assert [row[0] for row in table_rows(url)] == ["a", "c"]
+    stats = shipper.health.stats
+    assert (stats.written, stats.rejected, stats.lost) == (2, 1, 1)
+    letters = dead_letters(tmp_path / "j")
+    assert [letter["row"] for letter in letters] == ["not json", lines[2].decode().strip()]
+    assert letters[0]["reason"] == "unreadable journal line"
+    assert letters[1]["reason"].startswith("IntegrityError: ")
+    shipper.engine.dispose()
+
+
+def test_an_outage_while_going_row_by_row_keeps_the_rest_in_the_journal(tmp_path, url, monkeypatch):
+    rows = some_rows(5)
+    bad = (None, *rows[1][1:])  # refused for its values: the batch goes row by row
+    entries = ["a", "b", "c", "d", "e"]
+    orphan(
+        tmp_path / "j",
+        [encode_row(e, bad if e == "b" else row) for e, row in zip(entries, rows, strict=True)],
+    )
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    assert shipper.contact()
+    real_write = log_shipper.write_entries
+
+    def down_at_d(engine, batch):  # the database goes away when row d is written alone
+        if [entry for entry, _ in batch] == ["d"]:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real_write(engine, batch)
+
+    monkeypatch.setattr(log_shipper, "write_entries", down_at_d)
+    assert not shipper.ship_all()  # stopped at d
+    stats = shipper.health.stats
+    assert [row[0] for row in table_rows(url)] == ["a", "c"]
+    assert (stats.written, stats.rejected, stats.spilled) == (2, 1, 2)  # d and e wait
+    assert shipper.health.failing and "server closed the connection" in stats.last_error
+    ((segment, _),) = [(s, o) for s, o in shipper.offsets.items()]
+    assert read_checkpoint(segment) == sum(
+        len(encode_row(e, bad if e == "b" else row))
+        for e, row in zip(entries[:3], rows[:3], strict=True)
+    )  # past a, b and c: the next round starts at d
+    monkeypatch.setattr(log_shipper, "write_entries", real_write)
+    assert shipper.contact() and shipper.ship_all()
+    assert [row[0] for row in table_rows(url)] == ["a", "c", "d", "e"]
+    assert (stats.written, stats.rejected, stats.replayed) == (4, 1, 2)
+    shipper.engine.dispose()
+
+
+def test_each_set_aside_row_is_kept_as_text_counted_and_logged(tmp_path, url, caplog):
+    good = encode_row("a", some_rows(1)[0])
+    orphan(tmp_path / "j", [b"\xff\xfe not utf-8\n", b"[1\n", good])
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log_shipper"):
+        assert shipper.contact() and shipper.ship_all()
+    stats = shipper.health.stats
+    assert (stats.written, stats.lost, stats.rejected) == (1, 2, 0)
+    letters = dead_letters(tmp_path / "j")
+    assert [letter["row"] for letter in letters] == ["\ufffd\ufffd not utf-8", "[1"]
+    assert all(datetime.fromisoformat(letter["at"]).tzinfo for letter in letters)
+    refused = "scoring log: a row was refused (unreadable journal line); set aside in "
+    assert caplog.messages.count(refused + REJECTED_FILE) == 2
+    shipper.engine.dispose()
+
+
+def test_a_row_that_cannot_be_set_aside_counts_as_lost(tmp_path, url):
+    rows = some_rows(2)
+    bad = (None, *rows[1][1:])  # refused for its values
+    orphan(tmp_path / "j", [encode_row("a", rows[0]), encode_row("b", bad)])
+    (tmp_path / "j" / REJECTED_FILE).mkdir()  # the dead-letter file cannot be written
+    shipper = shipper_for(tmp_path / "j", url, batch_size=10)
+    assert shipper.contact() and shipper.ship_all()
+    stats = shipper.health.stats
+    assert (stats.written, stats.rejected, stats.lost) == (1, 0, 1)
+    shipper.engine.dispose()
+
+
+def test_an_unreadable_dead_letter_does_not_hold_back_the_next(tmp_path, url):
+    shipper = shipper_for(tmp_path / "j", url)
+    assert shipper.contact()
+    fixed = {"row": encode_row("b", some_rows(1)[0]).decode().strip(), "reason": "old"}
+    kept = shipper.reship([{"row": "[1", "reason": "old"}, fixed])
+    assert [row[0] for row in table_rows(url)] == ["b"]
+    ((still,),) = [kept]
+    assert still["row"] == "[1" and still["reason"].startswith("unreadable row: ")
+    assert datetime.fromisoformat(still["at"]).tzinfo
+    shipper.engine.dispose()
+
+
+def test_the_oldest_row_left_by_ended_processes_is_read_from_their_segments(tmp_path, url):
+    def stamped(day: int) -> bytes:
+        stamp = datetime(2026, 1, day, tzinfo=UTC)
+        return encode_row(
+            f"e{day}", rows_for([f"l{day}"], [0.5], [50], ["B"], "m", "c", "api", stamp)[0]
+        )
+
+    directory = tmp_path / "j"
+    assert shipper_for(directory, url).oldest_adopted() is None  # nothing left by anyone
+    orphan(directory, [b"not json\n", stamped(1)], token="1-unreadable-first")
+    orphan(directory, [], token="2-empty")
+    orphan(directory, [stamped(5), stamped(2)], token="3-dead")
+    orphan(directory, [stamped(4)], token="4-dead")
+    shipper = shipper_for(directory, url)
+    assert shipper.oldest_adopted() == datetime(2026, 1, 4, tzinfo=UTC).timestamp()
+    shipper.engine.dispose()
+
+
+def test_a_shipped_segment_is_forgotten_everywhere_and_a_clean_end_is_not_warned(
+    tmp_path, url, caplog
+):
+    orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(some_rows(3))])
+    shipper = shipper_for(tmp_path / "j", url)
+    ((segment,),) = [adopted.segments for adopted in shipper.adopted]
+    shipper.spill_marks[segment] = 1  # as counted in an outage
+    with caplog.at_level(logging.WARNING, logger="leadscore.scoring.log_shipper"):
+        assert shipper.contact() and shipper.ship_all()
+    assert not segment.exists() and segment not in shipper.offsets
+    assert segment not in shipper.spill_marks and shipper.adopted[0].segments == []
+    assert "incomplete line" not in caplog.text  # it ended on a whole line
+
+
+def test_the_own_journals_finished_segment_is_forgotten_by_the_journal(tmp_path, url):
+    journal = JournalWriter(tmp_path / "j", sync=False, max_segment_bytes=1)
+    shipper = shipper_for(tmp_path / "j", url, journal)
+    journal.append(some_rows(1))
+    journal.append(some_rows(1, "next"))  # the first segment is full: a second one starts
+    (first, _, _), *_ = journal.segments()
+    assert shipper.contact() and shipper.ship_all()
+    assert first not in [segment for segment, _, _ in journal.segments()]
+    journal.close()
+    shipper.engine.dispose()

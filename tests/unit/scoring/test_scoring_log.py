@@ -133,7 +133,7 @@ def test_a_journal_replayed_twice_writes_each_entry_once_and_sets_nothing_aside(
     log = ScoringLog(store.url, store.journal, flush_seconds=0.05, max_retry_seconds=0.2)
     log.record(some_rows(50))
     assert not log.flush(1.0)
-    log.close()
+    log.close(timeout=0.2)  # down: nothing more can ship, the rows stay in the journal
     segments = {path: path.read_bytes() for path in store.journal.glob("*.jsonl")}
     assert segments and unshipped_rows(store.journal) == 50
     store.up()

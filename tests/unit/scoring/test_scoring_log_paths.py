@@ -5,14 +5,17 @@ account. (Batches, outages and dead letters: test_scoring_log.py.)"""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 import pytest
 from scoring_log_stores import some_rows
 
-from leadscore.scoring.journal_files import unshipped_rows
+from leadscore.scoring.journal import encode_row
+from leadscore.scoring.journal_files import append_dead_letters, unshipped_rows
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, journal_dir_for, replay
 from leadscore.scoring.log_reader import read_scoring_log
-from leadscore.scoring.log_table import ensure_schema, make_engine, write_entries
+from leadscore.scoring.log_table import TABLE, ensure_schema, make_engine, write_entries
 
 
 @pytest.fixture
@@ -55,6 +58,65 @@ def test_when_the_database_fails_too_the_rows_are_refused_not_dropped(tmp_path):
     )
     assert scoring_log.stats.written == 0 and scoring_log.stats.last_error
     assert scoring_log.previous(["lead-0"]).found == {}  # not remembered: not kept
+    scoring_log.close(timeout=1)
+
+
+def keep(scoring_log: ScoringLog, rows: list, entry_ids=None, asynchronous: bool = False) -> None:
+    """`record`, or `record_async` as the service's event loop calls it."""
+    if asynchronous:
+        asyncio.run(scoring_log.record_async(rows, entry_ids))
+    else:
+        scoring_log.record(rows, entry_ids)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["record", "record_async"])
+def test_journaled_rows_keep_their_entry_ids(url, tmp_path, asynchronous):
+    scoring_log = ScoringLog(url, tmp_path / "journal")
+    keep(scoring_log, some_rows(2), ["e-0", "e-1"], asynchronous)
+    keep(scoring_log, some_rows(1, "made"), None, asynchronous)  # ids made by the journal
+    assert scoring_log.stats.journal_failures == 0
+    scoring_log.close()
+    ids = read_scoring_log(url)["entry_id"].tolist()
+    assert ids[:2] == ["e-0", "e-1"] and ids[2] not in {"e-0", "e-1"}
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["record", "record_async"])
+def test_a_failing_journal_sends_the_rows_straight_to_the_table(
+    url, tmp_path, caplog, asynchronous
+):
+    scoring_log = ScoringLog(url, tmp_path / "journal")
+    scoring_log._journal.close()  # the journal refuses rows from now on
+    with caplog.at_level(logging.WARNING, logger="leadscore.scoring.log"):
+        keep(scoring_log, some_rows(2), ["e-0", "e-1"], asynchronous)
+    assert "journal failed (the scoring journal is closed); 2 rows written directly" in caplog.text
+    assert scoring_log.stats.journal_failures == 1 and scoring_log.stats.written == 2
+    assert scoring_log.previous(["lead-1"]).found == {"lead-1": (2, "B")}  # remembered
+    scoring_log.close()
+    assert read_scoring_log(url)["entry_id"].tolist() == ["e-0", "e-1"]
+
+
+@pytest.mark.parametrize("journal", ["none", "failing"])
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["record", "record_async"])
+def test_a_refusal_names_why_the_journal_failed(tmp_path, caplog, journal, asynchronous):
+    database = tmp_path / "log.db"
+    database.mkdir()  # a directory where the database file should be: every write fails
+    scoring_log = ScoringLog(
+        f"sqlite:///{database}", tmp_path / "journal", write_journal=journal == "failing"
+    )
+    if journal == "failing":
+        scoring_log._journal.close()
+    with pytest.raises(ScoringLogUnavailable) as raised:
+        keep(scoring_log, some_rows(2), None, asynchronous)
+    why = "journal unavailable" if journal == "none" else "the scoring journal is closed"
+    assert str(raised.value) == (
+        f"the scoring log cannot keep these leads: the journal failed ({why}) and the database "
+        "is unavailable (OperationalError)"
+    )
+    assert scoring_log.previous(["lead-0"]).found == {}  # not remembered: not kept
+    assert scoring_log.stats.last_error.startswith("OperationalError: ")
+    assert (
+        f"scoring log: journal and database both failed ({why}; OperationalError: " in caplog.text
+    ) and caplog.text.rstrip().endswith("refusing 2 rows")
     scoring_log.close(timeout=1)
 
 
@@ -139,3 +201,96 @@ def test_the_replay_ships_what_an_ended_process_left_and_accounts_for_it(tmp_pat
     }
     assert "log.db" in account["destination"]
     assert read_scoring_log(url)["lead_id"].tolist() == [f"lead-{i}" for i in range(4)]
+
+
+def until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def drop_table(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE {TABLE}")
+    engine.dispose()
+
+
+def test_no_journal_directory_turns_health_red_and_rows_go_to_the_table(url, tmp_path, caplog):
+    journal = tmp_path / "journal"
+    journal.write_text("")  # a file where the journal directory should be
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log"):
+        scoring_log = ScoringLog(url, journal)
+    assert scoring_log.state == "journal-failing" and not scoring_log.healthy
+    assert scoring_log.stats.last_error.startswith("journal unavailable: ")
+    assert "Error" in scoring_log.stats.last_error  # the OS error's kind, e.g. FileExistsError
+    assert f"scoring log: no journal at {journal} (" in caplog.text
+    assert "); writing straight to the database" in caplog.text
+    scoring_log.record(some_rows(1))
+    scoring_log.close()
+    assert read_scoring_log(url)["lead_id"].tolist() == ["lead-0"]
+
+
+def test_while_the_database_fails_leads_not_in_memory_have_an_unknown_trend(tmp_path):
+    database = tmp_path / "log.db"
+    database.mkdir()  # every write and read fails
+    scoring_log = ScoringLog(
+        f"sqlite:///{database}", tmp_path / "journal", flush_seconds=0.05, max_retry_seconds=0.1
+    )
+    scoring_log.record(some_rows(2))  # journaled, and remembered
+    assert until(lambda: scoring_log.state == "database-failing")
+    previous = scoring_log.previous_logged(["lead-1", "other"])
+    assert previous.found == {"lead-1": (2, "B")} and not previous.complete
+    scoring_log.close(timeout=1)
+
+
+def test_a_complete_index_answers_for_new_leads_without_the_table(url, tmp_path):
+    scoring_log = ScoringLog(url, tmp_path / "journal")
+    scoring_log.record(some_rows(1))
+    assert scoring_log.flush(10) and until(lambda: scoring_log.previous([]).complete)
+    drop_table(url)  # the table would fail a read now: it is not asked
+    previous = scoring_log.previous_logged(["lead-0", "new"])
+    assert previous.found == {"lead-0": (1, "A")} and previous.complete
+    assert scoring_log.stats.last_error is None
+    scoring_log.close(timeout=1)
+
+
+def test_a_table_read_that_fails_leaves_the_trend_unknown_and_says_why(url, tmp_path):
+    scoring_log = ScoringLog(url, tmp_path / "journal", trend_leads=0)  # no index
+    scoring_log.record(some_rows(1))
+    assert scoring_log.flush(10) and scoring_log.healthy  # the table exists: schema ready
+    drop_table(url)
+    previous = scoring_log.previous_logged(["lead-0"])
+    assert previous.found == {} and not previous.complete
+    assert scoring_log.stats.last_error.startswith("previous scores unavailable: OperationalError")
+    scoring_log.close(timeout=1)
+
+
+def dead_letter(row: str) -> dict:
+    return {"row": row, "reason": "old", "at": "2026-01-01T00:00:00+00:00"}
+
+
+def test_the_replay_offers_the_dead_letters_again_and_counts_them(tmp_path):
+    # on a new database too: the table is created before the dead letters are offered
+    url, journal = f"sqlite:///{tmp_path / 'log.db'}", tmp_path / "journal"
+    fixed = encode_row("e-1", some_rows(1)[0]).decode().strip()
+    append_dead_letters(journal, [dead_letter(fixed), dead_letter("[1")])
+    account = replay(url, journal, timeout=10)
+    assert (account["dead_letters_shipped"], account["dead_letters_left"]) == (1, 1)
+    assert account["complete"] and read_scoring_log(url)["entry_id"].tolist() == ["e-1"]
+
+
+def test_a_replay_that_cannot_finish_leaves_the_dead_letters_and_counts_them(tmp_path):
+    database = tmp_path / "log.db"
+    database.mkdir()  # down
+    url, journal = f"sqlite:///{database}", tmp_path / "journal"
+    first = ScoringLog(url, journal, flush_seconds=0.05, max_retry_seconds=0.1)
+    first.record(some_rows(2))  # left in the journal
+    first.close(timeout=0.3)
+    append_dead_letters(journal, [dead_letter("[1"), dead_letter("[2")])
+    account = replay(url, journal, timeout=0.3)
+    assert not account["complete"] and account["remaining"] == 2
+    assert (account["dead_letters_shipped"], account["dead_letters_left"]) == (0, 2)
