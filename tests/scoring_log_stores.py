@@ -4,6 +4,7 @@ so its tests are marked `server` (`make test-fast` leaves them to `make test`)."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,16 @@ def some_rows(n: int, prefix: str = "lead") -> list[tuple]:
         "c-1",
         source="api",
     )
+
+
+def until(condition: Callable[[], bool], seconds: float = 10.0, every: float = 0.02) -> bool:
+    """Poll `condition` until it holds (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
 
 
 def table_ids(url: str) -> list[str]:

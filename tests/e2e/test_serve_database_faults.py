@@ -4,13 +4,11 @@ is back. A real uvicorn process and the real PostgreSQL of tests/postgres.py."""
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import pytest
 import sqlalchemy as sa
 from conftest import API_KEY
-from scoring_log_stores import table_ids
+from scoring_log_stores import table_ids, until
 
 pytestmark = pytest.mark.server
 AUTH = {"X-API-Key": API_KEY}
@@ -32,15 +30,6 @@ def health(server) -> dict:
 
 def scoring_log(server) -> dict:
     return server.client.get("/readyz", timeout=BOUNDED).json()["scoring_log"]
-
-
-def until(condition, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def metric(server, name: str) -> float:
@@ -71,13 +60,13 @@ def test_the_service_starts_and_scores_while_the_database_is_frozen(
         server.wait_ready(timeout=60)  # start-up makes no database call
         answered = score(server, "f-1", "f-2", "f-3")
         assert {r["trend"] for r in answered.values()} == {"unknown"}  # the table was not read
-        assert until(lambda: health(server)["scoring_log"] == "database-not-answering")
+        assert until(lambda: health(server)["scoring_log"] == "database-not-answering", 20)
         assert not scoring_log(server)["healthy"]
         assert metric(server, "leadscore_scoring_log_unshipped_rows") == 3
         assert metric(server, "leadscore_scoring_log_oldest_unshipped_seconds") > 0
     finally:
         postgres.thaw()
-    assert until(lambda: drained(server))
+    assert until(lambda: drained(server), 20)
     assert health(server)["scoring_log"] == "ok"
     assert sorted(table_ids(pg_database)) == ["f-1", "f-2", "f-3"]
 
@@ -92,15 +81,15 @@ def test_scoring_and_health_answer_while_the_log_table_is_locked(
         database_timeout_seconds=1,
     )
     first = score(server, "l-1")["l-1"]
-    assert until(lambda: drained(server))
+    assert until(lambda: drained(server), 20)
     database = sa.make_url(pg_database).database
     with psycopg.connect(postgres.dsn(database)) as holder:
         holder.execute("LOCK TABLE scored_leads IN ACCESS EXCLUSIVE MODE")
         again = score(server, "l-1", "l-2")  # a known lead and a new one, inline
         assert again["l-1"]["previous_score"] == first["score"]
-        assert until(lambda: health(server)["scoring_log"] == "database-failing")
+        assert until(lambda: health(server)["scoring_log"] == "database-failing", 20)
         assert metric(server, "leadscore_scoring_log_unshipped_rows") == 2
         assert metric(server, "leadscore_scoring_log_dead_letter_rows") == 0
         holder.rollback()
-    assert until(lambda: drained(server))
+    assert until(lambda: drained(server), 20)
     assert sorted(table_ids(pg_database)) == ["l-1", "l-1", "l-2"]

@@ -9,13 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
-from scoring_log_stores import some_rows, table_ids
+from scoring_log_stores import some_rows, table_ids, until
 
 from leadscore.scoring import journal_files as journals
 from leadscore.scoring.journal_files import REJECTED_FILE, unshipped_rows
@@ -23,16 +22,6 @@ from leadscore.scoring.log import ScoringLog, replay
 from leadscore.scoring.log_table import ensure_schema, make_engine
 
 FAST = {"flush_seconds": 0.05, "max_retry_seconds": 0.2, "timeout_seconds": 0.5}
-
-
-def until(condition, seconds: float = 10.0) -> bool:
-    """Poll `condition` until it holds (True) or `seconds` pass (False)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def database_of(url: str) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
-from scoring_log_stores import some_rows
+from scoring_log_stores import some_rows, until
 
 from leadscore.scoring.journal import encode_row
 from leadscore.scoring.journal_files import append_dead_letters, unshipped_rows
@@ -201,15 +200,6 @@ def test_the_replay_ships_what_an_ended_process_left_and_accounts_for_it(tmp_pat
     }
     assert "log.db" in account["destination"]
     assert read_scoring_log(url)["lead_id"].tolist() == [f"lead-{i}" for i in range(4)]
-
-
-def until(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def drop_table(url: str) -> None:
