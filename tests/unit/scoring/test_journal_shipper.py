@@ -103,7 +103,10 @@ def test_an_unreadable_line_is_set_aside_as_lost_and_the_rest_ships(tmp_path, ur
         json.loads(line) for line in (tmp_path / "j" / REJECTED_FILE).read_text().splitlines()
     ]
     assert letter["row"] == "not json" and letter["reason"] == "unreadable journal line"
-    assert "incomplete line" in caplog.text  # the torn tail was never answered
+    assert (  # the torn tail was never answered
+        "scoring log: 1-dead-000000.jsonl ends in an incomplete line (a write torn by a crash, "
+        "never answered); skipped"
+    ) in caplog.messages
     shipper.engine.dispose()
 
 
@@ -188,7 +191,7 @@ def test_dead_letters_stay_when_the_database_is_down(tmp_path, url):
     shipper.engine.dispose()
     shipper.engine = make_engine(f"sqlite:///{tmp_path}")  # a directory: cannot be opened
     assert shipper.reship(records) == records
-    assert shipper.health.stats.last_error
+    assert shipper.health.stats.last_error.startswith("OperationalError: ")
 
 
 def dead_letters(directory) -> list[dict]:
@@ -198,21 +201,23 @@ def dead_letters(directory) -> list[dict]:
 def test_a_batch_taken_row_by_row_sets_aside_unreadable_lines_as_lost(tmp_path, url):
     rows = some_rows(3)
     bad = (None, *rows[1][1:])  # no lead id: NOT NULL refuses it, so the batch goes row by row
-    lines = [encode_row("a", rows[0]), b"not json\n", encode_row("b", bad)]
+    lines = [encode_row("a", rows[0]), b"not json\n", b"[1\n", encode_row("b", bad)]
     orphan(tmp_path / "j", [*lines, encode_row("c", rows[2])])
     shipper = shipper_for(tmp_path / "j", url, batch_size=10)
     assert shipper.contact() and shipper.ship_all()
     assert [row[0] for row in table_rows(url)] == ["a", "c"]
     stats = shipper.health.stats
-    assert (stats.written, stats.rejected, stats.lost) == (2, 1, 1)
+    assert (stats.written, stats.rejected, stats.lost) == (2, 1, 2)
     letters = dead_letters(tmp_path / "j")
-    assert [letter["row"] for letter in letters] == ["not json", lines[2].decode().strip()]
-    assert letters[0]["reason"] == "unreadable journal line"
-    assert letters[1]["reason"].startswith("IntegrityError: ")
+    assert [letter["row"] for letter in letters] == ["not json", "[1", lines[3].decode().strip()]
+    assert [letter["reason"] for letter in letters[:2]] == ["unreadable journal line"] * 2
+    assert letters[2]["reason"].startswith("IntegrityError: ")
     shipper.engine.dispose()
 
 
-def test_an_outage_while_going_row_by_row_keeps_the_rest_in_the_journal(tmp_path, url, monkeypatch):
+def test_an_outage_while_going_row_by_row_keeps_the_rest_in_the_journal(
+    tmp_path, url, monkeypatch, caplog
+):
     rows = some_rows(5)
     bad = (None, *rows[1][1:])  # refused for its values: the batch goes row by row
     entries = ["a", "b", "c", "d", "e"]
@@ -230,7 +235,9 @@ def test_an_outage_while_going_row_by_row_keeps_the_rest_in_the_journal(tmp_path
         return real_write(engine, batch)
 
     monkeypatch.setattr(log_shipper, "write_entries", down_at_d)
-    assert not shipper.ship_all()  # stopped at d
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log_shipper"):
+        assert not shipper.ship_all()  # stopped at d
+    assert "(transient error: OperationalError: " in caplog.messages[-1]
     stats = shipper.health.stats
     assert [row[0] for row in table_rows(url)] == ["a", "c"]
     assert (stats.written, stats.rejected, stats.spilled) == (2, 1, 2)  # d and e wait
@@ -328,4 +335,58 @@ def test_the_own_journals_finished_segment_is_forgotten_by_the_journal(tmp_path,
     assert shipper.contact() and shipper.ship_all()
     assert first not in [segment for segment, _, _ in journal.segments()]
     journal.close()
+    shipper.engine.dispose()
+
+
+def test_an_outage_of_a_whole_batch_keeps_it_in_the_journal(tmp_path, url, monkeypatch, caplog):
+    orphan(tmp_path / "j", [encode_row(f"o{i}", row) for i, row in enumerate(some_rows(3))])
+    shipper = shipper_for(tmp_path / "j", url)
+    assert shipper.contact()
+
+    def down(engine, batch):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(log_shipper, "write_entries", down)
+    with caplog.at_level(logging.ERROR, logger="leadscore.scoring.log_shipper"):
+        assert not shipper.ship_all()  # nothing advanced, and no endless retry of the batch
+    assert "(transient error: OperationalError: " in caplog.messages[-1]
+    stats = shipper.health.stats
+    assert shipper.health.failing and (stats.written, stats.failed_writes, stats.spilled) == (
+        0,
+        1,
+        3,
+    )
+    assert list(shipper.offsets.values()) == [0]  # still at the start of the segment
+    shipper.engine.dispose()
+
+
+def test_each_batch_refused_for_its_values_is_counted_and_its_error_noted(tmp_path, url):
+    rows = some_rows(4)
+    lines = [
+        encode_row(e, (None, *row[1:]) if e in {"b", "d"} else row)
+        for e, row in zip("abcd", rows, strict=True)
+    ]
+    orphan(tmp_path / "j", lines)
+    shipper = shipper_for(tmp_path / "j", url, batch_size=2)  # a bad row in each batch
+    assert shipper.contact() and shipper.ship_all()
+    stats = shipper.health.stats
+    assert (stats.written, stats.rejected, stats.failed_writes) == (2, 2, 2)
+    assert stats.last_error.startswith("IntegrityError: ")
+    shipper.engine.dispose()
+
+
+def test_an_empty_segment_left_by_an_ended_process_is_removed(tmp_path, url):
+    orphan(tmp_path / "j", [])
+    shipper = shipper_for(tmp_path / "j", url)
+    assert shipper.contact() and shipper.ship_all()
+    assert not list((tmp_path / "j").glob("*.jsonl"))
+    shipper.engine.dispose()
+
+
+def test_a_dead_letter_refused_again_gets_its_new_reason_and_time(tmp_path, url):
+    shipper = shipper_for(tmp_path / "j", url)
+    assert shipper.contact()
+    bad = encode_row("b", (None, *some_rows(1)[0][1:])).decode().strip()
+    (kept,) = shipper.reship([{"row": bad, "reason": "old", "at": "2020-01-01T00:00:00+00:00"}])
+    assert kept["reason"].startswith("IntegrityError: ") and kept["at"] > "2026"
     shipper.engine.dispose()

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 from scoring_log_stores import some_rows, until
 
 from leadscore.scoring.journal import encode_row
-from leadscore.scoring.journal_files import append_dead_letters, unshipped_rows
+from leadscore.scoring.journal_files import (
+    DESTINATION_FILE,
+    JournalDestinationError,
+    append_dead_letters,
+    unshipped_rows,
+)
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, journal_dir_for, replay
 from leadscore.scoring.log_reader import read_scoring_log
 from leadscore.scoring.log_table import TABLE, ensure_schema, make_engine, write_entries
@@ -87,7 +93,9 @@ def test_a_failing_journal_sends_the_rows_straight_to_the_table(
     scoring_log._journal.close()  # the journal refuses rows from now on
     with caplog.at_level(logging.WARNING, logger="leadscore.scoring.log"):
         keep(scoring_log, some_rows(2), ["e-0", "e-1"], asynchronous)
-    assert "journal failed (the scoring journal is closed); 2 rows written directly" in caplog.text
+    assert (
+        "scoring log: journal failed (the scoring journal is closed); 2 rows written directly"
+    ) in caplog.messages
     assert scoring_log.stats.journal_failures == 1 and scoring_log.stats.written == 2
     assert scoring_log.previous(["lead-1"]).found == {"lead-1": (2, "B")}  # remembered
     scoring_log.close()
@@ -217,8 +225,11 @@ def test_no_journal_directory_turns_health_red_and_rows_go_to_the_table(url, tmp
     assert scoring_log.state == "journal-failing" and not scoring_log.healthy
     assert scoring_log.stats.last_error.startswith("journal unavailable: ")
     assert "Error" in scoring_log.stats.last_error  # the OS error's kind, e.g. FileExistsError
-    assert f"scoring log: no journal at {journal} (" in caplog.text
-    assert "); writing straight to the database" in caplog.text
+    assert re.fullmatch(
+        rf"scoring log: no journal at {re.escape(str(journal))} \(\w+Error: .+\); writing "
+        "straight to the database",
+        caplog.messages[0],
+    )
     scoring_log.record(some_rows(1))
     scoring_log.close()
     assert read_scoring_log(url)["lead_id"].tolist() == ["lead-0"]
@@ -284,3 +295,17 @@ def test_a_replay_that_cannot_finish_leaves_the_dead_letters_and_counts_them(tmp
     account = replay(url, journal, timeout=0.3)
     assert not account["complete"] and account["remaining"] == 2
     assert (account["dead_letters_shipped"], account["dead_letters_left"]) == (0, 2)
+
+
+def test_a_replay_ships_an_unrecorded_journal_only_when_claimed(tmp_path):
+    journal, down = tmp_path / "journal", tmp_path / "down.db"
+    down.mkdir()  # its database is down: the rows stay in the journal
+    writer = ScoringLog(f"sqlite:///{down}", journal, flush_seconds=0.05, max_retry_seconds=0.1)
+    writer.record(some_rows(2))
+    writer.close(timeout=0.2)
+    (journal / DESTINATION_FILE).unlink()  # written before journals recorded their database
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    with pytest.raises(JournalDestinationError, match="does not record their database"):
+        replay(url, journal, timeout=5)
+    account = replay(url, journal, timeout=10, claim=True)
+    assert account["complete"] and account["replayed"] == 2
