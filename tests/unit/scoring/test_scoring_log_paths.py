@@ -244,7 +244,7 @@ def test_while_the_database_fails_leads_not_in_memory_have_an_unknown_trend(tmp_
     scoring_log.record(some_rows(2))  # journaled, and remembered
     assert until(lambda: scoring_log.state == "database-failing")
     previous = scoring_log.previous_logged(["lead-1", "other"])
-    assert previous.found == {"lead-1": (2, "B")} and not previous.complete
+    assert previous.found == {"lead-1": (2, "B")} and previous.complete is False
     scoring_log.close(timeout=1)
 
 
@@ -260,12 +260,12 @@ def test_a_complete_index_answers_for_new_leads_without_the_table(url, tmp_path)
 
 
 def test_a_table_read_that_fails_leaves_the_trend_unknown_and_says_why(url, tmp_path):
-    scoring_log = ScoringLog(url, tmp_path / "journal", trend_leads=0)  # no index
-    scoring_log.record(some_rows(1))
+    scoring_log = ScoringLog(url, tmp_path / "journal", trend_leads=1)  # holds one lead
+    scoring_log.record(some_rows(2))  # lead-0 is evicted: the index cannot answer for it
     assert scoring_log.flush(10) and scoring_log.healthy  # the table exists: schema ready
     drop_table(url)
-    previous = scoring_log.previous_logged(["lead-0"])
-    assert previous.found == {} and not previous.complete
+    previous = scoring_log.previous_logged(["lead-1", "lead-0"])
+    assert previous.found == {"lead-1": (2, "B")} and previous.complete is False
     assert scoring_log.stats.last_error.startswith("previous scores unavailable: OperationalError")
     scoring_log.close(timeout=1)
 
