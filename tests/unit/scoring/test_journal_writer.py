@@ -162,7 +162,9 @@ def test_a_failed_write_fails_its_waiters_and_leaves_no_torn_line(tmp_path, capl
     failed = journal.submit([("lost",)])
     with pytest.raises(JournalError, match=r"^journal write failed: OSError: \[Errno 28\]"):
         failed.result(timeout=5)
-    assert journal.failures == 1 and journal.last_error.startswith("OSError: ")
+    with pytest.raises(JournalError):
+        journal.submit([("lost too",)]).result(timeout=5)
+    assert journal.failures == 2 and journal.last_error.startswith("OSError: ")
     assert journal.rows_committed == 1 and journal.segments()[0][1] == end
     assert "scoring journal: cannot write" in caplog.text
     os.close(journal._descriptor)
@@ -170,4 +172,26 @@ def test_a_failed_write_fails_its_waiters_and_leaves_no_torn_line(tmp_path, capl
     journal.append([("after",)])
     assert journal.last_error is None
     assert [line[1] for line in lines_of(path)] == ["before", "after"]
+    journal.close()
+
+
+def test_by_default_a_journal_syncs_and_its_thread_never_holds_the_process(tmp_path):
+    journal = JournalWriter(tmp_path / "made" / "on" / "demand")  # its directories are created
+    assert journal.sync is True  # durable unless told otherwise
+    assert journal._thread.daemon and journal._thread.name == "scoring-journal"
+    journal.close()
+    journal.close()  # closing twice closes nothing else
+    os.fstat(1)  # the process's own descriptors are untouched
+
+
+def test_rows_queued_while_a_commit_runs_are_committed_together_and_all_counted(tmp_path):
+    durable: list[int] = []
+    journal = JournalWriter(tmp_path, sync=True, on_durable=durable.append)
+    futures = [journal.submit([(f"r{i}",), (f"s{i}",)], [f"{i}a", f"{i}b"]) for i in range(50)]
+    for future in futures:
+        future.result(timeout=10)
+    assert len(durable) < 50  # groups were committed together (one sync for many requests)
+    assert journal.rows_committed == 100 and sum(durable) == 100
+    ((path, _, _),) = journal.segments()
+    assert [line[0] for line in lines_of(path)] == [f"{i}{s}" for i in range(50) for s in "ab"]
     journal.close()

@@ -4,6 +4,7 @@ driver binds them, idempotent inserts, the write probe and the newest scores rea
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -31,7 +32,7 @@ STAMP = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
 
 @pytest.fixture
 def engine(tmp_path):
-    made = make_engine(f"sqlite:///{tmp_path / 'deep' / 'log.db'}")
+    made = make_engine(f"sqlite:///{tmp_path / 'deep' / 'er' / 'log.db'}")
     ensure_schema(made)
     yield made
     made.dispose()
@@ -43,7 +44,7 @@ def count(engine: sa.Engine) -> int:
 
 
 def test_a_sqlite_file_gets_its_directory_and_write_ahead_logging(engine, tmp_path):
-    assert (tmp_path / "deep" / "log.db").exists()
+    assert (tmp_path / "deep" / "er" / "log.db").exists()
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
     assert COLUMNS == (
@@ -92,7 +93,17 @@ def test_nothing_to_write_touches_no_database(tmp_path):
     missing.dispose()
 
 
-def test_sqlite_stores_times_as_naive_utc_text(engine):
+@pytest.fixture
+def far_from_utc(monkeypatch):
+    """The process's local time zone is not UTC (as on a server set to local time)."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_sqlite_stores_times_as_naive_utc_text(engine, far_from_utc):
     local = STAMP.astimezone(timezone(timedelta(hours=2)))
     naive = datetime(2026, 1, 2, 3, 4, 5)
     row = ("L1", local, 0.5, 51, "A", "m1", "c1", "api")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from scoring_log_stores import some_rows, until
@@ -20,7 +21,7 @@ from leadscore.scoring.journal_files import (
 )
 from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable, journal_dir_for, replay
 from leadscore.scoring.log_reader import read_scoring_log
-from leadscore.scoring.log_table import TABLE, ensure_schema, make_engine, write_entries
+from leadscore.scoring.log_table import TABLE, ensure_schema, make_engine, rows_for, write_entries
 
 
 @pytest.fixture
@@ -309,3 +310,54 @@ def test_a_replay_ships_an_unrecorded_journal_only_when_claimed(tmp_path):
         replay(url, journal, timeout=5)
     account = replay(url, journal, timeout=10, claim=True)
     assert account["complete"] and account["replayed"] == 2
+
+
+def test_the_writer_thread_never_holds_the_process_and_the_journal_syncs_as_told(url, tmp_path):
+    scoring_log = ScoringLog(url, tmp_path / "journal", sync=False)
+    assert scoring_log._thread.daemon and scoring_log._thread.name == "scoring-log"
+    assert scoring_log._journal.sync is False
+    scoring_log.close()
+    synced = ScoringLog(url, tmp_path / "synced")
+    assert synced._journal.sync is True
+    synced.close()
+
+
+def unrecorded_journal(directory, tmp_path) -> None:
+    """Rows left in `directory` by a process of a version that did not record the database."""
+    down = tmp_path / "down.db"
+    down.mkdir(exist_ok=True)
+    writer = ScoringLog(f"sqlite:///{down}", directory, flush_seconds=0.05, max_retry_seconds=0.1)
+    a_day_ago = datetime.now(UTC) - timedelta(days=1)
+    writer.record(
+        rows_for(["lead-0", "lead-1"], [0.1, 0.2], [1, 2], ["A", "B"], "m", "c", "api", a_day_ago)
+    )
+    writer.close(timeout=0.2)
+    (directory / DESTINATION_FILE).unlink()
+
+
+def test_a_sqlite_files_own_journal_is_adopted_without_a_record(tmp_path, caplog):
+    database = tmp_path / "log.db"
+    url = f"sqlite:///{database}"
+    unrecorded_journal(journal_dir_for(url), tmp_path)  # beside the file: only its rows
+    with caplog.at_level(logging.WARNING, logger="leadscore.scoring.log"):
+        scoring_log = ScoringLog(url)
+    assert (
+        "scoring log: 2 rows left in the journal by an ended process; replaying them"
+        in caplog.messages
+    )
+    assert scoring_log.backlog.rows == 2  # waiting since they were scored, a day ago
+    assert 86_000 < scoring_log.backlog.oldest_seconds() < 87_000
+    assert scoring_log.flush(10)
+    scoring_log.close()
+    assert read_scoring_log(url)["lead_id"].tolist() == ["lead-0", "lead-1"]
+
+
+def test_a_journal_elsewhere_without_a_record_is_refused_unless_claimed(tmp_path):
+    url, journal = f"sqlite:///{tmp_path / 'log.db'}", tmp_path / "elsewhere"
+    unrecorded_journal(journal, tmp_path)
+    with pytest.raises(JournalDestinationError, match="does not record their database"):
+        ScoringLog(url, journal)
+    claimed = ScoringLog(url, journal, claim=True)
+    assert claimed.flush(10)
+    claimed.close()
+    assert len(read_scoring_log(url)) == 2
