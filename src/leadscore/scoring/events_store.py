@@ -177,6 +177,13 @@ def append_events(connection: sa.Connection, events: list[ActivityEvent], source
     return Appended(received=len(events), stored=len(new), duplicates=len(events) - len(new))
 
 
+EVENT_KEYS = ("event_id", "lead_id", "occurred_at", "event_type", "event_value")
+# one statement for every read of leads' events (built and compiled once, not per request)
+EVENTS_OF_LEADS = sa.select(*(lead_activity.c[key] for key in EVENT_KEYS)).where(
+    lead_activity.c.lead_id.in_(sa.bindparam("leads", expanding=True))
+)
+
+
 @dataclass
 class History:
     """A lead's activity events as `leadscore.data.behaviour.lead_features` reads them: times
@@ -254,13 +261,11 @@ class EventStore:
         """The stored event rows of these leads by event id, then the `sent` ones not stored
         (an event id counts once: the stored one)."""
         self._ensure_schema()
-        column = lead_activity.c
-        wanted = (column.event_id, column.lead_id, column.occurred_at, column.event_type)
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as connection:
             for part in chunks(sorted(set(lead_ids))):
-                query = sa.select(*wanted, column.event_value).where(column.lead_id.in_(part))
-                found.update({r["event_id"]: dict(r) for r in connection.execute(query).mappings()})
+                for row in connection.execute(EVENTS_OF_LEADS, {"leads": part}):
+                    found[row[0]] = dict(zip(EVENT_KEYS, row, strict=True))
         for event in sent:
             found.setdefault(event.event_id, event.row())
         return found
@@ -287,9 +292,8 @@ class EventStore:
         except queue.Full:
             raise EventsUnavailable("every reader is waiting on the database") from None
         try:
-            return cast(
-                T, await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
-            )
+            async with asyncio.timeout(self.timeout_seconds):  # lighter than wait_for's task
+                return cast(T, await asyncio.wrap_future(future))
         except TimeoutError:
             log.error("activity events: no answer within %g s", self.timeout_seconds)
             raise EventsUnavailable(

@@ -17,7 +17,7 @@ never re-implemented.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,18 @@ class LinearArrays:
     offset: np.ndarray
     when_missing: np.ndarray
     log1p: np.ndarray  # bool: log1p before the slope
+    # the category tables end to end, each table's start in it and its NaN entry: every
+    # category field looked up at once (`contributions`)
+    flat_table: np.ndarray = field(init=False, repr=False, compare=False)
+    table_starts: np.ndarray = field(init=False, repr=False, compare=False)
+    nan_codes: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lengths = np.array([len(table) for table in self.category_tables], dtype=np.int64)
+        flat = np.concatenate(self.category_tables) if self.category_tables else np.empty(0)
+        object.__setattr__(self, "flat_table", np.asarray(flat, dtype=float))
+        object.__setattr__(self, "table_starts", np.cumsum(lengths) - lengths)
+        object.__setattr__(self, "nan_codes", lengths - 1)
 
     @property
     def n_categorical(self) -> int:
@@ -105,10 +117,22 @@ def field_scores(arrays: LinearArrays, matrix: np.ndarray, j: int) -> np.ndarray
 
 
 def contributions(arrays: LinearArrays, matrix: np.ndarray) -> np.ndarray:
-    """(n leads, n fields) log-odds contributions; they sum to the raw score minus the intercept."""
+    """(n leads, n fields) log-odds contributions; they sum to the raw score minus the intercept.
+
+    `field_scores` for every field at once: the same operations on whole blocks of columns
+    (the same floats), so one lead costs a few array calls instead of a few per field."""
+    n_categorical = arrays.n_categorical
     out = np.empty(matrix.shape, dtype=float)
-    for j in range(matrix.shape[1]):
-        out[:, j] = field_scores(arrays, matrix, j)
+    codes = matrix[:, :n_categorical]
+    known = np.where(np.isnan(codes), arrays.nan_codes, np.nan_to_num(codes)).astype(np.int64)
+    out[:, :n_categorical] = arrays.flat_table[known + arrays.table_starts]
+    values = matrix[:, n_categorical:]
+    missing = np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(arrays.log1p, np.log1p(values), values)
+    out[:, n_categorical:] = np.where(
+        missing, arrays.when_missing, arrays.slope * values + arrays.offset
+    )
     return out
 
 

@@ -58,6 +58,23 @@ def test_contributions_are_coefficient_times_encoded_value_per_field(
     assert scorer.base_value == pytest.approx(model.named_steps["logistic"].intercept_[0])
 
 
+def test_all_fields_at_once_give_each_fields_own_terms_bit_for_bit(scorer, exports):
+    """`contributions` (every field at once) against `field_scores` field by field, on real
+    leads and on edge values: missing, zero, negative (log1p of less than -1 is NaN), huge."""
+    matrix, _, _ = scorer.encode_frame(exports["sparse"].test.head(300))
+    edges = np.tile(matrix[:1], (5, 1))
+    numbers = slice(scorer.linear.n_categorical, None)
+    for row, value in enumerate([np.nan, 0.0, -0.5, -3.0, 1e300]):
+        edges[row, numbers] = value
+    edges[0, : scorer.linear.n_categorical] = np.nan  # every category missing or unseen
+    for block in (matrix, edges, matrix[:1]):
+        at_once = linear.contributions(scorer.linear, block)
+        one_by_one = np.column_stack(
+            [linear.field_scores(scorer.linear, block, j) for j in range(block.shape[1])]
+        )
+        np.testing.assert_array_equal(at_once, one_by_one)
+
+
 def test_a_partner_leads_top_reason_is_its_partner_score(scorer, exports):
     test = exports["sparse"].test
     partner = test[test["partner_score"].notna()].head(3)
