@@ -97,42 +97,45 @@ def from_logistic(model: Pipeline, n_codes: tuple[int, ...]) -> LinearArrays:
     )
 
 
+def _category_terms(arrays: LinearArrays, codes: np.ndarray, fields: slice) -> np.ndarray:
+    """The terms of the category fields `fields` (their columns of codes): table lookups."""
+    known = np.where(np.isnan(codes), arrays.nan_codes[fields], np.nan_to_num(codes))
+    terms: np.ndarray = arrays.flat_table[known.astype(np.int64) + arrays.table_starts[fields]]
+    return terms
+
+
+def _number_terms(arrays: LinearArrays, values: np.ndarray, fields: slice) -> np.ndarray:
+    """The terms of the number fields `fields` (their columns): `slope * g(x) + offset`, or the
+    constant for a missing value."""
+    missing = np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(arrays.log1p[fields], np.log1p(values), values)
+    terms: np.ndarray = np.where(
+        missing, arrays.when_missing[fields], arrays.slope[fields] * values + arrays.offset[fields]
+    )
+    return terms
+
+
 def field_scores(arrays: LinearArrays, matrix: np.ndarray, j: int) -> np.ndarray:
     """The part of the raw score that depends on field j alone (its contribution)."""
-    values = matrix[:, j]
-    missing = np.isnan(values)
-    if j < arrays.n_categorical:
-        table = arrays.category_tables[j]
-        codes = np.where(missing, len(table) - 1, np.nan_to_num(values)).astype(np.int64)
-        looked_up: np.ndarray = table[codes]
-        return looked_up
-    k = j - arrays.n_categorical
-    if arrays.log1p[k]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values = np.log1p(values)
-    scores: np.ndarray = np.where(
-        missing, arrays.when_missing[k], arrays.slope[k] * values + arrays.offset[k]
-    )
-    return scores
+    n_categorical = arrays.n_categorical
+    if j < n_categorical:
+        return _category_terms(arrays, matrix[:, j : j + 1], slice(j, j + 1))[:, 0]
+    k = j - n_categorical
+    return _number_terms(arrays, matrix[:, j : j + 1], slice(k, k + 1))[:, 0]
 
 
 def contributions(arrays: LinearArrays, matrix: np.ndarray) -> np.ndarray:
     """(n leads, n fields) log-odds contributions; they sum to the raw score minus the intercept.
 
-    `field_scores` for every field at once: the same operations on whole blocks of columns
-    (the same floats), so one lead costs a few array calls instead of a few per field."""
+    Every field at once: the category columns in one lookup, the number columns in one pass, so
+    one lead costs a few array calls instead of a few per field."""
     n_categorical = arrays.n_categorical
     out = np.empty(matrix.shape, dtype=float)
-    codes = matrix[:, :n_categorical]
-    known = np.where(np.isnan(codes), arrays.nan_codes, np.nan_to_num(codes)).astype(np.int64)
-    out[:, :n_categorical] = arrays.flat_table[known + arrays.table_starts]
-    values = matrix[:, n_categorical:]
-    missing = np.isnan(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(arrays.log1p, np.log1p(values), values)
-    out[:, n_categorical:] = np.where(
-        missing, arrays.when_missing, arrays.slope * values + arrays.offset
+    out[:, :n_categorical] = _category_terms(
+        arrays, matrix[:, :n_categorical], slice(0, n_categorical)
     )
+    out[:, n_categorical:] = _number_terms(arrays, matrix[:, n_categorical:], slice(None))
     return out
 
 
