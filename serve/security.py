@@ -46,7 +46,7 @@ def matches(given: str | None, keys: tuple[bytes, ...]) -> bool:
     return found
 
 
-def require_api_key(keys: ApiKeysDep, key: str | None = Security(api_key_header)) -> None:
+async def require_api_key(keys: ApiKeysDep, key: str | None = Security(api_key_header)) -> None:
     if keys and not matches(key, keys):
         raise ProblemError(
             status.HTTP_401_UNAUTHORIZED,
@@ -56,7 +56,9 @@ def require_api_key(keys: ApiKeysDep, key: str | None = Security(api_key_header)
         )
 
 
-def require_admin_key(admin: AdminKeyDep, key: str | None = Security(admin_key_header)) -> None:
+async def require_admin_key(
+    admin: AdminKeyDep, key: str | None = Security(admin_key_header)
+) -> None:
     if not admin:
         raise ProblemError(
             status.HTTP_403_FORBIDDEN,
@@ -72,7 +74,7 @@ def require_admin_key(admin: AdminKeyDep, key: str | None = Security(admin_key_h
         )
 
 
-def require_outcome_key(
+async def require_outcome_key(
     keys: OutcomeKeysDep, api_keys: ApiKeysDep, key: str | None = Security(outcome_key_header)
 ) -> None:
     """Outcomes have their own keys; without any, they are open only on a service that has no

@@ -26,14 +26,7 @@ from leadscore.scoring.log import ScoringLog, ScoringLogUnavailable
 from leadscore.scoring.log_table import rows_for
 from leadscore.scoring.trend import PreviousScores
 from leadscore_serve.behaviour import with_behaviour
-from leadscore_serve.deps import (
-    ClockDep,
-    EventsDep,
-    HolderDep,
-    MetricsDep,
-    ScoringLogDep,
-    SettingsDep,
-)
+from leadscore_serve.deps import ScoringServicesDep
 from leadscore_serve.limits import check_counts
 from leadscore_serve.metrics import ServiceMetrics
 from leadscore_serve.problems import ProblemError, problem_responses
@@ -191,15 +184,8 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         openapi_extra=request_body_openapi(request_model),
         responses=problem_responses(401, 408, 413, 415, 422, 429, 503),
     )
-    async def score(
-        request: Request,
-        holder: HolderDep,
-        settings: SettingsDep,
-        metrics: MetricsDep,
-        scoring_log: ScoringLogDep,
-        store: EventsDep,
-        clock: ClockDep,
-    ) -> Response:
+    async def score(request: Request, services: ScoringServicesDep) -> Response:
+        holder, settings, scoring_log = services.holder, services.settings, services.scoring_log
         require_json(request.headers.get("content-type"))
         try:
             body = await asyncio.wait_for(request.body(), settings.body_timeout_seconds)
@@ -220,10 +206,11 @@ def scoring_router(request_model: type[BaseModel]) -> APIRouter:
         repeats = repeated_ids(leads)
         if repeats and settings.duplicate_lead_ids == "reject":
             refuse_repeats(repeats, id_field(model.scorer.inputs))
-        now = clock()
+        now = services.clock()
         if model.scorer.inputs.behaviour:  # as of now, from the stored and the sent events
-            leads = await with_behaviour(model, leads, getattr(parsed, "events", []), store, now)
-        job = (metrics, scoring_log, model, leads, parsed.reasons, repeats, now)
+            sent = getattr(parsed, "events", [])
+            leads = await with_behaviour(model, leads, sent, services.events, now)
+        job = (services.metrics, scoring_log, model, leads, parsed.reasons, repeats, now)
         if len(leads) <= INLINE_LEADS:
             content, rows = score_body(*job)
         else:

@@ -20,7 +20,9 @@ snapshot, so the model learns how a score moves as the lead engages.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -173,35 +175,45 @@ def lead_features(
     unknown). The API's path, where a frame costs more than the scoring: the same definition
     step by step, property-tested against the frame path (tests/unit/data/test_behaviour.py).
     Missing values are None (the frame path's NaN)."""
-    types = frozenset(spec.types)
-    counts = {name: 0 for name in counted_types(spec)}
-    windows = {(name, days): 0 for name in counts for days in spec.windows_days}
-    newest, engagement = math.inf, 0.0
-    first: tuple[int, str] | None = None
-    latest: tuple[int, str] | None = None
-    for at, kind in zip(times_ns, kinds, strict=True):
-        if at >= moment_ns:  # strictly before: an event at the moment itself does not count
-            continue
-        kind = kind if kind in types else OTHER
-        age = float(moment_ns - at) / NS_PER_DAY  # as numpy divides two timedelta64[ns]
-        counts[kind] += 1
-        for days in spec.windows_days:
-            windows[kind, days] += age <= days
-        newest = min(newest, age)
-        engagement += math.pow(0.5, age / spec.half_life_days)  # libm pow, as np.power
-        first = (at, kind) if first is None or (at, kind) < first else first
-        latest = (at, kind) if latest is None or (at, kind) > latest else latest
+    known = frozenset(spec.types)
+    kept = [  # strictly before: an event at the moment itself does not count
+        (at, kind if kind in known else OTHER)
+        for at, kind in zip(times_ns, kinds, strict=True)
+        if at < moment_ns
+    ]
+    ages = [float(moment_ns - at) / NS_PER_DAY for at, _ in kept]  # as numpy divides timedelta64
+    kept_kinds = [kind for _, kind in kept]
+    counts = Counter(kept_kinds)
+    within = {
+        days: Counter(kind for kind, age in zip(kept_kinds, ages, strict=True) if age <= days)
+        for days in spec.windows_days
+    }
     out: dict[str, Any] = {
         LEAD_AGE: None if created_ns is None else float(moment_ns - created_ns) / NS_PER_DAY
     }
-    for name, count in counts.items():
-        out[f"{name}_events"] = float(count)
-        out |= {f"{name}_events_{days}d": float(windows[name, days]) for days in spec.windows_days}
-    out[RECENCY] = newest if math.isfinite(newest) else None
-    out[ENGAGEMENT] = engagement
-    out[FIRST_TYPE] = first[1] if first else NO_EVENT
-    out[LATEST_TYPE] = latest[1] if latest else NO_EVENT
+    for name, total, windows in count_names(spec):
+        out[total] = float(counts[name])
+        out |= {key: float(within[days][name]) for days, key in windows}
+    out[RECENCY] = min(ages) if ages else None
+    half_life = spec.half_life_days
+    # summed in event order with libm's pow, as the frame path's np.power and sum
+    out[ENGAGEMENT] = sum(math.pow(0.5, age / half_life) for age in ages) if ages else 0.0
+    out[FIRST_TYPE] = min(kept)[1] if kept else NO_EVENT  # the earliest (time, type)
+    out[LATEST_TYPE] = max(kept)[1] if kept else NO_EVENT
     return out
+
+
+def count_names(spec: BehaviourParams) -> list[tuple[str, str, list[tuple[int, str]]]]:
+    """Per counted type: its name, its count feature and its window features (days, name)."""
+    return _count_names(tuple(counted_types(spec)), tuple(spec.windows_days))
+
+
+@functools.lru_cache(maxsize=64)
+def _count_names(types: tuple[str, ...], windows_days: tuple[int, ...]) -> list:
+    return [
+        (name, f"{name}_events", [(days, f"{name}_events_{days}d") for days in windows_days])
+        for name in types
+    ]
 
 
 def scoring_moments(leads: pd.DataFrame, moment: ScoringMoment | None) -> pd.Series:

@@ -78,9 +78,11 @@ def connect_args(url: str, timeout: float) -> dict[str, Any]:
 
 
 def engine_options(url: str, timeout: float) -> dict[str, Any]:
-    """`create_engine` keyword arguments: bounded connects, statements and pool waits."""
+    """`create_engine` keyword arguments: bounded connects, statements and pool waits. A
+    server's connections are pinged before use (a restarted server drops them); a SQLite
+    file's are not: no server can drop them, and the ping was a statement on every read."""
     return {
-        "pool_pre_ping": True,
+        "pool_pre_ping": sa.make_url(url).get_backend_name() != "sqlite",
         "pool_timeout": timeout,
         "connect_args": connect_args(url, timeout),
     }

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
+import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -184,6 +186,28 @@ EVENTS_OF_LEADS = sa.select(*(lead_activity.c[key] for key in EVENT_KEYS)).where
 )
 
 
+# the one-lead path's read: one row per lead, its events as one JSON array of [event id,
+# occurred at, type]. A row per event would cost a GIL hand-over per row (the driver releases
+# it at each step), and with the event loop busy each hand-over can wait a switch interval.
+_HISTORY_ITEM = (lead_activity.c.event_id, lead_activity.c.occurred_at, lead_activity.c.event_type)
+_AGGREGATES: dict[str, Callable[[], Any]] = {
+    "sqlite": lambda: sa.func.json_group_array(sa.func.json_array(*_HISTORY_ITEM)),
+    "postgresql": lambda: sa.func.json_agg(sa.func.json_build_array(*_HISTORY_ITEM)),
+}
+
+
+def histories_statement(dialect: str) -> sa.Select | None:
+    """Each lead's stored events in one row, on the databases that aggregate JSON."""
+    aggregate = _AGGREGATES.get(dialect)
+    if aggregate is None:
+        return None
+    return (
+        sa.select(lead_activity.c.lead_id, aggregate())
+        .where(lead_activity.c.lead_id.in_(sa.bindparam("leads", expanding=True)))
+        .group_by(lead_activity.c.lead_id)
+    )
+
+
 @dataclass
 class History:
     """A lead's activity events as `leadscore.data.behaviour.lead_features` reads them: times
@@ -204,14 +228,48 @@ def epoch_ns(moment: datetime) -> int:
 MICROSECOND = timedelta(microseconds=1)
 
 
-def histories_of(rows: Iterable[dict[str, Any]]) -> dict[str, History]:
-    """Event rows (stored or sent; each id once) grouped by lead."""
+def moments_ns(values: list[Any]) -> list[int]:
+    """Stored moments (naive UTC) in nanoseconds since the epoch, as `epoch_ns`: datetimes, or
+    ISO text from a JSON aggregate (SQLite keeps the text SQLAlchemy wrote, PostgreSQL's JSON
+    an ISO timestamp), parsed at once."""
+    if values and isinstance(values[0], datetime):
+        return [epoch_ns(value) for value in values]
+    return cast(
+        list[int], (np.array(values, dtype="datetime64[us]").astype(np.int64) * 1000).tolist()
+    )
+
+
+def merged_histories(
+    stored: Iterable[tuple[str, Any]], sent: Iterable[ActivityEvent]
+) -> dict[str, History]:
+    """Each lead's history from its stored events (rows of lead id and a JSON array, or list,
+    of [event id, moment, type]) and the `sent` events not stored: an event id counts once,
+    the stored one (as `EventStore.events_of` merges them)."""
     out: dict[str, History] = {}
-    for row in rows:
-        history = out.setdefault(row["lead_id"], History())
-        history.times_ns.append(epoch_ns(row["occurred_at"]))
-        history.kinds.append(row["event_type"])
+    seen: set[str] = set()
+    for lead_id, items in stored:
+        events = orjson.loads(items) if isinstance(items, str) else items
+        seen.update(event[0] for event in events)  # stored ids are unique: the primary key
+        history = out.setdefault(lead_id, History())
+        history.times_ns += moments_ns([event[1] for event in events])
+        history.kinds += [event[2] for event in events]
+    for event in sent:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            row = event.row()
+            history = out.setdefault(row["lead_id"], History())
+            history.times_ns.append(epoch_ns(row["occurred_at"]))
+            history.kinds.append(row["event_type"])
     return out
+
+
+def grouped_rows(rows: Iterable[dict[str, Any]]) -> list[tuple[str, list[tuple]]]:
+    """Event rows (`EVENT_KEYS`) in the aggregated read's shape: per lead, its events."""
+    by_lead: dict[str, list[tuple]] = {}
+    for row in rows:
+        item = (row["event_id"], row["occurred_at"], row["event_type"])
+        by_lead.setdefault(row["lead_id"], []).append(item)
+    return list(by_lead.items())
 
 
 class EventStore:
@@ -220,6 +278,7 @@ class EventStore:
     def __init__(self, url: str, timeout_seconds: float = 3.0) -> None:
         self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds)
+        self._histories = histories_statement(self.engine.dialect.name)
         self._schema_ready = False
         self._readers: Writers | None = None
 
@@ -276,10 +335,23 @@ class EventStore:
         """`events_of` for the one-lead path: each lead's events as plain values (a lead with
         none is absent). Bounded by the engine's timeouts; raises `EventsUnavailable`."""
         try:
-            return histories_of(self._rows_of(lead_ids, sent).values())
+            return merged_histories(self._stored_histories(lead_ids), sent)
         except TRANSIENT as error:
             log.warning("activity events not read: %s", short_error(error))
             raise EventsUnavailable(short_error(error)) from None
+
+    def _stored_histories(self, lead_ids: Iterable[str]) -> list[tuple[str, Any]]:
+        """The leads' stored events, a row per lead (`histories_statement`; on a database
+        without JSON aggregates, grouped here from a row per event)."""
+        if self._histories is None:
+            return grouped_rows(self._rows_of(lead_ids, ()).values())
+        self._ensure_schema()
+        with self.engine.connect() as connection:
+            return [
+                (row[0], row[1])
+                for part in chunks(sorted(set(lead_ids)))
+                for row in connection.execute(self._histories, {"leads": part})
+            ]
 
     async def bounded(self, job: Callable[[], T]) -> T:
         """A read of the database (`job`) off the event loop, answered within

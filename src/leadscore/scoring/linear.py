@@ -99,7 +99,7 @@ def from_logistic(model: Pipeline, n_codes: tuple[int, ...]) -> LinearArrays:
 
 def _category_terms(arrays: LinearArrays, codes: np.ndarray, fields: slice) -> np.ndarray:
     """The terms of the category fields `fields` (their columns of codes): table lookups."""
-    known = np.where(np.isnan(codes), arrays.nan_codes[fields], np.nan_to_num(codes))
+    known = np.where(np.isnan(codes), arrays.nan_codes[fields], codes)  # NaN never indexes
     terms: np.ndarray = arrays.flat_table[known.astype(np.int64) + arrays.table_starts[fields]]
     return terms
 

@@ -13,6 +13,7 @@ missing values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,25 +207,36 @@ class Scorer:
     def encode_records(
         self, records: Sequence[Mapping[str, Any]]
     ) -> tuple[np.ndarray, list[list[str]]]:
-        """Leads as dicts of raw field values (validated API input) -> model matrix, warnings."""
+        """Leads as dicts of raw field values (validated API input) -> model matrix, warnings.
+
+        Lead by lead in plain Python: a request holds one lead or a few hundred, where a numpy
+        step per field costs more than the values themselves."""
         n_categorical = len(self.spec.categorical)
-        matrix = np.empty((len(records), len(self.fields)))
-        warnings: list[list[str]] = [[] for _ in records]
-        for j, name in enumerate(self.fields):
-            values = [record.get(name) for record in records]
-            if j < n_categorical:
-                codes = self.category_codes[j]
-                values = [None if v is None else str(v).strip() or None for v in values]
-                column = [np.nan if v is None else codes.get(v, np.nan) for v in values]
-            else:
-                column = [np.nan if v is None else float(v) for v in values]
-            matrix[:, j] = column
-            if None in values or j < n_categorical:
-                for i in np.flatnonzero(np.isnan(matrix[:, j])):
-                    if values[i] is None:
-                        warnings[i].append(missing_warning(name))
-                    else:
-                        warnings[i].append(unseen_warning(name, values[i]))
+        categorical = list(zip(self.fields[:n_categorical], self.category_codes, strict=True))
+        numeric = self.fields[n_categorical:]
+        nan = math.nan
+        rows: list[list[float]] = []
+        warnings: list[list[str]] = []
+        for record in records:
+            row: list[float] = []
+            said: list[str] = []
+            for name, codes in categorical:
+                value = record.get(name)
+                text = None if value is None else str(value).strip() or None
+                code = None if text is None else codes.get(text)
+                row.append(nan if code is None else code)
+                if code is None:
+                    said.append(
+                        missing_warning(name) if text is None else unseen_warning(name, text)
+                    )
+            for name in numeric:
+                value = record.get(name)
+                row.append(nan if value is None else float(value))
+                if value is None:
+                    said.append(missing_warning(name))
+            rows.append(row)
+            warnings.append(said)
+        matrix = np.array(rows, dtype=float).reshape(len(records), len(self.fields))
         return matrix, warnings
 
     def encode_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series]:
@@ -284,7 +296,10 @@ class Scorer:
     # scoring ----------------------------------------------------------------------------
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
-        calibrated: np.ndarray = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
+        if len(self.calibrators) == 1:  # the mean of one is itself, without numpy's mean
+            calibrated: np.ndarray = self.calibrators[0](raw)
+        else:
+            calibrated = np.mean([calibrate(raw) for calibrate in self.calibrators], axis=0)
         clipped: np.ndarray = np.clip(calibrated, 0.0, 1.0)
         return clipped
 
