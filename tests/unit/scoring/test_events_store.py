@@ -1,4 +1,4 @@
-"""The activity event store (leadscore.scoring.events_store) on a real SQLite database:
+"""The activity event store (leadscore.scoring.events_store) on real SQLite and PostgreSQL:
 idempotent by event id, nothing stored on a conflict, and the events a lead's behaviour is
 computed from, stored and sent merged with each id once."""
 
@@ -24,9 +24,16 @@ def _event(event_id, lead="L-1", day=1, kind="web_page", value=None):
     )
 
 
-@pytest.fixture()
-def store(tmp_path):
-    events = EventStore(f"sqlite:///{tmp_path / 'log.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.server)])
+def store(request, tmp_path):
+    """On both databases: the one-lead read aggregates each lead's events in the database's
+    own JSON (json_group_array, json_agg)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'log.db'}"
+    else:
+        request.getfixturevalue("postgres")
+        url = request.getfixturevalue("pg_database")
+    events = EventStore(url)
     yield events
     events.close()
 
@@ -116,3 +123,18 @@ def test_a_database_that_cannot_answer_is_unavailable_within_the_timeout(tmp_pat
             asyncio.run(store.histories_async(["L-1"], []))
     finally:
         store.close()
+
+
+def test_moments_to_the_microsecond_and_every_lead_of_a_read(store):
+    """The aggregated read gives each lead its own events with exact times, on either
+    database's text for a timestamp."""
+    at = datetime(2026, 6, 1, 10, 11, 12, 345678)
+    store.append([_event("a", lead="L-1"), _event("b", lead="L-2", kind="Demo_Request")])
+    store.append([ActivityEvent(event_id="c", lead_id="L-2", occurred_at=at, event_type="x")])
+    histories = store.histories(["L-2", "L-1", "L-2"])
+    assert sorted(histories["L-2"].times_ns) == sorted(
+        [pd.Timestamp(at).value, pd.Timestamp("2026-06-01 10:00").value]
+    )
+    assert sorted(histories["L-2"].kinds) == ["demo_request", "x"]
+    assert histories["L-1"].kinds == ["web_page"]
+    assert store.histories(["nobody"]) == {}
