@@ -238,6 +238,16 @@ def lead_of(snapshot_ids: pd.Series) -> pd.Series:
     return snapshot_ids.astype(str).str.rsplit(SNAPSHOT_SEPARATOR, n=1).str[0]
 
 
+def leads_of(frame: pd.DataFrame) -> pd.Series:
+    """Each row's lead key: for a snapshot row (a table built with activity events, one row
+    per lead and snapshot day) the lead it is a snapshot of; otherwise every row is its own
+    lead. Volumes such as A leads a month count distinct keys, so a lead seen at three
+    snapshots is one lead for sales."""
+    if SCORED_AT in frame:
+        return lead_of(frame[fields.LEAD_ID])
+    return pd.Series(np.arange(len(frame)), index=frame.index)
+
+
 def snapshot_outcome(snapshots: pd.DataFrame, window_days: int) -> pd.Series:
     """Each snapshot's label by the one outcome rule, its window starting at the snapshot."""
     scored = snapshots[SCORED_AT]

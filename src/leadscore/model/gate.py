@@ -23,6 +23,7 @@ from leadscore.core.contract import Contract, Profiles, PublishGate
 from leadscore.core.contract_report import GateCheck, GateResult
 from leadscore.core.errors import LeadscoreError
 from leadscore.core.stats import conversion_figures, period_months
+from leadscore.data.behaviour import leads_of
 from leadscore.data.leakage import awaiting_sign_off, importance_shares, with_importance
 from leadscore.data.profiles import fitting_mask
 
@@ -34,15 +35,26 @@ REVIEW_CHECK = "fields_under_review"
 # --- the figures the gate and the report share -----------------------------------------------
 
 
-def group_figures(converted: pd.Series, months: float, base_rate: float, total: int) -> dict:
+def group_figures(
+    converted: pd.Series,
+    months: float,
+    base_rate: float,
+    total: int,
+    lead_keys: pd.Series | None = None,
+) -> dict:
     """Leads, conversions, conversion with its 95 % Wilson interval, volume per month, share of
-    all conversions and lift over the base rate."""
+    all conversions and lift over the base rate.
+
+    `lead_keys`: each row's lead (`behaviour.leads_of`) when rows are snapshots of leads; the
+    volume a month then counts distinct leads, as sales receives them, while conversion stays
+    per row (each snapshot judged over its own outcome window)."""
     leads, conversions = int(len(converted)), int(converted.sum())
+    distinct = leads if lead_keys is None else int(lead_keys.nunique())
     figures = conversion_figures(conversions, leads)
     conversion = figures["conversion"]
     return {
         **figures,
-        "leads_per_month": leads / months,
+        "leads_per_month": distinct / months,
         "share_of_conversions": conversions / total if total else 0.0,
         "lift": conversion / base_rate if conversion is not None and base_rate else None,
     }
@@ -72,10 +84,12 @@ def profile_figures(scored: pd.DataFrame, profiles: Profiles, months: float) -> 
     """Leads and conversion of each side's rule profile on the test period."""
     converted = scored[fields.CONVERTED].astype(int)
     base_rate, total = float(converted.mean()), int(converted.sum())
-    return {
-        name: group_figures(converted[fitting_mask(scored, profile)], months, base_rate, total)
-        for name, profile in (("marketing", profiles.marketing), ("sales", profiles.sales))
-    }
+    keys = leads_of(scored)
+    figures = {}
+    for name, profile in (("marketing", profiles.marketing), ("sales", profiles.sales)):
+        fits = fitting_mask(scored, profile)
+        figures[name] = group_figures(converted[fits], months, base_rate, total, keys[fits])
+    return figures
 
 
 # --- the checks ------------------------------------------------------------------------------

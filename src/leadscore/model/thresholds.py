@@ -45,6 +45,12 @@ class Band:
     leads: int
     expected_conversion: float | None
     binding: str  # "conversion" | "capacity" | "floor" | "unkeepable"
+    reach: int | None = None  # distinct leads in the band, when rows are snapshots of leads
+
+    @property
+    def distinct_leads(self) -> int:
+        """The band's leads as sales receives them: a lead once, whatever its snapshots."""
+        return self.leads if self.reach is None else self.reach
 
 
 def choose_band(
@@ -54,6 +60,7 @@ def choose_band(
     target: float,
     max_leads: float | None = None,
     floor: float = 0.0,
+    reach: np.ndarray | None = None,
 ) -> Band:
     """The lowest threshold whose band is expected to convert at `target` or better.
 
@@ -61,14 +68,15 @@ def choose_band(
     `sums` the cumulative leads and summed probabilities of the band down to each value. The
     band's expected conversion only falls as it grows, so each limit holds on a prefix: the
     conversion target, the capacity `max_leads`, and the `floor` no lead of the band may be
-    below (the next grade's promise, so a lower grade is not starved).
+    below (the next grade's promise, so a lower grade is not starved). `reach`: the cumulative
+    distinct leads down to each value when rows are snapshots of leads; capacity counts those.
     """
     mean = sums / np.maximum(counts, 1)
     limits = {
         "conversion": int(np.argmin(mean >= target)) if (mean < target).any() else len(values),
         "capacity": len(values)
         if max_leads is None
-        else int(np.searchsorted(counts, max_leads, side="right")),
+        else int(np.searchsorted(counts if reach is None else reach, max_leads, side="right")),
         "floor": int(np.searchsorted(-values, -floor, side="right")),
     }
     if limits["conversion"] == 0:
@@ -77,7 +85,20 @@ def choose_band(
     n = limits[binding]
     if n == 0:
         return Band(NO_LEAD, 0, None, binding)
-    return Band(float(values[n - 1]), int(counts[n - 1]), float(mean[n - 1]), binding)
+    distinct = None if reach is None else int(reach[n - 1])
+    return Band(float(values[n - 1]), int(counts[n - 1]), float(mean[n - 1]), binding, distinct)
+
+
+def distinct_reach(
+    probability: np.ndarray, lead_codes: np.ndarray, upper: float, values: np.ndarray
+) -> np.ndarray:
+    """Per candidate threshold (`values`, descending): the distinct leads (`lead_codes`,
+    0..n-1 per row) with at least one row in [value, upper)."""
+    below = np.where(probability < upper, probability, -np.inf)
+    best = np.full(int(lead_codes.max()) + 1, -np.inf)
+    np.maximum.at(best, lead_codes, below)
+    best.sort()
+    return len(best) - np.searchsorted(best, values, side="left")
 
 
 def band_note(grade: str, band: Band, promise: GradePromise, per_month: float) -> str:
@@ -109,9 +130,33 @@ def band_record(band: Band, threshold: float, leads: int, to_monthly: float) -> 
         "threshold": threshold,
         "binding": band.binding,
         "share_of_leads": band.leads / leads,
-        "leads_per_month": round(band.leads * to_monthly, 1),
+        "leads_per_month": round(band.distinct_leads * to_monthly, 1),
         "expected_conversion": band.expected_conversion,
     }
+
+
+def band_below(
+    probability: np.ndarray,
+    upper: float,
+    promise: GradePromise,
+    safety_margin: float,
+    floor: float,
+    to_monthly: float,
+    lead_codes: np.ndarray | None,
+) -> Band:
+    """One grade's band among the leads below `upper` (the grade above's threshold)."""
+    values, counts = np.unique(probability[probability < upper], return_counts=True)
+    values, counts = values[::-1], counts[::-1]
+    capacity = promise.max_leads_per_month
+    return choose_band(
+        values,
+        np.cumsum(counts),
+        np.cumsum(values * counts),
+        promise.min_conversion + safety_margin,
+        None if capacity is None else capacity / to_monthly,
+        floor,
+        None if lead_codes is None else distinct_reach(probability, lead_codes, upper, values),
+    )
 
 
 def derive_grading(
@@ -121,6 +166,7 @@ def derive_grading(
     converted: np.ndarray | None = None,
     safety_margin: float = 0.0,
     raw: np.ndarray | None = None,
+    lead_keys: np.ndarray | None = None,
 ) -> tuple[Grading, dict]:
     """Grade thresholds and score cut points from calibrated validation probabilities.
 
@@ -130,38 +176,34 @@ def derive_grading(
     incoming leads a month give at most the sales capacity in A leads; capacity wins over a
     lower bar. Returns the grading and, per grade, how the threshold was chosen (with the
     observed validation conversion when `converted` is given). With `raw` (the booster's raw
-    output on the same leads) the score is cut from the raw output.
+    output on the same leads) the score is cut from the raw output. With `lead_keys` (each
+    row's lead, when rows are snapshots of leads) capacity and volumes count distinct leads:
+    a lead graded A at two snapshots is one A lead for sales.
     """
     probability = np.asarray(probability, dtype=float)
     converted = None if converted is None else np.asarray(converted)
-    to_monthly = monthly_volume / len(probability)  # valid leads -> leads a month
+    codes = None if lead_keys is None else pd.factorize(np.asarray(lead_keys))[0]
+    distinct = len(probability) if codes is None else int(codes.max()) + 1
+    to_monthly = monthly_volume / distinct  # valid leads -> leads a month
     graded = GRADES[:-1]
     thresholds: dict[str, float] = {}
     record: dict[str, dict] = {}
     upper = np.inf
     for position, grade in enumerate(graded):
         promise: GradePromise = getattr(promises, grade)
-        below = probability[probability < upper]
-        values, counts = np.unique(below, return_counts=True)
-        values, counts = values[::-1], counts[::-1]
-        capacity = promise.max_leads_per_month
-        band = choose_band(
-            values,
-            np.cumsum(counts),
-            np.cumsum(values * counts),
-            promise.min_conversion + safety_margin,
-            None if capacity is None else capacity / to_monthly,
+        floor = (
             getattr(promises, graded[position + 1]).min_conversion
             if position + 1 < len(graded)
-            else 0.0,
+            else 0.0
         )
+        band = band_below(probability, upper, promise, safety_margin, floor, to_monthly, codes)
         threshold = band.threshold if band.leads else min(NO_LEAD, upper)  # empty band
         in_band = (probability >= threshold) & (probability < upper)
         thresholds[grade] = threshold
         observed = converted[in_band] if converted is not None and in_band.any() else None
         record[grade] = band_record(band, threshold, len(probability), to_monthly)
         record[grade]["observed_conversion"] = None if observed is None else float(observed.mean())
-        record[grade]["note"] = band_note(grade, band, promise, band.leads * to_monthly)
+        record[grade]["note"] = band_note(grade, band, promise, band.distinct_leads * to_monthly)
         upper = min(upper, threshold)
     derivation = {
         "method": "contract_promises",

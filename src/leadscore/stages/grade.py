@@ -19,6 +19,7 @@ from leadscore.core.agreement_files import AgreementFiles
 from leadscore.core.card import ModelCard
 from leadscore.core.config import Params, load_params
 from leadscore.core.contract import Contract
+from leadscore.data import behaviour
 from leadscore.mlops.runs import log_to_training_run
 from leadscore.model.bundle import read_fitted, seal_bundle
 from leadscore.model.grading import Grading
@@ -37,6 +38,7 @@ class ValidationLeads:
     raw: np.ndarray | None
     converted: np.ndarray
     monthly_volume: float
+    lead_keys: np.ndarray | None = None  # each row's lead, when rows are snapshots of leads
 
 
 def validation_leads(
@@ -44,6 +46,9 @@ def validation_leads(
 ) -> ValidationLeads:
     valid = pd.read_parquet(data_dir / "valid.parquet")
     leads = pd.read_parquet(leads_path)
+    snapshots = behaviour.SCORED_AT in valid
+    if snapshots:  # rows are snapshots: the month's volume counts each lead once
+        leads = leads[~behaviour.leads_of(leads).duplicated()]
     if fields.CREATED_AT in leads:
         volume = busiest_month_volume(leads[fields.CREATED_AT], params.grade.volume_months)
     else:  # an undated export: its leads spread evenly over data.export_months
@@ -54,6 +59,7 @@ def validation_leads(
         raw=raw_output(pipeline, inputs),
         converted=valid[fields.CONVERTED].to_numpy(int),
         monthly_volume=volume,
+        lead_keys=behaviour.leads_of(valid).to_numpy() if snapshots else None,
     )
 
 
@@ -66,6 +72,7 @@ def grading_for(contract: Contract, params: Params, leads: ValidationLeads) -> t
         leads.converted,
         params.grade.safety_margin,
         leads.raw,
+        leads.lead_keys,
     )
 
 

@@ -21,6 +21,7 @@ from leadscore.core.contract_report import (
     ContractReport,
 )
 from leadscore.core.data_params import DataParams, follow_up_columns
+from leadscore.data.behaviour import leads_of
 from leadscore.data.profiles import profile_gaps
 from leadscore.model import health
 from leadscore.model.gate import (
@@ -129,14 +130,17 @@ def grade_table(
     converted = scored[fields.CONVERTED].astype(int)
     base_rate, total = float(converted.mean()), int(converted.sum())
     derived = grading_record.get("derivation", {}).get("grades", {})
+    keys = leads_of(scored)
     table = {}
     for grade in GRADES:
         in_grade = scored["grade"] == grade
-        figures = group_figures(converted[in_grade], months, base_rate, total)
+        figures = group_figures(converted[in_grade], months, base_rate, total, keys[in_grade])
         worked_figures = (
             None
             if worked is None
-            else group_figures(converted[in_grade & worked], months, base_rate, total)
+            else group_figures(
+                converted[in_grade & worked], months, base_rate, total, keys[in_grade & worked]
+            )
         )
         entry = {
             **figures,

@@ -46,6 +46,14 @@ def test_a_group_is_quoted_with_its_volume_share_and_lift():
     assert group_figures(pd.Series([1, 0]), 1.0, 0.0, 1)["lift"] is None  # no base rate
 
 
+def test_a_groups_volume_counts_distinct_leads_when_rows_are_snapshots():
+    converted = pd.Series([1, 1, 0, 0, 0, 0])
+    keys = pd.Series(["a", "a", "b", "b", "c", "c"])
+    figures = group_figures(converted, 2.0, 0.25, 2, keys)
+    assert figures["leads"] == 6 and figures["conversion"] == pytest.approx(1 / 3)
+    assert figures["leads_per_month"] == 1.5  # three leads in two months
+
+
 def test_each_sides_profile_is_measured_on_the_test_leads(default_params_raw):
     contract = parse_params(default_params_raw).contract
     leads = pd.DataFrame(

@@ -216,3 +216,44 @@ def test_the_grading_record_holds_the_contract_as_json_and_its_agreement(default
     assert record["model_version"] == "m-1"
     assert Grading.from_dict(record) == grading
     assert grading_record(grading, derivation, contract, "m-1")["agreement"] == {}
+
+
+# 10 leads at three snapshots each (30 rows); four leads reach 0.9 at one snapshot
+SNAPSHOT_PROBABILITY = np.array([0.9] * 4 + [0.2] * 26)
+SNAPSHOT_LEADS = np.array(list("abcd") + list("abcd") * 2 + list("efghij") * 3)
+
+
+def graded_snapshots(capacity: int, lead_keys=SNAPSHOT_LEADS):
+    return derive_grading(
+        SNAPSHOT_PROBABILITY, 10, promises(a=0.5, capacity=capacity), lead_keys=lead_keys
+    )
+
+
+def test_capacity_counts_the_leads_that_reach_a_not_the_share_of_snapshots():
+    # 10 leads a month: 4 of the 10 leads reach A, 4 a month, though only 4 of 30 snapshots do
+    grading, derivation = graded_snapshots(4)
+    assert grading.thresholds["A"] == 0.9
+    assert derivation["grades"]["A"]["leads_per_month"] == 4.0
+    assert derivation["grades"]["A"]["share_of_leads"] == 4 / 30  # conversion is per snapshot
+    # a capacity of 2 a month: the four leads are too many (as snapshots: 1.3 a month)
+    grading, derivation = graded_snapshots(2)
+    assert grading.thresholds["A"] == NO_LEAD
+    assert derivation["grades"]["A"]["binding"] == "capacity"
+    by_rows, _ = graded_snapshots(2, lead_keys=None)
+    assert by_rows.thresholds["A"] == 0.9
+
+
+def test_a_capacity_of_distinct_leads_admits_the_snapshots_of_leads_already_in():
+    # two leads, each at two snapshots near the top: capacity 2 of 2 leads a month takes all four
+    probability = np.array([0.9, 0.8, 0.7, 0.6])
+    keys = np.array(["a", "b", "a", "b"])
+    a = promises(a=0.5, b=0.05, c=0.01, capacity=2)
+    grading, derivation = derive_grading(probability, 2, a, lead_keys=keys)
+    assert grading.thresholds["A"] == 0.6
+    assert derivation["grades"]["A"]["leads_per_month"] == 2.0
+    # one lead a month of capacity: only lead a's first snapshot
+    one = promises(a=0.5, b=0.05, c=0.01, capacity=1)
+    grading, derivation = derive_grading(probability, 2, one, lead_keys=keys)
+    assert grading.thresholds["A"] == 0.9
+    assert derivation["grades"]["A"]["binding"] == "capacity"
+    assert derivation["grades"]["A"]["leads_per_month"] == 1.0

@@ -169,6 +169,34 @@ def test_contract_report_on_a_hand_built_test_period(default_params_raw):
     assert not gate["publishable"]
 
 
+def test_a_months_volume_of_snapshot_rows_counts_each_lead_once(default_params_raw):
+    contract = parse_params(default_params_raw).contract
+    # 10 leads at three snapshots (day 0, 7, 30) over 2 months: 4 leads are A at two
+    # snapshots and 2 more at one; 10 A rows are 6 leads for sales
+    day = [0, 7, 30] * 10
+    lead = [f"L{n}" for n in range(10) for _ in range(3)]
+    grade = ["A", "A", "B"] * 4 + ["A", "B", "B"] * 2 + ["C"] * 6 + ["D"] * 6
+    scored = pd.DataFrame(
+        {
+            "lead_id": [f"{lead_id}@{days}" for lead_id, days in zip(lead, day, strict=True)],
+            "scored_at": pd.to_datetime("2026-06-01") + pd.to_timedelta(day, unit="D"),
+            "created_at": pd.to_datetime(["2026-06-01", "2026-07-31"] * 15),
+            "grade": grade,
+            "converted": [1] * 12 + [0] * 18,
+        }
+    )
+    grading = {"thresholds": {"A": 0.6, "B": 0.3, "C": 0.1}, "derivation": {"grades": {}}}
+    report = contract_report(scored, contract, grading, {"leads": 30}).to_json()
+    months = 61 / (365.25 / 12)
+    a = report["grades"]["A"]
+    assert a["leads"] == 10  # snapshots: conversion is judged per snapshot
+    assert a["leads_per_month"] == pytest.approx(6 / months)
+    assert report["grades"]["D"]["leads_per_month"] == pytest.approx(2 / months)
+    # without snapshots (no scored_at) every row is a lead
+    rows = contract_report(scored.drop(columns="scored_at"), contract, grading, {"leads": 30})
+    assert rows.to_json()["grades"]["A"]["leads_per_month"] == pytest.approx(10 / months)
+
+
 @pytest.mark.parametrize(
     ("path", "value", "named"),
     [
