@@ -68,7 +68,10 @@ def _read_body(body: bytes) -> bytes:
 
         return await Request({"type": "http", "method": "POST", "headers": []}, receive).body()
 
-    return asyncio.run(read())
+    return _LOOP.run_until_complete(read())  # one loop, as the server has: not its start-up
+
+
+_LOOP = asyncio.new_event_loop()
 
 
 def breakdown(leads: list[dict], budget: float = 1.0) -> dict[str, dict[str, float]]:
