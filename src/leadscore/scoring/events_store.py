@@ -196,16 +196,41 @@ _AGGREGATES: dict[str, Callable[[], Any]] = {
 }
 
 
-def histories_statement(dialect: str) -> sa.Select | None:
-    """Each lead's stored events in one row, on the databases that aggregate JSON."""
+def histories_statement(dialect: str, leads: Any) -> sa.Select | None:
+    """Each lead's stored events in one row, on the databases that aggregate JSON; `leads`:
+    what `lead_id IN` takes (bound parameters)."""
     aggregate = _AGGREGATES.get(dialect)
     if aggregate is None:
         return None
     return (
         sa.select(lead_activity.c.lead_id, aggregate())
-        .where(lead_activity.c.lead_id.in_(sa.bindparam("leads", expanding=True)))
+        .where(lead_activity.c.lead_id.in_(leads))
         .group_by(lead_activity.c.lead_id)
     )
+
+
+class HistoriesRead:
+    """`histories_statement` rendered once per number of leads and run as the driver's own
+    SQL: for one lead, SQLAlchemy's statement machinery cost more than the read itself."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.dialect = dialect
+        self._rendered: dict[int, tuple[str, list[str] | None]] = {}
+
+    def rows(self, connection: sa.Connection, leads: list[str]) -> list[tuple[str, Any]]:
+        sql, order = self._rendered.get(len(leads)) or self._render(len(leads))
+        values = {f"lead_{i}": lead for i, lead in enumerate(leads)}
+        params = values if order is None else tuple(values[name] for name in order)
+        return [(row[0], row[1]) for row in connection.exec_driver_sql(sql, params)]
+
+    def _render(self, n: int) -> tuple[str, list[str] | None]:
+        names = [sa.bindparam(f"lead_{i}") for i in range(n)]
+        statement = histories_statement(self.dialect.name, names)
+        assert statement is not None  # made only for the dialects that aggregate
+        compiled = statement.compile(dialect=self.dialect)
+        order = list(compiled.positiontup or ()) if compiled.positional else None
+        self._rendered[n] = (compiled.string, order)
+        return self._rendered[n]
 
 
 @dataclass
@@ -278,7 +303,8 @@ class EventStore:
     def __init__(self, url: str, timeout_seconds: float = 3.0) -> None:
         self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds)
-        self._histories = histories_statement(self.engine.dialect.name)
+        dialect = self.engine.dialect
+        self._histories = HistoriesRead(dialect) if dialect.name in _AGGREGATES else None
         self._schema_ready = False
         self._readers: Writers | None = None
 
@@ -348,9 +374,9 @@ class EventStore:
         self._ensure_schema()
         with self.engine.connect() as connection:
             return [
-                (row[0], row[1])
+                row
                 for part in chunks(sorted(set(lead_ids)))
-                for row in connection.execute(self._histories, {"leads": part})
+                for row in self._histories.rows(connection, part)
             ]
 
     async def bounded(self, job: Callable[[], T]) -> T:
