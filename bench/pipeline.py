@@ -29,12 +29,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# what `dvc repro` reads that no stage writes: the pipeline, the contract and its proposal, the
+# owners' agreement (history, approvals, keys), the code (tests/unit/test_bench_pipeline.py)
+PROJECT_FILES = ("dvc.yaml", ".dvcignore", "contract.yaml", "contract.proposal.yaml")
+PROJECT_DIRS = ("src", "bin", "agreement")
+
+
 def scratch_project(n_leads: int) -> Path:
     """A throwaway git+DVC copy of the project whose generator makes `n_leads` leads."""
     root = Path(tempfile.mkdtemp(prefix=f"leadscore-bench-{n_leads}-"))
-    for name in ("dvc.yaml", ".dvcignore", "contract.yaml"):
+    for name in PROJECT_FILES:
         shutil.copy(ROOT / name, root / name)
-    for name in ("src", "bin"):
+    for name in PROJECT_DIRS:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generate"]["n_leads"] = n_leads
