@@ -196,7 +196,7 @@ _AGGREGATES: dict[str, Callable[[], Any]] = {
 }
 
 
-def histories_statement(dialect: str, leads: Any) -> sa.Select | None:
+def histories_statement(dialect: str, leads: Any) -> sa.Select[tuple[str, Any]] | None:
     """Each lead's stored events in one row, on the databases that aggregate JSON; `leads`:
     what `lead_id IN` takes (bound parameters)."""
     aggregate = _AGGREGATES.get(dialect)
@@ -224,7 +224,7 @@ class HistoriesRead:
         return [(row[0], row[1]) for row in connection.exec_driver_sql(sql, params)]
 
     def _render(self, n: int) -> tuple[str, list[str] | None]:
-        names = [sa.bindparam(f"lead_{i}") for i in range(n)]
+        names: list[sa.BindParameter[str]] = [sa.bindparam(f"lead_{i}") for i in range(n)]
         statement = histories_statement(self.dialect.name, names)
         assert statement is not None  # made only for the dialects that aggregate
         compiled = statement.compile(dialect=self.dialect)
@@ -288,9 +288,9 @@ def merged_histories(
     return out
 
 
-def grouped_rows(rows: Iterable[dict[str, Any]]) -> list[tuple[str, list[tuple]]]:
+def grouped_rows(rows: Iterable[dict[str, Any]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """Event rows (`EVENT_KEYS`) in the aggregated read's shape: per lead, its events."""
-    by_lead: dict[str, list[tuple]] = {}
+    by_lead: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         item = (row["event_id"], row["occurred_at"], row["event_type"])
         by_lead.setdefault(row["lead_id"], []).append(item)
