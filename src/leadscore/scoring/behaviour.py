@@ -15,7 +15,7 @@ import pandas as pd
 from leadscore.core import fields
 from leadscore.core.io import read_table
 from leadscore.data import behaviour
-from leadscore.scoring.events_store import History, epoch_ns
+from leadscore.scoring.event_histories import History, epoch_ns
 
 
 class BehaviourInputError(ValueError):

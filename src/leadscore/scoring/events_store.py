@@ -17,18 +17,17 @@ import asyncio
 import logging
 import queue
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
-import numpy as np
-import orjson
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from leadscore.core.errors import LeadscoreError
 from leadscore.data import behaviour
+from leadscore.scoring.event_histories import History, grouped_rows, merged_histories
 from leadscore.scoring.log_health import short_error
 from leadscore.scoring.log_table import make_engine
 from leadscore.scoring.outcome_store import TRANSIENT, Writers, chunks
@@ -40,7 +39,6 @@ TABLE = "lead_activity"
 MAX_EVENTS = 1_000  # per request
 RETRY_AFTER_SECONDS = 5
 READERS, READ_BACKLOG = 4, 256  # threads reading histories for POST /v1/score, queued reads
-EPOCH = datetime(1970, 1, 1)
 T = TypeVar("T")
 
 metadata = sa.MetaData()
@@ -233,70 +231,6 @@ class HistoriesRead:
         return self._rendered[n]
 
 
-@dataclass
-class History:
-    """A lead's activity events as `leadscore.data.behaviour.lead_features` reads them: times
-    (nanoseconds since the epoch, naive UTC) and types (stripped, lower-case), and the events
-    themselves for whoever shows them."""
-
-    times_ns: list[int] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-
-
-def epoch_ns(moment: datetime) -> int:
-    """A moment (naive: UTC) in nanoseconds since the epoch (microseconds: exact)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return (moment - EPOCH) // MICROSECOND * 1_000
-
-
-MICROSECOND = timedelta(microseconds=1)
-
-
-def moments_ns(values: list[Any]) -> list[int]:
-    """Stored moments (naive UTC) in nanoseconds since the epoch, as `epoch_ns`: datetimes, or
-    ISO text from a JSON aggregate (SQLite keeps the text SQLAlchemy wrote, PostgreSQL's JSON
-    an ISO timestamp), parsed at once."""
-    if values and isinstance(values[0], datetime):
-        return [epoch_ns(value) for value in values]
-    return cast(
-        list[int], (np.array(values, dtype="datetime64[us]").astype(np.int64) * 1000).tolist()
-    )
-
-
-def merged_histories(
-    stored: Iterable[tuple[str, Any]], sent: Iterable[ActivityEvent]
-) -> dict[str, History]:
-    """Each lead's history from its stored events (rows of lead id and a JSON array, or list,
-    of [event id, moment, type]) and the `sent` events not stored: an event id counts once,
-    the stored one (as `EventStore.events_of` merges them)."""
-    out: dict[str, History] = {}
-    seen: set[str] = set()
-    for lead_id, items in stored:
-        events = orjson.loads(items) if isinstance(items, str) else items
-        seen.update(event[0] for event in events)  # stored ids are unique: the primary key
-        history = out.setdefault(lead_id, History())
-        history.times_ns += moments_ns([event[1] for event in events])
-        history.kinds += [event[2] for event in events]
-    for event in sent:
-        if event.event_id not in seen:
-            seen.add(event.event_id)
-            row = event.row()
-            history = out.setdefault(row["lead_id"], History())
-            history.times_ns.append(epoch_ns(row["occurred_at"]))
-            history.kinds.append(row["event_type"])
-    return out
-
-
-def grouped_rows(rows: Iterable[dict[str, Any]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """Event rows (`EVENT_KEYS`) in the aggregated read's shape: per lead, its events."""
-    by_lead: dict[str, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        item = (row["event_id"], row["occurred_at"], row["event_type"])
-        by_lead.setdefault(row["lead_id"], []).append(item)
-    return list(by_lead.items())
-
-
 class EventStore:
     """The activity events on the scoring-log database (`lead_activity`)."""
 
@@ -361,7 +295,8 @@ class EventStore:
         """`events_of` for the one-lead path: each lead's events as plain values (a lead with
         none is absent). Bounded by the engine's timeouts; raises `EventsUnavailable`."""
         try:
-            return merged_histories(self._stored_histories(lead_ids), sent)
+            sent_rows = (event.row() for event in sent)
+            return merged_histories(self._stored_histories(lead_ids), sent_rows)
         except TRANSIENT as error:
             log.warning("activity events not read: %s", short_error(error))
             raise EventsUnavailable(short_error(error)) from None
