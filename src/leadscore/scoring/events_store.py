@@ -194,14 +194,11 @@ _AGGREGATES: dict[str, Callable[[], Any]] = {
 }
 
 
-def histories_statement(dialect: str, leads: Any) -> sa.Select[tuple[str, Any]] | None:
-    """Each lead's stored events in one row, on the databases that aggregate JSON; `leads`:
-    what `lead_id IN` takes (bound parameters)."""
-    aggregate = _AGGREGATES.get(dialect)
-    if aggregate is None:
-        return None
+def histories_statement(dialect: str, leads: Any) -> sa.Select[tuple[str, Any]]:
+    """Each lead's stored events in one row (`dialect`: one of `_AGGREGATES`); `leads`: what
+    `lead_id IN` takes (bound parameters)."""
     return (
-        sa.select(lead_activity.c.lead_id, aggregate())
+        sa.select(lead_activity.c.lead_id, _AGGREGATES[dialect]())
         .where(lead_activity.c.lead_id.in_(leads))
         .group_by(lead_activity.c.lead_id)
     )
@@ -209,7 +206,8 @@ def histories_statement(dialect: str, leads: Any) -> sa.Select[tuple[str, Any]] 
 
 class HistoriesRead:
     """`histories_statement` rendered once per number of leads and run as the driver's own
-    SQL: for one lead, SQLAlchemy's statement machinery cost more than the read itself."""
+    SQL: for one lead, SQLAlchemy's statement machinery cost more than the read itself. Made
+    only for the dialects in `_AGGREGATES` (`EventStore` reads row by row on the others)."""
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.dialect = dialect
@@ -224,7 +222,6 @@ class HistoriesRead:
     def _render(self, n: int) -> tuple[str, list[str] | None]:
         names: list[sa.BindParameter[str]] = [sa.bindparam(f"lead_{i}") for i in range(n)]
         statement = histories_statement(self.dialect.name, names)
-        assert statement is not None  # made only for the dialects that aggregate
         compiled = statement.compile(dialect=self.dialect)
         order = list(compiled.positiontup or ()) if compiled.positional else None
         self._rendered[n] = (compiled.string, order)
